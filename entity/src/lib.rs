@@ -1,0 +1,11 @@
+//! SeaORM entities, one module per table. Nothing else lives here: rules are in
+//! the service's `domain`, queries in its `store`.
+
+pub mod custom_field_definition;
+pub mod custom_field_value;
+pub mod member;
+pub mod organization;
+pub mod register;
+pub mod risk;
+pub mod risk_event;
+pub mod severity;

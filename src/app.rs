@@ -1,0 +1,135 @@
+//! Builds the service from a `Config`: connects and migrates the database,
+//! assembles the router and binds its own listener, so `main` and the tests
+//! start the very same app.
+
+use crate::auth::Verifier;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::graphql::{self, RiskgraphSchema};
+use crate::store::{self, StatementCounter};
+use crate::web::{graphql_http, health};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, StatusCode};
+use axum::routing::get;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::DatabaseConnection;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::CorsLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+/// What every handler and resolver shares. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub config: Arc<Config>,
+    pub verifier: Arc<Verifier>,
+    pub schema: RiskgraphSchema,
+    pub clock: Clock,
+    pub statements: StatementCounter,
+}
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error("listen: {0}")]
+    Listen(#[from] std::io::Error),
+    #[error("authentication: {0}")]
+    Auth(String),
+}
+
+/// Connects, migrates, and returns the state the router serves.
+pub async fn state(config: Config, clock: Clock) -> Result<AppState, StartError> {
+    let statements = StatementCounter::default();
+    let db = store::connect(&config.database_url, &statements).await?;
+    Migrator::up(&db, None).await?;
+    let verifier = Verifier::new(
+        &config.jwt_key,
+        config.jwt_issuer.as_deref(),
+        config.jwt_audience.as_deref(),
+    )
+    .map_err(StartError::Auth)?;
+    Ok(AppState {
+        schema: graphql::schema(&config.limits),
+        db,
+        config: Arc::new(config),
+        verifier: Arc::new(verifier),
+        clock,
+        statements,
+    })
+}
+
+pub fn router(state: AppState) -> Router {
+    let limits = &state.config.limits;
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .route("/graphql", get(graphql_http::get).post(graphql_http::post))
+        .route("/graphiql", get(health::graphiql))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(CompressionLayer::new())
+        .layer(CorsLayer::permissive())
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.request_timeout(),
+        ))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http())
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// A running service.
+pub struct App {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    stop: watch::Sender<bool>,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+impl App {
+    /// Starts serving on `config.bind` (port 0 picks a free port).
+    pub async fn spawn(config: Config, clock: Clock) -> Result<Self, StartError> {
+        let bind = config.bind;
+        let state = state(config, clock).await?;
+        let listener = TcpListener::bind(bind).await?;
+        let addr = listener.local_addr()?;
+        let (stop, mut stopped) = watch::channel(false);
+        let app = router(state.clone());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                })
+                .await
+        });
+        Ok(Self {
+            addr,
+            state,
+            stop,
+            server,
+        })
+    }
+
+    /// Stops accepting, lets in-flight requests finish, and waits.
+    pub async fn stop(self) -> std::io::Result<()> {
+        let _ = self.stop.send(true);
+        self.server.await.unwrap_or(Ok(()))
+    }
+
+    /// Serves until `signal`, then shuts down gracefully.
+    pub async fn serve_until(self, signal: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
+        signal.await;
+        self.stop().await
+    }
+}

@@ -1,0 +1,167 @@
+//! Configuration: one `Config`, read from flags and their environment
+//! variables by the CLI, or built in code by tests.
+
+use clap::Args;
+use secrecy::SecretString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://riskgraph.db?mode=rwc";
+
+/// Where the service keeps its data and how it checks tokens.
+#[derive(Args, Clone, Debug)]
+pub struct DatabaseArgs {
+    /// Database URL: sqlite://FILE?mode=rwc (embedded) or postgres://...
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct AuthArgs {
+    /// HS256 secret for bearer tokens. Without it or a public key, local mode.
+    #[arg(long, env = "RISKGRAPH_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<SecretString>,
+    /// PEM file with an RS256 or ES256 public key, instead of a secret.
+    #[arg(long, env = "RISKGRAPH_JWT_PUBLIC_KEY")]
+    pub jwt_public_key: Option<PathBuf>,
+    /// Required `iss` claim; not checked when unset.
+    #[arg(long, env = "RISKGRAPH_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+    /// Required `aud` claim; not checked when unset.
+    #[arg(long, env = "RISKGRAPH_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "RISKGRAPH_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+    /// Seed a demo organization when the database is empty.
+    #[arg(long)]
+    pub demo: bool,
+    #[command(flatten)]
+    pub limits: Limits,
+}
+
+/// Request limits (DESIGN §7); every one configurable.
+#[derive(Args, Clone, Debug)]
+pub struct Limits {
+    #[arg(long, env = "RISKGRAPH_MAX_DEPTH", default_value_t = 15)]
+    pub max_depth: usize,
+    #[arg(long, env = "RISKGRAPH_MAX_COMPLEXITY", default_value_t = 5000)]
+    pub max_complexity: usize,
+    #[arg(long, env = "RISKGRAPH_MAX_ALIASES", default_value_t = 50)]
+    pub max_aliases: usize,
+    /// Largest query text, in bytes.
+    #[arg(long, env = "RISKGRAPH_MAX_QUERY_BYTES", default_value_t = 100 * 1024)]
+    pub max_query_bytes: usize,
+    /// Largest request body, in bytes.
+    #[arg(long, env = "RISKGRAPH_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Most operations in one batched request.
+    #[arg(long, env = "RISKGRAPH_MAX_BATCH", default_value_t = 10)]
+    pub max_batch: usize,
+    #[arg(long, env = "RISKGRAPH_MAX_PAGE_SIZE", default_value_t = 500)]
+    pub max_page_size: usize,
+    #[arg(long, env = "RISKGRAPH_DEFAULT_PAGE_SIZE", default_value_t = 50)]
+    pub default_page_size: usize,
+    /// Seconds a request may take before it is cut off.
+    #[arg(long, env = "RISKGRAPH_REQUEST_TIMEOUT", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_depth: 15,
+            max_complexity: 5000,
+            max_aliases: 50,
+            max_query_bytes: 100 * 1024,
+            max_body_bytes: 1024 * 1024,
+            max_batch: 10,
+            max_page_size: 500,
+            default_page_size: 50,
+            request_timeout_secs: 30,
+        }
+    }
+}
+
+impl Limits {
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+}
+
+/// How bearer tokens are verified, resolved from [`AuthArgs`].
+#[derive(Clone, Debug)]
+pub enum JwtKey {
+    Secret(SecretString),
+    PublicKeyPem(Vec<u8>),
+}
+
+/// Everything `app::build` needs.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub database_url: String,
+    pub jwt_key: JwtKey,
+    pub jwt_issuer: Option<String>,
+    pub jwt_audience: Option<String>,
+    pub limits: Limits,
+}
+
+impl Config {
+    /// A config for `database_url` with an HS256 secret, listening on a free
+    /// loopback port: what tests and tools start from.
+    pub fn for_database(database_url: impl Into<String>, secret: &str) -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: database_url.into(),
+            jwt_key: JwtKey::Secret(SecretString::from(secret.to_owned())),
+            jwt_issuer: None,
+            jwt_audience: None,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Local mode keeps its secret beside the SQLite file, or in the working
+/// directory for any other database.
+pub fn local_secret_path(database_url: &str) -> PathBuf {
+    let file = database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))
+        .map(|rest| rest.split('?').next().unwrap_or(rest))
+        .filter(|path| !path.is_empty() && *path != ":memory:");
+    match file.and_then(|f| PathBuf::from(f).parent().map(PathBuf::from)) {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.join("riskgraph.secret"),
+        _ => PathBuf::from("riskgraph.secret"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_secret_sits_beside_the_sqlite_file() {
+        assert_eq!(
+            local_secret_path("sqlite:///var/lib/rg/data.db?mode=rwc"),
+            PathBuf::from("/var/lib/rg/riskgraph.secret")
+        );
+        assert_eq!(
+            local_secret_path(DEFAULT_DATABASE_URL),
+            PathBuf::from("riskgraph.secret")
+        );
+        assert_eq!(
+            local_secret_path("postgres://localhost/rg"),
+            PathBuf::from("riskgraph.secret")
+        );
+    }
+}

@@ -1,0 +1,14 @@
+//! Rules with no I/O: enums and their stored names, scales and scoring,
+//! validation, identifiers, custom field values and risk history. Everything
+//! here is unit-tested without a database.
+
+pub mod custom_fields;
+pub mod date;
+pub mod enums;
+pub mod history;
+pub mod identifiers;
+pub mod inputs;
+pub mod risk;
+pub mod scales;
+pub mod scoring;
+pub mod validation;

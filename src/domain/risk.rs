@@ -1,0 +1,493 @@
+//! The rules of a risk's own fields: partial updates, text limits, levels
+//! against the register's scales, status and override bookkeeping, and the
+//! stored score columns.
+
+use super::custom_fields::ValueInput;
+use super::date::Date;
+use super::enums::{ClosureReason, RiskStage, RiskStatus, TreatmentStrategy};
+use super::scales::Scales;
+use super::scoring::{self, Assessment, Mitigation, Score};
+use super::validation::{self, IDENTIFIER_MAX, LABEL_MAX, SOURCE_ID_MAX, SOURCE_MAX, TITLE_MAX};
+use crate::error::{AppError, AppResult};
+use async_graphql::{ID, InputObject, MaybeUndefined};
+use chrono::{DateTime, Utc};
+use entity::risk;
+
+/// A value for one custom field. Give the member that matches the field's
+/// type; a value with every member null clears the field.
+#[derive(InputObject, Clone, Debug)]
+pub struct CustomFieldValueInput {
+    pub field_id: ID,
+    pub text: Option<String>,
+    pub number: Option<f64>,
+    pub boolean: Option<bool>,
+    pub date: Option<Date>,
+    pub user_id: Option<ID>,
+    pub selection: Option<String>,
+    pub selections: Option<Vec<String>>,
+}
+
+impl CustomFieldValueInput {
+    pub fn into_value(self) -> (String, ValueInput) {
+        (
+            self.field_id.0,
+            ValueInput {
+                text: self.text,
+                number: self.number,
+                boolean: self.boolean,
+                date: self.date.map(|d| d.0),
+                user_id: self.user_id.map(|id| id.0),
+                selection: self.selection,
+                selections: self.selections,
+            },
+        )
+    }
+}
+
+/// Changes to a risk. A field left out is unchanged; a field given as null is
+/// cleared (a required field given as null is an error).
+#[derive(InputObject, Clone, Debug, Default)]
+#[graphql(name = "UpdateRiskInput")]
+pub struct RiskPatch {
+    pub identifier: MaybeUndefined<String>,
+    pub title: MaybeUndefined<String>,
+    pub description: MaybeUndefined<String>,
+    pub category: MaybeUndefined<String>,
+    pub department: MaybeUndefined<String>,
+    pub status: MaybeUndefined<RiskStatus>,
+    pub stage: MaybeUndefined<RiskStage>,
+    pub closure_reason: MaybeUndefined<ClosureReason>,
+    pub severity_id: MaybeUndefined<ID>,
+    pub owner_id: MaybeUndefined<ID>,
+    pub likelihood_level: MaybeUndefined<i32>,
+    pub impact_level: MaybeUndefined<i32>,
+    pub likelihood_rationale: MaybeUndefined<String>,
+    pub impact_rationale: MaybeUndefined<String>,
+    pub residual_likelihood_override: MaybeUndefined<i32>,
+    pub residual_impact_override: MaybeUndefined<i32>,
+    pub residual_override_reason: MaybeUndefined<String>,
+    pub tolerance_level: MaybeUndefined<i32>,
+    pub treatment: MaybeUndefined<TreatmentStrategy>,
+    pub treatment_description: MaybeUndefined<String>,
+    pub treatment_rationale: MaybeUndefined<String>,
+    pub mitigation_target_at: MaybeUndefined<Date>,
+    pub notes: MaybeUndefined<String>,
+    pub source: MaybeUndefined<String>,
+    pub source_id: MaybeUndefined<String>,
+    /// Only the fields listed are changed; a value with every member null clears that field.
+    pub custom_fields: Option<Vec<CustomFieldValueInput>>,
+}
+
+/// What applying a patch needs besides the risk.
+pub struct PatchContext<'a> {
+    pub scales: &'a Scales,
+    pub now: DateTime<Utc>,
+    pub actor_id: &'a str,
+}
+
+fn required<T>(field: &str, value: MaybeUndefined<T>) -> AppResult<Option<T>> {
+    match value {
+        MaybeUndefined::Undefined => Ok(None),
+        MaybeUndefined::Null => Err(AppError::bad_input(field, "cannot be cleared")),
+        MaybeUndefined::Value(v) => Ok(Some(v)),
+    }
+}
+
+/// `Some(new value)` when the patch names the field.
+fn optional<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
+    match value {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(v) => Some(Some(v)),
+    }
+}
+
+fn text(
+    slot: &mut Option<String>,
+    field: &str,
+    value: MaybeUndefined<String>,
+    max_chars: Option<usize>,
+) -> AppResult<()> {
+    if let Some(new) = optional(value) {
+        if let Some(t) = &new {
+            match max_chars {
+                Some(max) => validation::bounded(field, t, max)?,
+                None => validation::long_text(field, t)?,
+            }
+        }
+        *slot = new.filter(|t| !t.is_empty());
+    }
+    Ok(())
+}
+
+fn level(
+    slot: &mut Option<i32>,
+    field: &str,
+    value: MaybeUndefined<i32>,
+    len: usize,
+    what: &str,
+) -> AppResult<()> {
+    if let Some(new) = optional(value) {
+        if let Some(l) = new {
+            validation::level(field, l, len, what)?;
+        }
+        *slot = new;
+    }
+    Ok(())
+}
+
+/// Applies a patch to `risk` (custom fields, severity and owner references are
+/// the store's: they need the database). Returns the custom field values.
+pub fn apply(
+    risk: &mut risk::Model,
+    mut patch: RiskPatch,
+    ctx: &PatchContext<'_>,
+) -> AppResult<Vec<CustomFieldValueInput>> {
+    if let Some(identifier) = required("identifier", std::mem::take(&mut patch.identifier))? {
+        validation::required("identifier", &identifier, IDENTIFIER_MAX)?;
+        risk.identifier = identifier.trim().to_owned();
+    }
+    if let Some(title) = required("title", patch.title)? {
+        validation::required("title", &title, TITLE_MAX)?;
+        risk.title = title;
+    }
+    text(&mut risk.description, "description", patch.description, None)?;
+    text(&mut risk.category, "category", patch.category, Some(LABEL_MAX))?;
+    text(&mut risk.department, "department", patch.department, Some(LABEL_MAX))?;
+    text(&mut risk.likelihood_rationale, "likelihoodRationale", patch.likelihood_rationale, None)?;
+    text(&mut risk.impact_rationale, "impactRationale", patch.impact_rationale, None)?;
+    text(&mut risk.residual_override_reason, "residualOverrideReason", patch.residual_override_reason, None)?;
+    text(&mut risk.treatment_description, "treatmentDescription", patch.treatment_description, None)?;
+    text(&mut risk.treatment_rationale, "treatmentRationale", patch.treatment_rationale, None)?;
+    text(&mut risk.notes, "notes", patch.notes, None)?;
+    text(&mut risk.source, "source", patch.source, Some(SOURCE_MAX))?;
+    text(&mut risk.source_id, "sourceId", patch.source_id, Some(SOURCE_ID_MAX))?;
+    if let Some(stage) = required("stage", patch.stage)? {
+        risk.stage = stage.as_str().to_owned();
+    }
+    if let Some(treatment) = required("treatment", patch.treatment)? {
+        risk.treatment = treatment.as_str().to_owned();
+    }
+    if let Some(severity) = optional(patch.severity_id) {
+        risk.severity_id = severity.map(|id| id.0);
+    }
+    if let Some(owner) = optional(patch.owner_id) {
+        risk.owner_id = owner.map(|id| id.0);
+    }
+    if let Some(date) = optional(patch.mitigation_target_at) {
+        risk.mitigation_target_at = date.map(|d| d.0);
+    }
+
+    let scales = ctx.scales;
+    let (l, i, b) = (scales.likelihood.len(), scales.impact.len(), scales.bands.len());
+    level(&mut risk.likelihood_level, "likelihoodLevel", patch.likelihood_level, l, "likelihood")?;
+    level(&mut risk.impact_level, "impactLevel", patch.impact_level, i, "impact")?;
+    level(&mut risk.tolerance_level, "toleranceLevel", patch.tolerance_level, b, "band")?;
+    let overrides_before = (risk.residual_likelihood_override, risk.residual_impact_override);
+    level(
+        &mut risk.residual_likelihood_override,
+        "residualLikelihoodOverride",
+        patch.residual_likelihood_override,
+        l,
+        "likelihood",
+    )?;
+    level(
+        &mut risk.residual_impact_override,
+        "residualImpactOverride",
+        patch.residual_impact_override,
+        i,
+        "impact",
+    )?;
+    if (risk.residual_likelihood_override, risk.residual_impact_override) != overrides_before {
+        let overridden =
+            risk.residual_likelihood_override.is_some() || risk.residual_impact_override.is_some();
+        risk.residual_overridden_by = overridden.then(|| ctx.actor_id.to_owned());
+        risk.residual_overridden_at = overridden.then_some(ctx.now);
+        if !overridden {
+            risk.residual_override_reason = None;
+        }
+    }
+
+    let status = required("status", patch.status)?;
+    let reason = optional(patch.closure_reason);
+    apply_status(risk, status, reason, ctx.now)?;
+    Ok(patch.custom_fields.unwrap_or_default())
+}
+
+/// CLOSED sets closedAt; leaving CLOSED clears closedAt and the reason. A
+/// closure reason only goes with CLOSED.
+fn apply_status(
+    risk: &mut risk::Model,
+    status: Option<RiskStatus>,
+    reason: Option<Option<ClosureReason>>,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    if let Some(status) = status {
+        risk.status = status.as_str().to_owned();
+    }
+    let closed = risk.status == RiskStatus::Closed.as_str();
+    if let Some(reason) = reason {
+        if reason.is_some() && !closed {
+            return Err(AppError::bad_input(
+                "closureReason",
+                "a closure reason needs status CLOSED",
+            ));
+        }
+        risk.closure_reason = reason.map(|r| r.as_str().to_owned());
+    }
+    if closed {
+        risk.closed_at.get_or_insert(now);
+    } else {
+        risk.closed_at = None;
+        risk.closure_reason = None;
+    }
+    Ok(())
+}
+
+fn to_level(level: Option<i32>) -> Option<usize> {
+    level.and_then(|l| usize::try_from(l).ok())
+}
+
+fn to_column(level: usize) -> i32 {
+    i32::try_from(level).unwrap_or(i32::MAX)
+}
+
+pub fn assessment(risk: &risk::Model) -> Assessment {
+    Assessment {
+        likelihood: to_level(risk.likelihood_level),
+        impact: to_level(risk.impact_level),
+        likelihood_override: to_level(risk.residual_likelihood_override),
+        impact_override: to_level(risk.residual_impact_override),
+        tolerance: to_level(risk.tolerance_level),
+    }
+}
+
+/// Recomputes and stores every score column of `risk`.
+pub fn rescore(risk: &mut risk::Model, scales: &Scales, links: &[Mitigation]) {
+    let s = scoring::compute(scales, &assessment(risk), links);
+    risk.inherent_score = s.inherent.as_ref().map(|x| x.score);
+    risk.inherent_band = s.inherent.as_ref().map(|x| to_column(x.band));
+    let r = s.residual.as_ref();
+    risk.residual_likelihood_level = r.map(|x| to_column(x.likelihood_level));
+    risk.residual_impact_level = r.map(|x| to_column(x.impact_level));
+    risk.residual_likelihood_value = r.map(|x| x.likelihood_value);
+    risk.residual_impact_value = r.map(|x| x.impact_value);
+    risk.residual_score = r.map(|x| x.score);
+    risk.residual_band = r.map(|x| to_column(x.band));
+    risk.residual_overridden = r.is_some_and(|x| x.overridden);
+    let t = s.target.as_ref();
+    risk.target_likelihood_level = t.map(|x| to_column(x.likelihood_level));
+    risk.target_impact_level = t.map(|x| to_column(x.impact_level));
+    risk.target_likelihood_value = t.map(|x| x.likelihood_value);
+    risk.target_impact_value = t.map(|x| x.impact_value);
+    risk.target_score = t.map(|x| x.score);
+    risk.target_band = t.map(|x| to_column(x.band));
+    risk.within_tolerance = s.within_tolerance;
+}
+
+/// Which stored score to read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stored {
+    Inherent,
+    Residual,
+    Target,
+}
+
+/// A stored score, rebuilt from its columns; the inherent one takes its values
+/// from the scales.
+pub fn stored_score(risk: &risk::Model, which: Stored, scales: &Scales) -> Option<Score> {
+    let (l, i, lv, iv, score, band, overridden) = match which {
+        Stored::Inherent => {
+            let (l, i) = (to_level(risk.likelihood_level)?, to_level(risk.impact_level)?);
+            (
+                l,
+                i,
+                scales.likelihood.get(l)?.value,
+                scales.impact.get(i)?.value,
+                risk.inherent_score?,
+                risk.inherent_band?,
+                false,
+            )
+        }
+        Stored::Residual => (
+            to_level(risk.residual_likelihood_level)?,
+            to_level(risk.residual_impact_level)?,
+            risk.residual_likelihood_value?,
+            risk.residual_impact_value?,
+            risk.residual_score?,
+            risk.residual_band?,
+            risk.residual_overridden,
+        ),
+        Stored::Target => (
+            to_level(risk.target_likelihood_level)?,
+            to_level(risk.target_impact_level)?,
+            risk.target_likelihood_value?,
+            risk.target_impact_value?,
+            risk.target_score?,
+            risk.target_band?,
+            false,
+        ),
+    };
+    Some(Score {
+        likelihood_level: l,
+        likelihood_value: lv,
+        impact_level: i,
+        impact_value: iv,
+        score,
+        band: to_level(Some(band))?,
+        overridden,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::enums::ScalesPreset;
+    use chrono::TimeZone;
+
+    fn blank() -> risk::Model {
+        let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().expect("date");
+        risk::Model {
+            id: "rsk_1".into(),
+            org_id: "org_1".into(),
+            register_id: "reg_1".into(),
+            identifier: "RA-1".into(),
+            title: "t".into(),
+            description: None,
+            category: None,
+            department: None,
+            status: "OPEN".into(),
+            stage: "PROPOSED".into(),
+            closure_reason: None,
+            closed_at: None,
+            severity_id: None,
+            owner_id: None,
+            likelihood_level: None,
+            impact_level: None,
+            likelihood_rationale: None,
+            impact_rationale: None,
+            residual_likelihood_override: None,
+            residual_impact_override: None,
+            residual_override_reason: None,
+            residual_overridden_by: None,
+            residual_overridden_at: None,
+            tolerance_level: None,
+            treatment: "NOT_SET".into(),
+            treatment_description: None,
+            treatment_rationale: None,
+            mitigation_target_at: None,
+            notes: None,
+            source: None,
+            source_id: None,
+            inherent_score: None,
+            inherent_band: None,
+            residual_likelihood_level: None,
+            residual_impact_level: None,
+            residual_likelihood_value: None,
+            residual_impact_value: None,
+            residual_score: None,
+            residual_band: None,
+            residual_overridden: false,
+            target_likelihood_level: None,
+            target_impact_level: None,
+            target_likelihood_value: None,
+            target_impact_value: None,
+            target_score: None,
+            target_band: None,
+            within_tolerance: None,
+            version: 1,
+            created_at: at,
+            created_by: None,
+            updated_at: at,
+            updated_by: None,
+        }
+    }
+
+    fn ctx(scales: &Scales) -> PatchContext<'_> {
+        PatchContext {
+            scales,
+            now: Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).single().expect("date"),
+            actor_id: "mem_1",
+        }
+    }
+
+    #[test]
+    fn absent_fields_stay_and_null_clears() {
+        let scales = Scales::preset(ScalesPreset::Default5x5);
+        let mut risk = blank();
+        risk.notes = Some("keep".into());
+        risk.category = Some("drop".into());
+        let patch = RiskPatch {
+            category: MaybeUndefined::Null,
+            ..RiskPatch::default()
+        };
+        apply(&mut risk, patch, &ctx(&scales)).expect("applies");
+        assert_eq!(risk.notes.as_deref(), Some("keep"));
+        assert_eq!(risk.category, None);
+    }
+
+    #[test]
+    fn required_fields_cannot_be_cleared() {
+        let scales = Scales::preset(ScalesPreset::Default5x5);
+        let patch = RiskPatch {
+            title: MaybeUndefined::Null,
+            ..RiskPatch::default()
+        };
+        match apply(&mut blank(), patch, &ctx(&scales)) {
+            Err(AppError::BadUserInput { field, .. }) => assert_eq!(field, "title"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn closing_sets_closed_at_and_reopening_clears_it() {
+        let scales = Scales::preset(ScalesPreset::Default5x5);
+        let mut risk = blank();
+        let close = RiskPatch {
+            status: MaybeUndefined::Value(RiskStatus::Closed),
+            closure_reason: MaybeUndefined::Value(ClosureReason::Mitigated),
+            ..RiskPatch::default()
+        };
+        apply(&mut risk, close, &ctx(&scales)).expect("closes");
+        assert_eq!(risk.closed_at, Some(ctx(&scales).now));
+        assert_eq!(risk.closure_reason.as_deref(), Some("MITIGATED"));
+        let reopen = RiskPatch {
+            status: MaybeUndefined::Value(RiskStatus::Open),
+            ..RiskPatch::default()
+        };
+        apply(&mut risk, reopen, &ctx(&scales)).expect("reopens");
+        assert_eq!((risk.closed_at, risk.closure_reason), (None, None));
+    }
+
+    #[test]
+    fn overrides_record_who_and_when() {
+        let scales = Scales::preset(ScalesPreset::Default5x5);
+        let mut risk = blank();
+        let set = RiskPatch {
+            residual_impact_override: MaybeUndefined::Value(1),
+            ..RiskPatch::default()
+        };
+        apply(&mut risk, set, &ctx(&scales)).expect("sets");
+        assert_eq!(risk.residual_overridden_by.as_deref(), Some("mem_1"));
+        let clear = RiskPatch {
+            residual_impact_override: MaybeUndefined::Null,
+            ..RiskPatch::default()
+        };
+        apply(&mut risk, clear, &ctx(&scales)).expect("clears");
+        assert_eq!((risk.residual_overridden_by, risk.residual_overridden_at), (None, None));
+    }
+
+    #[test]
+    fn stored_scores_round_trip() {
+        let scales = Scales::preset(ScalesPreset::Default5x5);
+        let mut risk = blank();
+        risk.likelihood_level = Some(3);
+        risk.impact_level = Some(2);
+        risk.residual_likelihood_override = Some(0);
+        rescore(&mut risk, &scales, &[]);
+        let s = scoring::compute(&scales, &assessment(&risk), &[]);
+        assert_eq!(stored_score(&risk, Stored::Inherent, &scales), s.inherent);
+        assert_eq!(stored_score(&risk, Stored::Residual, &scales), s.residual);
+        assert_eq!(stored_score(&risk, Stored::Target, &scales), s.target);
+    }
+}

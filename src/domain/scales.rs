@@ -1,0 +1,324 @@
+//! A register's scales: likelihood and impact levels, risk bands and the
+//! optional lookup matrix, with their presets and validation.
+
+use super::enums::ScalesPreset;
+use crate::error::{AppError, AppResult};
+use serde::{Deserialize, Serialize};
+
+/// Scores are products of floats; this much slack keeps a score that lands on
+/// a threshold in the band it names.
+pub const EPSILON: f64 = 1e-9;
+const MAX_LEVELS: usize = 20;
+const MAX_BANDS: usize = 20;
+const MAX_NAME: usize = 64;
+
+/// A likelihood or impact level, as given on input (`ScaleLevelInput`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, async_graphql::InputObject)]
+#[graphql(name = "ScaleLevelInput")]
+pub struct Level {
+    pub name: String,
+    pub value: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// A risk band, as given on input (`RiskBandInput`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, async_graphql::InputObject)]
+#[graphql(name = "RiskBandInput")]
+pub struct Band {
+    pub name: String,
+    pub threshold: f64,
+    pub color: String,
+}
+
+/// A register's scales, as given on input (`RiskScalesInput`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, async_graphql::InputObject)]
+#[graphql(name = "RiskScalesInput")]
+pub struct Scales {
+    pub likelihood: Vec<Level>,
+    pub impact: Vec<Level>,
+    pub bands: Vec<Band>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matrix: Option<Vec<Vec<usize>>>,
+}
+
+fn levels(names: &[&str], values: &[f64]) -> Vec<Level> {
+    names
+        .iter()
+        .zip(values)
+        .map(|(name, value)| Level {
+            name: (*name).to_owned(),
+            value: *value,
+            color: None,
+            description: None,
+        })
+        .collect()
+}
+
+fn bands(spec: &[(&str, f64, &str)]) -> Vec<Band> {
+    spec.iter()
+        .map(|(name, threshold, color)| Band {
+            name: (*name).to_owned(),
+            threshold: *threshold,
+            color: (*color).to_owned(),
+        })
+        .collect()
+}
+
+const GREEN: &str = "#2e7d32";
+const YELLOW: &str = "#f9a825";
+const ORANGE: &str = "#ef6c00";
+const RED: &str = "#c62828";
+
+impl Scales {
+    pub fn preset(preset: ScalesPreset) -> Self {
+        match preset {
+            ScalesPreset::Default5x5 => Self {
+                likelihood: levels(
+                    &["Rare", "Unlikely", "Possible", "Likely", "Almost certain"],
+                    &[1.0, 2.0, 3.0, 4.0, 5.0],
+                ),
+                impact: levels(
+                    &["Insignificant", "Minor", "Moderate", "Major", "Severe"],
+                    &[1.0, 2.0, 3.0, 4.0, 5.0],
+                ),
+                bands: bands(&[
+                    ("Low", 0.0, GREEN),
+                    ("Medium", 5.0, YELLOW),
+                    ("High", 10.0, ORANGE),
+                    ("Critical", 17.0, RED),
+                ]),
+                matrix: None,
+            },
+            ScalesPreset::Simple3x3 => Self {
+                likelihood: levels(&["Low", "Medium", "High"], &[1.0, 2.0, 3.0]),
+                impact: levels(&["Low", "Medium", "High"], &[1.0, 2.0, 3.0]),
+                bands: bands(&[("Low", 0.0, GREEN), ("Medium", 3.0, YELLOW), ("High", 6.0, RED)]),
+                matrix: None,
+            },
+            ScalesPreset::Nist80030 => {
+                let names = ["Very Low", "Low", "Moderate", "High", "Very High"];
+                let values = [1.0, 2.0, 5.0, 8.0, 10.0];
+                Self {
+                    likelihood: levels(&names, &values),
+                    impact: levels(&names, &values),
+                    // The thresholds follow the semi-quantitative column of
+                    // Table I-2 (0-4, 5-20, 21-79, 80-95, 96-100); the matrix
+                    // decides the band of every scored cell.
+                    bands: bands(&[
+                        ("Very Low", 0.0, "#1b5e20"),
+                        ("Low", 5.0, GREEN),
+                        ("Moderate", 21.0, YELLOW),
+                        ("High", 80.0, ORANGE),
+                        ("Very High", 96.0, RED),
+                    ]),
+                    matrix: Some(vec![
+                        vec![0, 0, 0, 1, 1],
+                        vec![0, 1, 1, 1, 2],
+                        vec![0, 1, 2, 2, 3],
+                        vec![0, 1, 2, 3, 4],
+                        vec![0, 1, 2, 3, 4],
+                    ]),
+                }
+            }
+        }
+    }
+
+    /// Checks every rule of DESIGN §4; `field` is the input path of the scales.
+    pub fn validate(&self, field: &str) -> AppResult<()> {
+        validate_levels(&self.likelihood, &format!("{field}.likelihood"))?;
+        validate_levels(&self.impact, &format!("{field}.impact"))?;
+        let bands_field = format!("{field}.bands");
+        if self.bands.is_empty() || self.bands.len() > MAX_BANDS {
+            return Err(AppError::bad_input(
+                bands_field,
+                format!("give between 1 and {MAX_BANDS} bands"),
+            ));
+        }
+        for (i, band) in self.bands.iter().enumerate() {
+            let at = format!("{bands_field}[{i}]");
+            check_name(&band.name, &format!("{at}.name"))?;
+            if band.color.trim().is_empty() {
+                return Err(AppError::bad_input(format!("{at}.color"), "a band needs a color"));
+            }
+            if !band.threshold.is_finite() {
+                return Err(AppError::bad_input(format!("{at}.threshold"), "must be a number"));
+            }
+            if i == 0 && band.threshold != 0.0 {
+                return Err(AppError::bad_input(
+                    format!("{at}.threshold"),
+                    "the first band starts at 0",
+                ));
+            }
+            if i > 0 && band.threshold <= self.bands[i - 1].threshold {
+                return Err(AppError::bad_input(
+                    format!("{at}.threshold"),
+                    "band thresholds must be strictly ascending",
+                ));
+            }
+        }
+        if let Some(matrix) = &self.matrix {
+            let at = format!("{field}.matrix");
+            if matrix.len() != self.likelihood.len() {
+                return Err(AppError::bad_input(
+                    at,
+                    "the matrix needs one row per likelihood level",
+                ));
+            }
+            for (l, row) in matrix.iter().enumerate() {
+                if row.len() != self.impact.len() {
+                    return Err(AppError::bad_input(
+                        format!("{at}[{l}]"),
+                        "each matrix row needs one entry per impact level",
+                    ));
+                }
+                if let Some(i) = row.iter().position(|band| *band >= self.bands.len()) {
+                    return Err(AppError::bad_input(
+                        format!("{at}[{l}][{i}]"),
+                        "each matrix entry must be a band level",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The band of a score: the last band whose threshold it reaches.
+    pub fn band_of_score(&self, score: f64) -> usize {
+        self.bands
+            .iter()
+            .rposition(|band| band.threshold <= score + EPSILON)
+            .unwrap_or(0)
+    }
+
+    /// The band of a cell: the matrix entry when there is a matrix, else the
+    /// band of the score.
+    pub fn band_of_cell(&self, likelihood: usize, impact: usize, score: f64) -> usize {
+        self.matrix
+            .as_ref()
+            .and_then(|m| m.get(likelihood).and_then(|row| row.get(impact)).copied())
+            .unwrap_or_else(|| self.band_of_score(score))
+    }
+
+    pub fn from_json(text: &str) -> AppResult<Self> {
+        Ok(serde_json::from_str(text)?)
+    }
+
+    pub fn to_json(&self) -> String {
+        // Serializing plain strings, floats and vectors cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+fn check_name(name: &str, field: &str) -> AppResult<()> {
+    if name.trim().is_empty() || name.chars().count() > MAX_NAME {
+        return Err(AppError::bad_input(
+            field,
+            format!("a name is required, at most {MAX_NAME} characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_levels(levels: &[Level], field: &str) -> AppResult<()> {
+    if levels.is_empty() || levels.len() > MAX_LEVELS {
+        return Err(AppError::bad_input(
+            field,
+            format!("give between 1 and {MAX_LEVELS} levels"),
+        ));
+    }
+    for (i, level) in levels.iter().enumerate() {
+        let at = format!("{field}[{i}]");
+        check_name(&level.name, &format!("{at}.name"))?;
+        if !(level.value.is_finite() && level.value > 0.0) {
+            return Err(AppError::bad_input(
+                format!("{at}.value"),
+                "level values must be positive",
+            ));
+        }
+        if i > 0 && level.value <= levels[i - 1].value {
+            return Err(AppError::bad_input(
+                format!("{at}.value"),
+                "level values must be strictly ascending",
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(result: AppResult<()>) -> String {
+        match result {
+            Err(AppError::BadUserInput { field, .. }) => field,
+            other => panic!("expected bad input, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn presets_are_valid() {
+        for preset in ScalesPreset::ALL {
+            assert!(Scales::preset(*preset).validate("scales").is_ok(), "{preset:?}");
+        }
+    }
+
+    #[test]
+    fn bands_take_the_last_threshold_reached() {
+        let scales = Scales::preset(ScalesPreset::Default5x5);
+        let band = |s| scales.bands[scales.band_of_score(s)].name.clone();
+        assert_eq!(band(0.0), "Low");
+        assert_eq!(band(4.99), "Low");
+        assert_eq!(band(5.0), "Medium");
+        assert_eq!(band(16.0), "High");
+        assert_eq!(band(17.0), "Critical");
+        assert_eq!(band(25.0), "Critical");
+        // 0.1 * 3 * ... lands a hair under 5 in floating point; it is still 5.
+        assert_eq!(band(0.1 * 50.0), "Medium");
+    }
+
+    #[test]
+    fn nist_matrix_decides_cell_bands() {
+        let scales = Scales::preset(ScalesPreset::Nist80030);
+        // Very High likelihood, Very Low impact scores 10 but bands Very Low.
+        assert_eq!(scales.band_of_cell(4, 0, 10.0), 0);
+        assert_eq!(scales.band_of_cell(0, 4, 10.0), 1);
+        assert_eq!(scales.band_of_cell(2, 2, 25.0), 2);
+    }
+
+    #[test]
+    fn invalid_scales_name_the_field() {
+        let base = Scales::preset(ScalesPreset::Default5x5);
+
+        let mut s = base.clone();
+        s.likelihood.clear();
+        assert_eq!(field_of(s.validate("scales")), "scales.likelihood");
+
+        let mut s = base.clone();
+        s.impact[2].value = 1.5;
+        assert_eq!(field_of(s.validate("scales")), "scales.impact[2].value");
+
+        let mut s = base.clone();
+        s.likelihood[0].value = 0.0;
+        assert_eq!(field_of(s.validate("scales")), "scales.likelihood[0].value");
+
+        let mut s = base.clone();
+        s.bands[0].threshold = 1.0;
+        assert_eq!(field_of(s.validate("scales")), "scales.bands[0].threshold");
+
+        let mut s = base.clone();
+        s.bands[3].threshold = 10.0;
+        assert_eq!(field_of(s.validate("scales")), "scales.bands[3].threshold");
+
+        let mut s = base.clone();
+        s.matrix = Some(vec![vec![0; 5]; 4]);
+        assert_eq!(field_of(s.validate("scales")), "scales.matrix");
+
+        let mut s = base;
+        s.matrix = Some(vec![vec![0, 1, 2, 3, 4]; 5]);
+        assert_eq!(field_of(s.validate("scales")), "scales.matrix[0][4]");
+    }
+}

@@ -1,0 +1,105 @@
+//! Limits on text fields (4me's) and the small derivations that go with them.
+
+use crate::error::{AppError, AppResult};
+
+pub const TITLE_MAX: usize = 128;
+pub const NAME_MAX: usize = 128;
+pub const LABEL_MAX: usize = 128;
+pub const SEVERITY_DESCRIPTION_MAX: usize = 255;
+pub const SOURCE_MAX: usize = 30;
+pub const SOURCE_ID_MAX: usize = 128;
+pub const IDENTIFIER_MAX: usize = 64;
+pub const PREFIX_MAX: usize = 16;
+/// Description, notes, information and other long texts: 64 KiB.
+pub const LONG_TEXT_MAX_BYTES: usize = 64 * 1024;
+
+/// Text of at most `max` characters.
+pub fn bounded(field: &str, value: &str, max: usize) -> AppResult<()> {
+    if value.chars().count() > max {
+        return Err(AppError::bad_input(
+            field,
+            format!("at most {max} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Text that must not be blank, of at most `max` characters.
+pub fn required(field: &str, value: &str, max: usize) -> AppResult<()> {
+    if value.trim().is_empty() {
+        return Err(AppError::bad_input(field, "must not be blank"));
+    }
+    bounded(field, value, max)
+}
+
+/// Long text: at most 64 KiB of UTF-8.
+pub fn long_text(field: &str, value: &str) -> AppResult<()> {
+    if value.len() > LONG_TEXT_MAX_BYTES {
+        return Err(AppError::bad_input(field, "at most 64 KiB"));
+    }
+    Ok(())
+}
+
+/// 4me's severity reference: the name in lower case, spaces as underscores.
+pub fn severity_reference(name: &str) -> String {
+    name.trim().to_lowercase().replace(' ', "_")
+}
+
+/// A register's identifier prefix: letters, digits, `_` or `-`, 1 to 16 long.
+pub fn identifier_prefix(field: &str, prefix: &str) -> AppResult<()> {
+    let ok = !prefix.is_empty()
+        && prefix.len() <= PREFIX_MAX
+        && prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !ok {
+        return Err(AppError::bad_input(
+            field,
+            format!("1 to {PREFIX_MAX} letters, digits, '_' or '-'"),
+        ));
+    }
+    Ok(())
+}
+
+/// A level given by a client: within `0..len`.
+pub fn level(field: &str, level: i32, len: usize, what: &str) -> AppResult<usize> {
+    usize::try_from(level)
+        .ok()
+        .filter(|l| *l < len)
+        .ok_or_else(|| {
+            AppError::bad_input(
+                field,
+                format!("{what} level must be between 0 and {}", len.saturating_sub(1)),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_are_lower_case_with_underscores() {
+        assert_eq!(severity_reference("Very High"), "very_high");
+        assert_eq!(severity_reference(" Top Priority "), "top_priority");
+    }
+
+    #[test]
+    fn limits_count_characters_not_bytes() {
+        assert!(bounded("title", &"é".repeat(128), 128).is_ok());
+        assert!(bounded("title", &"é".repeat(129), 128).is_err());
+        assert!(required("title", "   ", 128).is_err());
+        assert!(long_text("notes", &"x".repeat(64 * 1024)).is_ok());
+        assert!(long_text("notes", &"x".repeat(64 * 1024 + 1)).is_err());
+    }
+
+    #[test]
+    fn prefixes_and_levels() {
+        assert!(identifier_prefix("p", "RA").is_ok());
+        assert!(identifier_prefix("p", "R A").is_err());
+        assert!(identifier_prefix("p", "").is_err());
+        assert_eq!(level("l", 4, 5, "likelihood").ok(), Some(4));
+        assert!(level("l", 5, 5, "likelihood").is_err());
+        assert!(level("l", -1, 5, "likelihood").is_err());
+    }
+}

@@ -1,0 +1,125 @@
+//! The one error type of the service. Every error a client sees carries a
+//! stable `extensions.code`; anything unexpected becomes INTERNAL with a
+//! generic message and a request-independent error id, the cause going only to
+//! the log.
+//!
+//! `AppError` deliberately does not implement `Display`: async-graphql turns any
+//! `Display` type into an error carrying its text, so a resolver returning
+//! `Result<_, AppError>` cannot leak a database message through a stray `?`.
+
+use async_graphql::ErrorExtensions;
+use sea_orm::{DbErr, SqlErr};
+
+#[derive(Clone, Debug)]
+pub enum AppError {
+    Unauthenticated(String),
+    Forbidden(String),
+    NotFound(String),
+    BadUserInput { field: String, message: String },
+    Conflict { field: Option<String>, message: String },
+    LimitExceeded(String),
+    Internal { id: String },
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn not_found(what: &str) -> Self {
+        Self::NotFound(format!("{what} not found"))
+    }
+
+    pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::BadUserInput {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn conflict(field: Option<&str>, message: impl Into<String>) -> Self {
+        Self::Conflict {
+            field: field.map(str::to_owned),
+            message: message.into(),
+        }
+    }
+
+    /// Logs the cause with a fresh id and returns the error the client sees.
+    pub fn internal(cause: impl std::fmt::Debug) -> Self {
+        let id = ulid::Ulid::new().to_string();
+        tracing::error!(error_id = %id, cause = ?cause, "internal error");
+        Self::Internal { id }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated(_) => "UNAUTHENTICATED",
+            Self::Forbidden(_) => "FORBIDDEN",
+            Self::NotFound(_) => "NOT_FOUND",
+            Self::BadUserInput { .. } => "BAD_USER_INPUT",
+            Self::Conflict { .. } => "CONFLICT",
+            Self::LimitExceeded(_) => "LIMIT_EXCEEDED",
+            Self::Internal { .. } => "INTERNAL",
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            Self::Unauthenticated(m)
+            | Self::Forbidden(m)
+            | Self::NotFound(m)
+            | Self::LimitExceeded(m)
+            | Self::BadUserInput { message: m, .. }
+            | Self::Conflict { message: m, .. } => m.clone(),
+            Self::Internal { id } => format!("internal error (id {id})"),
+        }
+    }
+
+    /// Prefixes the field of an input error, for errors found in a nested input.
+    pub fn within(self, prefix: &str) -> Self {
+        match self {
+            Self::BadUserInput { field, message } => Self::BadUserInput {
+                field: format!("{prefix}.{field}"),
+                message,
+            },
+            other => other,
+        }
+    }
+}
+
+impl From<AppError> for async_graphql::Error {
+    fn from(err: AppError) -> Self {
+        async_graphql::Error::new(err.message()).extend_with(|_, ext| {
+            ext.set("code", err.code());
+            match &err {
+                AppError::BadUserInput { field, .. } => ext.set("field", field.as_str()),
+                AppError::Conflict {
+                    field: Some(field), ..
+                } => ext.set("field", field.as_str()),
+                AppError::Internal { id } => ext.set("errorId", id.as_str()),
+                _ => {}
+            }
+        })
+    }
+}
+
+impl From<DbErr> for AppError {
+    fn from(err: DbErr) -> Self {
+        match err.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => {
+                Self::conflict(None, "a record with the same unique key already exists")
+            }
+            Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
+                Self::conflict(None, "the record is referenced by or refers to another")
+            }
+            _ => match err {
+                DbErr::RecordNotFound(_) => Self::not_found("record"),
+                other => Self::internal(other),
+            },
+        }
+    }
+}
+
+impl From<serde_json::Error> for AppError {
+    fn from(err: serde_json::Error) -> Self {
+        Self::internal(err)
+    }
+}

@@ -1,0 +1,123 @@
+//! Custom field definitions and the values risks hold in them.
+
+use super::ContextExt;
+use super::registers::Register;
+use super::viewer::{Member, member};
+use crate::domain::date::Date;
+use crate::domain::enums::{CustomFieldType, NumberFormat, Role};
+use crate::domain::inputs::{CreateCustomFieldInput, UpdateCustomFieldInput};
+use crate::error::{AppError, AppResult};
+use crate::store::{self, custom_fields as fields};
+use async_graphql::{Context, ID, Object};
+use entity::{custom_field_definition, custom_field_value};
+
+/// A field of a register's own, with a type and, for selects, options.
+pub struct CustomFieldDefinition(pub custom_field_definition::Model);
+
+#[Object]
+impl CustomFieldDefinition {
+    pub async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn register(&self, ctx: &Context<'_>) -> AppResult<Register> {
+        let found = ctx.loaders()?.registers.load_one(self.0.register_id.clone()).await?;
+        Register::new(found.ok_or_else(|| AppError::not_found("register"))?)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    #[graphql(name = "type")]
+    async fn field_type(&self) -> AppResult<CustomFieldType> {
+        fields::type_of(&self.0)
+    }
+    async fn number_format(&self) -> AppResult<Option<NumberFormat>> {
+        fields::number_format_of(&self.0)
+    }
+    async fn options(&self) -> AppResult<Option<Vec<String>>> {
+        Ok(self.0.options.is_some().then(|| fields::options_of(&self.0)).transpose()?)
+    }
+    async fn required(&self) -> bool {
+        self.0.required
+    }
+    async fn position(&self) -> i32 {
+        self.0.position
+    }
+    async fn archived(&self) -> bool {
+        self.0.archived
+    }
+}
+
+/// A risk's value of one custom field; only the member of the field's type is set.
+pub struct CustomFieldValue(pub custom_field_value::Model);
+
+#[Object]
+impl CustomFieldValue {
+    async fn field(&self, ctx: &Context<'_>) -> AppResult<CustomFieldDefinition> {
+        let found = ctx.loaders()?.fields.load_one(self.0.field_id.clone()).await?;
+        Ok(CustomFieldDefinition(found.ok_or_else(|| AppError::not_found("custom field"))?))
+    }
+    async fn text(&self) -> Option<&str> {
+        self.0.text_value.as_deref()
+    }
+    async fn number(&self) -> Option<f64> {
+        self.0.number_value
+    }
+    async fn boolean(&self) -> Option<bool> {
+        self.0.boolean_value
+    }
+    async fn date(&self) -> Option<Date> {
+        self.0.date_value.map(Date)
+    }
+    async fn user(&self, ctx: &Context<'_>) -> AppResult<Option<Member>> {
+        member(ctx, self.0.user_id.as_ref()).await
+    }
+    async fn selection(&self) -> Option<&str> {
+        self.0.selection.as_deref()
+    }
+    async fn selections(&self) -> AppResult<Option<Vec<String>>> {
+        Ok(self.0.selections.as_deref().map(serde_json::from_str).transpose()?)
+    }
+}
+
+#[derive(Default)]
+pub struct CustomFieldMutation;
+
+#[Object]
+impl CustomFieldMutation {
+    async fn create_custom_field(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateCustomFieldInput,
+    ) -> AppResult<CustomFieldDefinition> {
+        let principal = ctx.principal()?;
+        principal.require(Role::Admin)?;
+        let state = ctx.state()?;
+        Ok(CustomFieldDefinition(
+            store::custom_fields::create(&state.db, principal, input, state.clock.now()).await?,
+        ))
+    }
+
+    async fn update_custom_field(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateCustomFieldInput,
+    ) -> AppResult<CustomFieldDefinition> {
+        let principal = ctx.principal()?;
+        principal.require(Role::Admin)?;
+        let state = ctx.state()?;
+        Ok(CustomFieldDefinition(
+            store::custom_fields::update(&state.db, principal, &id, input, state.clock.now()).await?,
+        ))
+    }
+
+    /// Archives a field: it leaves forms and lists, its values stay in history.
+    async fn archive_custom_field(&self, ctx: &Context<'_>, id: ID) -> AppResult<CustomFieldDefinition> {
+        let principal = ctx.principal()?;
+        principal.require(Role::Admin)?;
+        let state = ctx.state()?;
+        Ok(CustomFieldDefinition(
+            store::custom_fields::archive(&state.db, principal, &id, state.clock.now()).await?,
+        ))
+    }
+}

@@ -1,0 +1,74 @@
+//! The GraphQL schema: one file per feature, each with its types and its part
+//! of the merged query and mutation roots. Resolvers stay thin: authorize,
+//! call `store`, wrap the result.
+
+pub mod custom_fields;
+pub mod loaders;
+pub mod registers;
+pub mod risks;
+pub mod scores;
+pub mod severities;
+pub mod viewer;
+
+use crate::app::AppState;
+use crate::auth::Principal;
+use crate::config::Limits;
+use crate::error::{AppError, AppResult};
+use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
+use loaders::Loaders;
+
+#[derive(MergedObject, Default)]
+pub struct Query(
+    viewer::ViewerQuery,
+    registers::RegisterQuery,
+    severities::SeverityQuery,
+    risks::RiskQuery,
+);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    registers::RegisterMutation,
+    severities::SeverityMutation,
+    custom_fields::CustomFieldMutation,
+    risks::RiskMutation,
+);
+
+pub type RiskgraphSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// The schema with its limits. The state, principal and loaders are added to
+/// each request by the HTTP layer, so the schema holds no state of its own.
+pub fn schema(limits: &Limits) -> RiskgraphSchema {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .finish()
+}
+
+/// The SDL of the schema, as checked in at `schema.graphql`.
+pub fn sdl() -> String {
+    schema(&Limits::default()).sdl()
+}
+
+/// What resolvers read from the context, without `unwrap`s.
+pub trait ContextExt {
+    fn state(&self) -> AppResult<&AppState>;
+    fn principal(&self) -> AppResult<&Principal>;
+    fn loaders(&self) -> AppResult<&Loaders>;
+}
+
+impl ContextExt for Context<'_> {
+    fn state(&self) -> AppResult<&AppState> {
+        self.data::<AppState>()
+            .map_err(|_| AppError::internal("schema built without state"))
+    }
+
+    fn principal(&self) -> AppResult<&Principal> {
+        self.data::<Principal>()
+            .map_err(|_| AppError::Unauthenticated("sign in with a bearer token".into()))
+    }
+
+    fn loaders(&self) -> AppResult<&Loaders> {
+        self.data::<Loaders>()
+            .map_err(|_| AppError::internal("request without loaders"))
+    }
+}

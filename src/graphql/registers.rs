@@ -1,0 +1,163 @@
+//! Registers: their scales, custom fields and risks.
+
+use super::ContextExt;
+use super::custom_fields::CustomFieldDefinition;
+use super::risks::{RiskConnection, risk_connection};
+use super::scores::RiskScales;
+use crate::domain::enums::Role;
+use crate::domain::inputs::{CreateRegisterInput, RiskFilter, RiskOrder, UpdateRegisterInput};
+use crate::domain::scales::Scales;
+use crate::error::AppResult;
+use crate::store::{self, registers::scales_of, risk_query::PageArgs};
+use async_graphql::{Context, ID, Object};
+use chrono::{DateTime, Utc};
+use entity::register;
+
+/// A register of risks with its own scales and bands.
+pub struct Register {
+    pub model: register::Model,
+    pub scales: Scales,
+}
+
+impl Register {
+    pub fn new(model: register::Model) -> AppResult<Self> {
+        Ok(Self {
+            scales: scales_of(&model)?,
+            model,
+        })
+    }
+}
+
+#[Object]
+impl Register {
+    pub async fn id(&self) -> ID {
+        ID(self.model.id.clone())
+    }
+    async fn name(&self) -> &str {
+        &self.model.name
+    }
+    async fn description(&self) -> Option<&str> {
+        self.model.description.as_deref()
+    }
+    /// Prefix of generated risk identifiers, e.g. RA gives RA-1, RA-2, ...
+    async fn identifier_prefix(&self) -> &str {
+        &self.model.identifier_prefix
+    }
+    async fn archived(&self) -> bool {
+        self.model.archived
+    }
+    async fn scales(&self) -> RiskScales {
+        RiskScales::from(&self.scales)
+    }
+    /// The register's custom fields in position order.
+    async fn custom_fields(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = false)] include_archived: Option<bool>,
+    ) -> AppResult<Vec<CustomFieldDefinition>> {
+        let include_archived = include_archived.unwrap_or(false);
+        let fields = ctx
+            .loaders()?
+            .fields_by_register
+            .load_one(self.model.id.clone())
+            .await?
+            .unwrap_or_default();
+        Ok(fields
+            .into_iter()
+            .filter(|f| include_archived || !f.archived)
+            .map(CustomFieldDefinition)
+            .collect())
+    }
+    /// The register's risks; the filter's registerId is ignored here.
+    #[expect(clippy::too_many_arguments, reason = "the Relay connection arguments")]
+    async fn risks(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<RiskFilter>,
+        search: Option<String>,
+        order_by: Option<Vec<RiskOrder>>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> AppResult<RiskConnection> {
+        let mut filter = filter.unwrap_or_default();
+        filter.register_id = Some(ID(self.model.id.clone()));
+        risk_connection(ctx, filter, search, order_by, PageArgs { first, after, last, before }).await
+    }
+    async fn version(&self) -> i32 {
+        self.model.version
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.model.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.model.updated_at
+    }
+}
+
+#[derive(Default)]
+pub struct RegisterQuery;
+
+#[Object]
+impl RegisterQuery {
+    /// The organization's registers, by name.
+    async fn registers(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = false)] include_archived: Option<bool>,
+    ) -> AppResult<Vec<Register>> {
+        let include_archived = include_archived.unwrap_or(false);
+        let principal = ctx.principal()?;
+        store::registers::list(&ctx.state()?.db, &principal.org_id, include_archived)
+            .await?
+            .into_iter()
+            .map(Register::new)
+            .collect()
+    }
+
+    async fn register(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Register>> {
+        ctx.principal()?;
+        let found = ctx.loaders()?.registers.load_one(id.0).await?;
+        found.map(Register::new).transpose()
+    }
+}
+
+#[derive(Default)]
+pub struct RegisterMutation;
+
+#[Object]
+impl RegisterMutation {
+    /// Creates a register; without scales or a preset it gets the default 5x5.
+    async fn create_register(&self, ctx: &Context<'_>, input: CreateRegisterInput) -> AppResult<Register> {
+        let principal = ctx.principal()?;
+        principal.require(Role::Admin)?;
+        let state = ctx.state()?;
+        Register::new(store::registers::create(&state.db, principal, input, state.clock.now()).await?)
+    }
+
+    /// Changes a register. New scales re-score its risks; scales that would
+    /// strand existing levels need `scalesRemap`.
+    async fn update_register(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateRegisterInput,
+        expected_version: Option<i32>,
+    ) -> AppResult<Register> {
+        let principal = ctx.principal()?;
+        principal.require(Role::Admin)?;
+        let state = ctx.state()?;
+        let now = state.clock.now();
+        Register::new(
+            store::registers::update(&state.db, principal, &id, input, expected_version, now).await?,
+        )
+    }
+
+    async fn archive_register(&self, ctx: &Context<'_>, id: ID) -> AppResult<Register> {
+        let principal = ctx.principal()?;
+        principal.require(Role::Admin)?;
+        let state = ctx.state()?;
+        Register::new(store::registers::archive(&state.db, principal, &id, state.clock.now()).await?)
+    }
+}

@@ -1,0 +1,135 @@
+//! Who is asking (`viewer`), organizations and members, and `node(id)`.
+
+use super::ContextExt;
+use super::custom_fields::CustomFieldDefinition;
+use super::registers::Register;
+use super::risks::Risk;
+use super::severities::Severity;
+use crate::domain::enums::Role;
+use crate::domain::identifiers::{Kind, kind_of};
+use crate::error::{AppError, AppResult};
+use crate::store::{self, find};
+use async_graphql::{Context, ID, Interface, Object};
+use chrono::{DateTime, Utc};
+use entity::{custom_field_definition, member, organization, register, risk, severity};
+
+/// An object with a global ID; `node(id)` finds any of them.
+#[derive(Interface)]
+#[graphql(field(name = "id", ty = "ID"))]
+pub enum Node {
+    Organization(Organization),
+    Member(Member),
+    Register(Register),
+    Risk(Risk),
+    Severity(Severity),
+    CustomFieldDefinition(CustomFieldDefinition),
+}
+
+/// A tenant: everything in riskgraph belongs to exactly one organization.
+pub struct Organization(pub organization::Model);
+
+#[Object]
+impl Organization {
+    pub async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// A person of the organization, known from the claims of their tokens.
+pub struct Member(pub member::Model);
+
+#[Object]
+impl Member {
+    pub async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn email(&self) -> Option<&str> {
+        self.0.email.as_deref()
+    }
+    async fn name(&self) -> Option<&str> {
+        self.0.name.as_deref()
+    }
+    async fn role(&self) -> AppResult<Role> {
+        Role::from_stored(&self.0.role)
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// A member loaded by id through the request's loader.
+pub async fn member(ctx: &Context<'_>, id: Option<&String>) -> AppResult<Option<Member>> {
+    match id {
+        Some(id) => Ok(ctx.loaders()?.members.load_one(id.clone()).await?.map(Member)),
+        None => Ok(None),
+    }
+}
+
+/// The caller: their member record, organization and role.
+pub struct Viewer;
+
+#[Object]
+impl Viewer {
+    async fn member(&self, ctx: &Context<'_>) -> AppResult<Member> {
+        let principal = ctx.principal()?;
+        member(ctx, Some(&principal.member_id))
+            .await?
+            .ok_or_else(|| AppError::not_found("member"))
+    }
+    async fn organization(&self, ctx: &Context<'_>) -> AppResult<Organization> {
+        let principal = ctx.principal()?;
+        let org = store::members::organization(&ctx.state()?.db, &principal.org_id).await?;
+        Ok(Organization(org))
+    }
+    async fn role(&self, ctx: &Context<'_>) -> AppResult<Role> {
+        Ok(ctx.principal()?.role)
+    }
+}
+
+#[derive(Default)]
+pub struct ViewerQuery;
+
+#[Object]
+impl ViewerQuery {
+    /// The caller.
+    async fn viewer(&self, ctx: &Context<'_>) -> AppResult<Viewer> {
+        ctx.principal()?;
+        Ok(Viewer)
+    }
+
+    /// Any object by its global ID; null when it does not exist for the caller.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Node>> {
+        let principal = ctx.principal()?;
+        let db = &ctx.state()?.db;
+        let org = principal.org_id.as_str();
+        let found = match kind_of(&id) {
+            Some(Kind::Organization) if id.as_str() == org => {
+                Ok(Node::Organization(Organization(store::members::organization(db, org).await?)))
+            }
+            Some(Kind::Member) => find::<member::Entity>(db, org, &id).await.map(|m| Node::Member(Member(m))),
+            Some(Kind::Register) => find::<register::Entity>(db, org, &id)
+                .await
+                .and_then(Register::new)
+                .map(Node::Register),
+            Some(Kind::Risk) => find::<risk::Entity>(db, org, &id).await.map(|r| Node::Risk(Risk(r))),
+            Some(Kind::Severity) => find::<severity::Entity>(db, org, &id)
+                .await
+                .map(|s| Node::Severity(Severity(s))),
+            Some(Kind::CustomField) => find::<custom_field_definition::Entity>(db, org, &id)
+                .await
+                .map(|f| Node::CustomFieldDefinition(CustomFieldDefinition(f))),
+            _ => return Ok(None),
+        };
+        match found {
+            Ok(node) => Ok(Some(node)),
+            Err(AppError::NotFound(_)) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+}

@@ -1,0 +1,386 @@
+//! Custom field definitions per register, and the typed values risks hold.
+
+use super::{find, find_input};
+use crate::auth::Principal;
+use crate::domain::custom_fields::{self as rules, FieldRules, FieldValue};
+use crate::domain::enums::{CustomFieldType, NumberFormat};
+use crate::domain::history::FieldChange;
+use crate::domain::identifiers::{Kind, new_id};
+use crate::domain::inputs::{CreateCustomFieldInput, UpdateCustomFieldInput};
+use crate::domain::risk::CustomFieldValueInput;
+use crate::domain::validation::{self, NAME_MAX};
+use crate::error::{AppError, AppResult};
+use async_graphql::MaybeUndefined;
+use chrono::{DateTime, Utc};
+use entity::{custom_field_definition as definition, custom_field_value as value, member, register, risk};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, TransactionTrait,
+};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+
+pub fn options_of(def: &definition::Model) -> AppResult<Vec<String>> {
+    def.options
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()
+        .map(Option::unwrap_or_default)
+        .map_err(AppError::from)
+}
+
+pub fn type_of(def: &definition::Model) -> AppResult<CustomFieldType> {
+    CustomFieldType::from_stored(&def.field_type)
+}
+
+pub fn number_format_of(def: &definition::Model) -> AppResult<Option<NumberFormat>> {
+    def.number_format.as_deref().map(NumberFormat::from_stored).transpose()
+}
+
+/// The value a row holds, read as its field's type.
+pub fn value_of(row: &value::Model, field_type: CustomFieldType) -> AppResult<Option<FieldValue>> {
+    Ok(match field_type {
+        CustomFieldType::Text => row.text_value.clone().map(FieldValue::Text),
+        CustomFieldType::Number => row.number_value.map(FieldValue::Number),
+        CustomFieldType::Boolean => row.boolean_value.map(FieldValue::Boolean),
+        CustomFieldType::Date => row.date_value.map(FieldValue::Date),
+        CustomFieldType::User => row.user_id.clone().map(FieldValue::User),
+        CustomFieldType::SingleSelect => row.selection.clone().map(FieldValue::Selection),
+        CustomFieldType::MultiSelect => row
+            .selections
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()?
+            .map(FieldValue::Selections),
+    })
+}
+
+fn row(org_id: &str, risk_id: &str, field_id: &str, v: &FieldValue) -> value::ActiveModel {
+    let mut row = value::ActiveModel {
+        risk_id: Set(risk_id.to_owned()),
+        field_id: Set(field_id.to_owned()),
+        org_id: Set(org_id.to_owned()),
+        text_value: Set(None),
+        number_value: Set(None),
+        boolean_value: Set(None),
+        date_value: Set(None),
+        user_id: Set(None),
+        selection: Set(None),
+        selections: Set(None),
+    };
+    match v {
+        FieldValue::Text(t) => row.text_value = Set(Some(t.clone())),
+        FieldValue::Number(n) => row.number_value = Set(Some(*n)),
+        FieldValue::Boolean(b) => row.boolean_value = Set(Some(*b)),
+        FieldValue::Date(d) => row.date_value = Set(Some(*d)),
+        FieldValue::User(u) => row.user_id = Set(Some(u.clone())),
+        FieldValue::Selection(s) => row.selection = Set(Some(s.clone())),
+        FieldValue::Selections(list) => {
+            row.selections = Set(Some(serde_json::Value::from(list.clone()).to_string()));
+        }
+    }
+    row
+}
+
+/// Writes a risk's custom field values from a create or update. Only the
+/// fields listed change; with `creating`, every required field must end up set.
+/// Returns the history of what changed.
+pub async fn write_values(
+    tx: &impl ConnectionTrait,
+    risk: &risk::Model,
+    inputs: Vec<CustomFieldValueInput>,
+    creating: bool,
+) -> AppResult<Vec<FieldChange>> {
+    let defs: HashMap<String, definition::Model> = definition::Entity::find()
+        .filter(definition::Column::RegisterId.eq(&risk.register_id))
+        .all(tx)
+        .await?
+        .into_iter()
+        .map(|d| (d.id.clone(), d))
+        .collect();
+    let mut existing: HashMap<String, value::Model> = if creating {
+        HashMap::new()
+    } else {
+        value::Entity::find()
+            .filter(value::Column::RiskId.eq(&risk.id))
+            .all(tx)
+            .await?
+            .into_iter()
+            .map(|v| (v.field_id.clone(), v))
+            .collect()
+    };
+
+    let mut parsed = Vec::with_capacity(inputs.len());
+    let mut seen = HashSet::new();
+    for (i, input) in inputs.into_iter().enumerate() {
+        let at = format!("customFields[{i}]");
+        let (field_id, input) = input.into_value();
+        let def = defs
+            .get(&field_id)
+            .filter(|d| !d.archived)
+            .ok_or_else(|| {
+                AppError::bad_input(format!("{at}.fieldId"), "no such field in the risk's register")
+            })?;
+        if !seen.insert(field_id.clone()) {
+            return Err(AppError::bad_input(format!("{at}.fieldId"), "field given twice"));
+        }
+        let options = options_of(def)?;
+        let field_rules = FieldRules {
+            field_type: type_of(def)?,
+            number_format: number_format_of(def)?,
+            options: &options,
+        };
+        let new = rules::parse_value(&at, &field_rules, input)?;
+        if new.is_none() && def.required {
+            return Err(AppError::bad_input(at, format!("{} is required", def.name)));
+        }
+        parsed.push((at, def, field_rules.field_type, new));
+    }
+
+    let users: Vec<&str> = parsed
+        .iter()
+        .filter_map(|(_, _, _, v)| match v {
+            Some(FieldValue::User(u)) => Some(u.as_str()),
+            _ => None,
+        })
+        .collect();
+    if !users.is_empty() {
+        let known: HashSet<String> = member::Entity::find()
+            .filter(member::Column::OrgId.eq(&risk.org_id))
+            .filter(member::Column::Id.is_in(users.iter().copied()))
+            .all(tx)
+            .await?
+            .into_iter()
+            .map(|m| m.id)
+            .collect();
+        if let Some((at, ..)) = parsed.iter().find(|(_, _, _, v)| {
+            matches!(v, Some(FieldValue::User(u)) if !known.contains(u))
+        }) {
+            return Err(AppError::bad_input(
+                format!("{at}.userId"),
+                "not a member of the organization",
+            ));
+        }
+    }
+
+    if creating {
+        let given: HashSet<&str> = parsed
+            .iter()
+            .filter(|(.., v)| v.is_some())
+            .map(|(_, d, ..)| d.id.as_str())
+            .collect();
+        if let Some(missing) = defs
+            .values()
+            .find(|d| d.required && !d.archived && !given.contains(d.id.as_str()))
+        {
+            return Err(AppError::bad_input(
+                "customFields",
+                format!("{} is required", missing.name),
+            ));
+        }
+    }
+
+    let mut changes = Vec::new();
+    for (_, def, field_type, new) in parsed {
+        let old = existing
+            .remove(&def.id)
+            .map(|row| value_of(&row, field_type))
+            .transpose()?
+            .flatten();
+        if old == new {
+            continue;
+        }
+        match &new {
+            Some(v) => {
+                value::Entity::insert(row(&risk.org_id, &risk.id, &def.id, v))
+                    .on_conflict(
+                        OnConflict::columns([value::Column::RiskId, value::Column::FieldId])
+                            .update_columns([
+                                value::Column::TextValue,
+                                value::Column::NumberValue,
+                                value::Column::BooleanValue,
+                                value::Column::DateValue,
+                                value::Column::UserId,
+                                value::Column::Selection,
+                                value::Column::Selections,
+                            ])
+                            .to_owned(),
+                    )
+                    .exec(tx)
+                    .await?;
+            }
+            None => {
+                value::Entity::delete_many()
+                    .filter(value::Column::RiskId.eq(&risk.id))
+                    .filter(value::Column::FieldId.eq(&def.id))
+                    .exec(tx)
+                    .await?;
+            }
+        }
+        changes.push(FieldChange {
+            field: format!("customFields.{}", def.name),
+            from: old.map_or(Value::Null, |v| v.to_json()),
+            to: new.map_or(Value::Null, |v| v.to_json()),
+        });
+    }
+    Ok(changes)
+}
+
+async fn check_name_free(
+    db: &impl ConnectionTrait,
+    register_id: &str,
+    name: &str,
+    except: Option<&str>,
+) -> AppResult<()> {
+    let mut query = definition::Entity::find()
+        .filter(definition::Column::RegisterId.eq(register_id))
+        .filter(definition::Column::Archived.eq(false))
+        .filter(definition::Column::Name.eq(name));
+    if let Some(id) = except {
+        query = query.filter(definition::Column::Id.ne(id));
+    }
+    if query.count(db).await? > 0 {
+        return Err(AppError::conflict(
+            Some("name"),
+            format!("the register already has a field named {name:?}"),
+        ));
+    }
+    Ok(())
+}
+
+pub async fn create(
+    db: &DatabaseConnection,
+    principal: &Principal,
+    input: CreateCustomFieldInput,
+    now: DateTime<Utc>,
+) -> AppResult<definition::Model> {
+    validation::required("name", &input.name, NAME_MAX)?;
+    let number_format = match input.field_type {
+        CustomFieldType::Number => Some(input.number_format.unwrap_or(NumberFormat::Decimal)),
+        _ => input.number_format,
+    };
+    let options = input.options.clone().unwrap_or_default();
+    rules::validate_definition(
+        &FieldRules {
+            field_type: input.field_type,
+            number_format,
+            options: &options,
+        },
+        input.options.is_some(),
+    )?;
+    let tx = db.begin().await?;
+    let register =
+        find_input::<register::Entity>(&tx, &principal.org_id, &input.register_id, "registerId").await?;
+    let name = input.name.trim().to_owned();
+    check_name_free(&tx, &register.id, &name, None).await?;
+    let position = match input.position {
+        Some(p) => p,
+        None => i32::try_from(
+            definition::Entity::find()
+                .filter(definition::Column::RegisterId.eq(&register.id))
+                .count(&tx)
+                .await?,
+        )
+        .unwrap_or(i32::MAX),
+    };
+    let saved = definition::ActiveModel {
+        id: Set(new_id(Kind::CustomField)),
+        org_id: Set(principal.org_id.clone()),
+        register_id: Set(register.id),
+        name: Set(name),
+        field_type: Set(input.field_type.as_str().to_owned()),
+        number_format: Set(number_format.map(|f| f.as_str().to_owned())),
+        options: Set(input.options.map(|o| Value::from(o).to_string())),
+        required: Set(input.required.unwrap_or(false)),
+        position: Set(position),
+        archived: Set(false),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&tx)
+    .await?;
+    tx.commit().await?;
+    Ok(saved)
+}
+
+pub async fn update(
+    db: &DatabaseConnection,
+    principal: &Principal,
+    id: &str,
+    input: UpdateCustomFieldInput,
+    now: DateTime<Utc>,
+) -> AppResult<definition::Model> {
+    let tx = db.begin().await?;
+    let current = find::<definition::Entity>(&tx, &principal.org_id, id).await?;
+    let field_type = type_of(&current)?;
+    let mut model = current.clone().into_active_model();
+    match input.name {
+        MaybeUndefined::Null => return Err(AppError::bad_input("name", "cannot be cleared")),
+        MaybeUndefined::Value(name) => {
+            validation::required("name", &name, NAME_MAX)?;
+            let name = name.trim().to_owned();
+            check_name_free(&tx, &current.register_id, &name, Some(id)).await?;
+            model.name = Set(name);
+        }
+        MaybeUndefined::Undefined => {}
+    }
+    let mut number_format = number_format_of(&current)?;
+    if let Some(format) = input.number_format.as_opt_ref() {
+        number_format = format.copied();
+        if field_type == CustomFieldType::Number && number_format.is_none() {
+            return Err(AppError::bad_input("numberFormat", "a NUMBER field needs a format"));
+        }
+    }
+    let mut options = options_of(&current)?;
+    let options_given = !input.options.is_undefined();
+    if let Some(new) = input.options.as_opt_ref() {
+        options = new.cloned().unwrap_or_default();
+    }
+    rules::validate_definition(
+        &FieldRules {
+            field_type,
+            number_format,
+            options: &options,
+        },
+        options_given && !options.is_empty(),
+    )?;
+    model.number_format = Set(number_format.map(|f| f.as_str().to_owned()));
+    if options_given {
+        model.options = Set((!options.is_empty()).then(|| Value::from(options).to_string()));
+    }
+    match input.required {
+        MaybeUndefined::Null => return Err(AppError::bad_input("required", "cannot be cleared")),
+        MaybeUndefined::Value(required) => model.required = Set(required),
+        MaybeUndefined::Undefined => {}
+    }
+    match input.position {
+        MaybeUndefined::Null => return Err(AppError::bad_input("position", "cannot be cleared")),
+        MaybeUndefined::Value(position) => model.position = Set(position),
+        MaybeUndefined::Undefined => {}
+    }
+    if !model.is_changed() {
+        tx.commit().await?;
+        return Ok(current);
+    }
+    model.updated_at = Set(now);
+    let saved = model.update(&tx).await?;
+    tx.commit().await?;
+    Ok(saved)
+}
+
+pub async fn archive(
+    db: &DatabaseConnection,
+    principal: &Principal,
+    id: &str,
+    now: DateTime<Utc>,
+) -> AppResult<definition::Model> {
+    let current = find::<definition::Entity>(db, &principal.org_id, id).await?;
+    if current.archived {
+        return Ok(current);
+    }
+    let mut model = current.into_active_model();
+    model.archived = Set(true);
+    model.updated_at = Set(now);
+    Ok(model.update(db).await?)
+}

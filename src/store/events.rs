@@ -1,0 +1,59 @@
+//! The outbox: every change to a risk appends its event here, in the
+//! transaction of the change, so committed state and feed never disagree.
+
+use crate::domain::enums::{ChangeCause, RiskEventKind};
+use crate::domain::history::FieldChange;
+use crate::domain::scoring::Score;
+use crate::error::AppResult;
+use chrono::{DateTime, Utc};
+use entity::{risk, risk_event};
+use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, ConnectionTrait, EntityTrait};
+use serde_json::json;
+
+pub struct NewEvent<'a> {
+    pub risk: &'a risk::Model,
+    pub kind: RiskEventKind,
+    pub cause: ChangeCause,
+    pub actor_id: Option<&'a str>,
+    pub at: DateTime<Utc>,
+    pub changes: Vec<FieldChange>,
+    pub residual_before: Option<Score>,
+    pub residual_after: Option<Score>,
+}
+
+fn score_json(score: &Score) -> String {
+    json!({
+        "likelihoodLevel": score.likelihood_level,
+        "likelihoodValue": score.likelihood_value,
+        "impactLevel": score.impact_level,
+        "impactValue": score.impact_value,
+        "score": score.score,
+        "band": score.band,
+        "overridden": score.overridden,
+    })
+    .to_string()
+}
+
+pub async fn append(db: &impl ConnectionTrait, events: Vec<NewEvent<'_>>) -> AppResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut rows = Vec::with_capacity(events.len());
+    for e in events {
+        rows.push(risk_event::ActiveModel {
+            seq: NotSet,
+            org_id: Set(e.risk.org_id.clone()),
+            register_id: Set(e.risk.register_id.clone()),
+            risk_id: Set(e.risk.id.clone()),
+            kind: Set(e.kind.as_str().to_owned()),
+            cause: Set(e.cause.as_str().to_owned()),
+            actor_id: Set(e.actor_id.map(str::to_owned)),
+            occurred_at: Set(e.at),
+            changes: Set(serde_json::to_string(&e.changes)?),
+            residual_before: Set(e.residual_before.as_ref().map(score_json)),
+            residual_after: Set(e.residual_after.as_ref().map(score_json)),
+        });
+    }
+    risk_event::Entity::insert_many(rows).exec(db).await?;
+    Ok(())
+}

@@ -1,0 +1,323 @@
+//! Reading risks: the filter, search and multi-key order of the API as SQL,
+//! with keyset cursors in both directions. Every sort ends with the id, so
+//! the order is total and a cursor names one position.
+
+use crate::config::Limits;
+use crate::domain::enums::RiskStatus;
+use crate::domain::inputs::{RiskFilter, RiskOrder, RiskOrderField, SortDirection};
+use crate::error::{AppError, AppResult};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::risk;
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, NullOrdering, SimpleExpr};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Select, Value,
+};
+use serde_json::Value as Json;
+
+fn ids<T: AsRef<str>>(list: &[T]) -> Vec<String> {
+    list.iter().map(|s| s.as_ref().to_owned()).collect()
+}
+
+/// The filter and search as one SQL condition, scoped to the organization.
+pub fn condition(org_id: &str, filter: &RiskFilter, search: Option<&str>) -> Condition {
+    use risk::Column as C;
+    let mut cond = Condition::all().add(C::OrgId.eq(org_id));
+    let f = filter;
+    if let Some(id) = &f.register_id {
+        cond = cond.add(C::RegisterId.eq(id.as_str()));
+    }
+    let names_archived = f
+        .status
+        .as_ref()
+        .is_some_and(|s| s.contains(&RiskStatus::Archived));
+    if let Some(status) = &f.status {
+        cond = cond.add(C::Status.is_in(status.iter().map(|s| s.as_str())));
+    }
+    if !f.include_archived.unwrap_or(false) && !names_archived {
+        cond = cond.add(C::Status.ne(RiskStatus::Archived.as_str()));
+    }
+    if let Some(stage) = &f.stage {
+        cond = cond.add(C::Stage.is_in(stage.iter().map(|s| s.as_str())));
+    }
+    if let Some(treatment) = &f.treatment {
+        cond = cond.add(C::Treatment.is_in(treatment.iter().map(|s| s.as_str())));
+    }
+    let lists: [(C, Option<Vec<String>>); 4] = [
+        (C::Category, f.category.clone()),
+        (C::Department, f.department.clone()),
+        (C::OwnerId, f.owner_id.as_deref().map(ids)),
+        (C::SeverityId, f.severity_id.as_deref().map(ids)),
+    ];
+    for (column, values) in lists {
+        if let Some(values) = values {
+            cond = cond.add(column.is_in(values));
+        }
+    }
+    let levels: [(C, &Option<Vec<i32>>); 6] = [
+        (C::LikelihoodLevel, &f.likelihood_level),
+        (C::ImpactLevel, &f.impact_level),
+        (C::ResidualLikelihoodLevel, &f.residual_likelihood_level),
+        (C::ResidualImpactLevel, &f.residual_impact_level),
+        (C::InherentBand, &f.inherent_band),
+        (C::ResidualBand, &f.residual_band),
+    ];
+    for (column, values) in levels {
+        if let Some(values) = values {
+            cond = cond.add(column.is_in(values.iter().copied()));
+        }
+    }
+    if let Some(min) = f.residual_score_min {
+        cond = cond.add(C::ResidualScore.gte(min));
+    }
+    if let Some(max) = f.residual_score_max {
+        cond = cond.add(C::ResidualScore.lte(max));
+    }
+    if let Some(within) = f.within_tolerance {
+        cond = cond.add(C::WithinTolerance.eq(within));
+    }
+    if let Some(source) = &f.source {
+        cond = cond.add(C::Source.eq(source.as_str()));
+    }
+    if let Some(source_id) = &f.source_id {
+        cond = cond.add(C::SourceId.eq(source_id.as_str()));
+    }
+    if let Some(since) = f.updated_since {
+        cond = cond.add(C::UpdatedAt.gte(since));
+    }
+    if let Some(text) = search.map(str::trim).filter(|s| !s.is_empty()) {
+        let escaped = text
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let pattern = format!("%{escaped}%");
+        let like = |column: C| {
+            Expr::expr(Func::lower(Expr::col(column))).like(LikeExpr::new(pattern.clone()).escape('\\'))
+        };
+        cond = cond.add(
+            Condition::any()
+                .add(like(C::Identifier))
+                .add(like(C::Title))
+                .add(like(C::Description)),
+        );
+    }
+    cond
+}
+
+pub async fn count(db: &impl ConnectionTrait, condition: Condition) -> AppResult<u64> {
+    Ok(risk::Entity::find().filter(condition).count(db).await?)
+}
+
+/// A sort key: its column, whether it can be null, and how to read a cursor
+/// value back into SQL.
+struct Key {
+    column: risk::Column,
+    ascending: bool,
+}
+
+impl Key {
+    fn nullable(&self) -> bool {
+        matches!(
+            self.column,
+            risk::Column::InherentScore | risk::Column::ResidualScore | risk::Column::MitigationTargetAt
+        )
+    }
+
+    fn name(&self) -> String {
+        use sea_orm::Iden;
+        self.column.to_string()
+    }
+
+    /// A cursor's JSON value as a typed SQL value; None for null.
+    fn sql_value(&self, json: &Json) -> Option<Option<Value>> {
+        if json.is_null() {
+            return Some(None);
+        }
+        let value = match self.column {
+            risk::Column::InherentScore | risk::Column::ResidualScore => Value::from(json.as_f64()?),
+            risk::Column::CreatedAt | risk::Column::UpdatedAt => {
+                Value::from(json.as_str()?.parse::<DateTime<Utc>>().ok()?)
+            }
+            risk::Column::MitigationTargetAt => Value::from(json.as_str()?.parse::<NaiveDate>().ok()?),
+            _ => Value::from(json.as_str()?.to_owned()),
+        };
+        Some(Some(value))
+    }
+}
+
+fn keys(order: &[RiskOrder]) -> Vec<Key> {
+    let mut keys: Vec<Key> = order
+        .iter()
+        .map(|o| Key {
+            column: match o.field {
+                RiskOrderField::Identifier => risk::Column::Identifier,
+                RiskOrderField::Title => risk::Column::Title,
+                RiskOrderField::CreatedAt => risk::Column::CreatedAt,
+                RiskOrderField::UpdatedAt => risk::Column::UpdatedAt,
+                RiskOrderField::InherentScore => risk::Column::InherentScore,
+                RiskOrderField::ResidualScore => risk::Column::ResidualScore,
+                RiskOrderField::MitigationTargetAt => risk::Column::MitigationTargetAt,
+            },
+            ascending: o.direction == SortDirection::Asc,
+        })
+        .collect();
+    if keys.is_empty() {
+        keys.push(Key {
+            column: risk::Column::CreatedAt,
+            ascending: true,
+        });
+    }
+    keys.push(Key {
+        column: risk::Column::Id,
+        ascending: true,
+    });
+    keys
+}
+
+fn encode_cursor(keys: &[Key], risk: &risk::Model) -> String {
+    let row = serde_json::to_value(risk).unwrap_or(Json::Null);
+    let values: Vec<Json> = keys.iter().map(|k| row.get(k.name()).cloned().unwrap_or(Json::Null)).collect();
+    URL_SAFE_NO_PAD.encode(Json::from(values).to_string())
+}
+
+fn decode_cursor(keys: &[Key], cursor: &str, field: &str) -> AppResult<Vec<Option<Value>>> {
+    let bad = || AppError::bad_input(field, "not a cursor of this query");
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    let values: Vec<Json> = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    if values.len() != keys.len() {
+        return Err(bad());
+    }
+    keys.iter()
+        .zip(&values)
+        .map(|(k, v)| k.sql_value(v).ok_or_else(bad))
+        .collect()
+}
+
+/// Rows strictly after the cursor in the order the query runs: `forward` is
+/// the requested order with nulls last; backward is its reverse.
+fn past_cursor(keys: &[Key], values: &[Option<Value>], forward: bool) -> Condition {
+    let never = || SimpleExpr::from(Expr::cust("1 = 0"));
+    let mut any = Condition::any();
+    for (k, key) in keys.iter().enumerate() {
+        let mut all = Condition::all();
+        for (prev, value) in keys[..k].iter().zip(values) {
+            all = all.add(match value {
+                Some(v) => Expr::col(prev.column).eq(v.clone()),
+                None => Expr::col(prev.column).is_null(),
+            });
+        }
+        let ascending = key.ascending == forward;
+        let nulls_last = forward;
+        let col = Expr::col(key.column);
+        let beyond: Condition = match &values[k] {
+            Some(v) => {
+                let cmp = if ascending { col.clone().gt(v.clone()) } else { col.clone().lt(v.clone()) };
+                let mut c = Condition::any().add(cmp);
+                if nulls_last && key.nullable() {
+                    c = c.add(col.is_null());
+                }
+                c
+            }
+            None if nulls_last => Condition::all().add(never()),
+            None => Condition::all().add(col.is_not_null()),
+        };
+        any = any.add(all.add(beyond));
+    }
+    any
+}
+
+fn ordered(mut query: Select<risk::Entity>, keys: &[Key], forward: bool) -> Select<risk::Entity> {
+    for key in keys {
+        let ascending = key.ascending == forward;
+        let order = if ascending { Order::Asc } else { Order::Desc };
+        query = if key.nullable() {
+            let nulls = if forward { NullOrdering::Last } else { NullOrdering::First };
+            query.order_by_with_nulls(key.column, order, nulls)
+        } else {
+            query.order_by(key.column, order)
+        };
+    }
+    query
+}
+
+/// Relay pagination arguments.
+#[derive(Clone, Debug, Default)]
+pub struct PageArgs {
+    pub first: Option<i32>,
+    pub after: Option<String>,
+    pub last: Option<i32>,
+    pub before: Option<String>,
+}
+
+pub struct Page {
+    pub risks: Vec<(String, risk::Model)>,
+    pub has_next: bool,
+    pub has_previous: bool,
+}
+
+fn page_size(field: &str, n: i32, limits: &Limits) -> AppResult<u64> {
+    let n = usize::try_from(n).map_err(|_| AppError::bad_input(field, "must not be negative"))?;
+    if n > limits.max_page_size {
+        return Err(AppError::LimitExceeded(format!(
+            "{field} may be at most {}",
+            limits.max_page_size
+        )));
+    }
+    Ok(n as u64)
+}
+
+pub async fn page(
+    db: &impl ConnectionTrait,
+    condition: Condition,
+    order: &[RiskOrder],
+    args: PageArgs,
+    limits: &Limits,
+) -> AppResult<Page> {
+    let keys = keys(order);
+    let forward = args.last.is_none() && args.before.is_none();
+    if (args.first.is_some() || args.after.is_some()) && !forward {
+        return Err(AppError::bad_input(
+            "last",
+            "page forward with first/after or backward with last/before, not both",
+        ));
+    }
+    let size = match (args.first, args.last) {
+        (Some(n), None) => page_size("first", n, limits)?,
+        (None, Some(n)) => page_size("last", n, limits)?,
+        _ => limits.default_page_size as u64,
+    };
+    let cursor = match (&args.after, &args.before) {
+        (Some(c), _) => Some(decode_cursor(&keys, c, "after")?),
+        (_, Some(c)) => Some(decode_cursor(&keys, c, "before")?),
+        _ => None,
+    };
+    let mut query = risk::Entity::find().filter(condition);
+    if let Some(values) = &cursor {
+        query = query.filter(past_cursor(&keys, values, forward));
+    }
+    let mut rows = ordered(query, &keys, forward)
+        .limit(size + 1)
+        .all(db)
+        .await?;
+    let more = rows.len() as u64 > size;
+    rows.truncate(usize::try_from(size).unwrap_or(usize::MAX));
+    if !forward {
+        rows.reverse();
+    }
+    let risks = rows.into_iter().map(|r| (encode_cursor(&keys, &r), r)).collect();
+    // Past a cursor there is something on the other side; counting it exactly
+    // would cost another query, which the Relay spec lets us skip.
+    let (has_next, has_previous) = if forward {
+        (more, cursor.is_some())
+    } else {
+        (cursor.is_some(), more)
+    };
+    Ok(Page {
+        risks,
+        has_next,
+        has_previous,
+    })
+}

@@ -1,0 +1,397 @@
+//! Risk writes. Each is one transaction that saves the risk, its custom field
+//! values, its recomputed scores and its events together.
+
+use super::events::{self, NewEvent};
+use super::registers::{remaps, scales_of, take_identifier};
+use super::{custom_fields, find, find_input};
+use crate::auth::Principal;
+use crate::domain::enums::{ChangeCause, RiskEventKind, RiskStage, RiskStatus, TreatmentStrategy};
+use crate::domain::history::{FieldChange, risk_changes};
+use crate::domain::identifiers::{Kind, new_id};
+use crate::domain::inputs::{CreateRiskInput, ScalesRemapInput};
+use crate::domain::risk::{self as rules, PatchContext, RiskPatch, Stored, stored_score};
+use crate::domain::scales::Scales;
+use crate::error::{AppError, AppResult};
+use async_graphql::MaybeUndefined;
+use chrono::{DateTime, Utc};
+use entity::{member, register, risk, severity};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter, TransactionTrait,
+};
+
+fn blank(id: String, register: &register::Model, actor: &str, now: DateTime<Utc>) -> risk::Model {
+    risk::Model {
+        id,
+        org_id: register.org_id.clone(),
+        register_id: register.id.clone(),
+        identifier: String::new(),
+        title: String::new(),
+        description: None,
+        category: None,
+        department: None,
+        status: RiskStatus::Open.as_str().to_owned(),
+        stage: RiskStage::Proposed.as_str().to_owned(),
+        closure_reason: None,
+        closed_at: None,
+        severity_id: None,
+        owner_id: None,
+        likelihood_level: None,
+        impact_level: None,
+        likelihood_rationale: None,
+        impact_rationale: None,
+        residual_likelihood_override: None,
+        residual_impact_override: None,
+        residual_override_reason: None,
+        residual_overridden_by: None,
+        residual_overridden_at: None,
+        tolerance_level: None,
+        treatment: TreatmentStrategy::NotSet.as_str().to_owned(),
+        treatment_description: None,
+        treatment_rationale: None,
+        mitigation_target_at: None,
+        notes: None,
+        source: None,
+        source_id: None,
+        inherent_score: None,
+        inherent_band: None,
+        residual_likelihood_level: None,
+        residual_impact_level: None,
+        residual_likelihood_value: None,
+        residual_impact_value: None,
+        residual_score: None,
+        residual_band: None,
+        residual_overridden: false,
+        target_likelihood_level: None,
+        target_impact_level: None,
+        target_likelihood_value: None,
+        target_impact_value: None,
+        target_score: None,
+        target_band: None,
+        within_tolerance: None,
+        version: 1,
+        created_at: now,
+        created_by: Some(actor.to_owned()),
+        updated_at: now,
+        updated_by: Some(actor.to_owned()),
+    }
+}
+
+/// Checks what a patch changed that needs the database: unique identifier
+/// and source key, an enabled severity and an owner of the organization.
+async fn check_references(
+    tx: &impl ConnectionTrait,
+    before: Option<&risk::Model>,
+    after: &risk::Model,
+) -> AppResult<()> {
+    let changed = |f: fn(&risk::Model) -> Option<&str>| {
+        f(after).is_some() && before.is_none_or(|b| f(b) != f(after))
+    };
+    if changed(|r| Some(&r.identifier)) {
+        let taken = risk::Entity::find()
+            .filter(risk::Column::RegisterId.eq(&after.register_id))
+            .filter(risk::Column::Identifier.eq(&after.identifier))
+            .filter(risk::Column::Id.ne(&after.id))
+            .count(tx)
+            .await?;
+        if taken > 0 {
+            return Err(AppError::conflict(
+                Some("identifier"),
+                format!("{} is already used in this register", after.identifier),
+            ));
+        }
+    }
+    if let (Some(source), Some(source_id)) = (&after.source, &after.source_id)
+        && (changed(|r| r.source.as_deref()) || changed(|r| r.source_id.as_deref()))
+    {
+        let taken = risk::Entity::find()
+            .filter(risk::Column::OrgId.eq(&after.org_id))
+            .filter(risk::Column::Source.eq(source))
+            .filter(risk::Column::SourceId.eq(source_id))
+            .filter(risk::Column::Id.ne(&after.id))
+            .count(tx)
+            .await?;
+        if taken > 0 {
+            return Err(AppError::conflict(
+                Some("sourceId"),
+                "another risk has this source and sourceId",
+            ));
+        }
+    }
+    if let Some(severity_id) = after.severity_id.as_deref().filter(|_| changed(|r| r.severity_id.as_deref())) {
+        let severity =
+            find_input::<severity::Entity>(tx, &after.org_id, severity_id, "severityId").await?;
+        if severity.disabled {
+            return Err(AppError::bad_input("severityId", "the severity is disabled"));
+        }
+    }
+    if let Some(owner_id) = after.owner_id.as_deref().filter(|_| changed(|r| r.owner_id.as_deref())) {
+        find_input::<member::Entity>(tx, &after.org_id, owner_id, "ownerId").await?;
+    }
+    Ok(())
+}
+
+fn event<'a>(
+    risk: &'a risk::Model,
+    before: Option<&risk::Model>,
+    scales_before: &Scales,
+    scales_after: &Scales,
+    (kind, cause): (RiskEventKind, ChangeCause),
+    actor_id: &'a str,
+    changes: Vec<FieldChange>,
+) -> NewEvent<'a> {
+    NewEvent {
+        risk,
+        kind,
+        cause,
+        actor_id: Some(actor_id),
+        at: risk.updated_at,
+        changes,
+        residual_before: before.and_then(|b| stored_score(b, Stored::Residual, scales_before)),
+        residual_after: stored_score(risk, Stored::Residual, scales_after),
+    }
+}
+
+pub async fn create(
+    db: &DatabaseConnection,
+    principal: &Principal,
+    input: CreateRiskInput,
+    now: DateTime<Utc>,
+) -> AppResult<risk::Model> {
+    let (register_id, patch) = input.into_patch();
+    let tx = db.begin().await?;
+    let register =
+        find_input::<register::Entity>(&tx, &principal.org_id, &register_id, "registerId").await?;
+    if register.archived {
+        return Err(AppError::bad_input("registerId", "the register is archived"));
+    }
+    let scales = scales_of(&register)?;
+    let mut risk = blank(new_id(Kind::Risk), &register, &principal.member_id, now);
+    let ctx = PatchContext {
+        scales: &scales,
+        now,
+        actor_id: &principal.member_id,
+    };
+    let values = rules::apply(&mut risk, patch, &ctx)?;
+    if risk.identifier.is_empty() {
+        risk.identifier = take_identifier(&tx, &register.id).await?;
+    }
+    check_references(&tx, None, &risk).await?;
+    rules::rescore(&mut risk, &scales, &[]);
+    risk.clone().into_active_model().reset_all().insert(&tx).await?;
+    let mut changes = risk_changes(None, &risk);
+    changes.extend(custom_fields::write_values(&tx, &risk, values, true).await?);
+    let kind = (RiskEventKind::Created, ChangeCause::RiskCreated);
+    events::append(
+        &tx,
+        vec![event(&risk, None, &scales, &scales, kind, &principal.member_id, changes)],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(risk)
+}
+
+/// Applies a patch. A patch that changes nothing writes nothing and keeps the
+/// version; `expected_version` guards against lost updates, and the UPDATE
+/// itself re-checks the version so a concurrent writer cannot slip between.
+pub async fn update(
+    db: &DatabaseConnection,
+    principal: &Principal,
+    id: &str,
+    patch: RiskPatch,
+    expected_version: Option<i32>,
+    cause: (RiskEventKind, ChangeCause),
+    now: DateTime<Utc>,
+) -> AppResult<risk::Model> {
+    let tx = db.begin().await?;
+    let before = find::<risk::Entity>(&tx, &principal.org_id, id).await?;
+    if expected_version.is_some_and(|v| v != before.version) {
+        return Err(AppError::conflict(
+            Some("expectedVersion"),
+            format!("the risk is at version {}", before.version),
+        ));
+    }
+    let register = find::<register::Entity>(&tx, &principal.org_id, &before.register_id).await?;
+    let scales = scales_of(&register)?;
+    let mut after = before.clone();
+    let ctx = PatchContext {
+        scales: &scales,
+        now,
+        actor_id: &principal.member_id,
+    };
+    let values = rules::apply(&mut after, patch, &ctx)?;
+    check_references(&tx, Some(&before), &after).await?;
+    rules::rescore(&mut after, &scales, &[]);
+    let mut changes = risk_changes(Some(&before), &after);
+    changes.extend(custom_fields::write_values(&tx, &after, values, false).await?);
+    if changes.is_empty() {
+        tx.commit().await?;
+        return Ok(before);
+    }
+    after.version = before.version + 1;
+    after.updated_at = now;
+    after.updated_by = Some(principal.member_id.clone());
+    save(&tx, &before, &after).await?;
+    events::append(
+        &tx,
+        vec![event(&after, Some(&before), &scales, &scales, cause, &principal.member_id, changes)],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// Writes `after` over `before`, only if nobody changed the row meanwhile.
+async fn save(tx: &impl ConnectionTrait, before: &risk::Model, after: &risk::Model) -> AppResult<()> {
+    let result = risk::Entity::update_many()
+        .set(after.clone().into_active_model().reset_all())
+        .filter(risk::Column::Id.eq(&before.id))
+        .filter(risk::Column::Version.eq(before.version))
+        .exec(tx)
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(AppError::conflict(None, "the risk changed meanwhile; try again"));
+    }
+    Ok(())
+}
+
+pub async fn archive(
+    db: &DatabaseConnection,
+    principal: &Principal,
+    id: &str,
+    now: DateTime<Utc>,
+) -> AppResult<risk::Model> {
+    let patch = RiskPatch {
+        status: MaybeUndefined::Value(RiskStatus::Archived),
+        ..RiskPatch::default()
+    };
+    let cause = (RiskEventKind::Archived, ChangeCause::RiskArchived);
+    update(db, principal, id, patch, None, cause, now).await
+}
+
+pub async fn delete(
+    db: &DatabaseConnection,
+    principal: &Principal,
+    id: &str,
+    now: DateTime<Utc>,
+) -> AppResult<String> {
+    let tx = db.begin().await?;
+    let risk = find::<risk::Entity>(&tx, &principal.org_id, id).await?;
+    let register = find::<register::Entity>(&tx, &principal.org_id, &risk.register_id).await?;
+    let scales = scales_of(&register)?;
+    entity::custom_field_value::Entity::delete_many()
+        .filter(entity::custom_field_value::Column::RiskId.eq(&risk.id))
+        .exec(&tx)
+        .await?;
+    risk::Entity::delete_by_id(risk.id.clone()).exec(&tx).await?;
+    let mut gone = risk.clone();
+    gone.updated_at = now;
+    let mut e = event(
+        &gone,
+        Some(&risk),
+        &scales,
+        &scales,
+        (RiskEventKind::Deleted, ChangeCause::RiskDeleted),
+        &principal.member_id,
+        Vec::new(),
+    );
+    e.residual_after = None;
+    events::append(&tx, vec![e]).await?;
+    tx.commit().await?;
+    Ok(risk.id)
+}
+
+/// Moves every risk of a register to new scales inside the caller's
+/// transaction: levels and overrides through the remap (refused, with
+/// nothing changed, when a level would fall out of range), scores recomputed,
+/// one SCALES_UPDATED event per risk whose levels or residual moved.
+pub async fn move_to_scales(
+    tx: &impl ConnectionTrait,
+    principal: &Principal,
+    register: &register::Model,
+    old: &Scales,
+    new: &Scales,
+    remap: Option<&ScalesRemapInput>,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let (remap_l, remap_i) = remaps(remap, old, new)?;
+    let map = |level: Option<i32>, remap: &Option<Vec<usize>>| -> Option<i32> {
+        let level = level?;
+        match remap {
+            Some(to) => usize::try_from(level)
+                .ok()
+                .and_then(|l| to.get(l))
+                .and_then(|l| i32::try_from(*l).ok()),
+            None => Some(level),
+        }
+    };
+    let (l_len, i_len, b_len) = (new.likelihood.len(), new.impact.len(), new.bands.len());
+    let out = |level: Option<i32>, len: usize| level.is_some_and(|l| usize::try_from(l).map_or(true, |l| l >= len));
+
+    let risks = risk::Entity::find()
+        .filter(risk::Column::RegisterId.eq(&register.id))
+        .all(tx)
+        .await?;
+    let mut moved = Vec::new();
+    let mut stranded = 0;
+    for before in &risks {
+        let mut after = before.clone();
+        after.likelihood_level = map(before.likelihood_level, &remap_l);
+        after.residual_likelihood_override = map(before.residual_likelihood_override, &remap_l);
+        after.impact_level = map(before.impact_level, &remap_i);
+        after.residual_impact_override = map(before.residual_impact_override, &remap_i);
+        if out(after.likelihood_level, l_len)
+            || out(after.residual_likelihood_override, l_len)
+            || out(after.impact_level, i_len)
+            || out(after.residual_impact_override, i_len)
+            || out(after.tolerance_level, b_len)
+        {
+            stranded += 1;
+            continue;
+        }
+        rules::rescore(&mut after, new, &[]);
+        let changes = risk_changes(Some(before), &after);
+        let residual_moved = stored_score(before, Stored::Residual, old)
+            != stored_score(&after, Stored::Residual, new);
+        let scores_moved = *before != after;
+        if scores_moved {
+            moved.push((before, after, changes, residual_moved));
+        }
+    }
+    if stranded > 0 {
+        return Err(AppError::bad_input(
+            if remap.is_some() { "scalesRemap" } else { "scales" },
+            format!(
+                "the new scales would leave {stranded} risk(s) with levels out of range; give scalesRemap"
+            ),
+        ));
+    }
+    let mut saved = Vec::with_capacity(moved.len());
+    for (before, mut after, changes, _) in moved {
+        after.version = before.version + 1;
+        after.updated_at = now;
+        after.updated_by = Some(principal.member_id.clone());
+        save(tx, before, &after).await?;
+        saved.push((before, after, changes));
+    }
+    let events = saved
+        .iter()
+        .map(|(before, after, changes)| {
+            event(
+                after,
+                Some(before),
+                old,
+                new,
+                (RiskEventKind::Updated, ChangeCause::ScalesUpdated),
+                &principal.member_id,
+                changes.clone(),
+            )
+        })
+        .collect();
+    events::append(tx, events).await
+}
+
+/// How many risks in the register use a severity or member: for deletes.
+pub async fn count_where(db: &impl ConnectionTrait, condition: Condition) -> AppResult<u64> {
+    Ok(risk::Entity::find().filter(condition).count(db).await?)
+}

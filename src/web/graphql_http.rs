@@ -1,0 +1,344 @@
+//! GraphQL over HTTP as the spec says, since real clients negotiate it:
+//! POST and GET, `Accept` negotiation between
+//! `application/graphql-response+json` (request errors are 4xx without
+//! `data`) and `application/json` (always 200), 415 for a POST that is not
+//! JSON, no mutations over GET, batches capped. Every error leaves with an
+//! `extensions.code`.
+
+use super::limits::alias_count;
+use crate::app::AppState;
+use crate::auth::{Principal, bearer};
+use crate::error::AppError;
+use crate::graphql::loaders::Loaders;
+use crate::store;
+use async_graphql::parser::types::OperationType;
+use async_graphql::{Request, Variables};
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+const JSON: &str = "application/json";
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    /// The spec's own media type: request errors get 4xx.
+    GraphqlResponse,
+    /// The legacy type: every well-formed request gets 200.
+    Json,
+}
+
+impl Format {
+    fn content_type(self) -> HeaderValue {
+        HeaderValue::from_static(match self {
+            Format::GraphqlResponse => "application/graphql-response+json; charset=utf-8",
+            Format::Json => "application/json; charset=utf-8",
+        })
+    }
+}
+
+/// The response format the client accepts; None when it accepts neither.
+/// A missing Accept means application/json, as the spec says.
+fn negotiate(headers: &HeaderMap) -> Option<Format> {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return Some(Format::Json);
+    };
+    let types: Vec<&str> = accept
+        .split(',')
+        .map(|part| part.split(';').next().unwrap_or("").trim())
+        .collect();
+    if types.iter().any(|t| t.eq_ignore_ascii_case(GRAPHQL_RESPONSE)) {
+        Some(Format::GraphqlResponse)
+    } else if types.is_empty()
+        || types.iter().any(|t| {
+            t.is_empty() || t.eq_ignore_ascii_case(JSON) || *t == "*/*" || t.eq_ignore_ascii_case("application/*")
+        })
+    {
+        Some(Format::Json)
+    } else {
+        None
+    }
+}
+
+/// A request-level failure: status, and the errors without `data`.
+fn reply(format: Format, status: StatusCode, body: Value) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, format.content_type());
+    response
+}
+
+fn error_body(err: &AppError) -> Value {
+    let gql: async_graphql::Error = err.clone().into();
+    let mut e = json!({ "message": gql.message });
+    if let Some(ext) = gql.extensions {
+        e["extensions"] = serde_json::to_value(ext).unwrap_or(Value::Null);
+    }
+    json!({ "errors": [e] })
+}
+
+fn fail(format: Format, status: StatusCode, err: AppError) -> Response {
+    reply(format, status, error_body(&err))
+}
+
+fn bad_request(format: Format, field: &str, message: &str) -> Response {
+    fail(format, StatusCode::BAD_REQUEST, AppError::bad_input(field, message))
+}
+
+/// One operation's parameters, as sent.
+struct Params {
+    query: String,
+    operation_name: Option<String>,
+    variables: Option<Map<String, Value>>,
+}
+
+/// Reads `{query, operationName, variables, extensions}`, checking each type.
+fn params(value: Value) -> Result<Params, (&'static str, &'static str)> {
+    let Value::Object(mut map) = value else {
+        return Err(("body", "a GraphQL request is a JSON object"));
+    };
+    let query = match map.remove("query") {
+        Some(Value::String(q)) => q,
+        _ => return Err(("query", "query must be a string")),
+    };
+    let operation_name = match map.remove("operationName") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(name)) => Some(name),
+        Some(_) => return Err(("operationName", "operationName must be a string")),
+    };
+    let variables = match map.remove("variables") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(vars)) => Some(vars),
+        Some(_) => return Err(("variables", "variables must be an object")),
+    };
+    match map.remove("extensions") {
+        None | Some(Value::Null) | Some(Value::Object(_)) => {}
+        Some(_) => return Err(("extensions", "extensions must be an object")),
+    }
+    Ok(Params {
+        query,
+        operation_name,
+        variables,
+    })
+}
+
+async fn principal(state: &AppState, headers: &HeaderMap) -> Result<Principal, AppError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer)
+        .ok_or_else(|| AppError::Unauthenticated("sign in with a bearer token".into()))?;
+    let claims = state.verifier.verify(token)?;
+    store::members::principal_for(&state.db, &claims, state.clock.now()).await
+}
+
+/// Gives every error a code. Ours carry one already; what async-graphql
+/// reports itself (parse, validation, variable coercion) is the client's
+/// input, except for the depth and complexity limits.
+fn with_codes(errors: &mut [Value]) {
+    for error in errors {
+        let message = error["message"].as_str().unwrap_or_default().to_owned();
+        let ext = error
+            .as_object_mut()
+            .map(|e| e.entry("extensions").or_insert_with(|| json!({})));
+        if let Some(Value::Object(ext)) = ext
+            && !ext.contains_key("code")
+        {
+            let code = if message.contains("nested too deep") || message.contains("too complex") {
+                "LIMIT_EXCEEDED"
+            } else {
+                "BAD_USER_INPUT"
+            };
+            ext.insert("code".into(), json!(code));
+        }
+    }
+}
+
+/// Executes one operation: the response body, and whether it failed before
+/// execution (a request error, which has no `data`).
+async fn execute(state: &AppState, principal: &Principal, p: Params) -> (Value, bool) {
+    let mut request = Request::new(p.query)
+        .data(state.clone())
+        .data(principal.clone())
+        .data(Loaders::new(&state.db, &principal.org_id));
+    if let Some(name) = p.operation_name {
+        request = request.operation_name(name);
+    }
+    if let Some(vars) = p.variables {
+        request = request.variables(Variables::from_json(Value::Object(vars)));
+    }
+    let response = state.schema.execute(request).await;
+    let is_request_error = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty());
+    let mut errors: Vec<Value> = response
+        .errors
+        .iter()
+        .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
+        .collect();
+    with_codes(&mut errors);
+    let mut body = Map::new();
+    if !is_request_error {
+        body.insert(
+            "data".into(),
+            serde_json::to_value(&response.data).unwrap_or(Value::Null),
+        );
+    }
+    if !errors.is_empty() {
+        body.insert("errors".into(), Value::Array(errors));
+    }
+    (Value::Object(body), is_request_error)
+}
+
+/// Checks what can be checked before executing: size, aliases, and (for GET)
+/// that the operation is a query.
+fn precheck(state: &AppState, p: &Params, get: bool) -> Result<(), (StatusCode, AppError)> {
+    let limits = &state.config.limits;
+    if p.query.len() > limits.max_query_bytes {
+        return Err((
+            StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::LimitExceeded(format!("the query is longer than {} bytes", limits.max_query_bytes)),
+        ));
+    }
+    // A document that does not parse is reported by execution, with locations.
+    let Ok(document) = async_graphql::parser::parse_query(&p.query) else {
+        return Ok(());
+    };
+    if alias_count(&document) > limits.max_aliases {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            AppError::LimitExceeded(format!("at most {} aliases", limits.max_aliases)),
+        ));
+    }
+    if get {
+        let operation = match &p.operation_name {
+            Some(name) => document
+                .operations
+                .iter()
+                .find(|(n, _)| n.is_some_and(|n| n.as_str() == name))
+                .map(|(_, op)| op.node.ty),
+            None => document.operations.iter().next().map(|(_, op)| op.node.ty),
+        };
+        if operation.is_some_and(|ty| ty != OperationType::Query) {
+            return Err((
+                StatusCode::METHOD_NOT_ALLOWED,
+                AppError::bad_input("query", "only queries may be sent with GET; use POST"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn run(state: &AppState, headers: &HeaderMap, format: Format, batch: Vec<Params>, is_batch: bool, get: bool) -> Response {
+    for p in &batch {
+        if let Err((status, err)) = precheck(state, p, get) {
+            let mut response = fail(format, status, err);
+            if status == StatusCode::METHOD_NOT_ALLOWED {
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            }
+            return response;
+        }
+    }
+    let principal = match principal(state, headers).await {
+        Ok(p) => p,
+        Err(err) => return fail(format, StatusCode::UNAUTHORIZED, err),
+    };
+    let mut bodies = Vec::with_capacity(batch.len());
+    let mut request_error = false;
+    for p in batch {
+        let (body, is_request_error) = execute(state, &principal, p).await;
+        request_error |= is_request_error;
+        bodies.push(body);
+    }
+    let status = if format == Format::GraphqlResponse && request_error && !is_batch {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let body = if is_batch {
+        Value::Array(bodies)
+    } else {
+        bodies.pop().unwrap_or(Value::Null)
+    };
+    reply(format, status, body)
+}
+
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(format) = negotiate(&headers) else {
+        return fail(
+            Format::Json,
+            StatusCode::NOT_ACCEPTABLE,
+            AppError::bad_input("accept", "accept application/graphql-response+json or application/json"),
+        );
+    };
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::trim);
+    if !content_type.is_some_and(|t| t.eq_ignore_ascii_case(JSON)) {
+        return fail(
+            format,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::bad_input("content-type", "send the request as application/json"),
+        );
+    }
+    let value: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(_) => return bad_request(format, "body", "the body is not valid JSON"),
+    };
+    let (items, is_batch) = match value {
+        Value::Array(items) => (items, true),
+        other => (vec![other], false),
+    };
+    if is_batch && (items.is_empty() || items.len() > state.config.limits.max_batch) {
+        return fail(
+            format,
+            StatusCode::BAD_REQUEST,
+            AppError::LimitExceeded(format!(
+                "a batch holds 1 to {} operations",
+                state.config.limits.max_batch
+            )),
+        );
+    }
+    let mut batch = Vec::with_capacity(items.len());
+    for item in items {
+        match params(item) {
+            Ok(p) => batch.push(p),
+            Err((field, message)) => return bad_request(format, field, message),
+        }
+    }
+    run(&state, &headers, format, batch, is_batch, false).await
+}
+
+pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+    let Some(format) = negotiate(&headers) else {
+        return fail(
+            Format::Json,
+            StatusCode::NOT_ACCEPTABLE,
+            AppError::bad_input("accept", "accept application/graphql-response+json or application/json"),
+        );
+    };
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
+    let mut map = Map::new();
+    for (key, value) in pairs {
+        let value = match key.as_str() {
+            "variables" | "extensions" => match serde_json::from_str::<Value>(&value) {
+                Ok(v) => v,
+                Err(_) => return bad_request(format, "variables", "variables must be a JSON object"),
+            },
+            _ => Value::String(value),
+        };
+        map.insert(key, value);
+    }
+    match params(Value::Object(map)) {
+        Ok(p) => run(&state, &headers, format, vec![p], false, true).await,
+        Err((field, message)) => bad_request(format, field, message),
+    }
+}

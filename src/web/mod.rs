@@ -1,0 +1,5 @@
+//! HTTP: GraphQL over HTTP, GraphiQL, and health endpoints.
+
+pub mod graphql_http;
+pub mod health;
+pub mod limits;
