@@ -187,7 +187,7 @@ pub struct RiskFilter {
     pub source_id: Option<String>,
     pub updated_since: Option<DateTime<Utc>>,
     /// Archived risks are left out unless this is true or status names ARCHIVED.
-    #[graphql(default = false)]
+    #[graphql(default_with = "Some(false)")]
     pub include_archived: Option<bool>,
 }
 

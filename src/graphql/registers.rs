@@ -53,7 +53,7 @@ impl Register {
     async fn custom_fields(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = false)] include_archived: Option<bool>,
+        #[graphql(default_with = "Some(false)")] include_archived: Option<bool>,
     ) -> AppResult<Vec<CustomFieldDefinition>> {
         let include_archived = include_archived.unwrap_or(false);
         let fields = ctx
@@ -105,7 +105,7 @@ impl RegisterQuery {
     async fn registers(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = false)] include_archived: Option<bool>,
+        #[graphql(default_with = "Some(false)")] include_archived: Option<bool>,
     ) -> AppResult<Vec<Register>> {
         let include_archived = include_archived.unwrap_or(false);
         let principal = ctx.principal()?;
