@@ -1,0 +1,55 @@
+//! Setup through the public API, named for what it makes.
+
+use crate::helpers::Client;
+use serde_json::{Value, json};
+
+/// A register on the default 5x5 scales; returns its id.
+pub async fn register(client: &Client, prefix: &str) -> String {
+    let data = client
+        .ok(
+            "mutation($p: String!) { createRegister(input: {name: \"Ops\", identifierPrefix: $p}) { id } }",
+            json!({ "p": prefix }),
+        )
+        .await;
+    data["createRegister"]["id"].as_str().expect("id").to_owned()
+}
+
+/// A risk in `register` with the given extra input fields; returns the risk.
+pub async fn risk(client: &Client, register: &str, title: &str, extra: Value) -> Value {
+    let mut input = json!({ "registerId": register, "title": title });
+    if let (Some(input), Some(extra)) = (input.as_object_mut(), extra.as_object()) {
+        input.extend(extra.clone());
+    }
+    let data = client
+        .ok(
+            &format!("mutation($input: CreateRiskInput!) {{ createRisk(input: $input) {{ {RISK_FIELDS} }} }}"),
+            json!({ "input": input }),
+        )
+        .await;
+    data["createRisk"].clone()
+}
+
+pub async fn severity(client: &Client, name: &str) -> String {
+    let data = client
+        .ok(
+            "mutation($n: String!) { createSeverity(input: {name: $n}) { id } }",
+            json!({ "n": name }),
+        )
+        .await;
+    data["createSeverity"]["id"].as_str().expect("id").to_owned()
+}
+
+/// The member id of the client's principal.
+pub async fn me(client: &Client) -> String {
+    let data = client.ok("{ viewer { member { id } } }", json!({})).await;
+    data["viewer"]["member"]["id"].as_str().expect("id").to_owned()
+}
+
+/// The fields tests read back from a risk.
+pub const RISK_FIELDS: &str = "id identifier title description category notes status stage \
+    closureReason closedAt resolutionDurationMinutes likelihoodLevel impactLevel toleranceLevel \
+    residualLikelihoodOverride residualImpactOverride residualOverriddenBy { id } residualOverriddenAt \
+    treatment mitigationTargetAt source sourceId version severity { id name } owner { id } \
+    inherent { score band { name } } residual { likelihoodLevel impactLevel score band { name } overridden } \
+    targetResidual { score } withinTolerance \
+    customFields { field { id name } text number boolean date selection selections user { id } }";

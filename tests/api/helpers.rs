@@ -1,0 +1,180 @@
+//! Starts the real app on a random port, on SQLite or PostgreSQL, and talks
+//! GraphQL over HTTP to it as a client would.
+
+use riskgraph::app::App;
+use riskgraph::auth::{Claims, mint};
+use riskgraph::clock::Clock;
+use riskgraph::config::Config;
+use serde_json::{Value, json};
+
+pub const SECRET: &str = "test-secret-of-a-reasonable-length";
+
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub app: App,
+    pub url: String,
+    pub http: reqwest::Client,
+    pub clock: Clock,
+    // Keeps the SQLite file alive for the test.
+    _dir: tempfile::TempDir,
+}
+
+/// Declares a test that runs once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! both {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                if let Some(app) = $crate::helpers::TestApp::start($crate::helpers::Backend::Sqlite).await {
+                    super::$name(app).await;
+                }
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = $crate::helpers::TestApp::start($crate::helpers::Backend::Postgres).await {
+                    super::$name(app).await;
+                }
+            }
+        }
+    )+};
+}
+
+impl TestApp {
+    /// None when the backend is not available here (PostgreSQL not installed
+    /// and not required).
+    pub async fn start(backend: Backend) -> Option<Self> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = match backend {
+            Backend::Sqlite => format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display()),
+            Backend::Postgres => match crate::postgres::fresh_database().await {
+                Some(url) => url,
+                None => {
+                    eprintln!("PostgreSQL not installed: skipped");
+                    return None;
+                }
+            },
+        };
+        Some(Self::with_config(Config::for_database(url, SECRET), dir).await)
+    }
+
+    pub async fn with_config(config: Config, dir: tempfile::TempDir) -> Self {
+        let start = chrono::DateTime::parse_from_rfc3339("2026-03-01T09:00:00Z")
+            .expect("date")
+            .to_utc();
+        let clock = Clock::fixed(start);
+        let app = App::spawn(config, clock.clone()).await.expect("app starts");
+        Self {
+            url: format!("http://{}/graphql", app.addr),
+            app,
+            http: reqwest::Client::new(),
+            clock,
+            _dir: dir,
+        }
+    }
+
+    /// A client signed in as `sub` of `org` with `role`.
+    pub fn client(&self, org: &str, sub: &str, role: &str) -> Client {
+        let exp = Clock::default().now().timestamp() + 3600;
+        let claims = Claims {
+            sub: sub.into(),
+            org: org.into(),
+            role: role.into(),
+            exp,
+            name: Some(format!("{sub} of {org}")),
+            email: None,
+        };
+        Client {
+            http: self.http.clone(),
+            url: self.url.clone(),
+            token: Some(mint(SECRET, &claims)),
+        }
+    }
+
+    pub fn admin(&self, org: &str) -> Client {
+        self.client(org, "admin", "admin")
+    }
+
+    pub fn anonymous(&self) -> Client {
+        Client {
+            http: self.http.clone(),
+            url: self.url.clone(),
+            token: None,
+        }
+    }
+
+    /// SQL statements the app has sent so far.
+    pub fn statements(&self) -> u64 {
+        self.app.state.statements.get()
+    }
+}
+
+#[derive(Clone)]
+pub struct Client {
+    pub http: reqwest::Client,
+    pub url: String,
+    pub token: Option<String>,
+}
+
+/// An error as a client reads it.
+#[derive(Debug)]
+pub struct GqlError {
+    pub code: String,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl Client {
+    /// POSTs an operation; returns the HTTP status and the body.
+    pub async fn post(&self, query: &str, variables: Value) -> (u16, Value) {
+        let mut request = self
+            .http
+            .post(&self.url)
+            .header("accept", "application/graphql-response+json")
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("a JSON body"))
+    }
+
+    /// The `data` of an operation that must succeed.
+    pub async fn ok(&self, query: &str, variables: Value) -> Value {
+        let (status, body) = self.post(query, variables).await;
+        assert!(
+            body.get("errors").is_none() && status == 200,
+            "expected success, got {status}: {body}"
+        );
+        body["data"].clone()
+    }
+
+    /// The first error of an operation that must fail.
+    pub async fn err(&self, query: &str, variables: Value) -> GqlError {
+        let (_, body) = self.post(query, variables).await;
+        let error = &body["errors"][0];
+        assert!(!error.is_null(), "expected an error, got {body}");
+        GqlError {
+            code: error["extensions"]["code"].as_str().unwrap_or("(none)").to_owned(),
+            field: error["extensions"]["field"].as_str().map(str::to_owned),
+            message: error["message"].as_str().unwrap_or_default().to_owned(),
+        }
+    }
+}
+
+impl GqlError {
+    pub fn assert(&self, code: &str, field: Option<&str>) {
+        assert_eq!(
+            (self.code.as_str(), self.field.as_deref()),
+            (code, field),
+            "{}",
+            self.message
+        );
+    }
+}

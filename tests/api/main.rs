@@ -1,0 +1,15 @@
+//! Black-box tests: the real app on a random port, over HTTP, each test on
+//! SQLite and on PostgreSQL.
+
+mod helpers;
+mod postgres;
+
+//mod auth;
+//mod custom_fields;
+//mod errors;
+mod fixtures;
+//mod pagination;
+mod registers;
+//mod risks;
+mod schema;
+mod severities;
