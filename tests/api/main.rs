@@ -10,6 +10,6 @@ mod postgres;
 mod fixtures;
 //mod pagination;
 mod registers;
-//mod risks;
+mod risks;
 mod schema;
 mod severities;
