@@ -4,9 +4,10 @@
 
 use crate::error::AppError;
 use crate::store::OrgScoped;
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::Lookahead;
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use async_graphql::runtime::{TokioSpawner, TokioTimer};
-use entity::{custom_field_definition, custom_field_value, member, register, severity};
+use entity::{custom_field_definition, custom_field_value, member, register, risk, severity};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use std::collections::HashMap;
 use std::marker::PhantomData;
@@ -90,20 +91,48 @@ impl Loader<String> for FieldsByRegister {
     }
 }
 
-fn loader<T: Loader<String>>(inner: T) -> DataLoader<T> {
-    DataLoader::new(inner, TokioSpawner::current(), TokioTimer::default())
+/// Cached for the request: the same member or register asked for at several
+/// depths of one query is loaded once.
+/// Which relations the selection of a risk asks for.
+pub struct Wants {
+    pub register: bool,
+    pub severity: bool,
+    pub members: bool,
+    pub values: bool,
+    pub value_fields: bool,
+    pub value_users: bool,
+}
+
+impl Wants {
+    /// Reads the selection under a `Risk`.
+    pub fn of(risk: &Lookahead<'_>) -> Self {
+        let any = |names: &[&str]| names.iter().any(|n| risk.field(n).exists());
+        let values = risk.field("customFields");
+        Self {
+            register: any(&["register", "inherent", "residual", "targetResidual"]),
+            severity: any(&["severity"]),
+            members: any(&["owner", "createdBy", "updatedBy", "residualOverriddenBy"]),
+            values: values.exists(),
+            value_fields: values.field("field").exists(),
+            value_users: values.field("user").exists(),
+        }
+    }
+}
+
+fn loader<T: Loader<String>>(inner: T) -> DataLoader<T, HashMapCache> {
+    DataLoader::with_cache(inner, TokioSpawner::current(), TokioTimer::default(), HashMapCache::default())
 }
 
 pub struct Loaders {
-    pub members: DataLoader<ById<member::Entity>>,
-    pub severities: DataLoader<ById<severity::Entity>>,
-    pub registers: DataLoader<ById<register::Entity>>,
-    pub fields: DataLoader<ById<custom_field_definition::Entity>>,
-    pub values: DataLoader<ValuesByRisk>,
-    pub fields_by_register: DataLoader<FieldsByRegister>,
+    pub members: DataLoader<ById<member::Entity>, HashMapCache>,
+    pub severities: DataLoader<ById<severity::Entity>, HashMapCache>,
+    pub registers: DataLoader<ById<register::Entity>, HashMapCache>,
+    pub fields: DataLoader<ById<custom_field_definition::Entity>, HashMapCache>,
+    pub values: DataLoader<ValuesByRisk, HashMapCache>,
+    pub fields_by_register: DataLoader<FieldsByRegister, HashMapCache>,
 }
 
-fn by_id<E>(db: &DatabaseConnection, org_id: &str) -> DataLoader<ById<E>>
+fn by_id<E>(db: &DatabaseConnection, org_id: &str) -> DataLoader<ById<E>, HashMapCache>
 where
     E: OrgScoped + Send + Sync + 'static,
     E::Model: Send + Sync + Clone + 'static,
@@ -116,6 +145,47 @@ where
 }
 
 impl Loaders {
+    /// Loads, in one batch per table, what the selected fields of a page of
+    /// risks refer to, so that each risk's nested fields are served from the
+    /// cache however the executor interleaves them.
+    pub async fn prefetch(&self, risks: &[&risk::Model], wants: &Wants) -> Result<(), AppError> {
+        let ids = |f: &dyn Fn(&risk::Model) -> Vec<Option<String>>| -> Vec<String> {
+            let mut ids: Vec<String> = risks.iter().flat_map(|r| f(r)).flatten().collect();
+            ids.sort();
+            ids.dedup();
+            ids
+        };
+        let pick = |wanted: bool, ids: Vec<String>| if wanted { ids } else { Vec::new() };
+        let (_, _, _, values) = futures_util::try_join!(
+            self.registers.load_many(pick(wants.register, ids(&|r| vec![Some(r.register_id.clone())]))),
+            self.severities.load_many(pick(wants.severity, ids(&|r| vec![r.severity_id.clone()]))),
+            self.members.load_many(pick(
+                wants.members,
+                ids(&|r| {
+                    vec![
+                        r.owner_id.clone(),
+                        r.created_by.clone(),
+                        r.updated_by.clone(),
+                        r.residual_overridden_by.clone(),
+                    ]
+                }),
+            )),
+            self.values.load_many(pick(wants.values, risks.iter().map(|r| r.id.clone()).collect())),
+        )?;
+        let values: Vec<&custom_field_value::Model> = values.values().flatten().collect();
+        let mut fields: Vec<String> = values.iter().map(|v| v.field_id.clone()).collect();
+        let mut users: Vec<String> = values.iter().filter_map(|v| v.user_id.clone()).collect();
+        fields.sort();
+        fields.dedup();
+        users.sort();
+        users.dedup();
+        futures_util::try_join!(
+            self.fields.load_many(pick(wants.value_fields, fields)),
+            self.members.load_many(pick(wants.value_users, users)),
+        )?;
+        Ok(())
+    }
+
     pub fn new(db: &DatabaseConnection, org_id: &str) -> Self {
         Self {
             members: by_id(db, org_id),

@@ -14,7 +14,8 @@ use crate::domain::inputs::{CreateRiskInput, RiskFilter, RiskOrder};
 use crate::domain::risk::{RiskPatch, Stored, stored_score};
 use crate::error::{AppError, AppResult};
 use crate::store::{self, risk_query};
-use async_graphql::{Context, ID, Object, SimpleObject};
+use super::loaders::Wants;
+use async_graphql::{Context, ID, Lookahead, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::risk;
 
@@ -197,20 +198,31 @@ pub struct RiskConnection {
     condition: sea_orm::Condition,
 }
 
+impl RiskConnection {
+    /// Prefetches what the selection under each risk (`selection`) refers to.
+    async fn prefetched(&self, ctx: &Context<'_>, selection: &Lookahead<'_>) -> AppResult<()> {
+        let risks: Vec<&risk::Model> = self.page.risks.iter().map(|(_, r)| r).collect();
+        ctx.loaders()?.prefetch(&risks, &Wants::of(selection)).await
+    }
+}
+
 #[Object]
 impl RiskConnection {
-    async fn edges(&self) -> Vec<RiskEdge> {
-        self.page
+    async fn edges(&self, ctx: &Context<'_>) -> AppResult<Vec<RiskEdge>> {
+        self.prefetched(ctx, &ctx.look_ahead().field("node")).await?;
+        Ok(self
+            .page
             .risks
             .iter()
             .map(|(cursor, r)| RiskEdge {
                 cursor: cursor.clone(),
                 node: Risk(r.clone()),
             })
-            .collect()
+            .collect())
     }
-    async fn nodes(&self) -> Vec<Risk> {
-        self.page.risks.iter().map(|(_, r)| Risk(r.clone())).collect()
+    async fn nodes(&self, ctx: &Context<'_>) -> AppResult<Vec<Risk>> {
+        self.prefetched(ctx, &ctx.look_ahead()).await?;
+        Ok(self.page.risks.iter().map(|(_, r)| Risk(r.clone())).collect())
     }
     async fn page_info(&self) -> PageInfo {
         PageInfo {

@@ -4,11 +4,11 @@
 mod helpers;
 mod postgres;
 
-//mod auth;
-//mod custom_fields;
+mod auth;
+mod custom_fields;
 //mod errors;
 mod fixtures;
-//mod pagination;
+mod pagination;
 mod registers;
 mod risks;
 mod schema;

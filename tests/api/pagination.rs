@@ -1,0 +1,203 @@
+use crate::both;
+use crate::fixtures;
+use crate::helpers::{Client, TestApp};
+use serde_json::{Value, json};
+
+both!(
+    pages_forward_and_backward_cover_every_risk_once,
+    filters_search_and_sorts_combine,
+    page_sizes_are_bounded,
+    a_nested_page_costs_a_bounded_number_of_statements,
+);
+
+/// 23 risks with scores 1..25 and some unscored, in two registers.
+async fn seed(app: &TestApp) -> (Client, String) {
+    let admin = app.admin("acme");
+    let register = fixtures::register(&admin, "RA").await;
+    let other = fixtures::register(&admin, "OB").await;
+    for n in 0..23 {
+        let levels = if n % 7 == 3 {
+            json!({})
+        } else {
+            json!({"likelihoodLevel": n % 5, "impactLevel": (n / 5) % 5})
+        };
+        let mut extra = levels;
+        extra["category"] = json!(if n % 2 == 0 { "Security" } else { "Finance" });
+        fixtures::risk(&admin, &register, &format!("Risk {n:02}"), extra).await;
+    }
+    fixtures::risk(&admin, &other, "Elsewhere", json!({})).await;
+    (admin, register)
+}
+
+const PAGE: &str = r#"query($f: RiskFilter, $o: [RiskOrder!], $first: Int, $after: String, $last: Int, $before: String, $s: String) {
+    risks(filter: $f, orderBy: $o, first: $first, after: $after, last: $last, before: $before, search: $s) {
+        totalCount
+        pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+        edges { cursor node { title residual { score } } }
+    } }"#;
+
+fn titles(page: &Value) -> Vec<String> {
+    page["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| e["node"]["title"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+async fn walk(client: &Client, vars: Value, forward: bool, size: i64) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut cursor = Value::Null;
+    loop {
+        let mut v = vars.clone();
+        if forward {
+            v["first"] = json!(size);
+            v["after"] = cursor.clone();
+        } else {
+            v["last"] = json!(size);
+            v["before"] = cursor.clone();
+        }
+        let page = client.ok(PAGE, v).await["risks"].clone();
+        let mut batch = titles(&page);
+        assert!(batch.len() <= usize::try_from(size).unwrap_or(0));
+        let more = if forward {
+            cursor = page["pageInfo"]["endCursor"].clone();
+            page["pageInfo"]["hasNextPage"].as_bool().unwrap_or(false)
+        } else {
+            cursor = page["pageInfo"]["startCursor"].clone();
+            batch.reverse();
+            page["pageInfo"]["hasPreviousPage"].as_bool().unwrap_or(false)
+        };
+        seen.extend(batch);
+        if !more {
+            break;
+        }
+    }
+    if !forward {
+        seen.reverse();
+    }
+    seen
+}
+
+async fn pages_forward_and_backward_cover_every_risk_once(app: TestApp) {
+    let (admin, register) = seed(&app).await;
+    let filter = json!({ "registerId": register });
+    for order in [
+        json!(null),
+        json!([{ "field": "RESIDUAL_SCORE", "direction": "DESC" }, { "field": "TITLE" }]),
+        json!([{ "field": "INHERENT_SCORE" }]),
+        json!([{ "field": "IDENTIFIER", "direction": "DESC" }]),
+    ] {
+        let vars = json!({ "f": filter, "o": order });
+        let all = admin.ok(PAGE, json!({ "f": filter, "o": order, "first": 100 })).await["risks"].clone();
+        let expected = titles(&all);
+        assert_eq!(expected.len(), 23);
+        assert_eq!(all["totalCount"], 23);
+        assert_eq!(walk(&admin, vars.clone(), true, 5).await, expected, "forward by {order}");
+        assert_eq!(walk(&admin, vars, false, 4).await, expected, "backward by {order}");
+    }
+    // Scores sort descending with unscored risks last.
+    let by_score = admin
+        .ok(PAGE, json!({ "f": filter, "o": [{ "field": "RESIDUAL_SCORE", "direction": "DESC" }], "first": 100 }))
+        .await["risks"]
+        .clone();
+    let scores: Vec<Value> = by_score["edges"].as_array().expect("edges").iter().map(|e| e["node"]["residual"]["score"].clone()).collect();
+    let scored: Vec<f64> = scores.iter().filter_map(Value::as_f64).collect();
+    assert!(scored.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+    assert!(scores[scored.len()..].iter().all(Value::is_null), "{scores:?}");
+}
+
+async fn filters_search_and_sorts_combine(app: TestApp) {
+    let (admin, register) = seed(&app).await;
+    let data = admin
+        .ok(
+            PAGE,
+            json!({
+                "f": { "registerId": register, "category": ["Security"], "residualScoreMin": 4 },
+                "o": [{ "field": "TITLE", "direction": "DESC" }],
+                "first": 100
+            }),
+        )
+        .await["risks"]
+        .clone();
+    let got = titles(&data);
+    assert!(!got.is_empty());
+    let mut sorted = got.clone();
+    sorted.sort();
+    sorted.reverse();
+    assert_eq!(got, sorted);
+    assert_eq!(data["totalCount"], json!(got.len()));
+    // Every match, and only matches: check against the unfiltered list.
+    let everything = admin.ok("{ risks(first: 100) { nodes { title category residual { score } } } }", json!({})).await;
+    let expected = everything["risks"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter(|r| r["category"] == "Security" && r["residual"]["score"].as_f64().is_some_and(|s| s >= 4.0))
+        .count();
+    assert_eq!(got.len(), expected);
+
+    let searched = admin.ok(PAGE, json!({ "s": "risk 1", "first": 100 })).await["risks"].clone();
+    assert_eq!(searched["totalCount"], 10, "Risk 10..19");
+    let by_identifier = admin.ok(PAGE, json!({ "s": "ra-2", "first": 100 })).await["risks"].clone();
+    // RA-2 and RA-20..RA-23.
+    assert_eq!(by_identifier["totalCount"], 5);
+    let percent = admin.ok(PAGE, json!({ "s": "%", "first": 100 })).await["risks"].clone();
+    assert_eq!(percent["totalCount"], 0);
+}
+
+async fn page_sizes_are_bounded(app: TestApp) {
+    let admin = app.admin("acme");
+    admin.err(PAGE, json!({ "first": 501 })).await.assert("LIMIT_EXCEEDED", None);
+    admin.err(PAGE, json!({ "first": -1 })).await.assert("BAD_USER_INPUT", Some("first"));
+    admin.err(PAGE, json!({ "after": "garbage" })).await.assert("BAD_USER_INPUT", Some("after"));
+    admin.err(PAGE, json!({ "first": 2, "last": 2 })).await.assert("BAD_USER_INPUT", Some("last"));
+}
+
+async fn a_nested_page_costs_a_bounded_number_of_statements(app: TestApp) {
+    let admin = app.admin("acme");
+    let register = fixtures::register(&admin, "RA").await;
+    let severity = fixtures::severity(&admin, "High").await;
+    let me = fixtures::me(&admin).await;
+    let field = admin
+        .ok(
+            "mutation($r: ID!) { createCustomField(input: {registerId: $r, name: \"Owner\", type: USER}) { id } }",
+            json!({ "r": register }),
+        )
+        .await["createCustomField"]["id"]
+        .clone();
+    for n in 0..50 {
+        fixtures::risk(
+            &admin,
+            &register,
+            &format!("r{n}"),
+            json!({ "severityId": severity, "ownerId": me, "likelihoodLevel": n % 5, "impactLevel": 2,
+                    "customFields": [{ "fieldId": field, "userId": me }] }),
+        )
+        .await;
+    }
+    let query = r#"{ risks(first: 50) { totalCount nodes {
+        title owner { name } severity { name } register { name scales { bands { name } } }
+        createdBy { name } residual { score band { name } } inherent { score }
+        customFields { field { name type } user { name } }
+    } } }"#;
+    // Warm-up: the member is known, so the count below is steady state.
+    admin.ok(query, json!({})).await;
+    let before = app.statements();
+    let data = admin.ok(query, json!({})).await;
+    let spent = app.statements() - before;
+    assert_eq!(data["risks"]["nodes"].as_array().map(Vec::len), Some(50));
+    // principal, page, count, members, severities, registers, values, fields
+    assert!(spent <= 8, "a page of 50 took {spent} statements");
+}
+
+both!(a_page_of_titles_loads_nothing_else);
+
+async fn a_page_of_titles_loads_nothing_else(app: TestApp) {
+    let (admin, _) = seed(&app).await;
+    admin.ok("{ risks(first: 50) { nodes { title } } }", json!({})).await;
+    let before = app.statements();
+    admin.ok("{ risks(first: 50) { nodes { title } } }", json!({})).await;
+    // The principal and the page.
+    assert_eq!(app.statements() - before, 2);
+}
