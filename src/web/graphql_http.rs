@@ -213,19 +213,37 @@ fn precheck(state: &AppState, p: &Params, get: bool) -> Result<(), (StatusCode, 
             AppError::LimitExceeded(format!("at most {} aliases", limits.max_aliases)),
         ));
     }
-    if get {
-        let operation = match &p.operation_name {
-            Some(name) => document
-                .operations
-                .iter()
-                .find(|(n, _)| n.is_some_and(|n| n.as_str() == name))
-                .map(|(_, op)| op.node.ty),
-            None => document.operations.iter().next().map(|(_, op)| op.node.ty),
-        };
-        if operation.is_some_and(|ty| ty != OperationType::Query) {
+    let operation = match &p.operation_name {
+        Some(name) => document
+            .operations
+            .iter()
+            .find(|(n, _)| n.is_some_and(|n| n.as_str() == name))
+            .map(|(_, op)| op),
+        None => document.operations.iter().next().map(|(_, op)| op),
+    };
+    let Some(operation) = operation else {
+        return Ok(());
+    };
+    if get && operation.node.ty != OperationType::Query {
+        return Err((
+            StatusCode::METHOD_NOT_ALLOWED,
+            AppError::bad_input("query", "only queries may be sent with GET; use POST"),
+        ));
+    }
+    // async-graphql runs an operation whose required variable was not sent
+    // as if it were null; the spec makes that a request error.
+    let given = p.variables.as_ref();
+    for definition in &operation.node.variable_definitions {
+        let d = &definition.node;
+        let name = d.name.node.as_str();
+        let value = given.and_then(|vars| vars.get(name));
+        if !d.var_type.node.nullable && d.default_value.is_none() && value.is_none_or(Value::is_null) {
             return Err((
-                StatusCode::METHOD_NOT_ALLOWED,
-                AppError::bad_input("query", "only queries may be sent with GET; use POST"),
+                StatusCode::BAD_REQUEST,
+                AppError::bad_input(
+                    format!("variables.{name}"),
+                    format!("variable ${name} of type {} was not provided", d.var_type.node),
+                ),
             ));
         }
     }
@@ -235,6 +253,12 @@ fn precheck(state: &AppState, p: &Params, get: bool) -> Result<(), (StatusCode, 
 async fn run(state: &AppState, headers: &HeaderMap, format: Format, batch: Vec<Params>, is_batch: bool, get: bool) -> Response {
     for p in &batch {
         if let Err((status, err)) = precheck(state, p, get) {
+            // Legacy JSON clients get 200 for any well-formed request.
+            let status = if format == Format::Json && status == StatusCode::BAD_REQUEST {
+                StatusCode::OK
+            } else {
+                status
+            };
             let mut response = fail(format, status, err);
             if status == StatusCode::METHOD_NOT_ALLOWED {
                 response

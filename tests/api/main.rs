@@ -6,7 +6,7 @@ mod postgres;
 
 mod auth;
 mod custom_fields;
-//mod errors;
+mod errors;
 mod fixtures;
 mod pagination;
 mod registers;
