@@ -128,7 +128,10 @@ impl App {
     }
 
     /// Serves until `signal`, then shuts down gracefully.
-    pub async fn serve_until(self, signal: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
+    pub async fn serve_until(
+        self,
+        signal: impl std::future::Future<Output = ()>,
+    ) -> std::io::Result<()> {
         signal.await;
         self.stop().await
     }

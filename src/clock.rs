@@ -20,7 +20,10 @@ impl Clock {
     pub fn now(&self) -> DateTime<Utc> {
         match &self.fixed {
             Some(at) => *at.lock().unwrap_or_else(|poisoned| poisoned.into_inner()),
-            #[expect(clippy::disallowed_methods, reason = "the one place that reads the wall clock")]
+            #[expect(
+                clippy::disallowed_methods,
+                reason = "the one place that reads the wall clock"
+            )]
             None => Utc::now(),
         }
     }

@@ -68,7 +68,10 @@ pub async fn seed(state: &AppState) -> AppResult<Option<String>> {
     )
     .await?;
     let mut severities = Vec::new();
-    for (position, name) in ["Low", "Medium", "High", "Critical"].into_iter().enumerate() {
+    for (position, name) in ["Low", "Medium", "High", "Critical"]
+        .into_iter()
+        .enumerate()
+    {
         let severity = store::severities::create(
             db,
             &admin,
@@ -86,26 +89,37 @@ pub async fn seed(state: &AppState) -> AppResult<Option<String>> {
         .await?;
         severities.push(severity.id);
     }
-    let field = |name: &str, field_type, number_format, options: Option<&[&str]>| CreateCustomFieldInput {
-        register_id: ID(register.id.clone()),
-        name: name.into(),
-        field_type,
-        number_format,
-        options: options.map(|o| o.iter().map(|s| (*s).to_owned()).collect()),
-        required: None,
-        position: None,
-    };
+    let field =
+        |name: &str, field_type, number_format, options: Option<&[&str]>| CreateCustomFieldInput {
+            register_id: ID(register.id.clone()),
+            name: name.into(),
+            field_type,
+            number_format,
+            options: options.map(|o| o.iter().map(|s| (*s).to_owned()).collect()),
+            required: None,
+            position: None,
+        };
     let unit = store::custom_fields::create(
         db,
         &admin,
-        field("Business unit", CustomFieldType::SingleSelect, None, Some(UNITS)),
+        field(
+            "Business unit",
+            CustomFieldType::SingleSelect,
+            None,
+            Some(UNITS),
+        ),
         now,
     )
     .await?;
     let loss = store::custom_fields::create(
         db,
         &admin,
-        field("Annual loss expectancy", CustomFieldType::Number, Some(NumberFormat::Decimal), None),
+        field(
+            "Annual loss expectancy",
+            CustomFieldType::Number,
+            Some(NumberFormat::Decimal),
+            None,
+        ),
         now,
     )
     .await?;
@@ -163,7 +177,12 @@ pub async fn seed(state: &AppState) -> AppResult<Option<String>> {
             treatment: Some(treatment),
             treatment_description: None,
             treatment_rationale: None,
-            mitigation_target_at: chrono::NaiveDate::from_ymd_opt(2027, u32::try_from(n % 12 + 1).unwrap_or(1), 15).map(Date),
+            mitigation_target_at: chrono::NaiveDate::from_ymd_opt(
+                2027,
+                u32::try_from(n % 12 + 1).unwrap_or(1),
+                15,
+            )
+            .map(Date),
             notes: None,
             source: None,
             source_id: None,

@@ -15,10 +15,18 @@ pub enum AppError {
     Unauthenticated(String),
     Forbidden(String),
     NotFound(String),
-    BadUserInput { field: String, message: String },
-    Conflict { field: Option<String>, message: String },
+    BadUserInput {
+        field: String,
+        message: String,
+    },
+    Conflict {
+        field: Option<String>,
+        message: String,
+    },
     LimitExceeded(String),
-    Internal { id: String },
+    Internal {
+        id: String,
+    },
 }
 
 pub type AppResult<T> = Result<T, AppError>;

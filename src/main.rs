@@ -13,7 +13,11 @@ use std::time::Duration;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
-#[command(name = "riskgraph", version, about = "A GraphQL service for risk registers")]
+#[command(
+    name = "riskgraph",
+    version,
+    about = "A GraphQL service for risk registers"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -84,7 +88,8 @@ fn jwt_key(auth: &AuthArgs, database_url: &str) -> Result<(JwtKey, bool), String
         return Ok((JwtKey::Secret(secret.clone()), false));
     }
     if let Some(path) = &auth.jwt_public_key {
-        let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let pem =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         return Ok((JwtKey::PublicKeyPem(pem), false));
     }
     let secret = local_secret(&local_secret_path(database_url))?;
@@ -94,12 +99,22 @@ fn jwt_key(auth: &AuthArgs, database_url: &str) -> Result<(JwtKey, bool), String
 fn token_for(key: &JwtKey, claims: &Claims) -> Result<String, String> {
     match key {
         JwtKey::Secret(secret) => Ok(mint(secret.expose_secret(), claims)),
-        JwtKey::PublicKeyPem(_) => Err("tokens for a public key are issued by its identity provider".into()),
+        JwtKey::PublicKeyPem(_) => {
+            Err("tokens for a public key are issued by its identity provider".into())
+        }
     }
 }
 
-fn claims(org: &str, sub: &str, role: &str, ttl: Duration, name: Option<String>, email: Option<String>) -> Claims {
-    let exp = Clock::default().now() + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::hours(1));
+fn claims(
+    org: &str,
+    sub: &str,
+    role: &str,
+    ttl: Duration,
+    name: Option<String>,
+    email: Option<String>,
+) -> Claims {
+    let exp = Clock::default().now()
+        + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::hours(1));
     Claims {
         sub: sub.to_owned(),
         org: org.to_owned(),
@@ -148,28 +163,57 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         jwt_audience: args.auth.jwt_audience,
         limits: args.limits,
     };
-    let app = App::spawn(config, Clock::default()).await.map_err(|e| e.to_string())?;
+    let app = App::spawn(config, Clock::default())
+        .await
+        .map_err(|e| e.to_string())?;
     let url = format!("http://{}", app.addr);
     if args.demo {
-        match demo::seed(&app.state).await.map_err(|e| format!("demo data: {}", e.message()))? {
+        match demo::seed(&app.state)
+            .await
+            .map_err(|e| format!("demo data: {}", e.message()))?
+        {
             Some(org) => {
-                let token = token_for(&jwt_key, &claims(&org, demo::ADMIN, "admin", Duration::from_secs(30 * 86400), Some("Demo admin".into()), None))?;
+                let token = token_for(
+                    &jwt_key,
+                    &claims(
+                        &org,
+                        demo::ADMIN,
+                        "admin",
+                        Duration::from_secs(30 * 86400),
+                        Some("Demo admin".into()),
+                        None,
+                    ),
+                )?;
                 println!("demo organization {org:?} seeded; admin token (30 days):\n{token}");
             }
             None => println!("the database already holds data; demo data not seeded"),
         }
     } else if local {
-        let token = token_for(&jwt_key, &claims("local", "admin", "admin", Duration::from_secs(86400), Some("Local admin".into()), None))?;
+        let token = token_for(
+            &jwt_key,
+            &claims(
+                "local",
+                "admin",
+                "admin",
+                Duration::from_secs(86400),
+                Some("Local admin".into()),
+                None,
+            ),
+        )?;
         println!("local mode; admin token (24 hours):\n{token}");
     }
     println!("riskgraph listening on {url}/graphql (GraphiQL: {url}/graphiql)");
-    app.serve_until(shutdown_signal()).await.map_err(|e| e.to_string())
+    app.serve_until(shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_writer(std::io::stderr)
         .init();
     let result = match Cli::parse().command {
@@ -180,12 +224,19 @@ async fn main() -> ExitCode {
                 jwt_key: key,
                 ..Config::for_database(args.database_url, "")
             };
-            app::state(config, Clock::default()).await.map(|_| ()).map_err(|e| e.to_string())
+            app::state(config, Clock::default())
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
         }
-        Command::Token(args) => jwt_key(&args.auth, &args.database.database_url).and_then(|(key, _)| {
-            let claims = claims(&args.org, &args.sub, &args.role, args.ttl, args.name, args.email);
-            token_for(&key, &claims).map(|token| println!("{token}"))
-        }),
+        Command::Token(args) => {
+            jwt_key(&args.auth, &args.database.database_url).and_then(|(key, _)| {
+                let claims = claims(
+                    &args.org, &args.sub, &args.role, args.ttl, args.name, args.email,
+                );
+                token_for(&key, &claims).map(|token| println!("{token}"))
+            })
+        }
         Command::Schema => {
             print!("{}", graphql::sdl());
             Ok(())

@@ -92,7 +92,11 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(index("registers", "registers_org", &["org_id", "archived", "name"]))
+            .create_index(index(
+                "registers",
+                "registers_org",
+                &["org_id", "archived", "name"],
+            ))
             .await?;
 
         manager
@@ -117,9 +121,13 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .create_index(
-                index("severities", "severities_org_reference", &["org_id", "reference"])
-                    .unique()
-                    .take(),
+                index(
+                    "severities",
+                    "severities_org_reference",
+                    &["org_id", "reference"],
+                )
+                .unique()
+                .take(),
             )
             .await?;
         manager
@@ -244,18 +252,34 @@ impl MigrationTrait for Migration {
             ("risks_register_created", &["register_id", "created_at"]),
             ("risks_register_updated", &["register_id", "updated_at"]),
             ("risks_register_title", &["register_id", "title"]),
-            ("risks_register_target_date", &["register_id", "mitigation_target_at"]),
-            ("risks_register_inherent", &["register_id", "inherent_score"]),
-            ("risks_register_residual", &["register_id", "residual_score"]),
+            (
+                "risks_register_target_date",
+                &["register_id", "mitigation_target_at"],
+            ),
+            (
+                "risks_register_inherent",
+                &["register_id", "inherent_score"],
+            ),
+            (
+                "risks_register_residual",
+                &["register_id", "residual_score"],
+            ),
             (
                 "risks_register_inherent_cell",
                 &["register_id", "likelihood_level", "impact_level"],
             ),
             (
                 "risks_register_residual_cell",
-                &["register_id", "residual_likelihood_level", "residual_impact_level"],
+                &[
+                    "register_id",
+                    "residual_likelihood_level",
+                    "residual_impact_level",
+                ],
             ),
-            ("risks_register_residual_band", &["register_id", "residual_band"]),
+            (
+                "risks_register_residual_band",
+                &["register_id", "residual_band"],
+            ),
             ("risks_register_category", &["register_id", "category"]),
             ("risks_owner", &["owner_id"]),
             ("risks_severity", &["severity_id"]),
@@ -321,7 +345,9 @@ impl MigrationTrait for Migration {
             ("risk_events_risk_seq", &["risk_id", "seq"]),
         ];
         for (name, cols) in event_indexes {
-            manager.create_index(index("risk_events", name, cols)).await?;
+            manager
+                .create_index(index("risk_events", name, cols))
+                .await?;
         }
         Ok(())
     }

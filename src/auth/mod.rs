@@ -58,11 +58,7 @@ pub struct Verifier {
 }
 
 impl Verifier {
-    pub fn new(
-        key: &JwtKey,
-        issuer: Option<&str>,
-        audience: Option<&str>,
-    ) -> Result<Self, String> {
+    pub fn new(key: &JwtKey, issuer: Option<&str>, audience: Option<&str>) -> Result<Self, String> {
         let (key, algorithm) = match key {
             JwtKey::Secret(secret) => (
                 DecodingKey::from_secret(secret.expose_secret().as_bytes()),

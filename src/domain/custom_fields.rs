@@ -137,10 +137,7 @@ pub fn parse_value(
     if let Some((other, _)) = given.iter().find(|(name, set)| *set && *name != expected) {
         return Err(AppError::bad_input(
             format!("{field}.{other}"),
-            format!(
-                "a {} field takes `{expected}`",
-                rules.field_type.as_str()
-            ),
+            format!("a {} field takes `{expected}`", rules.field_type.as_str()),
         ));
     }
     let at = format!("{field}.{expected}");
@@ -153,8 +150,13 @@ pub fn parse_value(
                 if !n.is_finite() {
                     return Err(AppError::bad_input(&at, "must be a finite number"));
                 }
-                if rules.number_format == Some(NumberFormat::Percentage) && !(0.0..=100.0).contains(&n) {
-                    return Err(AppError::bad_input(&at, "a percentage is between 0 and 100"));
+                if rules.number_format == Some(NumberFormat::Percentage)
+                    && !(0.0..=100.0).contains(&n)
+                {
+                    return Err(AppError::bad_input(
+                        &at,
+                        "a percentage is between 0 and 100",
+                    ));
                 }
                 Ok(FieldValue::Number(n))
             })
@@ -167,7 +169,10 @@ pub fn parse_value(
                 if rules.options.contains(&s) {
                     Ok(FieldValue::Selection(s))
                 } else {
-                    Err(AppError::bad_input(&at, format!("{s:?} is not an option of this field")))
+                    Err(AppError::bad_input(
+                        &at,
+                        format!("{s:?} is not an option of this field"),
+                    ))
                 }
             })
             .transpose()?,
@@ -176,7 +181,10 @@ pub fn parse_value(
                 let mut chosen: Vec<String> = Vec::with_capacity(list.len());
                 for s in list {
                     if !rules.options.contains(&s) {
-                        return Err(AppError::bad_input(&at, format!("{s:?} is not an option of this field")));
+                        return Err(AppError::bad_input(
+                            &at,
+                            format!("{s:?} is not an option of this field"),
+                        ));
                     }
                     if !chosen.contains(&s) {
                         chosen.push(s);
@@ -211,29 +219,56 @@ mod tests {
     #[test]
     fn a_value_uses_the_member_of_its_type() {
         let r = rules(CustomFieldType::Number, &[]);
-        let ok = parse_value("cf", &r, ValueInput { number: Some(3.5), ..Default::default() });
+        let ok = parse_value(
+            "cf",
+            &r,
+            ValueInput {
+                number: Some(3.5),
+                ..Default::default()
+            },
+        );
         assert_eq!(ok.ok().flatten(), Some(FieldValue::Number(3.5)));
-        let wrong = parse_value("cf", &r, ValueInput { text: Some("x".into()), ..Default::default() });
+        let wrong = parse_value(
+            "cf",
+            &r,
+            ValueInput {
+                text: Some("x".into()),
+                ..Default::default()
+            },
+        );
         assert_eq!(field_of(wrong), "cf.text");
     }
 
     #[test]
     fn every_member_null_clears() {
         let r = rules(CustomFieldType::Text, &[]);
-        assert_eq!(parse_value("cf", &r, ValueInput::default()).ok(), Some(None));
+        assert_eq!(
+            parse_value("cf", &r, ValueInput::default()).ok(),
+            Some(None)
+        );
     }
 
     #[test]
     fn selections_must_be_options() {
         let options = vec!["a".to_owned(), "b".to_owned()];
         let single = rules(CustomFieldType::SingleSelect, &options);
-        let bad = parse_value("cf", &single, ValueInput { selection: Some("c".into()), ..Default::default() });
+        let bad = parse_value(
+            "cf",
+            &single,
+            ValueInput {
+                selection: Some("c".into()),
+                ..Default::default()
+            },
+        );
         assert_eq!(field_of(bad), "cf.selection");
         let multi = rules(CustomFieldType::MultiSelect, &options);
         let dedup = parse_value(
             "cf",
             &multi,
-            ValueInput { selections: Some(vec!["b".into(), "a".into(), "b".into()]), ..Default::default() },
+            ValueInput {
+                selections: Some(vec!["b".into(), "a".into(), "b".into()]),
+                ..Default::default()
+            },
         );
         assert_eq!(
             dedup.ok().flatten(),
@@ -248,7 +283,14 @@ mod tests {
             number_format: Some(NumberFormat::Percentage),
             options: &[],
         };
-        let over = parse_value("cf", &r, ValueInput { number: Some(101.0), ..Default::default() });
+        let over = parse_value(
+            "cf",
+            &r,
+            ValueInput {
+                number: Some(101.0),
+                ..Default::default()
+            },
+        );
         assert_eq!(field_of(over), "cf.number");
     }
 
@@ -256,16 +298,25 @@ mod tests {
     fn definitions_check_options_and_formats() {
         let dup = vec!["a".to_owned(), "a".to_owned()];
         assert_eq!(
-            field_of(validate_definition(&rules(CustomFieldType::SingleSelect, &dup), true)),
+            field_of(validate_definition(
+                &rules(CustomFieldType::SingleSelect, &dup),
+                true
+            )),
             "options[1]"
         );
         assert_eq!(
-            field_of(validate_definition(&rules(CustomFieldType::SingleSelect, &[]), false)),
+            field_of(validate_definition(
+                &rules(CustomFieldType::SingleSelect, &[]),
+                false
+            )),
             "options"
         );
         let opts = vec!["a".to_owned()];
         assert_eq!(
-            field_of(validate_definition(&rules(CustomFieldType::Text, &opts), true)),
+            field_of(validate_definition(
+                &rules(CustomFieldType::Text, &opts),
+                true
+            )),
             "options"
         );
         let fmt = FieldRules {

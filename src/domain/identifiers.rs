@@ -36,7 +36,11 @@ impl Kind {
 }
 
 pub fn new_id(kind: Kind) -> String {
-    format!("{}_{}", kind.prefix(), Ulid::new().to_string().to_lowercase())
+    format!(
+        "{}_{}",
+        kind.prefix(),
+        Ulid::new().to_string().to_lowercase()
+    )
 }
 
 /// The kind an ID names, from its prefix.

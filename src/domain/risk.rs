@@ -151,17 +151,62 @@ pub fn apply(
         validation::required("title", &title, TITLE_MAX)?;
         risk.title = title;
     }
-    text(&mut risk.description, "description", patch.description, None)?;
-    text(&mut risk.category, "category", patch.category, Some(LABEL_MAX))?;
-    text(&mut risk.department, "department", patch.department, Some(LABEL_MAX))?;
-    text(&mut risk.likelihood_rationale, "likelihoodRationale", patch.likelihood_rationale, None)?;
-    text(&mut risk.impact_rationale, "impactRationale", patch.impact_rationale, None)?;
-    text(&mut risk.residual_override_reason, "residualOverrideReason", patch.residual_override_reason, None)?;
-    text(&mut risk.treatment_description, "treatmentDescription", patch.treatment_description, None)?;
-    text(&mut risk.treatment_rationale, "treatmentRationale", patch.treatment_rationale, None)?;
+    text(
+        &mut risk.description,
+        "description",
+        patch.description,
+        None,
+    )?;
+    text(
+        &mut risk.category,
+        "category",
+        patch.category,
+        Some(LABEL_MAX),
+    )?;
+    text(
+        &mut risk.department,
+        "department",
+        patch.department,
+        Some(LABEL_MAX),
+    )?;
+    text(
+        &mut risk.likelihood_rationale,
+        "likelihoodRationale",
+        patch.likelihood_rationale,
+        None,
+    )?;
+    text(
+        &mut risk.impact_rationale,
+        "impactRationale",
+        patch.impact_rationale,
+        None,
+    )?;
+    text(
+        &mut risk.residual_override_reason,
+        "residualOverrideReason",
+        patch.residual_override_reason,
+        None,
+    )?;
+    text(
+        &mut risk.treatment_description,
+        "treatmentDescription",
+        patch.treatment_description,
+        None,
+    )?;
+    text(
+        &mut risk.treatment_rationale,
+        "treatmentRationale",
+        patch.treatment_rationale,
+        None,
+    )?;
     text(&mut risk.notes, "notes", patch.notes, None)?;
     text(&mut risk.source, "source", patch.source, Some(SOURCE_MAX))?;
-    text(&mut risk.source_id, "sourceId", patch.source_id, Some(SOURCE_ID_MAX))?;
+    text(
+        &mut risk.source_id,
+        "sourceId",
+        patch.source_id,
+        Some(SOURCE_ID_MAX),
+    )?;
     if let Some(stage) = required("stage", patch.stage)? {
         risk.stage = stage.as_str().to_owned();
     }
@@ -179,11 +224,36 @@ pub fn apply(
     }
 
     let scales = ctx.scales;
-    let (l, i, b) = (scales.likelihood.len(), scales.impact.len(), scales.bands.len());
-    level(&mut risk.likelihood_level, "likelihoodLevel", patch.likelihood_level, l, "likelihood")?;
-    level(&mut risk.impact_level, "impactLevel", patch.impact_level, i, "impact")?;
-    level(&mut risk.tolerance_level, "toleranceLevel", patch.tolerance_level, b, "band")?;
-    let overrides_before = (risk.residual_likelihood_override, risk.residual_impact_override);
+    let (l, i, b) = (
+        scales.likelihood.len(),
+        scales.impact.len(),
+        scales.bands.len(),
+    );
+    level(
+        &mut risk.likelihood_level,
+        "likelihoodLevel",
+        patch.likelihood_level,
+        l,
+        "likelihood",
+    )?;
+    level(
+        &mut risk.impact_level,
+        "impactLevel",
+        patch.impact_level,
+        i,
+        "impact",
+    )?;
+    level(
+        &mut risk.tolerance_level,
+        "toleranceLevel",
+        patch.tolerance_level,
+        b,
+        "band",
+    )?;
+    let overrides_before = (
+        risk.residual_likelihood_override,
+        risk.residual_impact_override,
+    );
     level(
         &mut risk.residual_likelihood_override,
         "residualLikelihoodOverride",
@@ -198,7 +268,11 @@ pub fn apply(
         i,
         "impact",
     )?;
-    if (risk.residual_likelihood_override, risk.residual_impact_override) != overrides_before {
+    if (
+        risk.residual_likelihood_override,
+        risk.residual_impact_override,
+    ) != overrides_before
+    {
         let overridden =
             risk.residual_likelihood_override.is_some() || risk.residual_impact_override.is_some();
         risk.residual_overridden_by = overridden.then(|| ctx.actor_id.to_owned());
@@ -298,7 +372,10 @@ pub enum Stored {
 pub fn stored_score(risk: &risk::Model, which: Stored, scales: &Scales) -> Option<Score> {
     let (l, i, lv, iv, score, band, overridden) = match which {
         Stored::Inherent => {
-            let (l, i) = (to_level(risk.likelihood_level)?, to_level(risk.impact_level)?);
+            let (l, i) = (
+                to_level(risk.likelihood_level)?,
+                to_level(risk.impact_level)?,
+            );
             (
                 l,
                 i,
@@ -346,7 +423,10 @@ mod tests {
     use chrono::TimeZone;
 
     fn blank() -> risk::Model {
-        let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().expect("date");
+        let at = Utc
+            .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+            .single()
+            .expect("date");
         risk::Model {
             id: "rsk_1".into(),
             org_id: "org_1".into(),
@@ -406,7 +486,10 @@ mod tests {
     fn ctx(scales: &Scales) -> PatchContext<'_> {
         PatchContext {
             scales,
-            now: Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).single().expect("date"),
+            now: Utc
+                .with_ymd_and_hms(2026, 2, 1, 0, 0, 0)
+                .single()
+                .expect("date"),
             actor_id: "mem_1",
         }
     }
@@ -474,7 +557,10 @@ mod tests {
             ..RiskPatch::default()
         };
         apply(&mut risk, clear, &ctx(&scales)).expect("clears");
-        assert_eq!((risk.residual_overridden_by, risk.residual_overridden_at), (None, None));
+        assert_eq!(
+            (risk.residual_overridden_by, risk.residual_overridden_at),
+            (None, None)
+        );
     }
 
     #[test]

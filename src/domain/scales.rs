@@ -95,7 +95,11 @@ impl Scales {
             ScalesPreset::Simple3x3 => Self {
                 likelihood: levels(&["Low", "Medium", "High"], &[1.0, 2.0, 3.0]),
                 impact: levels(&["Low", "Medium", "High"], &[1.0, 2.0, 3.0]),
-                bands: bands(&[("Low", 0.0, GREEN), ("Medium", 3.0, YELLOW), ("High", 6.0, RED)]),
+                bands: bands(&[
+                    ("Low", 0.0, GREEN),
+                    ("Medium", 3.0, YELLOW),
+                    ("High", 6.0, RED),
+                ]),
                 matrix: None,
             },
             ScalesPreset::Nist80030 => {
@@ -141,10 +145,16 @@ impl Scales {
             let at = format!("{bands_field}[{i}]");
             check_name(&band.name, &format!("{at}.name"))?;
             if band.color.trim().is_empty() {
-                return Err(AppError::bad_input(format!("{at}.color"), "a band needs a color"));
+                return Err(AppError::bad_input(
+                    format!("{at}.color"),
+                    "a band needs a color",
+                ));
             }
             if !band.threshold.is_finite() {
-                return Err(AppError::bad_input(format!("{at}.threshold"), "must be a number"));
+                return Err(AppError::bad_input(
+                    format!("{at}.threshold"),
+                    "must be a number",
+                ));
             }
             if i == 0 && band.threshold != 0.0 {
                 return Err(AppError::bad_input(
@@ -262,7 +272,10 @@ mod tests {
     #[test]
     fn presets_are_valid() {
         for preset in ScalesPreset::ALL {
-            assert!(Scales::preset(*preset).validate("scales").is_ok(), "{preset:?}");
+            assert!(
+                Scales::preset(*preset).validate("scales").is_ok(),
+                "{preset:?}"
+            );
         }
     }
 

@@ -60,7 +60,11 @@ fn reduction(links: &[Mitigation], side: MitigationTarget, full_health: bool) ->
         .iter()
         .filter(|link| reduces(link.reduces, side))
         .map(|link| {
-            let h = if full_health { 1.0 } else { health_factor(link.health) };
+            let h = if full_health {
+                1.0
+            } else {
+                health_factor(link.health)
+            };
             1.0 - link.strength.clamp(0.0, 1.0) * h
         })
         .product();
@@ -211,23 +215,41 @@ mod tests {
             (
                 // Lv 5 * (1 - 0.5) = 2.5 -> level 1 (value 2); Iv 4 untouched.
                 "one healthy control on likelihood",
-                (at(4, 3), vec![link(Likelihood, 0.5, Healthy)], (1, 2.5, 3, 4.0, 10.0, 2, false), 10.0),
+                (
+                    at(4, 3),
+                    vec![link(Likelihood, 0.5, Healthy)],
+                    (1, 2.5, 3, 4.0, 10.0, 2, false),
+                    10.0,
+                ),
             ),
             (
                 // AT_RISK halves the strength: 5 * (1 - 0.25) = 3.75 -> level 2.
                 "an at-risk control counts half",
-                (at(4, 3), vec![link(Likelihood, 0.5, AtRisk)], (2, 3.75, 3, 4.0, 15.0, 2, false), 10.0),
+                (
+                    at(4, 3),
+                    vec![link(Likelihood, 0.5, AtRisk)],
+                    (2, 3.75, 3, 4.0, 15.0, 2, false),
+                    10.0,
+                ),
             ),
             (
                 "a critical control stops counting",
-                (at(4, 3), vec![link(Likelihood, 0.5, Critical)], (4, 5.0, 3, 4.0, 20.0, 3, false), 10.0),
+                (
+                    at(4, 3),
+                    vec![link(Likelihood, 0.5, Critical)],
+                    (4, 5.0, 3, 4.0, 20.0, 3, false),
+                    10.0,
+                ),
             ),
             (
                 // rL = 1 - (1-0.5)(1-0.5) = 0.75: 4 * 0.25 = 1 -> level 0.
                 "two controls on one side compound",
                 (
                     at(3, 4),
-                    vec![link(Likelihood, 0.5, Healthy), link(Likelihood, 0.5, Healthy)],
+                    vec![
+                        link(Likelihood, 0.5, Healthy),
+                        link(Likelihood, 0.5, Healthy),
+                    ],
                     (0, 1.0, 4, 5.0, 5.0, 1, false),
                     5.0,
                 ),
@@ -235,7 +257,12 @@ mod tests {
             (
                 // BOTH reduces each side: 5 * 0.8 = 4 (level 3) on both; 16 is High.
                 "a BOTH link reduces both sides",
-                (at(4, 4), vec![link(Both, 0.2, Healthy)], (3, 4.0, 3, 4.0, 16.0, 2, false), 16.0),
+                (
+                    at(4, 4),
+                    vec![link(Both, 0.2, Healthy)],
+                    (3, 4.0, 3, 4.0, 16.0, 2, false),
+                    16.0,
+                ),
             ),
             (
                 // Likelihood 5 * 0.8 = 4; impact overridden to level 0 (value 1).
@@ -253,20 +280,40 @@ mod tests {
             (
                 // Reduced below the first level's value: level 0, value kept.
                 "a value under every level maps to level 0",
-                (at(0, 0), vec![link(Impact, 0.9, Healthy)], (0, 1.0, 0, 0.1, 0.1, 0, false), 0.1),
+                (
+                    at(0, 0),
+                    vec![link(Impact, 0.9, Healthy)],
+                    (0, 1.0, 0, 0.1, 0.1, 0, false),
+                    0.1,
+                ),
             ),
         ];
         for (name, (risk, links, expected, target_score)) in cases {
             let s = compute(&scales, &risk, &links);
             let r = s.residual.expect(name);
             let (ll, lv, il, iv, score, band, overridden) = expected;
-            assert_eq!((r.likelihood_level, r.impact_level), (ll, il), "{name}: levels");
-            assert!(close(r.likelihood_value, lv), "{name}: likelihood value {}", r.likelihood_value);
-            assert!(close(r.impact_value, iv), "{name}: impact value {}", r.impact_value);
+            assert_eq!(
+                (r.likelihood_level, r.impact_level),
+                (ll, il),
+                "{name}: levels"
+            );
+            assert!(
+                close(r.likelihood_value, lv),
+                "{name}: likelihood value {}",
+                r.likelihood_value
+            );
+            assert!(
+                close(r.impact_value, iv),
+                "{name}: impact value {}",
+                r.impact_value
+            );
             assert!(close(r.score, score), "{name}: score {}", r.score);
             assert_eq!(r.band, band, "{name}: band");
             assert_eq!(r.overridden, overridden, "{name}: overridden");
-            assert!(close(s.target.expect(name).score, target_score), "{name}: target");
+            assert!(
+                close(s.target.expect(name).score, target_score),
+                "{name}: target"
+            );
         }
     }
 
@@ -295,8 +342,14 @@ mod tests {
             ..at(4, 3)
         };
         // Residual 20 is Critical (3).
-        assert_eq!(compute(&scales, &risk(Some(2)), &[]).within_tolerance, Some(false));
-        assert_eq!(compute(&scales, &risk(Some(3)), &[]).within_tolerance, Some(true));
+        assert_eq!(
+            compute(&scales, &risk(Some(2)), &[]).within_tolerance,
+            Some(false)
+        );
+        assert_eq!(
+            compute(&scales, &risk(Some(3)), &[]).within_tolerance,
+            Some(true)
+        );
         assert_eq!(compute(&scales, &risk(None), &[]).within_tolerance, None);
     }
 
@@ -304,8 +357,20 @@ mod tests {
     fn scores_on_a_threshold_take_that_band() {
         let scales = Scales::preset(ScalesPreset::Default5x5);
         // 1 * 5 = 5: exactly Medium's threshold.
-        assert_eq!(compute(&scales, &at(0, 4), &[]).inherent.expect("scored").band, 1);
+        assert_eq!(
+            compute(&scales, &at(0, 4), &[])
+                .inherent
+                .expect("scored")
+                .band,
+            1
+        );
         // 2 * 5 = 10: exactly High's.
-        assert_eq!(compute(&scales, &at(1, 4), &[]).inherent.expect("scored").band, 2);
+        assert_eq!(
+            compute(&scales, &at(1, 4), &[])
+                .inherent
+                .expect("scored")
+                .band,
+            2
+        );
     }
 }

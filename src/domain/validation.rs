@@ -69,7 +69,10 @@ pub fn level(field: &str, level: i32, len: usize, what: &str) -> AppResult<usize
         .ok_or_else(|| {
             AppError::bad_input(
                 field,
-                format!("{what} level must be between 0 and {}", len.saturating_sub(1)),
+                format!(
+                    "{what} level must be between 0 and {}",
+                    len.saturating_sub(1)
+                ),
             )
         })
 }

@@ -20,7 +20,11 @@ impl CustomFieldDefinition {
         ID(self.0.id.clone())
     }
     async fn register(&self, ctx: &Context<'_>) -> AppResult<Register> {
-        let found = ctx.loaders()?.registers.load_one(self.0.register_id.clone()).await?;
+        let found = ctx
+            .loaders()?
+            .registers
+            .load_one(self.0.register_id.clone())
+            .await?;
         Register::new(found.ok_or_else(|| AppError::not_found("register"))?)
     }
     async fn name(&self) -> &str {
@@ -34,7 +38,12 @@ impl CustomFieldDefinition {
         fields::number_format_of(&self.0)
     }
     async fn options(&self) -> AppResult<Option<Vec<String>>> {
-        Ok(self.0.options.is_some().then(|| fields::options_of(&self.0)).transpose()?)
+        Ok(self
+            .0
+            .options
+            .is_some()
+            .then(|| fields::options_of(&self.0))
+            .transpose()?)
     }
     async fn required(&self) -> bool {
         self.0.required
@@ -53,8 +62,14 @@ pub struct CustomFieldValue(pub custom_field_value::Model);
 #[Object]
 impl CustomFieldValue {
     async fn field(&self, ctx: &Context<'_>) -> AppResult<CustomFieldDefinition> {
-        let found = ctx.loaders()?.fields.load_one(self.0.field_id.clone()).await?;
-        Ok(CustomFieldDefinition(found.ok_or_else(|| AppError::not_found("custom field"))?))
+        let found = ctx
+            .loaders()?
+            .fields
+            .load_one(self.0.field_id.clone())
+            .await?;
+        Ok(CustomFieldDefinition(
+            found.ok_or_else(|| AppError::not_found("custom field"))?,
+        ))
     }
     async fn text(&self) -> Option<&str> {
         self.0.text_value.as_deref()
@@ -75,7 +90,12 @@ impl CustomFieldValue {
         self.0.selection.as_deref()
     }
     async fn selections(&self) -> AppResult<Option<Vec<String>>> {
-        Ok(self.0.selections.as_deref().map(serde_json::from_str).transpose()?)
+        Ok(self
+            .0
+            .selections
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()?)
     }
 }
 
@@ -107,12 +127,17 @@ impl CustomFieldMutation {
         principal.require(Role::Admin)?;
         let state = ctx.state()?;
         Ok(CustomFieldDefinition(
-            store::custom_fields::update(&state.db, principal, &id, input, state.clock.now()).await?,
+            store::custom_fields::update(&state.db, principal, &id, input, state.clock.now())
+                .await?,
         ))
     }
 
     /// Archives a field: it leaves forms and lists, its values stay in history.
-    async fn archive_custom_field(&self, ctx: &Context<'_>, id: ID) -> AppResult<CustomFieldDefinition> {
+    async fn archive_custom_field(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> AppResult<CustomFieldDefinition> {
         let principal = ctx.principal()?;
         principal.require(Role::Admin)?;
         let state = ctx.state()?;

@@ -85,7 +85,10 @@ impl Loader<String> for FieldsByRegister {
             .await?;
         let mut grouped: HashMap<String, Self::Value> = HashMap::new();
         for row in rows {
-            grouped.entry(row.register_id.clone()).or_default().push(row);
+            grouped
+                .entry(row.register_id.clone())
+                .or_default()
+                .push(row);
         }
         Ok(grouped)
     }
@@ -120,7 +123,12 @@ impl Wants {
 }
 
 fn loader<T: Loader<String>>(inner: T) -> DataLoader<T, HashMapCache> {
-    DataLoader::with_cache(inner, TokioSpawner::current(), TokioTimer::default(), HashMapCache::default())
+    DataLoader::with_cache(
+        inner,
+        TokioSpawner::current(),
+        TokioTimer::default(),
+        HashMapCache::default(),
+    )
 }
 
 pub struct Loaders {
@@ -157,8 +165,12 @@ impl Loaders {
         };
         let pick = |wanted: bool, ids: Vec<String>| if wanted { ids } else { Vec::new() };
         let (_, _, _, values) = futures_util::try_join!(
-            self.registers.load_many(pick(wants.register, ids(&|r| vec![Some(r.register_id.clone())]))),
-            self.severities.load_many(pick(wants.severity, ids(&|r| vec![r.severity_id.clone()]))),
+            self.registers.load_many(pick(
+                wants.register,
+                ids(&|r| vec![Some(r.register_id.clone())])
+            )),
+            self.severities
+                .load_many(pick(wants.severity, ids(&|r| vec![r.severity_id.clone()]))),
             self.members.load_many(pick(
                 wants.members,
                 ids(&|r| {
@@ -170,7 +182,10 @@ impl Loaders {
                     ]
                 }),
             )),
-            self.values.load_many(pick(wants.values, risks.iter().map(|r| r.id.clone()).collect())),
+            self.values.load_many(pick(
+                wants.values,
+                risks.iter().map(|r| r.id.clone()).collect()
+            )),
         )?;
         let values: Vec<&custom_field_value::Model> = values.values().flatten().collect();
         let mut fields: Vec<String> = values.iter().map(|v| v.field_id.clone()).collect();

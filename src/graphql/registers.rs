@@ -83,7 +83,19 @@ impl Register {
     ) -> AppResult<RiskConnection> {
         let mut filter = filter.unwrap_or_default();
         filter.register_id = Some(ID(self.model.id.clone()));
-        risk_connection(ctx, filter, search, order_by, PageArgs { first, after, last, before }).await
+        risk_connection(
+            ctx,
+            filter,
+            search,
+            order_by,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
     }
     async fn version(&self) -> i32 {
         self.model.version
@@ -129,11 +141,17 @@ pub struct RegisterMutation;
 #[Object]
 impl RegisterMutation {
     /// Creates a register; without scales or a preset it gets the default 5x5.
-    async fn create_register(&self, ctx: &Context<'_>, input: CreateRegisterInput) -> AppResult<Register> {
+    async fn create_register(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateRegisterInput,
+    ) -> AppResult<Register> {
         let principal = ctx.principal()?;
         principal.require(Role::Admin)?;
         let state = ctx.state()?;
-        Register::new(store::registers::create(&state.db, principal, input, state.clock.now()).await?)
+        Register::new(
+            store::registers::create(&state.db, principal, input, state.clock.now()).await?,
+        )
     }
 
     /// Changes a register. New scales re-score its risks; scales that would
@@ -150,7 +168,8 @@ impl RegisterMutation {
         let state = ctx.state()?;
         let now = state.clock.now();
         Register::new(
-            store::registers::update(&state.db, principal, &id, input, expected_version, now).await?,
+            store::registers::update(&state.db, principal, &id, input, expected_version, now)
+                .await?,
         )
     }
 
@@ -158,6 +177,8 @@ impl RegisterMutation {
         let principal = ctx.principal()?;
         principal.require(Role::Admin)?;
         let state = ctx.state()?;
-        Register::new(store::registers::archive(&state.db, principal, &id, state.clock.now()).await?)
+        Register::new(
+            store::registers::archive(&state.db, principal, &id, state.clock.now()).await?,
+        )
     }
 }

@@ -2,6 +2,7 @@
 
 use super::ContextExt;
 use super::custom_fields::CustomFieldValue;
+use super::loaders::Wants;
 use super::registers::Register;
 use super::scores::{RiskScore, risk_score};
 use super::severities::Severity;
@@ -14,7 +15,6 @@ use crate::domain::inputs::{CreateRiskInput, RiskFilter, RiskOrder};
 use crate::domain::risk::{RiskPatch, Stored, stored_score};
 use crate::error::{AppError, AppResult};
 use crate::store::{self, risk_query};
-use super::loaders::Wants;
 use async_graphql::{Context, ID, Lookahead, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::risk;
@@ -24,7 +24,11 @@ pub struct Risk(pub risk::Model);
 
 impl Risk {
     async fn register_of(&self, ctx: &Context<'_>) -> AppResult<Register> {
-        let found = ctx.loaders()?.registers.load_one(self.0.register_id.clone()).await?;
+        let found = ctx
+            .loaders()?
+            .registers
+            .load_one(self.0.register_id.clone())
+            .await?;
         Register::new(found.ok_or_else(|| AppError::not_found("register"))?)
     }
 
@@ -65,7 +69,11 @@ impl Risk {
         RiskStage::from_stored(&self.0.stage)
     }
     async fn closure_reason(&self) -> AppResult<Option<ClosureReason>> {
-        self.0.closure_reason.as_deref().map(ClosureReason::from_stored).transpose()
+        self.0
+            .closure_reason
+            .as_deref()
+            .map(ClosureReason::from_stored)
+            .transpose()
     }
     /// Set when the risk is CLOSED.
     async fn closed_at(&self) -> Option<DateTime<Utc>> {
@@ -73,13 +81,18 @@ impl Risk {
     }
     /// Minutes from creation to closing.
     async fn resolution_duration_minutes(&self) -> Option<i32> {
-        self.0
-            .closed_at
-            .map(|closed| i32::try_from((closed - self.0.created_at).num_minutes()).unwrap_or(i32::MAX))
+        self.0.closed_at.map(|closed| {
+            i32::try_from((closed - self.0.created_at).num_minutes()).unwrap_or(i32::MAX)
+        })
     }
     async fn severity(&self, ctx: &Context<'_>) -> AppResult<Option<Severity>> {
         match &self.0.severity_id {
-            Some(id) => Ok(ctx.loaders()?.severities.load_one(id.clone()).await?.map(Severity)),
+            Some(id) => Ok(ctx
+                .loaders()?
+                .severities
+                .load_one(id.clone())
+                .await?
+                .map(Severity)),
             None => Ok(None),
         }
     }
@@ -158,7 +171,11 @@ impl Risk {
     }
     async fn custom_fields(&self, ctx: &Context<'_>) -> AppResult<Vec<CustomFieldValue>> {
         let values = ctx.loaders()?.values.load_one(self.0.id.clone()).await?;
-        Ok(values.unwrap_or_default().into_iter().map(CustomFieldValue).collect())
+        Ok(values
+            .unwrap_or_default()
+            .into_iter()
+            .map(CustomFieldValue)
+            .collect())
     }
     /// Grows by one with every change; pass as expectedVersion to update safely.
     async fn version(&self) -> i32 {
@@ -209,7 +226,8 @@ impl RiskConnection {
 #[Object]
 impl RiskConnection {
     async fn edges(&self, ctx: &Context<'_>) -> AppResult<Vec<RiskEdge>> {
-        self.prefetched(ctx, &ctx.look_ahead().field("node")).await?;
+        self.prefetched(ctx, &ctx.look_ahead().field("node"))
+            .await?;
         Ok(self
             .page
             .risks
@@ -222,7 +240,12 @@ impl RiskConnection {
     }
     async fn nodes(&self, ctx: &Context<'_>) -> AppResult<Vec<Risk>> {
         self.prefetched(ctx, &ctx.look_ahead()).await?;
-        Ok(self.page.risks.iter().map(|(_, r)| Risk(r.clone())).collect())
+        Ok(self
+            .page
+            .risks
+            .iter()
+            .map(|(_, r)| Risk(r.clone()))
+            .collect())
     }
     async fn page_info(&self) -> PageInfo {
         PageInfo {
@@ -288,7 +311,12 @@ impl RiskQuery {
         last: Option<i32>,
         before: Option<String>,
     ) -> AppResult<RiskConnection> {
-        let args = risk_query::PageArgs { first, after, last, before };
+        let args = risk_query::PageArgs {
+            first,
+            after,
+            last,
+            before,
+        };
         risk_connection(ctx, filter.unwrap_or_default(), search, order_by, args).await
     }
 }
@@ -302,7 +330,9 @@ impl RiskMutation {
         let principal = ctx.principal()?;
         principal.require(Role::Editor)?;
         let state = ctx.state()?;
-        Ok(Risk(store::risks::create(&state.db, principal, input, state.clock.now()).await?))
+        Ok(Risk(
+            store::risks::create(&state.db, principal, input, state.clock.now()).await?,
+        ))
     }
 
     /// Changes only the fields given; null clears. With expectedVersion, a
@@ -318,9 +348,16 @@ impl RiskMutation {
         principal.require(Role::Editor)?;
         let state = ctx.state()?;
         let cause = (RiskEventKind::Updated, ChangeCause::RiskUpdated);
-        let saved =
-            store::risks::update(&state.db, principal, &id, input, expected_version, cause, state.clock.now())
-                .await?;
+        let saved = store::risks::update(
+            &state.db,
+            principal,
+            &id,
+            input,
+            expected_version,
+            cause,
+            state.clock.now(),
+        )
+        .await?;
         Ok(Risk(saved))
     }
 
@@ -329,7 +366,9 @@ impl RiskMutation {
         let principal = ctx.principal()?;
         principal.require(Role::Editor)?;
         let state = ctx.state()?;
-        Ok(Risk(store::risks::archive(&state.db, principal, &id, state.clock.now()).await?))
+        Ok(Risk(
+            store::risks::archive(&state.db, principal, &id, state.clock.now()).await?,
+        ))
     }
 
     /// Deletes a risk for good; its history stays in the change feed.
@@ -337,6 +376,12 @@ impl RiskMutation {
         let principal = ctx.principal()?;
         principal.require(Role::Admin)?;
         let state = ctx.state()?;
-        Ok(ID(store::risks::delete(&state.db, principal, &id, state.clock.now()).await?))
+        Ok(ID(store::risks::delete(
+            &state.db,
+            principal,
+            &id,
+            state.clock.now(),
+        )
+        .await?))
     }
 }

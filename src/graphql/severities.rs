@@ -57,15 +57,29 @@ pub struct SeverityQuery;
 #[Object]
 impl SeverityQuery {
     /// The organization's severities, by position then name.
-    async fn severities(&self, ctx: &Context<'_>, filter: Option<SeverityFilter>) -> AppResult<Vec<Severity>> {
+    async fn severities(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<SeverityFilter>,
+    ) -> AppResult<Vec<Severity>> {
         let principal = ctx.principal()?;
-        let list = store::severities::list(&ctx.state()?.db, &principal.org_id, filter.unwrap_or_default()).await?;
+        let list = store::severities::list(
+            &ctx.state()?.db,
+            &principal.org_id,
+            filter.unwrap_or_default(),
+        )
+        .await?;
         Ok(list.into_iter().map(Severity).collect())
     }
 
     async fn severity(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Severity>> {
         ctx.principal()?;
-        Ok(ctx.loaders()?.severities.load_one(id.0).await?.map(Severity))
+        Ok(ctx
+            .loaders()?
+            .severities
+            .load_one(id.0)
+            .await?
+            .map(Severity))
     }
 }
 
@@ -74,18 +88,31 @@ pub struct SeverityMutation;
 
 #[Object]
 impl SeverityMutation {
-    async fn create_severity(&self, ctx: &Context<'_>, input: CreateSeverityInput) -> AppResult<Severity> {
+    async fn create_severity(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateSeverityInput,
+    ) -> AppResult<Severity> {
         let principal = ctx.principal()?;
         principal.require(Role::Admin)?;
         let state = ctx.state()?;
-        Ok(Severity(store::severities::create(&state.db, principal, input, state.clock.now()).await?))
+        Ok(Severity(
+            store::severities::create(&state.db, principal, input, state.clock.now()).await?,
+        ))
     }
 
-    async fn update_severity(&self, ctx: &Context<'_>, id: ID, input: UpdateSeverityInput) -> AppResult<Severity> {
+    async fn update_severity(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateSeverityInput,
+    ) -> AppResult<Severity> {
         let principal = ctx.principal()?;
         principal.require(Role::Admin)?;
         let state = ctx.state()?;
-        Ok(Severity(store::severities::update(&state.db, principal, &id, input, state.clock.now()).await?))
+        Ok(Severity(
+            store::severities::update(&state.db, principal, &id, input, state.clock.now()).await?,
+        ))
     }
 
     /// Deletes a severity that no risk uses; disable one that is in use.

@@ -16,6 +16,10 @@ use entity::{custom_field_definition, member, organization, register, risk, seve
 /// An object with a global ID; `node(id)` finds any of them.
 #[derive(Interface)]
 #[graphql(field(name = "id", ty = "ID"))]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one value per node() call, never stored"
+)]
 pub enum Node {
     Organization(Organization),
     Member(Member),
@@ -66,7 +70,12 @@ impl Member {
 /// A member loaded by id through the request's loader.
 pub async fn member(ctx: &Context<'_>, id: Option<&String>) -> AppResult<Option<Member>> {
     match id {
-        Some(id) => Ok(ctx.loaders()?.members.load_one(id.clone()).await?.map(Member)),
+        Some(id) => Ok(ctx
+            .loaders()?
+            .members
+            .load_one(id.clone())
+            .await?
+            .map(Member)),
         None => Ok(None),
     }
 }
@@ -109,15 +118,19 @@ impl ViewerQuery {
         let db = &ctx.state()?.db;
         let org = principal.org_id.as_str();
         let found = match kind_of(&id) {
-            Some(Kind::Organization) if id.as_str() == org => {
-                Ok(Node::Organization(Organization(store::members::organization(db, org).await?)))
-            }
-            Some(Kind::Member) => find::<member::Entity>(db, org, &id).await.map(|m| Node::Member(Member(m))),
+            Some(Kind::Organization) if id.as_str() == org => Ok(Node::Organization(Organization(
+                store::members::organization(db, org).await?,
+            ))),
+            Some(Kind::Member) => find::<member::Entity>(db, org, &id)
+                .await
+                .map(|m| Node::Member(Member(m))),
             Some(Kind::Register) => find::<register::Entity>(db, org, &id)
                 .await
                 .and_then(Register::new)
                 .map(Node::Register),
-            Some(Kind::Risk) => find::<risk::Entity>(db, org, &id).await.map(|r| Node::Risk(Risk(r))),
+            Some(Kind::Risk) => find::<risk::Entity>(db, org, &id)
+                .await
+                .map(|r| Node::Risk(Risk(r))),
             Some(Kind::Severity) => find::<severity::Entity>(db, org, &id)
                 .await
                 .map(|s| Node::Severity(Severity(s))),

@@ -12,7 +12,9 @@ use crate::domain::validation::{self, NAME_MAX};
 use crate::error::{AppError, AppResult};
 use async_graphql::MaybeUndefined;
 use chrono::{DateTime, Utc};
-use entity::{custom_field_definition as definition, custom_field_value as value, member, register, risk};
+use entity::{
+    custom_field_definition as definition, custom_field_value as value, member, register, risk,
+};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
@@ -35,7 +37,10 @@ pub fn type_of(def: &definition::Model) -> AppResult<CustomFieldType> {
 }
 
 pub fn number_format_of(def: &definition::Model) -> AppResult<Option<NumberFormat>> {
-    def.number_format.as_deref().map(NumberFormat::from_stored).transpose()
+    def.number_format
+        .as_deref()
+        .map(NumberFormat::from_stored)
+        .transpose()
 }
 
 /// The value a row holds, read as its field's type.
@@ -116,14 +121,17 @@ pub async fn write_values(
     for (i, input) in inputs.into_iter().enumerate() {
         let at = format!("customFields[{i}]");
         let (field_id, input) = input.into_value();
-        let def = defs
-            .get(&field_id)
-            .filter(|d| !d.archived)
-            .ok_or_else(|| {
-                AppError::bad_input(format!("{at}.fieldId"), "no such field in the risk's register")
-            })?;
+        let def = defs.get(&field_id).filter(|d| !d.archived).ok_or_else(|| {
+            AppError::bad_input(
+                format!("{at}.fieldId"),
+                "no such field in the risk's register",
+            )
+        })?;
         if !seen.insert(field_id.clone()) {
-            return Err(AppError::bad_input(format!("{at}.fieldId"), "field given twice"));
+            return Err(AppError::bad_input(
+                format!("{at}.fieldId"),
+                "field given twice",
+            ));
         }
         let options = options_of(def)?;
         let field_rules = FieldRules {
@@ -154,9 +162,10 @@ pub async fn write_values(
             .into_iter()
             .map(|m| m.id)
             .collect();
-        if let Some((at, ..)) = parsed.iter().find(|(_, _, _, v)| {
-            matches!(v, Some(FieldValue::User(u)) if !known.contains(u))
-        }) {
+        if let Some((at, ..)) = parsed
+            .iter()
+            .find(|(_, _, _, v)| matches!(v, Some(FieldValue::User(u)) if !known.contains(u)))
+        {
             return Err(AppError::bad_input(
                 format!("{at}.userId"),
                 "not a member of the organization",
@@ -271,7 +280,8 @@ pub async fn create(
     )?;
     let tx = db.begin().await?;
     let register =
-        find_input::<register::Entity>(&tx, &principal.org_id, &input.register_id, "registerId").await?;
+        find_input::<register::Entity>(&tx, &principal.org_id, &input.register_id, "registerId")
+            .await?;
     let name = input.name.trim().to_owned();
     check_name_free(&tx, &register.id, &name, None).await?;
     let position = match input.position {
@@ -329,7 +339,10 @@ pub async fn update(
     if let Some(format) = input.number_format.as_opt_ref() {
         number_format = format.copied();
         if field_type == CustomFieldType::Number && number_format.is_none() {
-            return Err(AppError::bad_input("numberFormat", "a NUMBER field needs a format"));
+            return Err(AppError::bad_input(
+                "numberFormat",
+                "a NUMBER field needs a format",
+            ));
         }
     }
     let mut options = options_of(&current)?;

@@ -20,7 +20,9 @@ pub async fn principal_for(
     let role = Role::from_claim(&claims.role)
         .ok_or_else(|| AppError::Unauthenticated(format!("unknown role {:?}", claims.role)))?;
     if claims.org.is_empty() || claims.sub.is_empty() {
-        return Err(AppError::Unauthenticated("the token names no org or sub".into()));
+        return Err(AppError::Unauthenticated(
+            "the token names no org or sub".into(),
+        ));
     }
     let found = member::Entity::find()
         .filter(member::Column::Subject.eq(&claims.sub))
@@ -102,10 +104,7 @@ async fn create_member(
         .ok_or_else(|| AppError::internal("member vanished after insert"))
 }
 
-pub async fn organization(
-    db: &DatabaseConnection,
-    org_id: &str,
-) -> AppResult<organization::Model> {
+pub async fn organization(db: &DatabaseConnection, org_id: &str) -> AppResult<organization::Model> {
     organization::Entity::find_by_id(org_id)
         .one(db)
         .await?

@@ -12,8 +12,8 @@ pub mod severities;
 
 use crate::error::{AppError, AppResult};
 use sea_orm::{
-    ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr,
-    EntityTrait, QueryFilter,
+    ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,12 +39,15 @@ pub async fn connect(url: &str, counter: &StatementCounter) -> Result<DatabaseCo
         // One connection: SQLite serializes writers anyway, and a single
         // connection never meets SQLITE_BUSY when a read transaction upgrades
         // to a write.
-        options.max_connections(1).min_connections(1).map_sqlx_sqlite_opts(|o| {
-            o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
-                .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10))
-        });
+        options
+            .max_connections(1)
+            .min_connections(1)
+            .map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(10))
+            });
     } else {
         options.max_connections(16).min_connections(1);
     }
@@ -112,10 +115,8 @@ pub async fn find_input<E: OrgScoped>(
     id: &str,
     field: &str,
 ) -> AppResult<E::Model> {
-    find::<E>(db, org_id, id)
-        .await
-        .map_err(|err| match err {
-            AppError::NotFound(message) => AppError::bad_input(field, message),
-            other => other,
-        })
+    find::<E>(db, org_id, id).await.map_err(|err| match err {
+        AppError::NotFound(message) => AppError::bad_input(field, message),
+        other => other,
+    })
 }

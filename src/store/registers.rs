@@ -36,7 +36,11 @@ pub async fn list(
         .await?)
 }
 
-fn check_text(name: Option<&str>, description: Option<&str>, prefix: Option<&str>) -> AppResult<()> {
+fn check_text(
+    name: Option<&str>,
+    description: Option<&str>,
+    prefix: Option<&str>,
+) -> AppResult<()> {
     if let Some(name) = name {
         validation::required("name", name, NAME_MAX)?;
     }
@@ -62,7 +66,10 @@ pub async fn create(
     )?;
     let scales = match (input.scales, input.preset) {
         (Some(_), Some(_)) => {
-            return Err(AppError::bad_input("preset", "give scales or a preset, not both"));
+            return Err(AppError::bad_input(
+                "preset",
+                "give scales or a preset, not both",
+            ));
         }
         (Some(scales), None) => {
             scales.validate("scales")?;
@@ -90,10 +97,7 @@ pub async fn create(
 /// single UPDATE ... RETURNING inside the caller's transaction, so concurrent
 /// creates serialize on the register row and never share a number; numbers
 /// taken by hand-given identifiers are skipped.
-pub async fn take_identifier(
-    tx: &impl ConnectionTrait,
-    register_id: &str,
-) -> AppResult<String> {
+pub async fn take_identifier(tx: &impl ConnectionTrait, register_id: &str) -> AppResult<String> {
     loop {
         let updated = register::Entity::update_many()
             .col_expr(
@@ -137,7 +141,10 @@ pub async fn update(
         ));
     }
     let name = input.name.as_opt_deref().map(|n| n.unwrap_or_default());
-    let prefix = input.identifier_prefix.as_opt_deref().map(|p| p.unwrap_or_default());
+    let prefix = input
+        .identifier_prefix
+        .as_opt_deref()
+        .map(|p| p.unwrap_or_default());
     check_text(name, input.description.value().map(String::as_str), prefix)?;
 
     let mut model = current.clone().into_active_model();
@@ -160,7 +167,10 @@ pub async fn update(
         }
         async_graphql::MaybeUndefined::Undefined => {
             if input.scales_remap.is_some() {
-                return Err(AppError::bad_input("scalesRemap", "scalesRemap goes with new scales"));
+                return Err(AppError::bad_input(
+                    "scalesRemap",
+                    "scalesRemap goes with new scales",
+                ));
             }
             None
         }
@@ -192,13 +202,16 @@ pub async fn update(
     Ok(saved)
 }
 
+/// Where each old level of one side goes; None keeps levels as they are.
+pub type LevelMap = Option<Vec<usize>>;
+
 /// Validates a remap of one side against the old and new level counts.
 pub fn check_remap(
     field: &str,
     remap: Option<&Vec<i32>>,
     old_len: usize,
     new_len: usize,
-) -> AppResult<Option<Vec<usize>>> {
+) -> AppResult<LevelMap> {
     let Some(remap) = remap else { return Ok(None) };
     if remap.len() != old_len {
         return Err(AppError::bad_input(
@@ -219,7 +232,7 @@ pub fn remaps(
     remap: Option<&ScalesRemapInput>,
     old: &Scales,
     new: &Scales,
-) -> AppResult<(Option<Vec<usize>>, Option<Vec<usize>>)> {
+) -> AppResult<(LevelMap, LevelMap)> {
     Ok((
         check_remap(
             "scalesRemap.likelihood",

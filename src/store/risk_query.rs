@@ -95,7 +95,8 @@ pub fn condition(org_id: &str, filter: &RiskFilter, search: Option<&str>) -> Con
             .replace('_', "\\_");
         let pattern = format!("%{escaped}%");
         let like = |column: C| {
-            Expr::expr(Func::lower(Expr::col(column))).like(LikeExpr::new(pattern.clone()).escape('\\'))
+            Expr::expr(Func::lower(Expr::col(column)))
+                .like(LikeExpr::new(pattern.clone()).escape('\\'))
         };
         cond = cond.add(
             Condition::any()
@@ -122,7 +123,9 @@ impl Key {
     fn nullable(&self) -> bool {
         matches!(
             self.column,
-            risk::Column::InherentScore | risk::Column::ResidualScore | risk::Column::MitigationTargetAt
+            risk::Column::InherentScore
+                | risk::Column::ResidualScore
+                | risk::Column::MitigationTargetAt
         )
     }
 
@@ -137,11 +140,15 @@ impl Key {
             return Some(None);
         }
         let value = match self.column {
-            risk::Column::InherentScore | risk::Column::ResidualScore => Value::from(json.as_f64()?),
+            risk::Column::InherentScore | risk::Column::ResidualScore => {
+                Value::from(json.as_f64()?)
+            }
             risk::Column::CreatedAt | risk::Column::UpdatedAt => {
                 Value::from(json.as_str()?.parse::<DateTime<Utc>>().ok()?)
             }
-            risk::Column::MitigationTargetAt => Value::from(json.as_str()?.parse::<NaiveDate>().ok()?),
+            risk::Column::MitigationTargetAt => {
+                Value::from(json.as_str()?.parse::<NaiveDate>().ok()?)
+            }
             _ => Value::from(json.as_str()?.to_owned()),
         };
         Some(Some(value))
@@ -179,7 +186,10 @@ fn keys(order: &[RiskOrder]) -> Vec<Key> {
 
 fn encode_cursor(keys: &[Key], risk: &risk::Model) -> String {
     let row = serde_json::to_value(risk).unwrap_or(Json::Null);
-    let values: Vec<Json> = keys.iter().map(|k| row.get(k.name()).cloned().unwrap_or(Json::Null)).collect();
+    let values: Vec<Json> = keys
+        .iter()
+        .map(|k| row.get(k.name()).cloned().unwrap_or(Json::Null))
+        .collect();
     URL_SAFE_NO_PAD.encode(Json::from(values).to_string())
 }
 
@@ -214,7 +224,11 @@ fn past_cursor(keys: &[Key], values: &[Option<Value>], forward: bool) -> Conditi
         let col = Expr::col(key.column);
         let beyond: Condition = match &values[k] {
             Some(v) => {
-                let cmp = if ascending { col.clone().gt(v.clone()) } else { col.clone().lt(v.clone()) };
+                let cmp = if ascending {
+                    col.clone().gt(v.clone())
+                } else {
+                    col.clone().lt(v.clone())
+                };
                 let mut c = Condition::any().add(cmp);
                 if nulls_last && key.nullable() {
                     c = c.add(col.is_null());
@@ -234,7 +248,11 @@ fn ordered(mut query: Select<risk::Entity>, keys: &[Key], forward: bool) -> Sele
         let ascending = key.ascending == forward;
         let order = if ascending { Order::Asc } else { Order::Desc };
         query = if key.nullable() {
-            let nulls = if forward { NullOrdering::Last } else { NullOrdering::First };
+            let nulls = if forward {
+                NullOrdering::Last
+            } else {
+                NullOrdering::First
+            };
             query.order_by_with_nulls(key.column, order, nulls)
         } else {
             query.order_by(key.column, order)
@@ -307,7 +325,10 @@ pub async fn page(
     if !forward {
         rows.reverse();
     }
-    let risks = rows.into_iter().map(|r| (encode_cursor(&keys, &r), r)).collect();
+    let risks = rows
+        .into_iter()
+        .map(|r| (encode_cursor(&keys, &r), r))
+        .collect();
     // Past a cursor there is something on the other side; counting it exactly
     // would cost another query, which the Relay spec lets us skip.
     let (has_next, has_previous) = if forward {

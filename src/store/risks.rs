@@ -2,7 +2,7 @@
 //! values, its recomputed scores and its events together.
 
 use super::events::{self, NewEvent};
-use super::registers::{remaps, scales_of, take_identifier};
+use super::registers::{LevelMap, remaps, scales_of, take_identifier};
 use super::{custom_fields, find, find_input};
 use crate::auth::Principal;
 use crate::domain::enums::{ChangeCause, RiskEventKind, RiskStage, RiskStatus, TreatmentStrategy};
@@ -16,7 +16,7 @@ use async_graphql::MaybeUndefined;
 use chrono::{DateTime, Utc};
 use entity::{member, register, risk, severity};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     IntoActiveModel, PaginatorTrait, QueryFilter, TransactionTrait,
 };
 
@@ -118,14 +118,25 @@ async fn check_references(
             ));
         }
     }
-    if let Some(severity_id) = after.severity_id.as_deref().filter(|_| changed(|r| r.severity_id.as_deref())) {
+    if let Some(severity_id) = after
+        .severity_id
+        .as_deref()
+        .filter(|_| changed(|r| r.severity_id.as_deref()))
+    {
         let severity =
             find_input::<severity::Entity>(tx, &after.org_id, severity_id, "severityId").await?;
         if severity.disabled {
-            return Err(AppError::bad_input("severityId", "the severity is disabled"));
+            return Err(AppError::bad_input(
+                "severityId",
+                "the severity is disabled",
+            ));
         }
     }
-    if let Some(owner_id) = after.owner_id.as_deref().filter(|_| changed(|r| r.owner_id.as_deref())) {
+    if let Some(owner_id) = after
+        .owner_id
+        .as_deref()
+        .filter(|_| changed(|r| r.owner_id.as_deref()))
+    {
         find_input::<member::Entity>(tx, &after.org_id, owner_id, "ownerId").await?;
     }
     Ok(())
@@ -163,7 +174,10 @@ pub async fn create(
     let register =
         find_input::<register::Entity>(&tx, &principal.org_id, &register_id, "registerId").await?;
     if register.archived {
-        return Err(AppError::bad_input("registerId", "the register is archived"));
+        return Err(AppError::bad_input(
+            "registerId",
+            "the register is archived",
+        ));
     }
     let scales = scales_of(&register)?;
     let mut risk = blank(new_id(Kind::Risk), &register, &principal.member_id, now);
@@ -178,13 +192,25 @@ pub async fn create(
     }
     check_references(&tx, None, &risk).await?;
     rules::rescore(&mut risk, &scales, &[]);
-    risk.clone().into_active_model().reset_all().insert(&tx).await?;
+    risk.clone()
+        .into_active_model()
+        .reset_all()
+        .insert(&tx)
+        .await?;
     let mut changes = risk_changes(None, &risk);
     changes.extend(custom_fields::write_values(&tx, &risk, values, true).await?);
     let kind = (RiskEventKind::Created, ChangeCause::RiskCreated);
     events::append(
         &tx,
-        vec![event(&risk, None, &scales, &scales, kind, &principal.member_id, changes)],
+        vec![event(
+            &risk,
+            None,
+            &scales,
+            &scales,
+            kind,
+            &principal.member_id,
+            changes,
+        )],
     )
     .await?;
     tx.commit().await?;
@@ -234,7 +260,15 @@ pub async fn update(
     save(&tx, &before, &after).await?;
     events::append(
         &tx,
-        vec![event(&after, Some(&before), &scales, &scales, cause, &principal.member_id, changes)],
+        vec![event(
+            &after,
+            Some(&before),
+            &scales,
+            &scales,
+            cause,
+            &principal.member_id,
+            changes,
+        )],
     )
     .await?;
     tx.commit().await?;
@@ -242,7 +276,11 @@ pub async fn update(
 }
 
 /// Writes `after` over `before`, only if nobody changed the row meanwhile.
-async fn save(tx: &impl ConnectionTrait, before: &risk::Model, after: &risk::Model) -> AppResult<()> {
+async fn save(
+    tx: &impl ConnectionTrait,
+    before: &risk::Model,
+    after: &risk::Model,
+) -> AppResult<()> {
     let result = risk::Entity::update_many()
         .set(after.clone().into_active_model().reset_all())
         .filter(risk::Column::Id.eq(&before.id))
@@ -250,7 +288,10 @@ async fn save(tx: &impl ConnectionTrait, before: &risk::Model, after: &risk::Mod
         .exec(tx)
         .await?;
     if result.rows_affected == 0 {
-        return Err(AppError::conflict(None, "the risk changed meanwhile; try again"));
+        return Err(AppError::conflict(
+            None,
+            "the risk changed meanwhile; try again",
+        ));
     }
     Ok(())
 }
@@ -283,7 +324,9 @@ pub async fn delete(
         .filter(entity::custom_field_value::Column::RiskId.eq(&risk.id))
         .exec(&tx)
         .await?;
-    risk::Entity::delete_by_id(risk.id.clone()).exec(&tx).await?;
+    risk::Entity::delete_by_id(risk.id.clone())
+        .exec(&tx)
+        .await?;
     let mut gone = risk.clone();
     gone.updated_at = now;
     let mut e = event(
@@ -315,7 +358,7 @@ pub async fn move_to_scales(
     now: DateTime<Utc>,
 ) -> AppResult<()> {
     let (remap_l, remap_i) = remaps(remap, old, new)?;
-    let map = |level: Option<i32>, remap: &Option<Vec<usize>>| -> Option<i32> {
+    let map = |level: Option<i32>, remap: &LevelMap| -> Option<i32> {
         let level = level?;
         match remap {
             Some(to) => usize::try_from(level)
@@ -326,7 +369,9 @@ pub async fn move_to_scales(
         }
     };
     let (l_len, i_len, b_len) = (new.likelihood.len(), new.impact.len(), new.bands.len());
-    let out = |level: Option<i32>, len: usize| level.is_some_and(|l| usize::try_from(l).map_or(true, |l| l >= len));
+    let out = |level: Option<i32>, len: usize| {
+        level.is_some_and(|l| usize::try_from(l).map_or(true, |l| l >= len))
+    };
 
     let risks = risk::Entity::find()
         .filter(risk::Column::RegisterId.eq(&register.id))
@@ -350,24 +395,25 @@ pub async fn move_to_scales(
             continue;
         }
         rules::rescore(&mut after, new, &[]);
-        let changes = risk_changes(Some(before), &after);
-        let residual_moved = stored_score(before, Stored::Residual, old)
-            != stored_score(&after, Stored::Residual, new);
-        let scores_moved = *before != after;
-        if scores_moved {
-            moved.push((before, after, changes, residual_moved));
+        if *before != after {
+            let changes = risk_changes(Some(before), &after);
+            moved.push((before, after, changes));
         }
     }
     if stranded > 0 {
         return Err(AppError::bad_input(
-            if remap.is_some() { "scalesRemap" } else { "scales" },
+            if remap.is_some() {
+                "scalesRemap"
+            } else {
+                "scales"
+            },
             format!(
                 "the new scales would leave {stranded} risk(s) with levels out of range; give scalesRemap"
             ),
         ));
     }
     let mut saved = Vec::with_capacity(moved.len());
-    for (before, mut after, changes, _) in moved {
+    for (before, mut after, changes) in moved {
         after.version = before.version + 1;
         after.updated_at = now;
         after.updated_by = Some(principal.member_id.clone());
@@ -389,9 +435,4 @@ pub async fn move_to_scales(
         })
         .collect();
     events::append(tx, events).await
-}
-
-/// How many risks in the register use a severity or member: for deletes.
-pub async fn count_where(db: &impl ConnectionTrait, condition: Condition) -> AppResult<u64> {
-    Ok(risk::Entity::find().filter(condition).count(db).await?)
 }

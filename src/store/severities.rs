@@ -188,7 +188,8 @@ pub async fn update(
     if let Some(disabled) = disabled {
         model.disabled = Set(disabled);
     }
-    let optional = |value: MaybeUndefined<String>, slot: &mut sea_orm::ActiveValue<Option<String>>| {
+    let optional = |value: MaybeUndefined<String>,
+                    slot: &mut sea_orm::ActiveValue<Option<String>>| {
         if let Some(v) = value.as_opt_deref() {
             *slot = Set(v.map(str::to_owned));
         }

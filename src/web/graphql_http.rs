@@ -49,11 +49,17 @@ fn negotiate(headers: &HeaderMap) -> Option<Format> {
         .split(',')
         .map(|part| part.split(';').next().unwrap_or("").trim())
         .collect();
-    if types.iter().any(|t| t.eq_ignore_ascii_case(GRAPHQL_RESPONSE)) {
+    if types
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case(GRAPHQL_RESPONSE))
+    {
         Some(Format::GraphqlResponse)
     } else if types.is_empty()
         || types.iter().any(|t| {
-            t.is_empty() || t.eq_ignore_ascii_case(JSON) || *t == "*/*" || t.eq_ignore_ascii_case("application/*")
+            t.is_empty()
+                || t.eq_ignore_ascii_case(JSON)
+                || *t == "*/*"
+                || t.eq_ignore_ascii_case("application/*")
         })
     {
         Some(Format::Json)
@@ -85,7 +91,11 @@ fn fail(format: Format, status: StatusCode, err: AppError) -> Response {
 }
 
 fn bad_request(format: Format, field: &str, message: &str) -> Response {
-    fail(format, StatusCode::BAD_REQUEST, AppError::bad_input(field, message))
+    fail(
+        format,
+        StatusCode::BAD_REQUEST,
+        AppError::bad_input(field, message),
+    )
 }
 
 /// One operation's parameters, as sent.
@@ -200,7 +210,10 @@ fn precheck(state: &AppState, p: &Params, get: bool) -> Result<(), (StatusCode, 
     if p.query.len() > limits.max_query_bytes {
         return Err((
             StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::LimitExceeded(format!("the query is longer than {} bytes", limits.max_query_bytes)),
+            AppError::LimitExceeded(format!(
+                "the query is longer than {} bytes",
+                limits.max_query_bytes
+            )),
         ));
     }
     // A document that does not parse is reported by execution, with locations.
@@ -237,12 +250,18 @@ fn precheck(state: &AppState, p: &Params, get: bool) -> Result<(), (StatusCode, 
         let d = &definition.node;
         let name = d.name.node.as_str();
         let value = given.and_then(|vars| vars.get(name));
-        if !d.var_type.node.nullable && d.default_value.is_none() && value.is_none_or(Value::is_null) {
+        if !d.var_type.node.nullable
+            && d.default_value.is_none()
+            && value.is_none_or(Value::is_null)
+        {
             return Err((
                 StatusCode::BAD_REQUEST,
                 AppError::bad_input(
                     format!("variables.{name}"),
-                    format!("variable ${name} of type {} was not provided", d.var_type.node),
+                    format!(
+                        "variable ${name} of type {} was not provided",
+                        d.var_type.node
+                    ),
                 ),
             ));
         }
@@ -250,7 +269,14 @@ fn precheck(state: &AppState, p: &Params, get: bool) -> Result<(), (StatusCode, 
     Ok(())
 }
 
-async fn run(state: &AppState, headers: &HeaderMap, format: Format, batch: Vec<Params>, is_batch: bool, get: bool) -> Response {
+async fn run(
+    state: &AppState,
+    headers: &HeaderMap,
+    format: Format,
+    batch: Vec<Params>,
+    is_batch: bool,
+    get: bool,
+) -> Response {
     for p in &batch {
         if let Err((status, err)) = precheck(state, p, get) {
             // Legacy JSON clients get 200 for any well-formed request.
@@ -297,7 +323,10 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         return fail(
             Format::Json,
             StatusCode::NOT_ACCEPTABLE,
-            AppError::bad_input("accept", "accept application/graphql-response+json or application/json"),
+            AppError::bad_input(
+                "accept",
+                "accept application/graphql-response+json or application/json",
+            ),
         );
     };
     let content_type = headers
@@ -340,12 +369,19 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     run(&state, &headers, format, batch, is_batch, false).await
 }
 
-pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     let Some(format) = negotiate(&headers) else {
         return fail(
             Format::Json,
             StatusCode::NOT_ACCEPTABLE,
-            AppError::bad_input("accept", "accept application/graphql-response+json or application/json"),
+            AppError::bad_input(
+                "accept",
+                "accept application/graphql-response+json or application/json",
+            ),
         );
     };
     let pairs: Vec<(String, String)> =
@@ -355,7 +391,9 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(que
         let value = match key.as_str() {
             "variables" | "extensions" => match serde_json::from_str::<Value>(&value) {
                 Ok(v) => v,
-                Err(_) => return bad_request(format, "variables", "variables must be a JSON object"),
+                Err(_) => {
+                    return bad_request(format, "variables", "variables must be a JSON object");
+                }
             },
             _ => Value::String(value),
         };

@@ -35,23 +35,37 @@ async fn requests_without_a_valid_token_are_unauthenticated(app: TestApp) {
     ] {
         client.token = Some(token);
         let (status, body) = client.post("{ viewer { role } }", json!({})).await;
-        assert_eq!((status, &body["errors"][0]["extensions"]["code"]), (401, &json!("UNAUTHENTICATED")), "{body}");
+        assert_eq!(
+            (status, &body["errors"][0]["extensions"]["code"]),
+            (401, &json!("UNAUTHENTICATED")),
+            "{body}"
+        );
     }
 }
 
 async fn members_are_created_just_in_time_from_claims(app: TestApp) {
     let editor = app.client("acme", "erin", "editor");
-    let data = editor.ok("{ viewer { role member { name role } organization { name } } }", json!({})).await;
+    let data = editor
+        .ok(
+            "{ viewer { role member { name role } organization { name } } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(
         data["viewer"],
         json!({"role": "EDITOR", "member": {"name": "erin of acme", "role": "EDITOR"}, "organization": {"name": "acme"}})
     );
     // A new token with another role refreshes the member.
     let promoted = app.client("acme", "erin", "admin");
-    let data = promoted.ok("{ viewer { member { id role } } }", json!({})).await;
+    let data = promoted
+        .ok("{ viewer { member { id role } } }", json!({}))
+        .await;
     assert_eq!(data["viewer"]["member"]["role"], "ADMIN");
     let again = editor.ok("{ viewer { member { id } } }", json!({})).await;
-    assert_eq!(again["viewer"]["member"]["id"], data["viewer"]["member"]["id"]);
+    assert_eq!(
+        again["viewer"]["member"]["id"],
+        data["viewer"]["member"]["id"]
+    );
 }
 
 async fn roles_limit_what_members_may_write(app: TestApp) {
@@ -62,26 +76,61 @@ async fn roles_limit_what_members_may_write(app: TestApp) {
     let risk = fixtures::risk(&admin, &register, "t", json!({})).await;
     let severity = fixtures::severity(&admin, "High").await;
 
-    let create_risk = "mutation($r: ID!) { createRisk(input: {registerId: $r, title: \"x\"}) { id } }";
-    viewer.err(create_risk, json!({ "r": register })).await.assert("FORBIDDEN", None);
+    let create_risk =
+        "mutation($r: ID!) { createRisk(input: {registerId: $r, title: \"x\"}) { id } }";
     viewer
-        .err("mutation($id: ID!) { updateRisk(id: $id, input: {title: \"x\"}) { id } }", json!({ "id": risk["id"] }))
+        .err(create_risk, json!({ "r": register }))
+        .await
+        .assert("FORBIDDEN", None);
+    viewer
+        .err(
+            "mutation($id: ID!) { updateRisk(id: $id, input: {title: \"x\"}) { id } }",
+            json!({ "id": risk["id"] }),
+        )
         .await
         .assert("FORBIDDEN", None);
     // Viewers read.
-    let read = viewer.ok("query($id: ID!) { risk(id: $id) { title } }", json!({ "id": risk["id"] })).await;
+    let read = viewer
+        .ok(
+            "query($id: ID!) { risk(id: $id) { title } }",
+            json!({ "id": risk["id"] }),
+        )
+        .await;
     assert_eq!(read["risk"]["title"], "t");
 
     // Editors write risks, not registers, severities, fields or deletes.
     editor.ok(create_risk, json!({ "r": register })).await;
-    editor.ok("mutation($id: ID!) { archiveRisk(id: $id) { id } }", json!({ "id": risk["id"] })).await;
+    editor
+        .ok(
+            "mutation($id: ID!) { archiveRisk(id: $id) { id } }",
+            json!({ "id": risk["id"] }),
+        )
+        .await;
     for (query, vars) in [
-        (r#"mutation { createRegister(input: {name: "x", identifierPrefix: "X"}) { id } }"#, json!({})),
-        ("mutation($id: ID!) { updateRegister(id: $id, input: {name: \"x\"}) { id } }", json!({ "id": register })),
-        (r#"mutation { createSeverity(input: {name: "x"}) { id } }"#, json!({})),
-        ("mutation($id: ID!) { deleteSeverity(id: $id) }", json!({ "id": severity })),
-        (r#"mutation($r: ID!) { createCustomField(input: {registerId: $r, name: "x", type: TEXT}) { id } }"#, json!({ "r": register })),
-        ("mutation($id: ID!) { deleteRisk(id: $id) }", json!({ "id": risk["id"] })),
+        (
+            r#"mutation { createRegister(input: {name: "x", identifierPrefix: "X"}) { id } }"#,
+            json!({}),
+        ),
+        (
+            "mutation($id: ID!) { updateRegister(id: $id, input: {name: \"x\"}) { id } }",
+            json!({ "id": register }),
+        ),
+        (
+            r#"mutation { createSeverity(input: {name: "x"}) { id } }"#,
+            json!({}),
+        ),
+        (
+            "mutation($id: ID!) { deleteSeverity(id: $id) }",
+            json!({ "id": severity }),
+        ),
+        (
+            r#"mutation($r: ID!) { createCustomField(input: {registerId: $r, name: "x", type: TEXT}) { id } }"#,
+            json!({ "r": register }),
+        ),
+        (
+            "mutation($id: ID!) { deleteRisk(id: $id) }",
+            json!({ "id": risk["id"] }),
+        ),
     ] {
         editor.err(query, vars).await.assert("FORBIDDEN", None);
     }
@@ -121,13 +170,41 @@ async fn other_organizations_do_not_exist_for_the_caller(app: TestApp) {
         })
     );
     for (query, vars, field) in [
-        ("mutation($id: ID!) { updateRisk(id: $id, input: {title: \"x\"}) { id } }", json!({ "id": risk["id"] }), None),
-        ("mutation($id: ID!) { deleteRisk(id: $id) }", json!({ "id": risk["id"] }), None),
-        ("mutation($id: ID!) { updateRegister(id: $id, input: {name: \"x\"}) { id } }", json!({ "id": register }), None),
-        ("mutation($id: ID!) { archiveRegister(id: $id) { id } }", json!({ "id": register }), None),
-        ("mutation($id: ID!) { updateSeverity(id: $id, input: {name: \"x\"}) { id } }", json!({ "id": severity }), None),
-        ("mutation($id: ID!) { deleteSeverity(id: $id) }", json!({ "id": severity }), None),
-        ("mutation($id: ID!) { updateCustomField(id: $id, input: {name: \"x\"}) { id } }", json!({ "id": field }), None),
+        (
+            "mutation($id: ID!) { updateRisk(id: $id, input: {title: \"x\"}) { id } }",
+            json!({ "id": risk["id"] }),
+            None,
+        ),
+        (
+            "mutation($id: ID!) { deleteRisk(id: $id) }",
+            json!({ "id": risk["id"] }),
+            None,
+        ),
+        (
+            "mutation($id: ID!) { updateRegister(id: $id, input: {name: \"x\"}) { id } }",
+            json!({ "id": register }),
+            None,
+        ),
+        (
+            "mutation($id: ID!) { archiveRegister(id: $id) { id } }",
+            json!({ "id": register }),
+            None,
+        ),
+        (
+            "mutation($id: ID!) { updateSeverity(id: $id, input: {name: \"x\"}) { id } }",
+            json!({ "id": severity }),
+            None,
+        ),
+        (
+            "mutation($id: ID!) { deleteSeverity(id: $id) }",
+            json!({ "id": severity }),
+            None,
+        ),
+        (
+            "mutation($id: ID!) { updateCustomField(id: $id, input: {name: \"x\"}) { id } }",
+            json!({ "id": field }),
+            None,
+        ),
     ] {
         globex.err(query, vars).await.assert("NOT_FOUND", field);
     }
@@ -148,6 +225,11 @@ async fn other_organizations_do_not_exist_for_the_caller(app: TestApp) {
         .await
         .assert("BAD_USER_INPUT", Some("severityId"));
     // Nothing of acme changed.
-    let still = acme.ok("query($id: ID!) { risk(id: $id) { title version } }", json!({ "id": risk["id"] })).await;
+    let still = acme
+        .ok(
+            "query($id: ID!) { risk(id: $id) { title version } }",
+            json!({ "id": risk["id"] }),
+        )
+        .await;
     assert_eq!(still["risk"], json!({"title": "secret", "version": 1}));
 }

@@ -21,7 +21,10 @@ async fn field(client: &Client, register: &str, input: Value) -> String {
             json!({ "i": input }),
         )
         .await;
-    data["createCustomField"]["id"].as_str().expect("id").to_owned()
+    data["createCustomField"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned()
 }
 
 fn value_of<'a>(risk: &'a Value, field_id: &str) -> &'a Value {
@@ -36,12 +39,37 @@ async fn custom_fields_of_every_type_hold_their_values(app: TestApp) {
     let register = fixtures::register(&admin, "RA").await;
     let me = fixtures::me(&admin).await;
     let text = field(&admin, &register, json!({"name": "Text", "type": "TEXT"})).await;
-    let number = field(&admin, &register, json!({"name": "Loss", "type": "NUMBER", "numberFormat": "PERCENTAGE"})).await;
-    let boolean = field(&admin, &register, json!({"name": "Regulated", "type": "BOOLEAN"})).await;
+    let number = field(
+        &admin,
+        &register,
+        json!({"name": "Loss", "type": "NUMBER", "numberFormat": "PERCENTAGE"}),
+    )
+    .await;
+    let boolean = field(
+        &admin,
+        &register,
+        json!({"name": "Regulated", "type": "BOOLEAN"}),
+    )
+    .await;
     let date = field(&admin, &register, json!({"name": "Review", "type": "DATE"})).await;
-    let user = field(&admin, &register, json!({"name": "Reviewer", "type": "USER"})).await;
-    let single = field(&admin, &register, json!({"name": "Unit", "type": "SINGLE_SELECT", "options": ["EMEA", "APAC"]})).await;
-    let multi = field(&admin, &register, json!({"name": "Tags", "type": "MULTI_SELECT", "options": ["a", "b", "c"]})).await;
+    let user = field(
+        &admin,
+        &register,
+        json!({"name": "Reviewer", "type": "USER"}),
+    )
+    .await;
+    let single = field(
+        &admin,
+        &register,
+        json!({"name": "Unit", "type": "SINGLE_SELECT", "options": ["EMEA", "APAC"]}),
+    )
+    .await;
+    let multi = field(
+        &admin,
+        &register,
+        json!({"name": "Tags", "type": "MULTI_SELECT", "options": ["a", "b", "c"]}),
+    )
+    .await;
     let risk = fixtures::risk(
         &admin,
         &register,
@@ -71,7 +99,10 @@ async fn custom_fields_of_every_type_hold_their_values(app: TestApp) {
         )
         .await;
     let defs = &defs["register"]["customFields"];
-    assert_eq!(defs[1], json!({"name": "Loss", "type": "NUMBER", "numberFormat": "PERCENTAGE", "options": null, "required": false, "position": 1}));
+    assert_eq!(
+        defs[1],
+        json!({"name": "Loss", "type": "NUMBER", "numberFormat": "PERCENTAGE", "options": null, "required": false, "position": 1})
+    );
     assert_eq!(defs[5]["options"], json!(["EMEA", "APAC"]));
 }
 
@@ -82,50 +113,108 @@ async fn definitions_are_validated(app: TestApp) {
     let cases = [
         (json!({"name": "", "type": "TEXT"}), "name"),
         (json!({"name": "S", "type": "SINGLE_SELECT"}), "options"),
-        (json!({"name": "S", "type": "MULTI_SELECT", "options": ["a", "a"]}), "options[1]"),
-        (json!({"name": "T", "type": "TEXT", "options": ["a"]}), "options"),
-        (json!({"name": "T", "type": "TEXT", "numberFormat": "DECIMAL"}), "numberFormat"),
+        (
+            json!({"name": "S", "type": "MULTI_SELECT", "options": ["a", "a"]}),
+            "options[1]",
+        ),
+        (
+            json!({"name": "T", "type": "TEXT", "options": ["a"]}),
+            "options",
+        ),
+        (
+            json!({"name": "T", "type": "TEXT", "numberFormat": "DECIMAL"}),
+            "numberFormat",
+        ),
     ];
     for (mut input, field) in cases {
         input["registerId"] = json!(register);
-        admin.err(create, json!({ "i": input })).await.assert("BAD_USER_INPUT", Some(field));
+        admin
+            .err(create, json!({ "i": input }))
+            .await
+            .assert("BAD_USER_INPUT", Some(field));
     }
     field(&admin, &register, json!({"name": "Dup", "type": "TEXT"})).await;
     admin
-        .err(create, json!({ "i": {"registerId": register, "name": "Dup", "type": "NUMBER"} }))
+        .err(
+            create,
+            json!({ "i": {"registerId": register, "name": "Dup", "type": "NUMBER"} }),
+        )
         .await
         .assert("CONFLICT", Some("name"));
-    let select = field(&admin, &register, json!({"name": "Sel", "type": "SINGLE_SELECT", "options": ["x"]})).await;
+    let select = field(
+        &admin,
+        &register,
+        json!({"name": "Sel", "type": "SINGLE_SELECT", "options": ["x"]}),
+    )
+    .await;
     let updated = admin
         .ok(
             r#"mutation($id: ID!) { updateCustomField(id: $id, input: {options: ["x", "y"], required: true}) { options required name } }"#,
             json!({ "id": select }),
         )
         .await;
-    assert_eq!(updated["updateCustomField"], json!({"options": ["x", "y"], "required": true, "name": "Sel"}));
+    assert_eq!(
+        updated["updateCustomField"],
+        json!({"options": ["x", "y"], "required": true, "name": "Sel"})
+    );
 }
 
 async fn values_are_validated_against_their_field(app: TestApp) {
     let admin = app.admin("acme");
     let register = fixtures::register(&admin, "RA").await;
     let other_register = fixtures::register(&admin, "OB").await;
-    let number = field(&admin, &register, json!({"name": "N", "type": "NUMBER", "numberFormat": "PERCENTAGE"})).await;
-    let single = field(&admin, &register, json!({"name": "S", "type": "SINGLE_SELECT", "options": ["a"]})).await;
+    let number = field(
+        &admin,
+        &register,
+        json!({"name": "N", "type": "NUMBER", "numberFormat": "PERCENTAGE"}),
+    )
+    .await;
+    let single = field(
+        &admin,
+        &register,
+        json!({"name": "S", "type": "SINGLE_SELECT", "options": ["a"]}),
+    )
+    .await;
     let user = field(&admin, &register, json!({"name": "U", "type": "USER"})).await;
-    let elsewhere = field(&admin, &other_register, json!({"name": "E", "type": "TEXT"})).await;
+    let elsewhere = field(
+        &admin,
+        &other_register,
+        json!({"name": "E", "type": "TEXT"}),
+    )
+    .await;
     let outsider = fixtures::me(&app.admin("globex")).await;
     let risk = fixtures::risk(&admin, &register, "t", json!({})).await;
-    let update = format!("mutation($id: ID!, $input: UpdateRiskInput!) {{ updateRisk(id: $id, input: $input) {{ {RISK_FIELDS} }} }}");
+    let update = format!(
+        "mutation($id: ID!, $input: UpdateRiskInput!) {{ updateRisk(id: $id, input: $input) {{ {RISK_FIELDS} }} }}"
+    );
     let cases = [
-        (json!({"fieldId": number, "text": "12"}), "customFields[0].text"),
-        (json!({"fieldId": number, "number": 101}), "customFields[0].number"),
-        (json!({"fieldId": single, "selection": "b"}), "customFields[0].selection"),
-        (json!({"fieldId": user, "userId": outsider}), "customFields[0].userId"),
-        (json!({"fieldId": elsewhere, "text": "x"}), "customFields[0].fieldId"),
+        (
+            json!({"fieldId": number, "text": "12"}),
+            "customFields[0].text",
+        ),
+        (
+            json!({"fieldId": number, "number": 101}),
+            "customFields[0].number",
+        ),
+        (
+            json!({"fieldId": single, "selection": "b"}),
+            "customFields[0].selection",
+        ),
+        (
+            json!({"fieldId": user, "userId": outsider}),
+            "customFields[0].userId",
+        ),
+        (
+            json!({"fieldId": elsewhere, "text": "x"}),
+            "customFields[0].fieldId",
+        ),
     ];
     for (value, field) in cases {
         admin
-            .err(&update, json!({ "id": risk["id"], "input": { "customFields": [value] } }))
+            .err(
+                &update,
+                json!({ "id": risk["id"], "input": { "customFields": [value] } }),
+            )
             .await
             .assert("BAD_USER_INPUT", Some(field));
     }
@@ -143,9 +232,14 @@ async fn value_updates_are_partial_and_all_null_clears(app: TestApp) {
         json!({ "customFields": [{"fieldId": a, "text": "keep"}, {"fieldId": b, "number": 1}] }),
     )
     .await;
-    let update = format!("mutation($id: ID!, $input: UpdateRiskInput!) {{ updateRisk(id: $id, input: $input) {{ {RISK_FIELDS} }} }}");
+    let update = format!(
+        "mutation($id: ID!, $input: UpdateRiskInput!) {{ updateRisk(id: $id, input: $input) {{ {RISK_FIELDS} }} }}"
+    );
     let changed = admin
-        .ok(&update, json!({ "id": risk["id"], "input": { "customFields": [{"fieldId": b, "number": 2}] } }))
+        .ok(
+            &update,
+            json!({ "id": risk["id"], "input": { "customFields": [{"fieldId": b, "number": 2}] } }),
+        )
         .await["updateRisk"]
         .clone();
     assert_eq!(value_of(&changed, &a)["text"], "keep");
@@ -161,7 +255,12 @@ async fn value_updates_are_partial_and_all_null_clears(app: TestApp) {
 async fn required_fields_must_be_given_on_create(app: TestApp) {
     let admin = app.admin("acme");
     let register = fixtures::register(&admin, "RA").await;
-    let required = field(&admin, &register, json!({"name": "Owner unit", "type": "TEXT", "required": true})).await;
+    let required = field(
+        &admin,
+        &register,
+        json!({"name": "Owner unit", "type": "TEXT", "required": true}),
+    )
+    .await;
     admin
         .err(
             "mutation($r: ID!) { createRisk(input: {registerId: $r, title: \"t\"}) { id } }",
@@ -169,7 +268,13 @@ async fn required_fields_must_be_given_on_create(app: TestApp) {
         )
         .await
         .assert("BAD_USER_INPUT", Some("customFields"));
-    let risk = fixtures::risk(&admin, &register, "t", json!({ "customFields": [{"fieldId": required, "text": "Ops"}] })).await;
+    let risk = fixtures::risk(
+        &admin,
+        &register,
+        "t",
+        json!({ "customFields": [{"fieldId": required, "text": "Ops"}] }),
+    )
+    .await;
     admin
         .err(
             "mutation($id: ID!, $f: ID!) { updateRisk(id: $id, input: {customFields: [{fieldId: $f, text: null}]}) { id } }",
@@ -184,7 +289,10 @@ async fn archived_fields_leave_the_register(app: TestApp) {
     let register = fixtures::register(&admin, "RA").await;
     let old = field(&admin, &register, json!({"name": "Old", "type": "TEXT"})).await;
     let archived = admin
-        .ok("mutation($id: ID!) { archiveCustomField(id: $id) { archived } }", json!({ "id": old }))
+        .ok(
+            "mutation($id: ID!) { archiveCustomField(id: $id) { archived } }",
+            json!({ "id": old }),
+        )
         .await;
     assert_eq!(archived["archiveCustomField"]["archived"], true);
     let data = admin

@@ -14,7 +14,12 @@ both!(
     batches_run_each_operation,
 );
 
-async fn raw(app: &TestApp, accept: &str, content_type: &str, body: String) -> (u16, Option<String>, Value) {
+async fn raw(
+    app: &TestApp,
+    accept: &str,
+    content_type: &str,
+    body: String,
+) -> (u16, Option<String>, Value) {
     let client = app.admin("acme");
     let response = client
         .http
@@ -27,9 +32,17 @@ async fn raw(app: &TestApp, accept: &str, content_type: &str, body: String) -> (
         .await
         .expect("sent");
     let status = response.status().as_u16();
-    let ct = response.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let ct = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let text = response.text().await.unwrap_or_default();
-    (status, ct, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        ct,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 async fn a_broken_database_leaks_nothing(app: TestApp) {
@@ -47,22 +60,40 @@ async fn a_broken_database_leaks_nothing(app: TestApp) {
     assert_eq!(error["extensions"]["code"], "INTERNAL", "{body}");
     assert!(error["extensions"]["errorId"].is_string());
     let text = format!("{} {}", error["message"], error["extensions"]).to_lowercase();
-    for leak in ["select", "title", "column", "sqlx", "sqlite", "postgres", "src/", "headline"] {
+    for leak in [
+        "select", "title", "column", "sqlx", "sqlite", "postgres", "src/", "headline",
+    ] {
         assert!(!text.contains(leak), "{leak} leaked: {body}");
     }
 }
 
 async fn request_errors_are_4xx_without_data_for_graphql_response_json(app: TestApp) {
     let accept = "application/graphql-response+json";
-    for query in ["{ risks {", "{ noSuchField }", "query($n: Int!) { risks(first: $n) { totalCount } }"] {
-        let (status, ct, body) = raw(&app, accept, "application/json", json!({ "query": query }).to_string()).await;
+    for query in [
+        "{ risks {",
+        "{ noSuchField }",
+        "query($n: Int!) { risks(first: $n) { totalCount } }",
+    ] {
+        let (status, ct, body) = raw(
+            &app,
+            accept,
+            "application/json",
+            json!({ "query": query }).to_string(),
+        )
+        .await;
         assert_eq!(status, 400, "{query}: {body}");
         assert!(ct.is_some_and(|c| c.starts_with(accept)));
         assert!(body.get("data").is_none(), "{body}");
-        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{body}"
+        );
     }
     let (status, _, body) = raw(&app, accept, "application/json", "{not json".into()).await;
-    assert_eq!((status, &body["errors"][0]["extensions"]["code"]), (400, &json!("BAD_USER_INPUT")));
+    assert_eq!(
+        (status, &body["errors"][0]["extensions"]["code"]),
+        (400, &json!("BAD_USER_INPUT"))
+    );
     // A field error during execution is not a request error: 200 with data.
     let (status, _, body) = raw(
         &app,
@@ -77,11 +108,23 @@ async fn request_errors_are_4xx_without_data_for_graphql_response_json(app: Test
 }
 
 async fn legacy_json_clients_get_200(app: TestApp) {
-    let (status, ct, body) = raw(&app, "application/json", "application/json", json!({ "query": "{ nope }" }).to_string()).await;
+    let (status, ct, body) = raw(
+        &app,
+        "application/json",
+        "application/json",
+        json!({ "query": "{ nope }" }).to_string(),
+    )
+    .await;
     assert_eq!(status, 200);
     assert!(ct.is_some_and(|c| c.starts_with("application/json")));
     assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
-    let (status, _, _) = raw(&app, "text/html", "application/json", json!({ "query": "{ viewer { role } }" }).to_string()).await;
+    let (status, _, _) = raw(
+        &app,
+        "text/html",
+        "application/json",
+        json!({ "query": "{ viewer { role } }" }).to_string(),
+    )
+    .await;
     assert_eq!(status, 406);
 }
 
@@ -100,9 +143,14 @@ async fn get_serves_queries_but_not_mutations(app: TestApp) {
     assert_eq!(ok.status().as_u16(), 200);
     let body: Value = ok.json().await.expect("json");
     assert_eq!(body["data"]["viewer"]["role"], "ADMIN");
-    let refused = get("mutation { createSeverity(input: {name: \"x\"}) { id } }").await.expect("sent");
+    let refused = get("mutation { createSeverity(input: {name: \"x\"}) { id } }")
+        .await
+        .expect("sent");
     assert_eq!(refused.status().as_u16(), 405);
-    assert_eq!(refused.headers().get("allow").and_then(|v| v.to_str().ok()), Some("POST"));
+    assert_eq!(
+        refused.headers().get("allow").and_then(|v| v.to_str().ok()),
+        Some("POST")
+    );
     let none = admin.ok("{ severities { id } }", json!({})).await;
     assert_eq!(none["severities"], json!([]));
 }
@@ -111,38 +159,93 @@ async fn non_json_posts_are_refused(app: TestApp) {
     let body = json!({ "query": "{ viewer { role } }" }).to_string();
     let (status, _, _) = raw(&app, "application/json", "text/plain", body.clone()).await;
     assert_eq!(status, 415);
-    let (status, _, body) = raw(&app, "application/json", "application/json; charset=utf-8", body).await;
-    assert_eq!((status, &body["data"]["viewer"]["role"]), (200, &json!("ADMIN")));
+    let (status, _, body) = raw(
+        &app,
+        "application/json",
+        "application/json; charset=utf-8",
+        body,
+    )
+    .await;
+    assert_eq!(
+        (status, &body["data"]["viewer"]["role"]),
+        (200, &json!("ADMIN"))
+    );
 }
 
 async fn limits_are_enforced(app: TestApp) {
     let admin = app.admin("acme");
-    let deep = format!("{{ registers {{ {}id{} }} }}", "risks { nodes { register { ".repeat(5), " } } }".repeat(5));
-    admin.err(&deep, json!({})).await.assert("LIMIT_EXCEEDED", None);
-    let aliases: String = (0..51).map(|i| format!("a{i}: viewer {{ role }} ")).collect();
-    admin.err(&format!("{{ {aliases} }}"), json!({})).await.assert("LIMIT_EXCEEDED", None);
+    let deep = format!(
+        "{{ registers {{ {}id{} }} }}",
+        "risks { nodes { register { ".repeat(5),
+        " } } }".repeat(5)
+    );
+    admin
+        .err(&deep, json!({}))
+        .await
+        .assert("LIMIT_EXCEEDED", None);
+    let aliases: String = (0..51)
+        .map(|i| format!("a{i}: viewer {{ role }} "))
+        .collect();
+    admin
+        .err(&format!("{{ {aliases} }}"), json!({}))
+        .await
+        .assert("LIMIT_EXCEEDED", None);
     let long = format!("{{ viewer {{ role }} }} #{}", "x".repeat(100 * 1024));
-    admin.err(&long, json!({})).await.assert("LIMIT_EXCEEDED", None);
-    let (status, _, _) = raw(&app, "application/json", "application/json", format!("{{\"query\": \"{}\"}}", " ".repeat(1024 * 1024))).await;
+    admin
+        .err(&long, json!({}))
+        .await
+        .assert("LIMIT_EXCEEDED", None);
+    let (status, _, _) = raw(
+        &app,
+        "application/json",
+        "application/json",
+        format!("{{\"query\": \"{}\"}}", " ".repeat(1024 * 1024)),
+    )
+    .await;
     assert_eq!(status, 413);
 }
 
 async fn batches_run_each_operation(app: TestApp) {
     let one = json!({ "query": "{ viewer { role } }" });
-    let (status, _, body) = raw(&app, "application/json", "application/json", json!([one, one]).to_string()).await;
+    let (status, _, body) = raw(
+        &app,
+        "application/json",
+        "application/json",
+        json!([one, one]).to_string(),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(body[1]["data"]["viewer"]["role"], "ADMIN");
-    let (status, _, body) = raw(&app, "application/json", "application/json", Value::Array(vec![one; 11]).to_string()).await;
-    assert_eq!((status, &body["errors"][0]["extensions"]["code"]), (400, &json!("LIMIT_EXCEEDED")));
+    let (status, _, body) = raw(
+        &app,
+        "application/json",
+        "application/json",
+        Value::Array(vec![one; 11]).to_string(),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["errors"][0]["extensions"]["code"]),
+        (400, &json!("LIMIT_EXCEEDED"))
+    );
 }
 
 both!(a_missing_required_variable_is_a_request_error);
 
 async fn a_missing_required_variable_is_a_request_error(app: TestApp) {
-    let query = json!({ "query": "query($n: Int!) { risks(first: $n) { totalCount } }" }).to_string();
-    let (status, _, body) = raw(&app, "application/graphql-response+json", "application/json", query.clone()).await;
+    let query =
+        json!({ "query": "query($n: Int!) { risks(first: $n) { totalCount } }" }).to_string();
+    let (status, _, body) = raw(
+        &app,
+        "application/graphql-response+json",
+        "application/json",
+        query.clone(),
+    )
+    .await;
     assert_eq!(status, 400);
     assert_eq!(body["errors"][0]["extensions"]["field"], "variables.n");
     let (status, _, body) = raw(&app, "application/json", "application/json", query).await;
-    assert_eq!((status, &body["errors"][0]["extensions"]["code"]), (200, &json!("BAD_USER_INPUT")));
+    assert_eq!(
+        (status, &body["errors"][0]["extensions"]["code"]),
+        (200, &json!("BAD_USER_INPUT"))
+    );
 }

@@ -11,7 +11,10 @@ pub async fn register(client: &Client, prefix: &str) -> String {
             json!({ "p": prefix }),
         )
         .await;
-    data["createRegister"]["id"].as_str().expect("id").to_owned()
+    data["createRegister"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned()
 }
 
 /// A risk in `register` with the given extra input fields; returns the risk.
@@ -36,13 +39,19 @@ pub async fn severity(client: &Client, name: &str) -> String {
             json!({ "n": name }),
         )
         .await;
-    data["createSeverity"]["id"].as_str().expect("id").to_owned()
+    data["createSeverity"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned()
 }
 
 /// The member id of the client's principal.
 pub async fn me(client: &Client) -> String {
     let data = client.ok("{ viewer { member { id } } }", json!({})).await;
-    data["viewer"]["member"]["id"].as_str().expect("id").to_owned()
+    data["viewer"]["member"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned()
 }
 
 /// The fields tests read back from a risk.

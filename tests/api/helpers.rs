@@ -51,7 +51,9 @@ impl TestApp {
     pub async fn start(backend: Backend) -> Option<Self> {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = match backend {
-            Backend::Sqlite => format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display()),
+            Backend::Sqlite => {
+                format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display())
+            }
             Backend::Postgres => match crate::postgres::fresh_database().await {
                 Some(url) => url,
                 None => {
@@ -161,7 +163,10 @@ impl Client {
         let error = &body["errors"][0];
         assert!(!error.is_null(), "expected an error, got {body}");
         GqlError {
-            code: error["extensions"]["code"].as_str().unwrap_or("(none)").to_owned(),
+            code: error["extensions"]["code"]
+                .as_str()
+                .unwrap_or("(none)")
+                .to_owned(),
             field: error["extensions"]["field"].as_str().map(str::to_owned),
             message: error["message"].as_str().unwrap_or_default().to_owned(),
         }

@@ -66,7 +66,9 @@ async fn walk(client: &Client, vars: Value, forward: bool, size: i64) -> Vec<Str
         } else {
             cursor = page["pageInfo"]["startCursor"].clone();
             batch.reverse();
-            page["pageInfo"]["hasPreviousPage"].as_bool().unwrap_or(false)
+            page["pageInfo"]["hasPreviousPage"]
+                .as_bool()
+                .unwrap_or(false)
         };
         seen.extend(batch);
         if !more {
@@ -89,22 +91,41 @@ async fn pages_forward_and_backward_cover_every_risk_once(app: TestApp) {
         json!([{ "field": "IDENTIFIER", "direction": "DESC" }]),
     ] {
         let vars = json!({ "f": filter, "o": order });
-        let all = admin.ok(PAGE, json!({ "f": filter, "o": order, "first": 100 })).await["risks"].clone();
+        let all = admin
+            .ok(PAGE, json!({ "f": filter, "o": order, "first": 100 }))
+            .await["risks"]
+            .clone();
         let expected = titles(&all);
         assert_eq!(expected.len(), 23);
         assert_eq!(all["totalCount"], 23);
-        assert_eq!(walk(&admin, vars.clone(), true, 5).await, expected, "forward by {order}");
-        assert_eq!(walk(&admin, vars, false, 4).await, expected, "backward by {order}");
+        assert_eq!(
+            walk(&admin, vars.clone(), true, 5).await,
+            expected,
+            "forward by {order}"
+        );
+        assert_eq!(
+            walk(&admin, vars, false, 4).await,
+            expected,
+            "backward by {order}"
+        );
     }
     // Scores sort descending with unscored risks last.
     let by_score = admin
         .ok(PAGE, json!({ "f": filter, "o": [{ "field": "RESIDUAL_SCORE", "direction": "DESC" }], "first": 100 }))
         .await["risks"]
         .clone();
-    let scores: Vec<Value> = by_score["edges"].as_array().expect("edges").iter().map(|e| e["node"]["residual"]["score"].clone()).collect();
+    let scores: Vec<Value> = by_score["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| e["node"]["residual"]["score"].clone())
+        .collect();
     let scored: Vec<f64> = scores.iter().filter_map(Value::as_f64).collect();
     assert!(scored.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
-    assert!(scores[scored.len()..].iter().all(Value::is_null), "{scores:?}");
+    assert!(
+        scores[scored.len()..].iter().all(Value::is_null),
+        "{scores:?}"
+    );
 }
 
 async fn filters_search_and_sorts_combine(app: TestApp) {
@@ -128,12 +149,19 @@ async fn filters_search_and_sorts_combine(app: TestApp) {
     assert_eq!(got, sorted);
     assert_eq!(data["totalCount"], json!(got.len()));
     // Every match, and only matches: check against the unfiltered list.
-    let everything = admin.ok("{ risks(first: 100) { nodes { title category residual { score } } } }", json!({})).await;
+    let everything = admin
+        .ok(
+            "{ risks(first: 100) { nodes { title category residual { score } } } }",
+            json!({}),
+        )
+        .await;
     let expected = everything["risks"]["nodes"]
         .as_array()
         .expect("nodes")
         .iter()
-        .filter(|r| r["category"] == "Security" && r["residual"]["score"].as_f64().is_some_and(|s| s >= 4.0))
+        .filter(|r| {
+            r["category"] == "Security" && r["residual"]["score"].as_f64().is_some_and(|s| s >= 4.0)
+        })
         .count();
     assert_eq!(got.len(), expected);
 
@@ -148,10 +176,22 @@ async fn filters_search_and_sorts_combine(app: TestApp) {
 
 async fn page_sizes_are_bounded(app: TestApp) {
     let admin = app.admin("acme");
-    admin.err(PAGE, json!({ "first": 501 })).await.assert("LIMIT_EXCEEDED", None);
-    admin.err(PAGE, json!({ "first": -1 })).await.assert("BAD_USER_INPUT", Some("first"));
-    admin.err(PAGE, json!({ "after": "garbage" })).await.assert("BAD_USER_INPUT", Some("after"));
-    admin.err(PAGE, json!({ "first": 2, "last": 2 })).await.assert("BAD_USER_INPUT", Some("last"));
+    admin
+        .err(PAGE, json!({ "first": 501 }))
+        .await
+        .assert("LIMIT_EXCEEDED", None);
+    admin
+        .err(PAGE, json!({ "first": -1 }))
+        .await
+        .assert("BAD_USER_INPUT", Some("first"));
+    admin
+        .err(PAGE, json!({ "after": "garbage" }))
+        .await
+        .assert("BAD_USER_INPUT", Some("after"));
+    admin
+        .err(PAGE, json!({ "first": 2, "last": 2 }))
+        .await
+        .assert("BAD_USER_INPUT", Some("last"));
 }
 
 async fn a_nested_page_costs_a_bounded_number_of_statements(app: TestApp) {
@@ -195,9 +235,13 @@ both!(a_page_of_titles_loads_nothing_else);
 
 async fn a_page_of_titles_loads_nothing_else(app: TestApp) {
     let (admin, _) = seed(&app).await;
-    admin.ok("{ risks(first: 50) { nodes { title } } }", json!({})).await;
+    admin
+        .ok("{ risks(first: 50) { nodes { title } } }", json!({}))
+        .await;
     let before = app.statements();
-    admin.ok("{ risks(first: 50) { nodes { title } } }", json!({})).await;
+    admin
+        .ok("{ risks(first: 50) { nodes { title } } }", json!({}))
+        .await;
     // The principal and the page.
     assert_eq!(app.statements() - before, 2);
 }

@@ -23,7 +23,8 @@ fn bin_dir() -> Option<PathBuf> {
     versions.sort();
     versions.pop().or_else(|| {
         let path = std::env::var_os("PATH")?;
-        std::env::split_paths(&path).find(|p| p.join("initdb").exists() && p.join("postgres").exists())
+        std::env::split_paths(&path)
+            .find(|p| p.join("initdb").exists() && p.join("postgres").exists())
     })
 }
 
@@ -72,11 +73,24 @@ fn start_cluster(bin: &Path) -> String {
     }
     let data = dir.join("data");
     let out = command(&bin.join("initdb"), root)
-        .args(["-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "-D"])
+        .args([
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "-E",
+            "UTF8",
+            "-D",
+        ])
         .arg(&data)
         .output()
         .expect("initdb runs");
-    assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "initdb failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let port = free_port();
     let server = format!(
         "{} -D {} -p {port} -h 127.0.0.1 -k {} -F -c max_connections=400 -c full_page_writes=off -c synchronous_commit=off > {}/log 2>&1 & pid=$!; cat > /dev/null; kill -INT $pid",
@@ -118,7 +132,10 @@ fn server_url() -> Option<String> {
         Some(bin) => Some(start_cluster(&bin)),
         None => {
             let required = std::env::var("REQUIRE_POSTGRES").as_deref() == Ok("1");
-            assert!(!required, "REQUIRE_POSTGRES=1 but PostgreSQL's binaries are not installed");
+            assert!(
+                !required,
+                "REQUIRE_POSTGRES=1 but PostgreSQL's binaries are not installed"
+            );
             None
         }
     }
@@ -138,14 +155,28 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 pub async fn fresh_database() -> Option<String> {
     let server = SERVER
         .get_or_init(|| async {
-            let server = tokio::task::spawn_blocking(server_url).await.expect("starts")?;
-            exec(&format!("{server}/postgres"), &format!("DROP DATABASE IF EXISTS {TEMPLATE}")).await;
-            exec(&format!("{server}/postgres"), &format!("CREATE DATABASE {TEMPLATE}")).await;
+            let server = tokio::task::spawn_blocking(server_url)
+                .await
+                .expect("starts")?;
+            exec(
+                &format!("{server}/postgres"),
+                &format!("DROP DATABASE IF EXISTS {TEMPLATE}"),
+            )
+            .await;
+            exec(
+                &format!("{server}/postgres"),
+                &format!("CREATE DATABASE {TEMPLATE}"),
+            )
+            .await;
             let template = format!("{server}/{TEMPLATE}");
             {
                 use migration::{Migrator, MigratorTrait};
-                let db = sea_orm::Database::connect(&template).await.expect("template");
-                Migrator::up(&db, None).await.expect("migrates the template");
+                let db = sea_orm::Database::connect(&template)
+                    .await
+                    .expect("template");
+                Migrator::up(&db, None)
+                    .await
+                    .expect("migrates the template");
                 db.close().await.expect("closes");
             }
             Some(server)
@@ -157,6 +188,10 @@ pub async fn fresh_database() -> Option<String> {
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     );
-    exec(&format!("{server}/postgres"), &format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE}")).await;
+    exec(
+        &format!("{server}/postgres"),
+        &format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE}"),
+    )
+    .await;
     Some(format!("{server}/{name}"))
 }

@@ -29,14 +29,30 @@ async fn a_new_register_gets_the_default_5x5(app: TestApp) {
     let r = &data["createRegister"];
     assert_eq!(r["version"], 1);
     assert_eq!(r["scales"]["likelihood"].as_array().map(Vec::len), Some(5));
-    assert_eq!(r["scales"]["likelihood"][4], json!({"level": 4, "value": 5.0}));
+    assert_eq!(
+        r["scales"]["likelihood"][4],
+        json!({"level": 4, "value": 5.0})
+    );
     let bands: Vec<(&str, f64)> = r["scales"]["bands"]
         .as_array()
         .expect("bands")
         .iter()
-        .map(|b| (b["name"].as_str().unwrap_or(""), b["threshold"].as_f64().unwrap_or(-1.0)))
+        .map(|b| {
+            (
+                b["name"].as_str().unwrap_or(""),
+                b["threshold"].as_f64().unwrap_or(-1.0),
+            )
+        })
         .collect();
-    assert_eq!(bands, vec![("Low", 0.0), ("Medium", 5.0), ("High", 10.0), ("Critical", 17.0)]);
+    assert_eq!(
+        bands,
+        vec![
+            ("Low", 0.0),
+            ("Medium", 5.0),
+            ("High", 10.0),
+            ("Critical", 17.0)
+        ]
+    );
     assert!(r["scales"]["matrix"].is_null());
 }
 
@@ -56,7 +72,10 @@ async fn registers_take_presets_and_custom_scales(app: TestApp) {
         .filter_map(|l| l["value"].as_f64())
         .collect();
     assert_eq!(values, vec![1.0, 2.0, 5.0, 8.0, 10.0]);
-    assert_eq!(nist["createRegister"]["scales"]["matrix"][0], json!([0, 0, 0, 1, 1]));
+    assert_eq!(
+        nist["createRegister"]["scales"]["matrix"][0],
+        json!([0, 0, 0, 1, 1])
+    );
 
     let custom = admin
         .ok(
@@ -69,7 +88,10 @@ async fn registers_take_presets_and_custom_scales(app: TestApp) {
             }}),
         )
         .await;
-    assert_eq!(custom["createRegister"]["scales"]["bands"][1]["name"], "Bad");
+    assert_eq!(
+        custom["createRegister"]["scales"]["bands"][1]["name"],
+        "Bad"
+    );
 }
 
 async fn invalid_scales_are_refused_with_the_field(app: TestApp) {
@@ -78,18 +100,42 @@ async fn invalid_scales_are_refused_with_the_field(app: TestApp) {
     let level = |v: f64| json!({"name": "L", "value": v});
     let band = |t: f64| json!({"name": "B", "threshold": t, "color": "#000"});
     let cases = [
-        (json!({"likelihood": [], "impact": [level(1.0)], "bands": [band(0.0)]}), "scales.likelihood"),
-        (json!({"likelihood": [level(2.0), level(1.0)], "impact": [level(1.0)], "bands": [band(0.0)]}), "scales.likelihood[1].value"),
-        (json!({"likelihood": [level(-1.0)], "impact": [level(1.0)], "bands": [band(0.0)]}), "scales.likelihood[0].value"),
-        (json!({"likelihood": [level(1.0)], "impact": [level(1.0)], "bands": [band(1.0)]}), "scales.bands[0].threshold"),
-        (json!({"likelihood": [level(1.0)], "impact": [level(1.0)], "bands": [band(0.0), band(0.0)]}), "scales.bands[1].threshold"),
-        (json!({"likelihood": [level(1.0)], "impact": [level(1.0)], "bands": [band(0.0)], "matrix": [[3]]}), "scales.matrix[0][0]"),
+        (
+            json!({"likelihood": [], "impact": [level(1.0)], "bands": [band(0.0)]}),
+            "scales.likelihood",
+        ),
+        (
+            json!({"likelihood": [level(2.0), level(1.0)], "impact": [level(1.0)], "bands": [band(0.0)]}),
+            "scales.likelihood[1].value",
+        ),
+        (
+            json!({"likelihood": [level(-1.0)], "impact": [level(1.0)], "bands": [band(0.0)]}),
+            "scales.likelihood[0].value",
+        ),
+        (
+            json!({"likelihood": [level(1.0)], "impact": [level(1.0)], "bands": [band(1.0)]}),
+            "scales.bands[0].threshold",
+        ),
+        (
+            json!({"likelihood": [level(1.0)], "impact": [level(1.0)], "bands": [band(0.0), band(0.0)]}),
+            "scales.bands[1].threshold",
+        ),
+        (
+            json!({"likelihood": [level(1.0)], "impact": [level(1.0)], "bands": [band(0.0)], "matrix": [[3]]}),
+            "scales.matrix[0][0]",
+        ),
     ];
     for (scales, field) in cases {
-        admin.err(create, json!({ "s": scales })).await.assert("BAD_USER_INPUT", Some(field));
+        admin
+            .err(create, json!({ "s": scales }))
+            .await
+            .assert("BAD_USER_INPUT", Some(field));
     }
     admin
-        .err(r#"mutation { createRegister(input: {name: "X", identifierPrefix: "A B"}) { id } }"#, json!({}))
+        .err(
+            r#"mutation { createRegister(input: {name: "X", identifierPrefix: "A B"}) { id } }"#,
+            json!({}),
+        )
         .await
         .assert("BAD_USER_INPUT", Some("identifierPrefix"));
     let none = admin.ok("{ registers { id } }", json!({})).await;
@@ -111,7 +157,10 @@ async fn register_updates_are_partial(app: TestApp) {
             json!({ "id": id }),
         )
         .await;
-    assert_eq!(updated["updateRegister"], json!({"name": "IT risks", "description": "keep me", "version": 2}));
+    assert_eq!(
+        updated["updateRegister"],
+        json!({"name": "IT risks", "description": "keep me", "version": 2})
+    );
     let cleared = admin
         .ok(
             r#"mutation($id: ID!) { updateRegister(id: $id, input: {description: null}) { description } }"#,
@@ -131,8 +180,20 @@ async fn register_updates_are_partial(app: TestApp) {
 async fn scales_that_strand_levels_are_refused_and_change_nothing(app: TestApp) {
     let admin = app.admin("acme");
     let register = fixtures::register(&admin, "RA").await;
-    fixtures::risk(&admin, &register, "High likelihood", json!({"likelihoodLevel": 4, "impactLevel": 1})).await;
-    fixtures::risk(&admin, &register, "Low", json!({"likelihoodLevel": 0, "impactLevel": 0})).await;
+    fixtures::risk(
+        &admin,
+        &register,
+        "High likelihood",
+        json!({"likelihoodLevel": 4, "impactLevel": 1}),
+    )
+    .await;
+    fixtures::risk(
+        &admin,
+        &register,
+        "Low",
+        json!({"likelihoodLevel": 0, "impactLevel": 0}),
+    )
+    .await;
     let three = json!({
         "likelihood": [{"name": "L", "value": 1}, {"name": "M", "value": 2}, {"name": "H", "value": 3}],
         "impact": [{"name": "L", "value": 1}, {"name": "M", "value": 2}, {"name": "H", "value": 3}],
@@ -147,18 +208,38 @@ async fn scales_that_strand_levels_are_refused_and_change_nothing(app: TestApp) 
     err.assert("BAD_USER_INPUT", Some("scales"));
     assert!(err.message.contains("1 risk"), "{}", err.message);
     let after = admin
-        .ok("query($id: ID!) { register(id: $id) { version scales { likelihood { name } } } }", json!({ "id": register }))
+        .ok(
+            "query($id: ID!) { register(id: $id) { version scales { likelihood { name } } } }",
+            json!({ "id": register }),
+        )
         .await;
     assert_eq!(after["register"]["version"], 1);
-    assert_eq!(after["register"]["scales"]["likelihood"].as_array().map(Vec::len), Some(5));
+    assert_eq!(
+        after["register"]["scales"]["likelihood"]
+            .as_array()
+            .map(Vec::len),
+        Some(5)
+    );
 }
 
 async fn new_scales_reband_risks(app: TestApp) {
     let admin = app.admin("acme");
     let register = fixtures::register(&admin, "RA").await;
-    let risk = fixtures::risk(&admin, &register, "Mid", json!({"likelihoodLevel": 2, "impactLevel": 2})).await;
+    let risk = fixtures::risk(
+        &admin,
+        &register,
+        "Mid",
+        json!({"likelihoodLevel": 2, "impactLevel": 2}),
+    )
+    .await;
     assert_eq!(risk["residual"]["band"]["name"], "Medium");
-    let five = |name: &str| json!((1..=5).map(|v| json!({"name": format!("{name}{v}"), "value": v})).collect::<Vec<_>>());
+    let five = |name: &str| {
+        json!(
+            (1..=5)
+                .map(|v| json!({"name": format!("{name}{v}"), "value": v}))
+                .collect::<Vec<_>>()
+        )
+    };
     let scales = json!({
         "likelihood": five("L"), "impact": five("I"),
         "bands": [
@@ -174,7 +255,10 @@ async fn new_scales_reband_risks(app: TestApp) {
         )
         .await;
     let after = admin
-        .ok(&format!("query($id: ID!) {{ risk(id: $id) {{ {RISK_FIELDS} }} }}"), json!({ "id": risk["id"] }))
+        .ok(
+            &format!("query($id: ID!) {{ risk(id: $id) {{ {RISK_FIELDS} }} }}"),
+            json!({ "id": risk["id"] }),
+        )
         .await;
     assert_eq!(after["risk"]["residual"]["band"]["name"], "Alarm");
     assert_eq!(after["risk"]["inherent"]["band"]["name"], "Alarm");
@@ -186,10 +270,18 @@ async fn archived_registers_leave_the_list(app: TestApp) {
     let keep = fixtures::register(&admin, "K").await;
     let gone = fixtures::register(&admin, "G").await;
     let archived = admin
-        .ok("mutation($id: ID!) { archiveRegister(id: $id) { archived } }", json!({ "id": gone }))
+        .ok(
+            "mutation($id: ID!) { archiveRegister(id: $id) { archived } }",
+            json!({ "id": gone }),
+        )
         .await;
     assert_eq!(archived["archiveRegister"]["archived"], true);
-    let list = admin.ok("{ registers { id } all: registers(includeArchived: true) { id } }", json!({})).await;
+    let list = admin
+        .ok(
+            "{ registers { id } all: registers(includeArchived: true) { id } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(list["registers"], json!([{ "id": keep }]));
     assert_eq!(list["all"].as_array().map(Vec::len), Some(2));
     admin
@@ -206,8 +298,16 @@ async fn identifiers_count_up_and_are_never_reused(app: TestApp) {
     let register = fixtures::register(&admin, "RA").await;
     let first = fixtures::risk(&admin, &register, "one", json!({})).await;
     let second = fixtures::risk(&admin, &register, "two", json!({})).await;
-    assert_eq!((first["identifier"].as_str(), second["identifier"].as_str()), (Some("RA-1"), Some("RA-2")));
-    admin.ok("mutation($id: ID!) { deleteRisk(id: $id) }", json!({ "id": second["id"] })).await;
+    assert_eq!(
+        (first["identifier"].as_str(), second["identifier"].as_str()),
+        (Some("RA-1"), Some("RA-2"))
+    );
+    admin
+        .ok(
+            "mutation($id: ID!) { deleteRisk(id: $id) }",
+            json!({ "id": second["id"] }),
+        )
+        .await;
     // A hand-given identifier takes the next number: the counter skips it.
     fixtures::risk(&admin, &register, "manual", json!({"identifier": "RA-3"})).await;
     let next = fixtures::risk(&admin, &register, "three", json!({})).await;
@@ -241,7 +341,10 @@ async fn concurrent_creates_get_distinct_identifiers(app: TestApp) {
     for create in creates {
         let body = create.await.expect("task");
         let id = body["data"]["createRisk"]["identifier"].as_str();
-        identifiers.push(id.unwrap_or_else(|| panic!("create failed: {body}")).to_owned());
+        identifiers.push(
+            id.unwrap_or_else(|| panic!("create failed: {body}"))
+                .to_owned(),
+        );
     }
     identifiers.sort_by_key(|id| id[2..].parse::<u32>().unwrap_or(0));
     let expected: Vec<String> = (1..=12).map(|n| format!("C-{n}")).collect();

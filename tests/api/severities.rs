@@ -25,7 +25,10 @@ async fn severities_derive_their_reference(app: TestApp) {
         json!({"name": "Top Priority", "reference": "top_priority", "description": "d", "disabled": false, "source": "4me", "sourceId": "42"})
     );
     admin
-        .err(r#"mutation { createSeverity(input: {name: "top priority"}) { id } }"#, json!({}))
+        .err(
+            r#"mutation { createSeverity(input: {name: "top priority"}) { id } }"#,
+            json!({}),
+        )
         .await
         .assert("CONFLICT", Some("name"));
     let id = fixtures::severity(&admin, "Low").await;
@@ -35,7 +38,10 @@ async fn severities_derive_their_reference(app: TestApp) {
             json!({ "id": id }),
         )
         .await;
-    assert_eq!(renamed["updateSeverity"], json!({"reference": "very_low", "description": null}));
+    assert_eq!(
+        renamed["updateSeverity"],
+        json!({"reference": "very_low", "description": null})
+    );
 }
 
 async fn severity_names_are_validated(app: TestApp) {
@@ -44,17 +50,32 @@ async fn severity_names_are_validated(app: TestApp) {
     let cases = [
         (json!({"name": ""}), "name"),
         (json!({"name": "x".repeat(129)}), "name"),
-        (json!({"name": "ok", "description": "d".repeat(256)}), "description"),
-        (json!({"name": "ok", "information": "i".repeat(64 * 1024 + 1)}), "information"),
+        (
+            json!({"name": "ok", "description": "d".repeat(256)}),
+            "description",
+        ),
+        (
+            json!({"name": "ok", "information": "i".repeat(64 * 1024 + 1)}),
+            "information",
+        ),
         (json!({"name": "ok", "source": "s".repeat(31)}), "source"),
-        (json!({"name": "ok", "sourceId": "s".repeat(129)}), "sourceId"),
+        (
+            json!({"name": "ok", "sourceId": "s".repeat(129)}),
+            "sourceId",
+        ),
     ];
     for (input, field) in cases {
-        admin.err(create, json!({ "i": input })).await.assert("BAD_USER_INPUT", Some(field));
+        admin
+            .err(create, json!({ "i": input }))
+            .await
+            .assert("BAD_USER_INPUT", Some(field));
     }
     let id = fixtures::severity(&admin, "Kept").await;
     admin
-        .err("mutation($id: ID!) { updateSeverity(id: $id, input: {name: null}) { id } }", json!({ "id": id }))
+        .err(
+            "mutation($id: ID!) { updateSeverity(id: $id, input: {name: null}) { id } }",
+            json!({ "id": id }),
+        )
         .await
         .assert("BAD_USER_INPUT", Some("name"));
 }
@@ -75,7 +96,12 @@ async fn severities_filter_and_sort(app: TestApp) {
             .await;
     }
     let names = |data: &serde_json::Value, key: &str| -> Vec<String> {
-        data[key].as_array().expect("list").iter().map(|s| s["name"].as_str().unwrap_or("").to_owned()).collect()
+        data[key]
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|s| s["name"].as_str().unwrap_or("").to_owned())
+            .collect()
     };
     let data = admin
         .ok(
@@ -97,7 +123,10 @@ async fn a_disabled_severity_cannot_be_set_on_a_risk(app: TestApp) {
     let register = fixtures::register(&admin, "RA").await;
     let severity = fixtures::severity(&admin, "Retired").await;
     admin
-        .ok("mutation($id: ID!) { updateSeverity(id: $id, input: {disabled: true}) { disabled } }", json!({ "id": severity }))
+        .ok(
+            "mutation($id: ID!) { updateSeverity(id: $id, input: {disabled: true}) { disabled } }",
+            json!({ "id": severity }),
+        )
         .await;
     admin
         .err(
@@ -115,10 +144,18 @@ async fn a_severity_in_use_cannot_be_deleted(app: TestApp) {
     let unused = fixtures::severity(&admin, "Unused").await;
     fixtures::risk(&admin, &register, "t", json!({ "severityId": used })).await;
     admin
-        .err("mutation($id: ID!) { deleteSeverity(id: $id) }", json!({ "id": used }))
+        .err(
+            "mutation($id: ID!) { deleteSeverity(id: $id) }",
+            json!({ "id": used }),
+        )
         .await
         .assert("CONFLICT", None);
-    let deleted = admin.ok("mutation($id: ID!) { deleteSeverity(id: $id) }", json!({ "id": unused })).await;
+    let deleted = admin
+        .ok(
+            "mutation($id: ID!) { deleteSeverity(id: $id) }",
+            json!({ "id": unused }),
+        )
+        .await;
     assert_eq!(deleted["deleteSeverity"], json!(unused));
     let left = admin.ok("{ severities { name } }", json!({})).await;
     assert_eq!(left["severities"], json!([{ "name": "Used" }]));
