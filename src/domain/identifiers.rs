@@ -11,16 +11,18 @@ pub enum Kind {
     Severity,
     CustomField,
     Risk,
+    Control,
 }
 
 impl Kind {
-    const ALL: [Kind; 6] = [
+    const ALL: [Kind; 7] = [
         Kind::Organization,
         Kind::Member,
         Kind::Register,
         Kind::Severity,
         Kind::CustomField,
         Kind::Risk,
+        Kind::Control,
     ];
 
     fn prefix(self) -> &'static str {
@@ -31,6 +33,7 @@ impl Kind {
             Kind::Severity => "sev",
             Kind::CustomField => "cf",
             Kind::Risk => "rsk",
+            Kind::Control => "ctl",
         }
     }
 }

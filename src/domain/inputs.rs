@@ -4,8 +4,8 @@
 
 use super::date::Date;
 use super::enums::{
-    ClosureReason, CustomFieldType, NumberFormat, RiskStage, RiskStatus, ScalesPreset,
-    TreatmentStrategy,
+    ClosureReason, ControlHealth, CustomFieldType, NumberFormat, RiskStage, RiskStatus,
+    ScalesPreset, TreatmentStrategy,
 };
 use super::risk::{CustomFieldValueInput, RiskPatch};
 use super::scales::Scales;
@@ -162,6 +162,26 @@ impl CreateRiskInput {
         };
         (self.register_id, patch)
     }
+}
+
+#[derive(InputObject, Clone, Debug)]
+pub struct CreateControlInput {
+    pub identifier: Option<String>,
+    pub name: String,
+    pub description: Option<String>,
+    /// HEALTHY when not given.
+    pub health: Option<ControlHealth>,
+    /// Default strength of new links, 0..1; 1 when not given.
+    pub effectiveness: Option<f64>,
+}
+
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct UpdateControlInput {
+    pub identifier: MaybeUndefined<String>,
+    pub name: MaybeUndefined<String>,
+    pub description: MaybeUndefined<String>,
+    pub health: MaybeUndefined<ControlHealth>,
+    pub effectiveness: MaybeUndefined<f64>,
 }
 
 #[derive(InputObject, Clone, Debug, Default)]

@@ -42,6 +42,12 @@ pub struct Scores {
     pub within_tolerance: Option<bool>,
 }
 
+/// Rounds away float noise (5 x (1 - 0.8) is 0.9999999999999998): scores are
+/// shown to people and compared by auditors, so 1 must read as 1.
+fn tidy(x: f64) -> f64 {
+    (x * 1e9).round() / 1e9
+}
+
 fn health_factor(health: ControlHealth) -> f64 {
     match health {
         ControlHealth::Healthy => 1.0,
@@ -89,7 +95,7 @@ fn residual_side(
     match override_level.and_then(|level| scale.get(level).map(|l| (level, l.value))) {
         Some((level, value)) => (level, value, true),
         None => {
-            let value = inherent_value * (1.0 - reduction);
+            let value = tidy(inherent_value * (1.0 - reduction));
             (level_for(scale, value), value, false)
         }
     }
@@ -100,7 +106,7 @@ fn score(
     (likelihood_level, likelihood_value, l_over): (usize, f64, bool),
     (impact_level, impact_value, i_over): (usize, f64, bool),
 ) -> Score {
-    let score = likelihood_value * impact_value;
+    let score = tidy(likelihood_value * impact_value);
     Score {
         likelihood_level,
         likelihood_value,
@@ -332,6 +338,16 @@ mod tests {
             .residual
             .expect("scored");
         assert_eq!(r.likelihood_level, 3);
+    }
+
+    #[test]
+    fn reduced_values_carry_no_float_noise() {
+        let scales = Scales::preset(ScalesPreset::Default5x5);
+        // 5 x (1 - 0.8) is 0.9999999999999998 in floating point.
+        let r = compute(&scales, &at(4, 3), &[link(Likelihood, 0.8, Healthy)])
+            .residual
+            .expect("scored");
+        assert_eq!((r.likelihood_value, r.score), (1.0, 4.0));
     }
 
     #[test]

@@ -7,7 +7,10 @@ use crate::store::OrgScoped;
 use async_graphql::Lookahead;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use async_graphql::runtime::{TokioSpawner, TokioTimer};
-use entity::{custom_field_definition, custom_field_value, member, register, risk, severity};
+use entity::{
+    control, custom_field_definition, custom_field_value, member, register, risk, risk_control,
+    severity,
+};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use std::collections::HashMap;
 use std::marker::PhantomData;
@@ -40,6 +43,20 @@ where
     }
 }
 
+/// Groups rows by key, with an entry (maybe empty) for every key asked for:
+/// the cache then remembers "none" too, instead of asking again.
+fn grouped<T>(
+    keys: &[String],
+    rows: impl IntoIterator<Item = (String, T)>,
+) -> HashMap<String, Vec<T>> {
+    let mut groups: HashMap<String, Vec<T>> =
+        keys.iter().map(|k| (k.clone(), Vec::new())).collect();
+    for (key, row) in rows {
+        groups.entry(key).or_default().push(row);
+    }
+    groups
+}
+
 /// The custom field values of each risk.
 pub struct ValuesByRisk {
     db: DatabaseConnection,
@@ -56,11 +73,10 @@ impl Loader<String> for ValuesByRisk {
             .filter(custom_field_value::Column::OrgId.eq(self.org_id.as_str()))
             .all(&self.db)
             .await?;
-        let mut grouped: HashMap<String, Self::Value> = HashMap::new();
-        for row in rows {
-            grouped.entry(row.risk_id.clone()).or_default().push(row);
-        }
-        Ok(grouped)
+        Ok(grouped(
+            keys,
+            rows.into_iter().map(|row| (row.risk_id.clone(), row)),
+        ))
     }
 }
 
@@ -83,25 +99,71 @@ impl Loader<String> for FieldsByRegister {
             .order_by_asc(C::Name)
             .all(&self.db)
             .await?;
-        let mut grouped: HashMap<String, Self::Value> = HashMap::new();
-        for row in rows {
-            grouped
-                .entry(row.register_id.clone())
-                .or_default()
-                .push(row);
-        }
-        Ok(grouped)
+        Ok(grouped(
+            keys,
+            rows.into_iter().map(|row| (row.register_id.clone(), row)),
+        ))
     }
 }
 
 /// Cached for the request: the same member or register asked for at several
 /// depths of one query is loaded once.
+/// A risk's links with their controls, in one joined statement.
+pub struct LinksByRisk {
+    db: DatabaseConnection,
+    org_id: String,
+}
+
+impl Loader<String> for LinksByRisk {
+    type Value = Vec<(risk_control::Model, control::Model)>;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, AppError> {
+        let rows = risk_control::Entity::find()
+            .find_also_related(control::Entity)
+            .filter(risk_control::Column::RiskId.is_in(keys.iter().map(String::as_str)))
+            .filter(risk_control::Column::OrgId.eq(self.org_id.as_str()))
+            .order_by_asc(risk_control::Column::CreatedAt)
+            .all(&self.db)
+            .await?;
+        let links = rows
+            .into_iter()
+            .filter_map(|(link, control)| Some((link.risk_id.clone(), (link, control?))));
+        Ok(grouped(keys, links))
+    }
+}
+
+/// The links of each control.
+pub struct LinksByControl {
+    db: DatabaseConnection,
+    org_id: String,
+}
+
+impl Loader<String> for LinksByControl {
+    type Value = Vec<risk_control::Model>;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, AppError> {
+        let rows = risk_control::Entity::find()
+            .filter(risk_control::Column::ControlId.is_in(keys.iter().map(String::as_str)))
+            .filter(risk_control::Column::OrgId.eq(self.org_id.as_str()))
+            .order_by_asc(risk_control::Column::CreatedAt)
+            .all(&self.db)
+            .await?;
+        Ok(grouped(
+            keys,
+            rows.into_iter().map(|link| (link.control_id.clone(), link)),
+        ))
+    }
+}
+
 /// Which relations the selection of a risk asks for.
 pub struct Wants {
     pub register: bool,
     pub severity: bool,
     pub members: bool,
     pub values: bool,
+    pub links: bool,
     pub value_fields: bool,
     pub value_users: bool,
 }
@@ -116,6 +178,7 @@ impl Wants {
             severity: any(&["severity"]),
             members: any(&["owner", "createdBy", "updatedBy", "residualOverriddenBy"]),
             values: values.exists(),
+            links: risk.field("controls").exists(),
             value_fields: values.field("field").exists(),
             value_users: values.field("user").exists(),
         }
@@ -138,6 +201,10 @@ pub struct Loaders {
     pub fields: DataLoader<ById<custom_field_definition::Entity>, HashMapCache>,
     pub values: DataLoader<ValuesByRisk, HashMapCache>,
     pub fields_by_register: DataLoader<FieldsByRegister, HashMapCache>,
+    pub risks: DataLoader<ById<risk::Entity>, HashMapCache>,
+    pub controls: DataLoader<ById<control::Entity>, HashMapCache>,
+    pub links: DataLoader<LinksByRisk, HashMapCache>,
+    pub control_links: DataLoader<LinksByControl, HashMapCache>,
 }
 
 fn by_id<E>(db: &DatabaseConnection, org_id: &str) -> DataLoader<ById<E>, HashMapCache>
@@ -164,39 +231,43 @@ impl Loaders {
             ids
         };
         let pick = |wanted: bool, ids: Vec<String>| if wanted { ids } else { Vec::new() };
-        let (_, _, _, values) = futures_util::try_join!(
+        let risk_ids = || risks.iter().map(|r| r.id.clone()).collect();
+        // Round one: what the risks name directly, and their custom values.
+        let (_, _, values, _) = futures_util::try_join!(
             self.registers.load_many(pick(
                 wants.register,
                 ids(&|r| vec![Some(r.register_id.clone())])
             )),
             self.severities
                 .load_many(pick(wants.severity, ids(&|r| vec![r.severity_id.clone()]))),
-            self.members.load_many(pick(
-                wants.members,
-                ids(&|r| {
-                    vec![
-                        r.owner_id.clone(),
-                        r.created_by.clone(),
-                        r.updated_by.clone(),
-                        r.residual_overridden_by.clone(),
-                    ]
-                }),
-            )),
-            self.values.load_many(pick(
-                wants.values,
-                risks.iter().map(|r| r.id.clone()).collect()
-            )),
+            self.values.load_many(pick(wants.values, risk_ids())),
+            self.links.load_many(pick(wants.links, risk_ids())),
         )?;
+        // Round two: every member (owners and USER values alike) in one batch,
+        // and the fields of the values.
         let values: Vec<&custom_field_value::Model> = values.values().flatten().collect();
         let mut fields: Vec<String> = values.iter().map(|v| v.field_id.clone()).collect();
-        let mut users: Vec<String> = values.iter().filter_map(|v| v.user_id.clone()).collect();
         fields.sort();
         fields.dedup();
-        users.sort();
-        users.dedup();
+        let mut members = pick(
+            wants.members,
+            ids(&|r| {
+                vec![
+                    r.owner_id.clone(),
+                    r.created_by.clone(),
+                    r.updated_by.clone(),
+                    r.residual_overridden_by.clone(),
+                ]
+            }),
+        );
+        if wants.value_users {
+            members.extend(values.iter().filter_map(|v| v.user_id.clone()));
+            members.sort();
+            members.dedup();
+        }
         futures_util::try_join!(
+            self.members.load_many(members),
             self.fields.load_many(pick(wants.value_fields, fields)),
-            self.members.load_many(pick(wants.value_users, users)),
         )?;
         Ok(())
     }
@@ -212,6 +283,16 @@ impl Loaders {
                 org_id: org_id.to_owned(),
             }),
             fields_by_register: loader(FieldsByRegister {
+                db: db.clone(),
+                org_id: org_id.to_owned(),
+            }),
+            risks: by_id(db, org_id),
+            controls: by_id(db, org_id),
+            links: loader(LinksByRisk {
+                db: db.clone(),
+                org_id: org_id.to_owned(),
+            }),
+            control_links: loader(LinksByControl {
                 db: db.clone(),
                 org_id: org_id.to_owned(),
             }),

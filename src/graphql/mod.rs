@@ -2,7 +2,9 @@
 //! of the merged query and mutation roots. Resolvers stay thin: authorize,
 //! call `store`, wrap the result.
 
+pub mod controls;
 pub mod custom_fields;
+pub mod heatmaps;
 pub mod loaders;
 pub mod registers;
 pub mod risks;
@@ -23,6 +25,7 @@ pub struct Query(
     registers::RegisterQuery,
     severities::SeverityQuery,
     risks::RiskQuery,
+    controls::ControlQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -31,6 +34,7 @@ pub struct Mutation(
     severities::SeverityMutation,
     custom_fields::CustomFieldMutation,
     risks::RiskMutation,
+    controls::ControlMutation,
 );
 
 pub type RiskgraphSchema = Schema<Query, Mutation, EmptySubscription>;

@@ -2,18 +2,21 @@
 
 use super::ContextExt;
 use super::custom_fields::CustomFieldDefinition;
+use super::heatmaps::{Heatmap, RegisterSummary, heatmap, summary};
 use super::risks::{RiskConnection, risk_connection};
 use super::scores::RiskScales;
 use crate::domain::enums::Role;
+use crate::domain::enums::ScoreBasis;
 use crate::domain::inputs::{CreateRegisterInput, RiskFilter, RiskOrder, UpdateRegisterInput};
 use crate::domain::scales::Scales;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::store::{self, registers::scales_of, risk_query::PageArgs};
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entity::register;
 
 /// A register of risks with its own scales and bands.
+#[derive(Clone)]
 pub struct Register {
     pub model: register::Model,
     pub scales: Scales,
@@ -97,6 +100,18 @@ impl Register {
         )
         .await
     }
+    /// Likelihood x impact counts of the register's risks that match the filter.
+    async fn heatmap(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "ScoreBasis::Residual")] basis: ScoreBasis,
+        filter: Option<RiskFilter>,
+    ) -> AppResult<Heatmap> {
+        heatmap(ctx, self.clone(), basis, filter).await
+    }
+    async fn summary(&self, ctx: &Context<'_>) -> AppResult<RegisterSummary> {
+        summary(ctx, self).await
+    }
     async fn version(&self) -> i32 {
         self.model.version
     }
@@ -126,6 +141,21 @@ impl RegisterQuery {
             .into_iter()
             .map(Register::new)
             .collect()
+    }
+
+    /// A register's heatmap: counts per likelihood x impact cell of the risks
+    /// that match the filter.
+    async fn heatmap(
+        &self,
+        ctx: &Context<'_>,
+        register_id: ID,
+        #[graphql(default_with = "ScoreBasis::Residual")] basis: ScoreBasis,
+        filter: Option<RiskFilter>,
+    ) -> AppResult<Heatmap> {
+        ctx.principal()?;
+        let found = ctx.loaders()?.registers.load_one(register_id.0).await?;
+        let register = Register::new(found.ok_or_else(|| AppError::not_found("register"))?)?;
+        heatmap(ctx, register, basis, filter).await
     }
 
     async fn register(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Register>> {

@@ -1,6 +1,7 @@
 //! Risks: the Risk type, its Relay connection, and the risk mutations.
 
 use super::ContextExt;
+use super::controls::ControlLink;
 use super::custom_fields::CustomFieldValue;
 use super::loaders::Wants;
 use super::registers::Register;
@@ -168,6 +169,15 @@ impl Risk {
     /// Whether the residual band is within the tolerance level.
     async fn within_tolerance(&self) -> Option<bool> {
         self.0.within_tolerance
+    }
+    /// The controls linked to this risk.
+    async fn controls(&self, ctx: &Context<'_>) -> AppResult<Vec<ControlLink>> {
+        let links = ctx.loaders()?.links.load_one(self.0.id.clone()).await?;
+        Ok(links
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(link, control)| ControlLink { link, control })
+            .collect())
     }
     async fn custom_fields(&self, ctx: &Context<'_>) -> AppResult<Vec<CustomFieldValue>> {
         let values = ctx.loaders()?.values.load_one(self.0.id.clone()).await?;

@@ -1,6 +1,7 @@
 //! Who is asking (`viewer`), organizations and members, and `node(id)`.
 
 use super::ContextExt;
+use super::controls::Control;
 use super::custom_fields::CustomFieldDefinition;
 use super::registers::Register;
 use super::risks::Risk;
@@ -11,7 +12,7 @@ use crate::error::{AppError, AppResult};
 use crate::store::{self, find};
 use async_graphql::{Context, ID, Interface, Object};
 use chrono::{DateTime, Utc};
-use entity::{custom_field_definition, member, organization, register, risk, severity};
+use entity::{control, custom_field_definition, member, organization, register, risk, severity};
 
 /// An object with a global ID; `node(id)` finds any of them.
 #[derive(Interface)]
@@ -27,6 +28,7 @@ pub enum Node {
     Risk(Risk),
     Severity(Severity),
     CustomFieldDefinition(CustomFieldDefinition),
+    Control(Control),
 }
 
 /// A tenant: everything in riskgraph belongs to exactly one organization.
@@ -137,6 +139,9 @@ impl ViewerQuery {
             Some(Kind::CustomField) => find::<custom_field_definition::Entity>(db, org, &id)
                 .await
                 .map(|f| Node::CustomFieldDefinition(CustomFieldDefinition(f))),
+            Some(Kind::Control) => find::<control::Entity>(db, org, &id)
+                .await
+                .map(|c| Node::Control(Control(c))),
             _ => return Ok(None),
         };
         match found {

@@ -2,10 +2,13 @@
 //! feature. Every function takes the caller's organization and never reads or
 //! writes outside it.
 
+pub mod controls;
 pub mod custom_fields;
 pub mod events;
+pub mod heatmaps;
 pub mod members;
 pub mod registers;
+pub mod rescore;
 pub mod risk_query;
 pub mod risks;
 pub mod severities;
@@ -91,6 +94,7 @@ org_scoped! {
     severity => "severity",
     custom_field_definition => "custom field",
     risk => "risk",
+    control => "control",
 }
 
 /// The row with `id` in the caller's organization, or NOT_FOUND: another

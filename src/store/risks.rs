@@ -1,15 +1,16 @@
 //! Risk writes. Each is one transaction that saves the risk, its custom field
 //! values, its recomputed scores and its events together.
 
-use super::events::{self, NewEvent};
+use super::events;
 use super::registers::{LevelMap, remaps, scales_of, take_identifier};
+use super::rescore::{Recorded, event, mitigations_in_register, mitigations_of, save};
 use super::{custom_fields, find, find_input};
 use crate::auth::Principal;
 use crate::domain::enums::{ChangeCause, RiskEventKind, RiskStage, RiskStatus, TreatmentStrategy};
-use crate::domain::history::{FieldChange, risk_changes};
+use crate::domain::history::risk_changes;
 use crate::domain::identifiers::{Kind, new_id};
 use crate::domain::inputs::{CreateRiskInput, ScalesRemapInput};
-use crate::domain::risk::{self as rules, PatchContext, RiskPatch, Stored, stored_score};
+use crate::domain::risk::{self as rules, PatchContext, RiskPatch};
 use crate::domain::scales::Scales;
 use crate::error::{AppError, AppResult};
 use async_graphql::MaybeUndefined;
@@ -142,27 +143,6 @@ async fn check_references(
     Ok(())
 }
 
-fn event<'a>(
-    risk: &'a risk::Model,
-    before: Option<&risk::Model>,
-    scales_before: &Scales,
-    scales_after: &Scales,
-    (kind, cause): (RiskEventKind, ChangeCause),
-    actor_id: &'a str,
-    changes: Vec<FieldChange>,
-) -> NewEvent<'a> {
-    NewEvent {
-        risk,
-        kind,
-        cause,
-        actor_id: Some(actor_id),
-        at: risk.updated_at,
-        changes,
-        residual_before: before.and_then(|b| stored_score(b, Stored::Residual, scales_before)),
-        residual_after: stored_score(risk, Stored::Residual, scales_after),
-    }
-}
-
 pub async fn create(
     db: &DatabaseConnection,
     principal: &Principal,
@@ -199,20 +179,13 @@ pub async fn create(
         .await?;
     let mut changes = risk_changes(None, &risk);
     changes.extend(custom_fields::write_values(&tx, &risk, values, true).await?);
-    let kind = (RiskEventKind::Created, ChangeCause::RiskCreated);
-    events::append(
-        &tx,
-        vec![event(
-            &risk,
-            None,
-            &scales,
-            &scales,
-            kind,
-            &principal.member_id,
-            changes,
-        )],
-    )
-    .await?;
+    let how = Recorded {
+        kind: RiskEventKind::Created,
+        cause: ChangeCause::RiskCreated,
+        actor_id: &principal.member_id,
+        at: now,
+    };
+    events::append(&tx, vec![event(&risk, None, &scales, how, changes)]).await?;
     tx.commit().await?;
     Ok(risk)
 }
@@ -247,7 +220,12 @@ pub async fn update(
     };
     let values = rules::apply(&mut after, patch, &ctx)?;
     check_references(&tx, Some(&before), &after).await?;
-    rules::rescore(&mut after, &scales, &[]);
+    let mitigations = mitigations_of(&tx, std::slice::from_ref(&before.id)).await?;
+    rules::rescore(
+        &mut after,
+        &scales,
+        mitigations.get(&before.id).map_or(&[], Vec::as_slice),
+    );
     let mut changes = risk_changes(Some(&before), &after);
     changes.extend(custom_fields::write_values(&tx, &after, values, false).await?);
     if changes.is_empty() {
@@ -258,42 +236,16 @@ pub async fn update(
     after.updated_at = now;
     after.updated_by = Some(principal.member_id.clone());
     save(&tx, &before, &after).await?;
-    events::append(
-        &tx,
-        vec![event(
-            &after,
-            Some(&before),
-            &scales,
-            &scales,
-            cause,
-            &principal.member_id,
-            changes,
-        )],
-    )
-    .await?;
+    let how = Recorded {
+        kind: cause.0,
+        cause: cause.1,
+        actor_id: &principal.member_id,
+        at: now,
+    };
+    let e = event(&after, Some((&before, &scales)), &scales, how, changes);
+    events::append(&tx, vec![e]).await?;
     tx.commit().await?;
     Ok(after)
-}
-
-/// Writes `after` over `before`, only if nobody changed the row meanwhile.
-async fn save(
-    tx: &impl ConnectionTrait,
-    before: &risk::Model,
-    after: &risk::Model,
-) -> AppResult<()> {
-    let result = risk::Entity::update_many()
-        .set(after.clone().into_active_model().reset_all())
-        .filter(risk::Column::Id.eq(&before.id))
-        .filter(risk::Column::Version.eq(before.version))
-        .exec(tx)
-        .await?;
-    if result.rows_affected == 0 {
-        return Err(AppError::conflict(
-            None,
-            "the risk changed meanwhile; try again",
-        ));
-    }
-    Ok(())
 }
 
 pub async fn archive(
@@ -327,17 +279,13 @@ pub async fn delete(
     risk::Entity::delete_by_id(risk.id.clone())
         .exec(&tx)
         .await?;
-    let mut gone = risk.clone();
-    gone.updated_at = now;
-    let mut e = event(
-        &gone,
-        Some(&risk),
-        &scales,
-        &scales,
-        (RiskEventKind::Deleted, ChangeCause::RiskDeleted),
-        &principal.member_id,
-        Vec::new(),
-    );
+    let how = Recorded {
+        kind: RiskEventKind::Deleted,
+        cause: ChangeCause::RiskDeleted,
+        actor_id: &principal.member_id,
+        at: now,
+    };
+    let mut e = event(&risk, Some((&risk, &scales)), &scales, how, Vec::new());
     e.residual_after = None;
     events::append(&tx, vec![e]).await?;
     tx.commit().await?;
@@ -377,6 +325,7 @@ pub async fn move_to_scales(
         .filter(risk::Column::RegisterId.eq(&register.id))
         .all(tx)
         .await?;
+    let mitigations = mitigations_in_register(tx, &register.id).await?;
     let mut moved = Vec::new();
     let mut stranded = 0;
     for before in &risks {
@@ -394,7 +343,11 @@ pub async fn move_to_scales(
             stranded += 1;
             continue;
         }
-        rules::rescore(&mut after, new, &[]);
+        rules::rescore(
+            &mut after,
+            new,
+            mitigations.get(&before.id).map_or(&[], Vec::as_slice),
+        );
         if *before != after {
             let changes = risk_changes(Some(before), &after);
             moved.push((before, after, changes));
@@ -420,18 +373,16 @@ pub async fn move_to_scales(
         save(tx, before, &after).await?;
         saved.push((before, after, changes));
     }
+    let how = Recorded {
+        kind: RiskEventKind::Updated,
+        cause: ChangeCause::ScalesUpdated,
+        actor_id: &principal.member_id,
+        at: now,
+    };
     let events = saved
         .iter()
         .map(|(before, after, changes)| {
-            event(
-                after,
-                Some(before),
-                old,
-                new,
-                (RiskEventKind::Updated, ChangeCause::ScalesUpdated),
-                &principal.member_id,
-                changes.clone(),
-            )
+            event(after, Some((before, old)), new, how, changes.clone())
         })
         .collect();
     events::append(tx, events).await

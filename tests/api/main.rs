@@ -5,9 +5,11 @@ mod helpers;
 mod postgres;
 
 mod auth;
+mod controls;
 mod custom_fields;
 mod errors;
 mod fixtures;
+mod heatmaps;
 mod pagination;
 mod registers;
 mod risks;

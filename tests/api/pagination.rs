@@ -199,26 +199,38 @@ async fn a_nested_page_costs_a_bounded_number_of_statements(app: TestApp) {
     let register = fixtures::register(&admin, "RA").await;
     let severity = fixtures::severity(&admin, "High").await;
     let me = fixtures::me(&admin).await;
+    // Reviewers other than the owner, so members come from two places.
+    let mut reviewers = Vec::new();
+    for n in 0..3 {
+        reviewers.push(fixtures::me(&app.client("acme", &format!("reviewer{n}"), "viewer")).await);
+    }
     let field = admin
         .ok(
-            "mutation($r: ID!) { createCustomField(input: {registerId: $r, name: \"Owner\", type: USER}) { id } }",
+            "mutation($r: ID!) { createCustomField(input: {registerId: $r, name: \"Reviewer\", type: USER}) { id } }",
             json!({ "r": register }),
         )
         .await["createCustomField"]["id"]
         .clone();
+    let control =
+        crate::controls::control(&admin, json!({"name": "MFA", "effectiveness": 0.5})).await;
     for n in 0..50 {
-        fixtures::risk(
+        let risk = fixtures::risk(
             &admin,
             &register,
             &format!("r{n}"),
             json!({ "severityId": severity, "ownerId": me, "likelihoodLevel": n % 5, "impactLevel": 2,
-                    "customFields": [{ "fieldId": field, "userId": me }] }),
+                    "customFields": [{ "fieldId": field, "userId": reviewers[n % 3] }] }),
         )
         .await;
+        if n % 2 == 0 {
+            crate::controls::link(&admin, &risk, &control, "").await;
+        }
     }
-    let query = r#"{ risks(first: 50) { totalCount nodes {
+    // The dashboard page of DESIGN §9.
+    let query = r#"{ risks(first: 50) { nodes {
         title owner { name } severity { name } register { name scales { bands { name } } }
         createdBy { name } residual { score band { name } } inherent { score }
+        controls { strength reduces control { name health } }
         customFields { field { name type } user { name } }
     } } }"#;
     // Warm-up: the member is known, so the count below is steady state.
@@ -226,8 +238,15 @@ async fn a_nested_page_costs_a_bounded_number_of_statements(app: TestApp) {
     let before = app.statements();
     let data = admin.ok(query, json!({})).await;
     let spent = app.statements() - before;
-    assert_eq!(data["risks"]["nodes"].as_array().map(Vec::len), Some(50));
-    // principal, page, count, members, severities, registers, values, fields
+    let nodes = data["risks"]["nodes"].as_array().expect("nodes");
+    assert_eq!(nodes.len(), 50);
+    assert!(
+        nodes
+            .iter()
+            .any(|n| n["customFields"][0]["user"]["name"] == "reviewer1 of acme")
+    );
+    // principal, page, registers, severities, values, links + controls,
+    // members, fields
     assert!(spent <= 8, "a page of 50 took {spent} statements");
 }
 

@@ -1,0 +1,215 @@
+//! Controls and the links that let them reduce risks.
+
+use super::ContextExt;
+use super::risks::Risk;
+use crate::domain::enums::{ControlHealth, MitigationTarget, Role};
+use crate::domain::inputs::{CreateControlInput, UpdateControlInput};
+use crate::error::{AppError, AppResult};
+use crate::store::{self, controls::Linked};
+use async_graphql::{Context, ID, Object};
+use chrono::{DateTime, Utc};
+use entity::{control, risk_control};
+
+/// Something the organization does that makes risks less likely or less
+/// severe. Its health weights how much its links reduce.
+pub struct Control(pub control::Model);
+
+#[Object]
+impl Control {
+    pub async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn identifier(&self) -> Option<&str> {
+        self.0.identifier.as_deref()
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+    /// HEALTHY counts in full, AT_RISK half, CRITICAL not at all.
+    async fn health(&self) -> AppResult<ControlHealth> {
+        ControlHealth::from_stored(&self.0.health)
+    }
+    /// Default strength of new links, 0..1.
+    async fn effectiveness(&self) -> f64 {
+        self.0.effectiveness
+    }
+    /// An archived control's links no longer reduce any risk.
+    async fn archived(&self) -> bool {
+        self.0.archived
+    }
+    /// The risks this control is linked to.
+    async fn risks(&self, ctx: &Context<'_>) -> AppResult<Vec<ControlLink>> {
+        let links = ctx
+            .loaders()?
+            .control_links
+            .load_one(self.0.id.clone())
+            .await?;
+        Ok(links
+            .unwrap_or_default()
+            .into_iter()
+            .map(|link| ControlLink {
+                link,
+                control: self.0.clone(),
+            })
+            .collect())
+    }
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// A control linked to a risk.
+pub struct ControlLink {
+    pub link: risk_control::Model,
+    pub control: control::Model,
+}
+
+#[Object]
+impl ControlLink {
+    async fn control(&self) -> Control {
+        Control(self.control.clone())
+    }
+    async fn risk(&self, ctx: &Context<'_>) -> AppResult<Risk> {
+        let risk = ctx
+            .loaders()?
+            .risks
+            .load_one(self.link.risk_id.clone())
+            .await?;
+        Ok(Risk(risk.ok_or_else(|| AppError::not_found("risk"))?))
+    }
+    /// Which side of the risk the control reduces.
+    async fn reduces(&self) -> AppResult<MitigationTarget> {
+        MitigationTarget::from_stored(&self.link.reduces)
+    }
+    /// The strength in force: the link's own, or else its control's effectiveness.
+    async fn strength(&self) -> f64 {
+        self.link.strength.unwrap_or(self.control.effectiveness)
+    }
+}
+
+#[derive(Default)]
+pub struct ControlQuery;
+
+#[Object]
+impl ControlQuery {
+    /// The organization's controls, by name.
+    async fn controls(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(false)")] include_archived: Option<bool>,
+    ) -> AppResult<Vec<Control>> {
+        let principal = ctx.principal()?;
+        let list = store::controls::list(
+            &ctx.state()?.db,
+            &principal.org_id,
+            include_archived.unwrap_or(false),
+        )
+        .await?;
+        Ok(list.into_iter().map(Control).collect())
+    }
+
+    async fn control(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Control>> {
+        ctx.principal()?;
+        Ok(ctx.loaders()?.controls.load_one(id.0).await?.map(Control))
+    }
+}
+
+#[derive(Default)]
+pub struct ControlMutation;
+
+#[Object]
+impl ControlMutation {
+    async fn create_control(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateControlInput,
+    ) -> AppResult<Control> {
+        let principal = ctx.principal()?;
+        principal.require(Role::Editor)?;
+        let state = ctx.state()?;
+        Ok(Control(
+            store::controls::create(&state.db, principal, input, state.clock.now()).await?,
+        ))
+    }
+
+    /// Changes a control; a new health or effectiveness re-scores every
+    /// linked risk in the same transaction.
+    async fn update_control(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateControlInput,
+        expected_version: Option<i32>,
+    ) -> AppResult<Control> {
+        let principal = ctx.principal()?;
+        principal.require(Role::Editor)?;
+        let state = ctx.state()?;
+        let now = state.clock.now();
+        Ok(Control(
+            store::controls::update(&state.db, principal, &id, input, expected_version, now)
+                .await?,
+        ))
+    }
+
+    async fn archive_control(&self, ctx: &Context<'_>, id: ID) -> AppResult<Control> {
+        let principal = ctx.principal()?;
+        principal.require(Role::Editor)?;
+        let state = ctx.state()?;
+        Ok(Control(
+            store::controls::archive(&state.db, principal, &id, state.clock.now()).await?,
+        ))
+    }
+
+    /// Links a control to a risk (linking again updates the link). Without a
+    /// strength the link follows the control's effectiveness.
+    async fn link_control(
+        &self,
+        ctx: &Context<'_>,
+        risk_id: ID,
+        control_id: ID,
+        #[graphql(default_with = "MitigationTarget::Both")] reduces: MitigationTarget,
+        strength: Option<f64>,
+    ) -> AppResult<ControlLink> {
+        let principal = ctx.principal()?;
+        principal.require(Role::Editor)?;
+        let state = ctx.state()?;
+        let Linked { link, control } = store::controls::link(
+            &state.db,
+            principal,
+            (&risk_id, &control_id),
+            reduces,
+            strength,
+            state.clock.now(),
+        )
+        .await?;
+        Ok(ControlLink { link, control })
+    }
+
+    /// Removes a link; false when there was none.
+    async fn unlink_control(
+        &self,
+        ctx: &Context<'_>,
+        risk_id: ID,
+        control_id: ID,
+    ) -> AppResult<bool> {
+        let principal = ctx.principal()?;
+        principal.require(Role::Editor)?;
+        let state = ctx.state()?;
+        store::controls::unlink(
+            &state.db,
+            principal,
+            (&risk_id, &control_id),
+            state.clock.now(),
+        )
+        .await
+    }
+}

@@ -1,0 +1,273 @@
+//! Heatmaps and register summaries: dense likelihood x impact grids and
+//! counts, aggregated in SQL over the stored score columns.
+
+use super::ContextExt;
+use super::registers::Register;
+use super::risks::Risk;
+use super::scores::{RiskBand, ScaleLevel, band, levels};
+use crate::domain::enums::{RiskStatus, ScoreBasis};
+use crate::domain::inputs::RiskFilter;
+use crate::error::{AppError, AppResult};
+use crate::store::{heatmaps, risk_query};
+use async_graphql::{Context, ID, Object, SimpleObject};
+use entity::risk;
+use sea_orm::{Condition, DatabaseConnection};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::OnceCell;
+
+type CellRisks = HashMap<(i32, i32), Vec<risk::Model>>;
+
+/// The drill-down of one heatmap: every cell's risks come from one query per
+/// distinct `first`, run when the first cell asks.
+struct Drill {
+    db: DatabaseConnection,
+    condition: Condition,
+    basis: ScoreBasis,
+    by_first: Mutex<HashMap<u64, Arc<OnceCell<CellRisks>>>>,
+}
+
+impl Drill {
+    async fn cell(&self, first: u64, cell: (i32, i32)) -> AppResult<Vec<risk::Model>> {
+        let once = {
+            let mut by_first = self.by_first.lock().unwrap_or_else(|p| p.into_inner());
+            by_first.entry(first).or_default().clone()
+        };
+        let all = once
+            .get_or_try_init(|| {
+                heatmaps::cell_risks(&self.db, self.condition.clone(), self.basis, first)
+            })
+            .await?;
+        Ok(all.get(&cell).cloned().unwrap_or_default())
+    }
+}
+
+/// Likelihood x impact counts of a register's risks.
+pub struct Heatmap {
+    register: Register,
+    basis: ScoreBasis,
+    counts: HashMap<(i32, i32), i64>,
+    total: i64,
+    unscored: i64,
+    drill: Arc<Drill>,
+}
+
+#[Object]
+impl Heatmap {
+    async fn register(&self) -> &Register {
+        &self.register
+    }
+    async fn basis(&self) -> ScoreBasis {
+        self.basis
+    }
+    async fn likelihood(&self) -> Vec<ScaleLevel> {
+        levels(&self.register.scales.likelihood)
+    }
+    async fn impact(&self) -> Vec<ScaleLevel> {
+        levels(&self.register.scales.impact)
+    }
+    /// Every likelihood x impact cell, zeros included, ordered by likelihoodLevel then impactLevel.
+    async fn cells(&self) -> Vec<HeatmapCell> {
+        let scales = &self.register.scales;
+        let mut cells = Vec::with_capacity(scales.likelihood.len() * scales.impact.len());
+        for (l, likelihood) in scales.likelihood.iter().enumerate() {
+            for (i, impact) in scales.impact.iter().enumerate() {
+                let key = (int(l), int(i));
+                let score = likelihood.value * impact.value;
+                cells.push(HeatmapCell {
+                    likelihood_level: key.0,
+                    impact_level: key.1,
+                    count: self.counts.get(&key).copied().unwrap_or(0),
+                    score,
+                    band: band(scales, scales.band_of_cell(l, i, score)),
+                    drill: self.drill.clone(),
+                });
+            }
+        }
+        cells
+    }
+    /// Every risk that matches the filter.
+    async fn total(&self) -> i64 {
+        self.total
+    }
+    /// Those without both levels: the cells add up to total - unscored.
+    async fn unscored(&self) -> i64 {
+        self.unscored
+    }
+}
+
+fn int(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// One cell of a heatmap.
+pub struct HeatmapCell {
+    likelihood_level: i32,
+    impact_level: i32,
+    count: i64,
+    score: f64,
+    band: RiskBand,
+    drill: Arc<Drill>,
+}
+
+#[Object]
+impl HeatmapCell {
+    async fn likelihood_level(&self) -> i32 {
+        self.likelihood_level
+    }
+    async fn impact_level(&self) -> i32 {
+        self.impact_level
+    }
+    async fn count(&self) -> i64 {
+        self.count
+    }
+    /// Likelihood value x impact value of the cell.
+    async fn score(&self) -> f64 {
+        self.score
+    }
+    async fn band(&self) -> &RiskBand {
+        &self.band
+    }
+    /// The cell's risks, highest score first.
+    async fn risks(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(10)")] first: Option<i32>,
+    ) -> AppResult<Vec<Risk>> {
+        let max = ctx.state()?.config.limits.max_page_size;
+        let first = u64::try_from(first.unwrap_or(10))
+            .map_err(|_| AppError::bad_input("first", "must not be negative"))?;
+        if first > max as u64 {
+            return Err(AppError::LimitExceeded(format!(
+                "first may be at most {max}"
+            )));
+        }
+        if self.count == 0 || first == 0 {
+            return Ok(Vec::new());
+        }
+        let risks = self
+            .drill
+            .cell(first, (self.likelihood_level, self.impact_level))
+            .await?;
+        Ok(risks.into_iter().map(Risk).collect())
+    }
+}
+
+/// The heatmap of `register`'s risks that match `filter` (its registerId is
+/// ignored): one aggregate statement.
+pub async fn heatmap(
+    ctx: &Context<'_>,
+    register: Register,
+    basis: ScoreBasis,
+    filter: Option<RiskFilter>,
+) -> AppResult<Heatmap> {
+    let principal = ctx.principal()?;
+    let db = &ctx.state()?.db;
+    let mut filter = filter.unwrap_or_default();
+    filter.register_id = Some(ID(register.model.id.clone()));
+    let condition = risk_query::condition(&principal.org_id, &filter, None);
+    let rows = heatmaps::cell_counts(db, condition.clone(), basis).await?;
+    let (l_len, i_len) = (
+        int(register.scales.likelihood.len()),
+        int(register.scales.impact.len()),
+    );
+    let mut counts = HashMap::new();
+    let (mut total, mut unscored) = (0, 0);
+    for (l, i, n) in rows {
+        total += n;
+        match (l, i) {
+            (Some(l), Some(i)) if (0..l_len).contains(&l) && (0..i_len).contains(&i) => {
+                counts.insert((l, i), n);
+            }
+            _ => unscored += n,
+        }
+    }
+    Ok(Heatmap {
+        drill: Arc::new(Drill {
+            db: db.clone(),
+            condition,
+            basis,
+            by_first: Mutex::new(HashMap::new()),
+        }),
+        register,
+        basis,
+        counts,
+        total,
+        unscored,
+    })
+}
+
+#[derive(SimpleObject)]
+pub struct StatusCount {
+    pub status: RiskStatus,
+    pub count: i64,
+}
+
+#[derive(SimpleObject)]
+pub struct BandCount {
+    pub band: RiskBand,
+    pub count: i64,
+}
+
+/// Totals of a register's risks (archived ones left out).
+#[derive(SimpleObject)]
+pub struct RegisterSummary {
+    pub total: i64,
+    /// Risks without a residual score.
+    pub unscored: i64,
+    /// Risks whose residual band is above their tolerance.
+    pub outside_tolerance: i64,
+    /// Every status but ARCHIVED, zeros included.
+    pub by_status: Vec<StatusCount>,
+    /// Every band of the register, zeros included.
+    pub by_residual_band: Vec<BandCount>,
+}
+
+pub async fn summary(ctx: &Context<'_>, register: &Register) -> AppResult<RegisterSummary> {
+    let principal = ctx.principal()?;
+    let filter = RiskFilter {
+        register_id: Some(ID(register.model.id.clone())),
+        ..RiskFilter::default()
+    };
+    let condition = risk_query::condition(&principal.org_id, &filter, None);
+    let rows = heatmaps::summary_counts(&ctx.state()?.db, condition).await?;
+    let bands = register.scales.bands.len();
+    let mut by_status: HashMap<String, i64> = HashMap::new();
+    let mut by_band = vec![0; bands];
+    let (mut total, mut unscored, mut outside) = (0, 0, 0);
+    for (status, band, within, n) in rows {
+        total += n;
+        *by_status.entry(status).or_default() += n;
+        match band
+            .and_then(|b| usize::try_from(b).ok())
+            .filter(|b| *b < bands)
+        {
+            Some(b) => by_band[b] += n,
+            None => unscored += n,
+        }
+        if within == Some(false) {
+            outside += n;
+        }
+    }
+    Ok(RegisterSummary {
+        total,
+        unscored,
+        outside_tolerance: outside,
+        by_status: RiskStatus::ALL
+            .iter()
+            .filter(|s| **s != RiskStatus::Archived)
+            .map(|s| StatusCount {
+                status: *s,
+                count: by_status.get(s.as_str()).copied().unwrap_or(0),
+            })
+            .collect(),
+        by_residual_band: by_band
+            .into_iter()
+            .enumerate()
+            .map(|(b, count)| BandCount {
+                band: band(&register.scales, b),
+                count,
+            })
+            .collect(),
+    })
+}

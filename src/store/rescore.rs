@@ -1,0 +1,208 @@
+//! Keeps stored scores true: loads the links in force for risks and writes
+//! back the risks whose scores a change moved, each with its event, inside the
+//! caller's transaction.
+
+use super::events::{self, NewEvent};
+use super::registers::scales_of;
+use crate::auth::Principal;
+use crate::domain::enums::{ChangeCause, ControlHealth, MitigationTarget, RiskEventKind};
+use crate::domain::history::FieldChange;
+use crate::domain::risk::{self as rules, Stored, stored_score};
+use crate::domain::scales::Scales;
+use crate::domain::scoring::Mitigation;
+use crate::error::{AppError, AppResult};
+use chrono::{DateTime, Utc};
+use entity::{control, register, risk, risk_control};
+use sea_orm::sea_query::{Query, SimpleExpr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+};
+use std::collections::HashMap;
+
+/// The mitigation a link puts in force: its own strength, or its control's
+/// effectiveness when it has none.
+pub fn mitigation(link: &risk_control::Model, control: &control::Model) -> AppResult<Mitigation> {
+    Ok(Mitigation {
+        reduces: MitigationTarget::from_stored(&link.reduces)?,
+        strength: link.strength.unwrap_or(control.effectiveness),
+        health: ControlHealth::from_stored(&control.health)?,
+    })
+}
+
+/// Links to non-archived controls of the risks `which` selects, by risk.
+async fn mitigations_where(
+    db: &impl ConnectionTrait,
+    which: SimpleExpr,
+) -> AppResult<HashMap<String, Vec<Mitigation>>> {
+    let rows = risk_control::Entity::find()
+        .find_also_related(control::Entity)
+        .filter(which)
+        .filter(control::Column::Archived.eq(false))
+        .all(db)
+        .await?;
+    let mut by_risk: HashMap<String, Vec<Mitigation>> = HashMap::new();
+    for (link, control) in rows {
+        if let Some(control) = control {
+            let m = mitigation(&link, &control)?;
+            by_risk.entry(link.risk_id).or_default().push(m);
+        }
+    }
+    Ok(by_risk)
+}
+
+pub async fn mitigations_of(
+    db: &impl ConnectionTrait,
+    risk_ids: &[String],
+) -> AppResult<HashMap<String, Vec<Mitigation>>> {
+    mitigations_where(
+        db,
+        risk_control::Column::RiskId.is_in(risk_ids.iter().map(String::as_str)),
+    )
+    .await
+}
+
+/// The mitigations of every risk of a register.
+pub async fn mitigations_in_register(
+    db: &impl ConnectionTrait,
+    register_id: &str,
+) -> AppResult<HashMap<String, Vec<Mitigation>>> {
+    let risks = Query::select()
+        .column(risk::Column::Id)
+        .from(risk::Entity)
+        .and_where(risk::Column::RegisterId.eq(register_id))
+        .take();
+    mitigations_where(db, risk_control::Column::RiskId.in_subquery(risks)).await
+}
+
+/// Writes `after` over `before`, only if nobody changed the row meanwhile.
+pub async fn save(
+    tx: &impl ConnectionTrait,
+    before: &risk::Model,
+    after: &risk::Model,
+) -> AppResult<()> {
+    let result = risk::Entity::update_many()
+        .set(after.clone().into_active_model().reset_all())
+        .filter(risk::Column::Id.eq(&before.id))
+        .filter(risk::Column::Version.eq(before.version))
+        .exec(tx)
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(AppError::conflict(
+            None,
+            "the risk changed meanwhile; try again",
+        ));
+    }
+    Ok(())
+}
+
+/// How a change is recorded: what, why, by whom and when.
+#[derive(Clone, Copy)]
+pub struct Recorded<'a> {
+    pub kind: RiskEventKind,
+    pub cause: ChangeCause,
+    pub actor_id: &'a str,
+    pub at: DateTime<Utc>,
+}
+
+/// The event of a change to a risk; `before` is the risk and its scales as
+/// they were (None for a creation).
+pub fn event<'a>(
+    risk: &'a risk::Model,
+    before: Option<(&risk::Model, &Scales)>,
+    scales: &Scales,
+    how: Recorded<'a>,
+    changes: Vec<FieldChange>,
+) -> NewEvent<'a> {
+    NewEvent {
+        risk,
+        kind: how.kind,
+        cause: how.cause,
+        actor_id: Some(how.actor_id),
+        at: how.at,
+        changes,
+        residual_before: before.and_then(|(b, s)| stored_score(b, Stored::Residual, s)),
+        residual_after: stored_score(risk, Stored::Residual, scales),
+    }
+}
+
+/// What a control or link change did to one risk, for its event.
+pub struct Cause<'a> {
+    pub cause: ChangeCause,
+    pub changes: &'a (dyn Fn(&risk::Model) -> Vec<FieldChange> + Sync),
+    /// Record an event even for risks whose scores did not move (a link or
+    /// unlink is a change to the risk itself).
+    pub always: bool,
+}
+
+/// Re-scores `risk_ids` with the links now in force. Risks whose scores
+/// moved are saved with a new version; each moved (or, with `always`, each)
+/// risk gets an event.
+pub async fn rescore(
+    tx: &impl ConnectionTrait,
+    principal: &Principal,
+    risk_ids: &[String],
+    why: &Cause<'_>,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    if risk_ids.is_empty() {
+        return Ok(());
+    }
+    let risks = risk::Entity::find()
+        .filter(risk::Column::Id.is_in(risk_ids.iter().map(String::as_str)))
+        .filter(risk::Column::OrgId.eq(&principal.org_id))
+        .all(tx)
+        .await?;
+    let mut register_ids: Vec<&str> = risks.iter().map(|r| r.register_id.as_str()).collect();
+    register_ids.sort_unstable();
+    register_ids.dedup();
+    let mut scales = HashMap::new();
+    for register in register::Entity::find()
+        .filter(register::Column::Id.is_in(register_ids))
+        .all(tx)
+        .await?
+    {
+        scales.insert(register.id.clone(), scales_of(&register)?);
+    }
+    let mitigations = mitigations_of(tx, risk_ids).await?;
+    let mut written = Vec::new();
+    for before in &risks {
+        let Some(scales) = scales.get(&before.register_id) else {
+            continue;
+        };
+        let mut after = before.clone();
+        rules::rescore(
+            &mut after,
+            scales,
+            mitigations.get(&before.id).map_or(&[], Vec::as_slice),
+        );
+        let moved = after != *before;
+        if moved {
+            after.version = before.version + 1;
+            after.updated_at = now;
+            after.updated_by = Some(principal.member_id.clone());
+            save(tx, before, &after).await?;
+        }
+        if moved || why.always {
+            written.push((before, after, scales));
+        }
+    }
+    let how = Recorded {
+        kind: RiskEventKind::Updated,
+        cause: why.cause,
+        actor_id: &principal.member_id,
+        at: now,
+    };
+    let events = written
+        .iter()
+        .map(|(before, after, scales)| {
+            event(
+                after,
+                Some((before, scales)),
+                scales,
+                how,
+                (why.changes)(after),
+            )
+        })
+        .collect();
+    events::append(tx, events).await
+}

@@ -1,0 +1,427 @@
+use crate::both;
+use crate::controls::{control, link};
+use crate::fixtures;
+use crate::helpers::{Client, TestApp};
+use sea_orm::{EntityTrait, IntoActiveModel};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+both!(
+    heatmap_counts_match_the_risks_for_both_bases,
+    heatmap_cells_drill_down_to_their_risks,
+    a_heatmap_of_ten_thousand_risks_is_one_aggregate_statement,
+    the_summary_counts_by_status_and_band,
+    nist_cells_band_as_table_i_2,
+    a_remap_from_5x5_to_3x3_moves_every_risk,
+    score_filters_select_by_stored_scores,
+);
+
+const HEATMAP: &str = r#"query($r: ID!, $b: ScoreBasis!, $f: RiskFilter) { heatmap(registerId: $r, basis: $b, filter: $f) {
+    basis total unscored likelihood { level } impact { level }
+    cells { likelihoodLevel impactLevel count score band { name } } } }"#;
+
+/// 30 risks over the grid, a third of them reduced by a control, some unscored,
+/// two archived.
+async fn seed(admin: &Client) -> String {
+    let register = fixtures::register(admin, "RA").await;
+    let c = control(admin, json!({"name": "c", "effectiveness": 0.5})).await;
+    for n in 0..30_i64 {
+        let mut input = json!({ "category": if n % 3 == 0 { "Security" } else { "Ops" } });
+        if n % 8 != 5 {
+            input["likelihoodLevel"] = json!(n % 5);
+            input["impactLevel"] = json!((n * 2) % 5);
+        }
+        let risk = fixtures::risk(admin, &register, &format!("r{n}"), input).await;
+        if n % 3 == 1 {
+            link(admin, &risk, &c, "").await;
+        }
+        if n % 14 == 13 {
+            admin
+                .ok(
+                    "mutation($id: ID!) { archiveRisk(id: $id) { id } }",
+                    json!({ "id": risk["id"] }),
+                )
+                .await;
+        }
+    }
+    register
+}
+
+/// Counts per cell computed from the risks themselves.
+async fn expected(
+    admin: &Client,
+    filter: Value,
+    basis: &str,
+) -> (HashMap<(i64, i64), i64>, i64, i64) {
+    let data = admin
+        .ok(
+            "query($f: RiskFilter) { risks(filter: $f, first: 500) { nodes { likelihoodLevel impactLevel residual { likelihoodLevel impactLevel } } } }",
+            json!({ "f": filter }),
+        )
+        .await;
+    let mut cells = HashMap::new();
+    let (mut total, mut unscored) = (0, 0);
+    for r in data["risks"]["nodes"].as_array().expect("nodes") {
+        total += 1;
+        let (l, i) = if basis == "INHERENT" {
+            (r["likelihoodLevel"].as_i64(), r["impactLevel"].as_i64())
+        } else {
+            (
+                r["residual"]["likelihoodLevel"].as_i64(),
+                r["residual"]["impactLevel"].as_i64(),
+            )
+        };
+        match (l, i) {
+            (Some(l), Some(i)) => *cells.entry((l, i)).or_default() += 1,
+            _ => unscored += 1,
+        }
+    }
+    (cells, total, unscored)
+}
+
+async fn heatmap_counts_match_the_risks_for_both_bases(app: TestApp) {
+    let admin = app.admin("acme");
+    let register = seed(&admin).await;
+    for basis in ["INHERENT", "RESIDUAL"] {
+        for filter in [
+            json!(null),
+            json!({ "category": ["Security"] }),
+            json!({ "includeArchived": true }),
+        ] {
+            let map = admin
+                .ok(HEATMAP, json!({ "r": register, "b": basis, "f": filter }))
+                .await["heatmap"]
+                .clone();
+            let mut risk_filter = if filter.is_null() {
+                json!({})
+            } else {
+                filter.clone()
+            };
+            risk_filter["registerId"] = json!(register);
+            let (cells, total, unscored) = expected(&admin, risk_filter, basis).await;
+            assert_eq!(
+                (map["total"].as_i64(), map["unscored"].as_i64()),
+                (Some(total), Some(unscored)),
+                "{basis} {filter}"
+            );
+            let got = map["cells"].as_array().expect("cells");
+            assert_eq!(got.len(), 25, "dense");
+            for (k, cell) in got.iter().enumerate() {
+                let (l, i) = (
+                    cell["likelihoodLevel"].as_i64().unwrap_or(-1),
+                    cell["impactLevel"].as_i64().unwrap_or(-1),
+                );
+                assert_eq!((l, i), (k as i64 / 5, k as i64 % 5), "ordered");
+                assert_eq!(
+                    cell["count"].as_i64(),
+                    Some(cells.get(&(l, i)).copied().unwrap_or(0)),
+                    "{basis} {filter} cell {l},{i}"
+                );
+                assert_eq!(cell["score"].as_f64(), Some(((l + 1) * (i + 1)) as f64));
+            }
+            let sum: i64 = got.iter().filter_map(|c| c["count"].as_i64()).sum();
+            assert_eq!(sum, total - unscored);
+        }
+    }
+    let register_field = admin
+        .ok(
+            "query($r: ID!) { register(id: $r) { heatmap { total basis } } }",
+            json!({ "r": register }),
+        )
+        .await;
+    assert_eq!(register_field["register"]["heatmap"]["basis"], "RESIDUAL");
+}
+
+async fn heatmap_cells_drill_down_to_their_risks(app: TestApp) {
+    let admin = app.admin("acme");
+    let register = fixtures::register(&admin, "RA").await;
+    for n in 0..4 {
+        fixtures::risk(
+            &admin,
+            &register,
+            &format!("hot {n}"),
+            json!({"likelihoodLevel": 4, "impactLevel": 4}),
+        )
+        .await;
+    }
+    fixtures::risk(
+        &admin,
+        &register,
+        "cold",
+        json!({"likelihoodLevel": 0, "impactLevel": 0}),
+    )
+    .await;
+    let data = admin
+        .ok(
+            r#"query($r: ID!) { heatmap(registerId: $r) { cells { count top: risks(first: 2) { title } all: risks { title } } } }"#,
+            json!({ "r": register }),
+        )
+        .await;
+    let cells = data["heatmap"]["cells"].as_array().expect("cells");
+    assert_eq!(cells[24]["count"], 4);
+    assert_eq!(cells[24]["top"].as_array().map(Vec::len), Some(2));
+    assert_eq!(cells[24]["all"].as_array().map(Vec::len), Some(4));
+    assert_eq!(cells[0]["all"], json!([{ "title": "cold" }]));
+    assert_eq!(cells[12]["all"], json!([]));
+}
+
+async fn a_heatmap_of_ten_thousand_risks_is_one_aggregate_statement(app: TestApp) {
+    let admin = app.admin("acme");
+    let register = fixtures::register(&admin, "BIG").await;
+    let template = fixtures::risk(
+        &admin,
+        &register,
+        "template",
+        json!({"likelihoodLevel": 1, "impactLevel": 1}),
+    )
+    .await;
+    let model = entity::risk::Entity::find_by_id(template["id"].as_str().unwrap_or_default())
+        .one(&app.app.state.db)
+        .await
+        .expect("reads")
+        .expect("exists");
+    // Setup with no API: 10,000 rows straight into the table.
+    for chunk in 0..20 {
+        let rows = (0..500).map(|n| {
+            let k = chunk * 500 + n;
+            let mut r = model.clone();
+            r.id = format!("rsk_bulk{k:05}");
+            r.identifier = format!("BIG-B{k}");
+            r.residual_likelihood_level = Some(k % 5);
+            r.residual_impact_level = Some((k / 5) % 5);
+            r.into_active_model()
+        });
+        entity::risk::Entity::insert_many(rows)
+            .exec(&app.app.state.db)
+            .await
+            .expect("bulk insert");
+    }
+    let query = "query($r: ID!) { heatmap(registerId: $r) { total cells { count } } }";
+    admin.ok(query, json!({ "r": register })).await;
+    let before = app.statements();
+    let data = admin.ok(query, json!({ "r": register })).await;
+    let spent = app.statements() - before;
+    assert_eq!(data["heatmap"]["total"], 10_001);
+    // The principal, the register, and one GROUP BY.
+    assert_eq!(spent, 3, "statements for a heatmap");
+}
+
+async fn the_summary_counts_by_status_and_band(app: TestApp) {
+    let admin = app.admin("acme");
+    let register = fixtures::register(&admin, "RA").await;
+    for (l, i, status, tolerance) in [
+        (Some(0), Some(0), "OPEN", Some(0)),
+        (Some(4), Some(4), "OPEN", Some(1)),
+        (Some(4), Some(4), "PENDING", Some(3)),
+        (Some(2), Some(2), "CLOSED", None),
+        (None, None, "OPEN", None),
+    ] {
+        fixtures::risk(
+            &admin,
+            &register,
+            "t",
+            json!({ "likelihoodLevel": l, "impactLevel": i, "status": status, "toleranceLevel": tolerance }),
+        )
+        .await;
+    }
+    let data = admin
+        .ok(
+            "query($r: ID!) { register(id: $r) { summary { total unscored outsideTolerance byStatus { status count } byResidualBand { band { name } count } } } }",
+            json!({ "r": register }),
+        )
+        .await;
+    let s = &data["register"]["summary"];
+    assert_eq!(
+        (
+            s["total"].clone(),
+            s["unscored"].clone(),
+            s["outsideTolerance"].clone()
+        ),
+        (json!(5), json!(1), json!(1))
+    );
+    assert_eq!(
+        s["byStatus"],
+        json!([
+            {"status": "OPEN", "count": 3}, {"status": "PENDING", "count": 1},
+            {"status": "MATERIALIZED", "count": 0}, {"status": "CLOSED", "count": 1}
+        ])
+    );
+    let bands: Vec<i64> = s["byResidualBand"]
+        .as_array()
+        .expect("bands")
+        .iter()
+        .filter_map(|b| b["count"].as_i64())
+        .collect();
+    // 1 (Low), 9 (Medium), 25 and 25 (Critical).
+    assert_eq!(bands, [1, 1, 0, 2]);
+}
+
+async fn nist_cells_band_as_table_i_2(app: TestApp) {
+    let admin = app.admin("acme");
+    let register = admin
+        .ok(r#"mutation { createRegister(input: {name: "NIST", identifierPrefix: "N", preset: NIST_800_30}) { id } }"#, json!({}))
+        .await["createRegister"]["id"]
+        .clone();
+    // Rows likelihood Very Low..Very High, columns impact Very Low..Very High.
+    let table = [
+        ["Very Low", "Very Low", "Very Low", "Low", "Low"],
+        ["Very Low", "Low", "Low", "Low", "Moderate"],
+        ["Very Low", "Low", "Moderate", "Moderate", "High"],
+        ["Very Low", "Low", "Moderate", "High", "Very High"],
+        ["Very Low", "Low", "Moderate", "High", "Very High"],
+    ];
+    for (l, row) in table.iter().enumerate() {
+        for (i, band) in row.iter().enumerate() {
+            let risk = fixtures::risk(
+                &admin,
+                register.as_str().unwrap_or_default(),
+                "cell",
+                json!({"likelihoodLevel": l, "impactLevel": i}),
+            )
+            .await;
+            assert_eq!(
+                risk["inherent"]["band"]["name"], table[l][i],
+                "risk at {l},{i}"
+            );
+        }
+    }
+    let map = admin
+        .ok(HEATMAP, json!({ "r": register, "b": "INHERENT" }))
+        .await;
+    for cell in map["heatmap"]["cells"].as_array().expect("cells") {
+        let (l, i) = (
+            cell["likelihoodLevel"].as_u64().unwrap_or(9) as usize,
+            cell["impactLevel"].as_u64().unwrap_or(9) as usize,
+        );
+        assert_eq!(cell["band"]["name"], table[l][i], "cell {l},{i}");
+        assert_eq!(cell["count"], 1);
+    }
+}
+
+async fn a_remap_from_5x5_to_3x3_moves_every_risk(app: TestApp) {
+    let admin = app.admin("acme");
+    let register = fixtures::register(&admin, "RA").await;
+    let mut risks = Vec::new();
+    for (l, i) in [(0, 0), (1, 3), (2, 2), (3, 4), (4, 1)] {
+        let input = json!({"likelihoodLevel": l, "impactLevel": i, "residualImpactOverride": i});
+        risks.push((l, i, fixtures::risk(&admin, &register, "t", input).await));
+    }
+    let unscored = fixtures::risk(&admin, &register, "unscored", json!({})).await;
+    let three = json!({
+        "likelihood": [{"name": "L", "value": 1}, {"name": "M", "value": 2}, {"name": "H", "value": 3}],
+        "impact": [{"name": "L", "value": 1}, {"name": "M", "value": 2}, {"name": "H", "value": 3}],
+        "bands": [{"name": "Low", "threshold": 0, "color": "#0f0"}, {"name": "Medium", "threshold": 3, "color": "#ff0"}, {"name": "High", "threshold": 6, "color": "#f00"}]
+    });
+    let map = [0, 0, 1, 2, 2];
+    let update = "mutation($id: ID!, $s: RiskScalesInput!, $m: ScalesRemapInput) { updateRegister(id: $id, input: {scales: $s, scalesRemap: $m}) { version } }";
+    admin
+        .err(
+            update,
+            json!({ "id": register, "s": three, "m": { "likelihood": [0, 0, 1] } }),
+        )
+        .await
+        .assert("BAD_USER_INPUT", Some("scalesRemap.likelihood"));
+    admin
+        .err(update, json!({ "id": register, "s": three, "m": { "likelihood": map, "impact": [0, 0, 1, 2, 3] } }))
+        .await
+        .assert("BAD_USER_INPUT", Some("scalesRemap.impact[4]"));
+    admin
+        .ok(
+            update,
+            json!({ "id": register, "s": three, "m": { "likelihood": map, "impact": map } }),
+        )
+        .await;
+    for (l, i, risk) in &risks {
+        let now = crate::controls::read(&admin, risk).await;
+        assert_eq!(
+            (
+                now["likelihoodLevel"].clone(),
+                now["impactLevel"].clone(),
+                now["residualImpactOverride"].clone()
+            ),
+            (json!(map[*l]), json!(map[*i]), json!(map[*i])),
+            "risk at {l},{i}"
+        );
+        let score = ((map[*l] + 1) * (map[*i] + 1)) as f64;
+        assert_eq!(now["inherent"]["score"].as_f64(), Some(score));
+    }
+    let events = {
+        use entity::risk_event;
+        use sea_orm::{ColumnTrait, QueryFilter};
+        risk_event::Entity::find()
+            .filter(risk_event::Column::Cause.eq("SCALES_UPDATED"))
+            .all(&app.app.state.db)
+            .await
+            .expect("events")
+    };
+    // (0, 0) stays (0, 0) and the unscored risk has nothing to move.
+    assert_eq!(events.len(), 4, "one event per risk moved");
+    let unmoved = [risks[0].2["id"].as_str(), unscored["id"].as_str()];
+    assert!(
+        events
+            .iter()
+            .all(|e| !unmoved.contains(&Some(e.risk_id.as_str())))
+    );
+    let changes: Value = serde_json::from_str(&events[1].changes).expect("json");
+    assert!(
+        changes
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["field"] == "likelihoodLevel")),
+        "{changes}"
+    );
+}
+
+async fn score_filters_select_by_stored_scores(app: TestApp) {
+    let admin = app.admin("acme");
+    let register = seed(&admin).await;
+    let all = admin
+        .ok(
+            "query($r: ID!) { risks(filter: {registerId: $r}, first: 500) { nodes { id residual { score band { level } likelihoodLevel } inherent { band { level } } withinTolerance } } }",
+            json!({ "r": register }),
+        )
+        .await["risks"]["nodes"]
+        .clone();
+    let nodes = all.as_array().expect("nodes");
+    let count = |f: &dyn Fn(&Value) -> bool| nodes.iter().filter(|n| f(n)).count();
+    for (filter, expected) in [
+        (
+            json!({ "residualBand": [3] }),
+            count(&|n| n["residual"]["band"]["level"] == 3),
+        ),
+        (
+            json!({ "inherentBand": [0, 1] }),
+            count(&|n| {
+                n["inherent"]["band"]["level"]
+                    .as_i64()
+                    .is_some_and(|b| b <= 1)
+            }),
+        ),
+        (
+            json!({ "residualScoreMin": 4, "residualScoreMax": 12 }),
+            count(&|n| {
+                n["residual"]["score"]
+                    .as_f64()
+                    .is_some_and(|s| (4.0..=12.0).contains(&s))
+            }),
+        ),
+        (
+            json!({ "residualLikelihoodLevel": [0] }),
+            count(&|n| n["residual"]["likelihoodLevel"] == 0),
+        ),
+    ] {
+        let mut f = filter.clone();
+        f["registerId"] = json!(register);
+        let got = admin
+            .ok(
+                "query($f: RiskFilter) { risks(filter: $f) { totalCount } }",
+                json!({ "f": f }),
+            )
+            .await;
+        assert_eq!(
+            got["risks"]["totalCount"].as_u64(),
+            Some(expected as u64),
+            "{filter}"
+        );
+        assert!(expected > 0, "{filter} selects something");
+    }
+}
