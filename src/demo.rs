@@ -1,15 +1,17 @@
 //! `serve --demo`: a demo organization with a 5x5 register, severities,
-//! custom fields and about 60 varied risks, seeded through the same store
+//! custom fields, controls and about 60 varied risks, seeded through the same store
 //! functions the API uses.
 
 use crate::app::AppState;
 use crate::auth::Claims;
 use crate::domain::date::Date;
 use crate::domain::enums::{
-    ClosureReason, CustomFieldType, NumberFormat, RiskStage, RiskStatus, TreatmentStrategy,
+    ClosureReason, ControlHealth, CustomFieldType, MitigationTarget, NumberFormat, RiskStage,
+    RiskStatus, TreatmentStrategy,
 };
 use crate::domain::inputs::{
-    CreateCustomFieldInput, CreateRegisterInput, CreateRiskInput, CreateSeverityInput,
+    CreateControlInput, CreateCustomFieldInput, CreateRegisterInput, CreateRiskInput,
+    CreateSeverityInput,
 };
 use crate::domain::risk::CustomFieldValueInput;
 use crate::error::{AppError, AppResult};
@@ -131,6 +133,39 @@ pub async fn seed(state: &AppState) -> AppResult<Option<String>> {
     )
     .await?;
 
+    let mut controls = Vec::new();
+    for (identifier, name, health, effectiveness) in [
+        (
+            "C-1",
+            "Multi-factor authentication",
+            ControlHealth::Healthy,
+            0.7,
+        ),
+        (
+            "C-2",
+            "Nightly backups with restore tests",
+            ControlHealth::AtRisk,
+            0.6,
+        ),
+        ("C-3", "Supplier due diligence", ControlHealth::Healthy, 0.4),
+        ("C-4", "Change approval board", ControlHealth::Critical, 0.5),
+    ] {
+        let control = store::controls::create(
+            db,
+            &admin,
+            CreateControlInput {
+                identifier: Some(identifier.into()),
+                name: name.into(),
+                description: None,
+                health: Some(health),
+                effectiveness: Some(effectiveness),
+            },
+            now,
+        )
+        .await?;
+        controls.push(control.id);
+    }
+
     for n in 0..60_usize {
         let (topic, category) = TOPICS[n % TOPICS.len()];
         // A fixed spread over the 5x5 grid, statuses and treatments, so the
@@ -201,9 +236,14 @@ pub async fn seed(state: &AppState) -> AppResult<Option<String>> {
                 },
             ]),
         };
-        store::risks::create(db, &admin, input, now)
+        let risk = store::risks::create(db, &admin, input, now)
             .await
             .map_err(|e| AppError::internal(("demo risk", n, e.message())))?;
+        if n % 3 != 2 {
+            let reduces = MitigationTarget::ALL[n % MitigationTarget::ALL.len()];
+            let control = controls[n % controls.len()].as_str();
+            store::controls::link(db, &admin, (&risk.id, control), reduces, None, now).await?;
+        }
     }
     Ok(Some(ORG.to_owned()))
 }

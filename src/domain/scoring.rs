@@ -284,6 +284,37 @@ mod tests {
                 ),
             ),
             (
+                // rL = 1 - (1-0.5)(1-0.5) = 0.75: 5 * 0.25 = 1.25 -> level 0;
+                // rI = 0.5 from BOTH alone: 5 * 0.5 = 2.5 -> level 1.
+                "a BOTH link and a likelihood link on the same risk",
+                (
+                    at(4, 4),
+                    vec![
+                        link(Both, 0.5, Healthy),
+                        link(Likelihood, 0.5, AtRisk),
+                        link(Likelihood, 1.0, Healthy),
+                    ],
+                    (0, 0.0, 1, 2.5, 0.0, 0, false),
+                    0.0,
+                ),
+            ),
+            (
+                // The same links with the full-strength one CRITICAL: only
+                // BOTH (0.5) and the AT_RISK one (0.25) count on likelihood:
+                // rL = 1 - 0.5 * 0.75 = 0.625: 5 * 0.375 = 1.875 -> level 0.
+                "a critical link drops out of the product",
+                (
+                    at(4, 4),
+                    vec![
+                        link(Both, 0.5, Healthy),
+                        link(Likelihood, 0.5, AtRisk),
+                        link(Likelihood, 1.0, Critical),
+                    ],
+                    (0, 1.875, 1, 2.5, 4.6875, 0, false),
+                    0.0,
+                ),
+            ),
+            (
                 // Reduced below the first level's value: level 0, value kept.
                 "a value under every level maps to level 0",
                 (
