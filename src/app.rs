@@ -5,6 +5,7 @@
 use crate::auth::Verifier;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::feed::{Feed, listen};
 use crate::graphql::{self, RiskgraphSchema};
 use crate::store::{self, StatementCounter};
 use crate::web::{graphql_http, health};
@@ -34,6 +35,9 @@ pub struct AppState {
     pub schema: RiskgraphSchema,
     pub clock: Clock,
     pub statements: StatementCounter,
+    pub feed: Arc<Feed>,
+    /// Flips to true when the server shuts down: WebSockets close with 1001.
+    pub shutdown: watch::Receiver<bool>,
 }
 
 /// Why the service could not start.
@@ -47,8 +51,13 @@ pub enum StartError {
     Auth(String),
 }
 
-/// Connects, migrates, and returns the state the router serves.
-pub async fn state(config: Config, clock: Clock) -> Result<AppState, StartError> {
+/// Connects, migrates, and returns the state the router serves; `shutdown`
+/// tells long-lived connections when to close.
+pub async fn state(
+    config: Config,
+    clock: Clock,
+    shutdown: watch::Receiver<bool>,
+) -> Result<AppState, StartError> {
     let statements = StatementCounter::default();
     let db = store::connect(&config.database_url, &statements).await?;
     Migrator::up(&db, None).await?;
@@ -56,15 +65,22 @@ pub async fn state(config: Config, clock: Clock) -> Result<AppState, StartError>
         &config.jwt_key,
         config.jwt_issuer.as_deref(),
         config.jwt_audience.as_deref(),
+        config.jwt_leeway_secs,
     )
     .map_err(StartError::Auth)?;
     Ok(AppState {
         schema: graphql::schema(&config.limits),
+        feed: Feed::new(
+            db.clone(),
+            config.limits.feed_buffer,
+            config.limits.feed_poll(),
+        ),
         db,
         config: Arc::new(config),
         verifier: Arc::new(verifier),
         clock,
         statements,
+        shutdown,
     })
 }
 
@@ -101,10 +117,15 @@ impl App {
     /// Starts serving on `config.bind` (port 0 picks a free port).
     pub async fn spawn(config: Config, clock: Clock) -> Result<Self, StartError> {
         let bind = config.bind;
-        let state = state(config, clock).await?;
+        let (stop, mut stopped) = watch::channel(false);
+        let state = state(config, clock, stopped.clone()).await?;
         let listener = TcpListener::bind(bind).await?;
         let addr = listener.local_addr()?;
-        let (stop, mut stopped) = watch::channel(false);
+        tokio::spawn(state.feed.clone().run(stopped.clone()));
+        if state.config.database_url.starts_with("postgres") {
+            let url = state.config.database_url.clone();
+            tokio::spawn(listen::run(state.feed.clone(), url, stopped.clone()));
+        }
         let app = router(state.clone());
         let server = tokio::spawn(async move {
             axum::serve(listener, app)

@@ -74,6 +74,19 @@ pub struct Limits {
     /// Seconds a request may take before it is cut off.
     #[arg(long, env = "RISKGRAPH_REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout_secs: u64,
+    /// Milliseconds a WebSocket client has to send connection_init.
+    #[arg(long, env = "RISKGRAPH_WS_INIT_TIMEOUT_MS", default_value_t = 3000)]
+    pub ws_init_timeout_ms: u64,
+    /// Seconds between keep-alive pings; a client silent for three is dropped.
+    #[arg(long, env = "RISKGRAPH_WS_KEEPALIVE", default_value_t = 15)]
+    pub ws_keepalive_secs: u64,
+    /// Events the feed holds for slow subscribers before they catch up from
+    /// the table.
+    #[arg(long, env = "RISKGRAPH_FEED_BUFFER", default_value_t = 4096)]
+    pub feed_buffer: usize,
+    /// Milliseconds between the feed's safety-net polls of the table.
+    #[arg(long, env = "RISKGRAPH_FEED_POLL_MS", default_value_t = 2000)]
+    pub feed_poll_ms: u64,
 }
 
 impl Default for Limits {
@@ -88,6 +101,10 @@ impl Default for Limits {
             max_page_size: 500,
             default_page_size: 50,
             request_timeout_secs: 30,
+            ws_init_timeout_ms: 3000,
+            ws_keepalive_secs: 15,
+            feed_buffer: 4096,
+            feed_poll_ms: 2000,
         }
     }
 }
@@ -95,6 +112,18 @@ impl Default for Limits {
 impl Limits {
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
+    }
+
+    pub fn ws_init_timeout(&self) -> Duration {
+        Duration::from_millis(self.ws_init_timeout_ms)
+    }
+
+    pub fn ws_keepalive(&self) -> Duration {
+        Duration::from_secs(self.ws_keepalive_secs.max(1))
+    }
+
+    pub fn feed_poll(&self) -> Duration {
+        Duration::from_millis(self.feed_poll_ms.max(10))
     }
 }
 
@@ -113,6 +142,8 @@ pub struct Config {
     pub jwt_key: JwtKey,
     pub jwt_issuer: Option<String>,
     pub jwt_audience: Option<String>,
+    /// Seconds of clock skew a token's `exp` is allowed.
+    pub jwt_leeway_secs: u64,
     pub limits: Limits,
 }
 
@@ -126,6 +157,7 @@ impl Config {
             jwt_key: JwtKey::Secret(SecretString::from(secret.to_owned())),
             jwt_issuer: None,
             jwt_audience: None,
+            jwt_leeway_secs: 30,
             limits: Limits::default(),
         }
     }

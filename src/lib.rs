@@ -10,6 +10,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod feed;
 pub mod graphql;
 pub mod store;
 pub mod web;

@@ -161,6 +161,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         jwt_key: jwt_key.clone(),
         jwt_issuer: args.auth.jwt_issuer,
         jwt_audience: args.auth.jwt_audience,
+        jwt_leeway_secs: 30,
         limits: args.limits,
     };
     let app = App::spawn(config, Clock::default())
@@ -224,10 +225,14 @@ async fn main() -> ExitCode {
                 jwt_key: key,
                 ..Config::for_database(args.database_url, "")
             };
-            app::state(config, Clock::default())
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
+            app::state(
+                config,
+                Clock::default(),
+                tokio::sync::watch::channel(false).1,
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
         }
         Command::Token(args) => {
             jwt_key(&args.auth, &args.database.database_url).and_then(|(key, _)| {

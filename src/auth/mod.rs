@@ -58,7 +58,12 @@ pub struct Verifier {
 }
 
 impl Verifier {
-    pub fn new(key: &JwtKey, issuer: Option<&str>, audience: Option<&str>) -> Result<Self, String> {
+    pub fn new(
+        key: &JwtKey,
+        issuer: Option<&str>,
+        audience: Option<&str>,
+        leeway_secs: u64,
+    ) -> Result<Self, String> {
         let (key, algorithm) = match key {
             JwtKey::Secret(secret) => (
                 DecodingKey::from_secret(secret.expose_secret().as_bytes()),
@@ -74,7 +79,7 @@ impl Verifier {
             },
         };
         let mut validation = Validation::new(algorithm);
-        validation.leeway = 30;
+        validation.leeway = leeway_secs;
         validation.set_required_spec_claims(&["exp", "sub"]);
         if let Some(issuer) = issuer {
             validation.set_issuer(&[issuer]);
@@ -133,8 +138,13 @@ mod tests {
 
     #[test]
     fn verifies_what_it_signed_and_rejects_other_keys() {
-        let verifier = Verifier::new(&JwtKey::Secret(SecretString::from("s3cret")), None, None)
-            .expect("verifier");
+        let verifier = Verifier::new(
+            &JwtKey::Secret(SecretString::from("s3cret")),
+            None,
+            None,
+            30,
+        )
+        .expect("verifier");
         let far = 4_000_000_000;
         assert!(verifier.verify(&mint("s3cret", &claims(far))).is_ok());
         assert!(verifier.verify(&mint("other", &claims(far))).is_err());

@@ -272,6 +272,20 @@ impl Loaders {
         Ok(())
     }
 
+    /// For subscriptions: every event reads the rows as they are now.
+    pub fn disable_cache(&self) {
+        self.members.enable_all_cache(false);
+        self.severities.enable_all_cache(false);
+        self.registers.enable_all_cache(false);
+        self.fields.enable_all_cache(false);
+        self.values.enable_all_cache(false);
+        self.fields_by_register.enable_all_cache(false);
+        self.risks.enable_all_cache(false);
+        self.controls.enable_all_cache(false);
+        self.links.enable_all_cache(false);
+        self.control_links.enable_all_cache(false);
+    }
+
     pub fn new(db: &DatabaseConnection, org_id: &str) -> Self {
         Self {
             members: by_id(db, org_id),

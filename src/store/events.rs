@@ -7,7 +7,7 @@ use crate::domain::scoring::Score;
 use crate::error::AppResult;
 use chrono::{DateTime, Utc};
 use entity::{risk, risk_event};
-use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, ConnectionTrait, EntityTrait};
+use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, ConnectionTrait, DbBackend, EntityTrait};
 use serde_json::json;
 
 pub struct NewEvent<'a> {
@@ -34,9 +34,22 @@ fn score_json(score: &Score) -> String {
     .to_string()
 }
 
+/// Any constant: the one lock every event-writing transaction takes.
+const FEED_LOCK: i64 = 0x7269_736b_6772_6170;
+
+/// Appends events in the caller's transaction. On PostgreSQL the transaction
+/// first takes the feed lock, held until it commits, so seqs are handed out
+/// in commit order and the dispatcher's tail never skips one still in
+/// flight; and it NOTIFYs, which PostgreSQL delivers on commit to every
+/// instance's dispatcher.
 pub async fn append(db: &impl ConnectionTrait, events: Vec<NewEvent<'_>>) -> AppResult<()> {
     if events.is_empty() {
         return Ok(());
+    }
+    let postgres = db.get_database_backend() == DbBackend::Postgres;
+    if postgres {
+        db.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({FEED_LOCK})"))
+            .await?;
     }
     let mut rows = Vec::with_capacity(events.len());
     for e in events {
@@ -55,5 +68,9 @@ pub async fn append(db: &impl ConnectionTrait, events: Vec<NewEvent<'_>>) -> App
         });
     }
     risk_event::Entity::insert_many(rows).exec(db).await?;
+    if postgres {
+        db.execute_unprepared(&format!("NOTIFY {}", crate::feed::listen::CHANNEL))
+            .await?;
+    }
     Ok(())
 }

@@ -14,7 +14,7 @@ use crate::store;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Request, Variables};
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
@@ -99,14 +99,14 @@ fn bad_request(format: Format, field: &str, message: &str) -> Response {
 }
 
 /// One operation's parameters, as sent.
-struct Params {
+pub struct Params {
     query: String,
     operation_name: Option<String>,
     variables: Option<Map<String, Value>>,
 }
 
 /// Reads `{query, operationName, variables, extensions}`, checking each type.
-fn params(value: Value) -> Result<Params, (&'static str, &'static str)> {
+pub fn params(value: Value) -> Result<Params, (&'static str, &'static str)> {
     let Value::Object(mut map) = value else {
         return Err(("body", "a GraphQL request is a JSON object"));
     };
@@ -135,14 +135,20 @@ fn params(value: Value) -> Result<Params, (&'static str, &'static str)> {
     })
 }
 
+/// The principal of a bearer token: verified, then found or created.
+pub async fn authenticate(state: &AppState, token: Option<&str>) -> Result<Principal, AppError> {
+    let token =
+        token.ok_or_else(|| AppError::Unauthenticated("sign in with a bearer token".into()))?;
+    let claims = state.verifier.verify(token)?;
+    store::members::principal_for(&state.db, &claims, state.clock.now()).await
+}
+
 async fn principal(state: &AppState, headers: &HeaderMap) -> Result<Principal, AppError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(bearer)
-        .ok_or_else(|| AppError::Unauthenticated("sign in with a bearer token".into()))?;
-    let claims = state.verifier.verify(token)?;
-    store::members::principal_for(&state.db, &claims, state.clock.now()).await
+        .and_then(bearer);
+    authenticate(state, token).await
 }
 
 /// Gives every error a code. Ours carry one already; what async-graphql
@@ -167,20 +173,25 @@ fn with_codes(errors: &mut [Value]) {
     }
 }
 
-/// Executes one operation: the response body, and whether it failed before
-/// execution (a request error, which has no `data`).
-async fn execute(state: &AppState, principal: &Principal, p: Params) -> (Value, bool) {
+/// The request for one operation, with the caller's state, principal and
+/// loaders.
+pub fn request(state: &AppState, principal: &Principal, loaders: Loaders, p: Params) -> Request {
     let mut request = Request::new(p.query)
         .data(state.clone())
         .data(principal.clone())
-        .data(Loaders::new(&state.db, &principal.org_id));
+        .data(loaders);
     if let Some(name) = p.operation_name {
         request = request.operation_name(name);
     }
     if let Some(vars) = p.variables {
         request = request.variables(Variables::from_json(Value::Object(vars)));
     }
-    let response = state.schema.execute(request).await;
+    request
+}
+
+/// A response as JSON, every error with a code, and whether it failed before
+/// execution (a request error, which has no `data`).
+pub fn shape(response: async_graphql::Response) -> (Value, bool) {
     let is_request_error = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty());
@@ -203,9 +214,24 @@ async fn execute(state: &AppState, principal: &Principal, p: Params) -> (Value, 
     (Value::Object(body), is_request_error)
 }
 
-/// Checks what can be checked before executing: size, aliases, and (for GET)
-/// that the operation is a query.
-fn precheck(state: &AppState, p: &Params, get: bool) -> Result<(), (StatusCode, AppError)> {
+async fn execute(state: &AppState, principal: &Principal, p: Params) -> (Value, bool) {
+    let loaders = Loaders::new(&state.db, &principal.org_id);
+    shape(
+        state
+            .schema
+            .execute(request(state, principal, loaders, p))
+            .await,
+    )
+}
+
+/// Checks what can be checked before executing: size, aliases, required
+/// variables, and (for GET) that the operation is a query. Returns the
+/// operation's type when the document names one.
+pub fn precheck(
+    state: &AppState,
+    p: &Params,
+    get: bool,
+) -> Result<Option<OperationType>, (StatusCode, AppError)> {
     let limits = &state.config.limits;
     if p.query.len() > limits.max_query_bytes {
         return Err((
@@ -218,7 +244,7 @@ fn precheck(state: &AppState, p: &Params, get: bool) -> Result<(), (StatusCode, 
     }
     // A document that does not parse is reported by execution, with locations.
     let Ok(document) = async_graphql::parser::parse_query(&p.query) else {
-        return Ok(());
+        return Ok(None);
     };
     if alias_count(&document) > limits.max_aliases {
         return Err((
@@ -235,7 +261,7 @@ fn precheck(state: &AppState, p: &Params, get: bool) -> Result<(), (StatusCode, 
         None => document.operations.iter().next().map(|(_, op)| op),
     };
     let Some(operation) = operation else {
-        return Ok(());
+        return Ok(None);
     };
     if get && operation.node.ty != OperationType::Query {
         return Err((
@@ -266,7 +292,7 @@ fn precheck(state: &AppState, p: &Params, get: bool) -> Result<(), (StatusCode, 
             ));
         }
     }
-    Ok(())
+    Ok(Some(operation.node.ty))
 }
 
 async fn run(
@@ -277,21 +303,25 @@ async fn run(
     is_batch: bool,
     get: bool,
 ) -> Response {
+    let mut mutates = false;
     for p in &batch {
-        if let Err((status, err)) = precheck(state, p, get) {
-            // Legacy JSON clients get 200 for any well-formed request.
-            let status = if format == Format::Json && status == StatusCode::BAD_REQUEST {
-                StatusCode::OK
-            } else {
-                status
-            };
-            let mut response = fail(format, status, err);
-            if status == StatusCode::METHOD_NOT_ALLOWED {
-                response
-                    .headers_mut()
-                    .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        match precheck(state, p, get) {
+            Ok(ty) => mutates |= ty == Some(OperationType::Mutation),
+            Err((status, err)) => {
+                // Legacy JSON clients get 200 for any well-formed request.
+                let status = if format == Format::Json && status == StatusCode::BAD_REQUEST {
+                    StatusCode::OK
+                } else {
+                    status
+                };
+                let mut response = fail(format, status, err);
+                if status == StatusCode::METHOD_NOT_ALLOWED {
+                    response
+                        .headers_mut()
+                        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+                }
+                return response;
             }
-            return response;
         }
     }
     let principal = match principal(state, headers).await {
@@ -304,6 +334,10 @@ async fn run(
         let (body, is_request_error) = execute(state, &principal, p).await;
         request_error |= is_request_error;
         bodies.push(body);
+    }
+    if mutates {
+        // Committed: let this instance's feed look now, not at its next poll.
+        state.feed.wake();
     }
     let status = if format == Format::GraphqlResponse && request_error && !is_batch {
         StatusCode::BAD_REQUEST
@@ -369,12 +403,28 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     run(&state, &headers, format, batch, is_batch, false).await
 }
 
-pub async fn get(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
-    let Some(format) = negotiate(&headers) else {
+/// GET: a WebSocket upgrade, or a query in the URL.
+pub async fn get(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+    use axum::extract::FromRequestParts;
+    let (mut parts, _) = request.into_parts();
+    let upgrade = parts
+        .headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if upgrade {
+        return match axum::extract::ws::WebSocketUpgrade::from_request_parts(&mut parts, &state)
+            .await
+        {
+            Ok(ws) => super::ws::upgrade(state, ws),
+            Err(rejection) => rejection.into_response(),
+        };
+    }
+    query_in_url(&state, &parts.headers, parts.uri.query()).await
+}
+
+async fn query_in_url(state: &AppState, headers: &HeaderMap, query: Option<&str>) -> Response {
+    let Some(format) = negotiate(headers) else {
         return fail(
             Format::Json,
             StatusCode::NOT_ACCEPTABLE,
@@ -385,7 +435,7 @@ pub async fn get(
         );
     };
     let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
+        serde_urlencoded::from_str(query.unwrap_or("")).unwrap_or_default();
     let mut map = Map::new();
     for (key, value) in pairs {
         let value = match key.as_str() {
@@ -400,7 +450,7 @@ pub async fn get(
         map.insert(key, value);
     }
     match params(Value::Object(map)) {
-        Ok(p) => run(&state, &headers, format, vec![p], false, true).await,
+        Ok(p) => run(state, headers, format, vec![p], false, true).await,
         Err((field, message)) => bad_request(format, field, message),
     }
 }

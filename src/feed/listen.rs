@@ -1,0 +1,40 @@
+//! PostgreSQL LISTEN: wakes this process's dispatcher when a transaction on
+//! any instance commits events (the writing transaction NOTIFYs).
+
+use super::Feed;
+use sea_orm::sqlx::postgres::PgListener;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+pub const CHANNEL: &str = "riskgraph_events";
+
+async fn listen(feed: &Feed, url: &str) -> Result<(), sea_orm::sqlx::Error> {
+    let mut listener = PgListener::connect(url).await?;
+    listener.listen(CHANNEL).await?;
+    // Anything committed while we were not listening.
+    feed.wake();
+    loop {
+        listener.recv().await?;
+        feed.wake();
+    }
+}
+
+/// Listens until `stop`, reconnecting after errors; the dispatcher's poll
+/// covers what is missed meanwhile.
+pub async fn run(feed: Arc<Feed>, url: String, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            result = listen(&feed, &url) => {
+                if let Err(err) = result {
+                    tracing::warn!(error = %err, "LISTEN connection lost; reconnecting");
+                }
+            }
+            _ = stop.changed() => return,
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}

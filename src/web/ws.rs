@@ -1,0 +1,293 @@
+//! GraphQL over WebSocket: `graphql-transport-ws` to the letter (clients
+//! retry or give up by close code, so the codes are the protocol's:
+//! 4400 invalid message, 4401 subscribe before ack, 4403 forbidden, 4408 no
+//! connection_init in time, 4409 duplicate id, 4429 second init), and the
+//! legacy `graphql-ws` for older clients.
+
+use super::graphql_http::{authenticate, params, precheck, request, shape};
+use crate::app::AppState;
+use crate::auth::{Principal, bearer};
+use crate::clock::Clock;
+use crate::error::AppError;
+use crate::graphql::loaders::Loaders;
+use async_graphql::parser::types::OperationType;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+const TRANSPORT_WS: &str = "graphql-transport-ws";
+const LEGACY_WS: &str = "graphql-ws";
+
+pub fn upgrade(state: AppState, ws: WebSocketUpgrade) -> Response {
+    ws.protocols([TRANSPORT_WS, LEGACY_WS])
+        .on_upgrade(move |socket| async move {
+            let legacy = socket
+                .protocol()
+                .is_some_and(|p| p.as_bytes() == LEGACY_WS.as_bytes());
+            Connection::new(state, legacy).run(socket).await;
+        })
+}
+
+/// What subscription tasks hand the connection to send.
+enum Outgoing {
+    Message(Value),
+    Finished(String),
+}
+
+/// Why the connection closes.
+struct Close(u16, &'static str);
+
+struct Connection {
+    state: AppState,
+    legacy: bool,
+    principal: Option<Principal>,
+    subscriptions: HashMap<String, JoinHandle<()>>,
+    outgoing: mpsc::Sender<Outgoing>,
+    incoming: mpsc::Receiver<Outgoing>,
+}
+
+/// The token of a connection_init payload: `{"Authorization": "Bearer …"}` or
+/// `{"token": "…"}`.
+fn token_of(payload: &Value) -> Option<&str> {
+    let by_header = ["Authorization", "authorization"]
+        .iter()
+        .find_map(|k| payload.get(k).and_then(Value::as_str))
+        .and_then(bearer);
+    by_header.or_else(|| payload.get("token").and_then(Value::as_str))
+}
+
+impl Connection {
+    fn new(state: AppState, legacy: bool) -> Self {
+        // Bounded: a slow client holds its subscriptions back, and they catch
+        // up from the table instead of growing memory here.
+        let (outgoing, incoming) = mpsc::channel(256);
+        Self {
+            state,
+            legacy,
+            principal: None,
+            subscriptions: HashMap::new(),
+            outgoing,
+            incoming,
+        }
+    }
+
+    async fn run(mut self, mut socket: WebSocket) {
+        let limits = self.state.config.limits.clone();
+        let init_deadline = tokio::time::sleep(limits.ws_init_timeout());
+        tokio::pin!(init_deadline);
+        let mut keepalive = tokio::time::interval(limits.ws_keepalive());
+        keepalive.tick().await;
+        let mut shutdown = self.state.shutdown.clone();
+        let mut last_heard = Instant::now();
+        let far = Duration::from_secs(365 * 86400);
+        let expiry = tokio::time::sleep(far);
+        tokio::pin!(expiry);
+
+        let close = loop {
+            tokio::select! {
+                message = socket.recv() => {
+                    let Some(Ok(message)) = message else { break None };
+                    last_heard = Instant::now();
+                    let text = match message {
+                        Message::Text(text) => text,
+                        Message::Close(_) => break None,
+                        Message::Ping(_) | Message::Pong(_) => continue,
+                        Message::Binary(_) => break Some(Close(4400, "Invalid message received")),
+                    };
+                    match self.handle(text.as_str()).await {
+                        Ok(replies) => {
+                            for reply in replies {
+                                if socket.send(Message::Text(reply.to_string().into())).await.is_err() {
+                                    break;
+                                }
+                            }
+                            if let Some(p) = &self.principal {
+                                let left = p.expires_at + limits_leeway(&self.state) - Clock::default().now().timestamp();
+                                let left = Duration::from_secs(u64::try_from(left.max(0)).unwrap_or(0));
+                                expiry.as_mut().reset(tokio::time::Instant::now() + left.min(far));
+                            }
+                        }
+                        Err(close) => break Some(close),
+                    }
+                }
+                Some(out) = self.incoming.recv() => match out {
+                    Outgoing::Message(message) => {
+                        if socket.send(Message::Text(message.to_string().into())).await.is_err() {
+                            break None;
+                        }
+                    }
+                    Outgoing::Finished(id) => {
+                        self.subscriptions.remove(&id);
+                    }
+                },
+                () = &mut init_deadline, if self.principal.is_none() => {
+                    break Some(Close(4408, "Connection initialisation timeout"));
+                }
+                () = &mut expiry, if self.principal.is_some() => {
+                    // The token ran out: every subscription ends with an error.
+                    let ids: Vec<String> = self.subscriptions.keys().cloned().collect();
+                    for id in ids {
+                        self.stop(&id);
+                        let errors = json!([{ "message": "the token has expired", "extensions": { "code": "UNAUTHENTICATED" } }]);
+                        let _ = socket.send(Message::Text(self.error(&id, errors).to_string().into())).await;
+                    }
+                    break Some(Close(4403, "Forbidden: the token has expired"));
+                }
+                _ = keepalive.tick() => {
+                    if last_heard.elapsed() > limits.ws_keepalive() * 3 {
+                        // A client that answers nothing is gone.
+                        break None;
+                    }
+                    let ping = if self.legacy { json!({ "type": "ka" }) } else { json!({ "type": "ping" }) };
+                    if socket.send(Message::Text(ping.to_string().into())).await.is_err() {
+                        break None;
+                    }
+                }
+                _ = shutdown.changed() => break Some(Close(1001, "server shutting down")),
+            }
+        };
+        for (_, task) in self.subscriptions.drain() {
+            task.abort();
+        }
+        if let Some(Close(code, reason)) = close {
+            let frame = CloseFrame {
+                code,
+                reason: reason.into(),
+            };
+            let _ = socket.send(Message::Close(Some(frame))).await;
+        }
+    }
+
+    fn error(&self, id: &str, errors: Value) -> Value {
+        json!({ "type": "error", "id": id, "payload": errors })
+    }
+
+    fn stop(&mut self, id: &str) {
+        if let Some(task) = self.subscriptions.remove(id) {
+            task.abort();
+        }
+    }
+
+    /// Handles one client message: the replies to send, or why to close.
+    async fn handle(&mut self, text: &str) -> Result<Vec<Value>, Close> {
+        let invalid = || Close(4400, "Invalid message received");
+        let message: Value = serde_json::from_str(text).map_err(|_| invalid())?;
+        let kind = message
+            .get("type")
+            .and_then(Value::as_str)
+            .ok_or_else(invalid)?;
+        let id = || message.get("id").and_then(Value::as_str).map(str::to_owned);
+        match (kind, self.legacy) {
+            ("connection_init", _) => {
+                if self.principal.is_some() {
+                    return Err(Close(4429, "Too many initialisation requests"));
+                }
+                let payload = message.get("payload").cloned().unwrap_or(Value::Null);
+                match authenticate(&self.state, token_of(&payload)).await {
+                    Ok(principal) => {
+                        self.principal = Some(principal);
+                        let mut replies = vec![json!({ "type": "connection_ack" })];
+                        if self.legacy {
+                            replies.push(json!({ "type": "ka" }));
+                        }
+                        Ok(replies)
+                    }
+                    Err(_) => Err(Close(4403, "Forbidden")),
+                }
+            }
+            ("ping", false) => {
+                let mut pong = json!({ "type": "pong" });
+                if let Some(payload) = message.get("payload") {
+                    pong["payload"] = payload.clone();
+                }
+                Ok(vec![pong])
+            }
+            ("pong", false) => Ok(Vec::new()),
+            ("subscribe", false) | ("start", true) => {
+                let Some(principal) = self.principal.clone() else {
+                    return Err(Close(4401, "Unauthorized"));
+                };
+                let id = id().ok_or_else(invalid)?;
+                if self.subscriptions.contains_key(&id) {
+                    return Err(Close(4409, "Subscriber for this id already exists"));
+                }
+                let payload = message.get("payload").cloned().unwrap_or(Value::Null);
+                Ok(self.start(id, principal, payload).into_iter().collect())
+            }
+            ("complete", false) | ("stop", true) => {
+                let id = id().ok_or_else(invalid)?;
+                self.stop(&id);
+                Ok(Vec::new())
+            }
+            ("connection_terminate", true) => Err(Close(1000, "terminated")),
+            _ => Err(invalid()),
+        }
+    }
+
+    /// Starts an operation; a reply when it fails before it starts.
+    fn start(&mut self, id: String, principal: Principal, payload: Value) -> Option<Value> {
+        let p = match params(payload) {
+            Ok(p) => p,
+            Err((field, message)) => {
+                let err: async_graphql::Error = AppError::bad_input(field, message).into();
+                return Some(self.error(&id, json!([err])));
+            }
+        };
+        let mutates = match precheck(&self.state, &p, false) {
+            Ok(ty) => ty == Some(OperationType::Mutation),
+            Err((_, err)) => {
+                let err: async_graphql::Error = err.into();
+                return Some(self.error(&id, json!([err])));
+            }
+        };
+        // No cache: a subscription lives long, and each event must read the
+        // rows as they are now.
+        let loaders = Loaders::new(&self.state.db, &principal.org_id);
+        loaders.disable_cache();
+        let request = request(&self.state, &principal, loaders, p);
+        let mut stream = self.state.schema.execute_stream(request);
+        let outgoing = self.outgoing.clone();
+        let legacy = self.legacy;
+        let feed = self.state.feed.clone();
+        let task_id = id.clone();
+        let task = tokio::spawn(async move {
+            let id = task_id;
+            let mut first = true;
+            while let Some(response) = stream.next().await {
+                let (body, request_error) = shape(response);
+                let message = if first && request_error {
+                    json!({ "type": "error", "id": id, "payload": body["errors"] })
+                } else {
+                    let kind = if legacy { "data" } else { "next" };
+                    json!({ "type": kind, "id": id, "payload": body })
+                };
+                if outgoing.send(Outgoing::Message(message)).await.is_err() {
+                    return;
+                }
+                if first && request_error {
+                    let _ = outgoing.send(Outgoing::Finished(id)).await;
+                    return;
+                }
+                first = false;
+            }
+            if mutates {
+                feed.wake();
+            }
+            let _ = outgoing
+                .send(Outgoing::Message(json!({ "type": "complete", "id": id })))
+                .await;
+            let _ = outgoing.send(Outgoing::Finished(id)).await;
+        });
+        self.subscriptions.insert(id, task);
+        None
+    }
+}
+
+fn limits_leeway(state: &AppState) -> i64 {
+    i64::try_from(state.config.jwt_leeway_secs).unwrap_or(0)
+}
