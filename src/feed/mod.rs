@@ -53,10 +53,7 @@ impl Feed {
     /// a safety net for wake-ups lost to another instance or a dropped
     /// LISTEN connection.
     pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
-        let mut last = match latest_seq(&self.db).await {
-            Ok(seq) => seq,
-            Err(_) => 0,
-        };
+        let mut last: i64 = latest_seq(&self.db).await.unwrap_or_default();
         self.head.store(last, Ordering::SeqCst);
         loop {
             tokio::select! {

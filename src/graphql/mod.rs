@@ -5,18 +5,20 @@
 pub mod controls;
 pub mod custom_fields;
 pub mod heatmaps;
+pub mod history;
 pub mod loaders;
 pub mod registers;
 pub mod risks;
 pub mod scores;
 pub mod severities;
+pub mod subscriptions;
 pub mod viewer;
 
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::config::Limits;
 use crate::error::{AppError, AppResult};
-use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
+use async_graphql::{Context, MergedObject, Schema};
 use loaders::Loaders;
 
 #[derive(MergedObject, Default)]
@@ -37,15 +39,19 @@ pub struct Mutation(
     controls::ControlMutation,
 );
 
-pub type RiskgraphSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type RiskgraphSchema = Schema<Query, Mutation, subscriptions::SubscriptionRoot>;
 
 /// The schema with its limits. The state, principal and loaders are added to
 /// each request by the HTTP layer, so the schema holds no state of its own.
 pub fn schema(limits: &Limits) -> RiskgraphSchema {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity)
-        .finish()
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        subscriptions::SubscriptionRoot,
+    )
+    .limit_depth(limits.max_depth)
+    .limit_complexity(limits.max_complexity)
+    .finish()
 }
 
 /// The SDL of the schema, as checked in at `schema.graphql`.

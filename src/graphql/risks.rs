@@ -3,6 +3,7 @@
 use super::ContextExt;
 use super::controls::ControlLink;
 use super::custom_fields::CustomFieldValue;
+use super::history::{RiskEventConnection, events_page};
 use super::loaders::Wants;
 use super::registers::Register;
 use super::scores::{RiskScore, risk_score};
@@ -170,6 +171,15 @@ impl Risk {
     async fn within_tolerance(&self) -> Option<bool> {
         self.0.within_tolerance
     }
+    /// The risk's changes, oldest first.
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> AppResult<RiskEventConnection> {
+        events_page(ctx, None, Some(&self.0.id), after.as_deref(), first).await
+    }
     /// The controls linked to this risk.
     async fn controls(&self, ctx: &Context<'_>) -> AppResult<Vec<ControlLink>> {
         let links = ctx.loaders()?.links.load_one(self.0.id.clone()).await?;
@@ -298,6 +308,23 @@ pub struct RiskQuery;
 
 #[Object]
 impl RiskQuery {
+    /// The organization's changes, oldest first, of one register or risk
+    /// when given.
+    async fn risk_events(
+        &self,
+        ctx: &Context<'_>,
+        register_id: Option<ID>,
+        risk_id: Option<ID>,
+        after: Option<String>,
+        #[graphql(default_with = "Some(100)")] first: Option<i32>,
+    ) -> AppResult<RiskEventConnection> {
+        let (register, risk) = (
+            register_id.as_ref().map(|id| id.as_str()),
+            risk_id.as_ref().map(|id| id.as_str()),
+        );
+        events_page(ctx, register, risk, after.as_deref(), first).await
+    }
+
     async fn risk(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Risk>> {
         let principal = ctx.principal()?;
         match store::find::<risk::Entity>(&ctx.state()?.db, &principal.org_id, &id).await {

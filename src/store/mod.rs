@@ -6,6 +6,7 @@ pub mod controls;
 pub mod custom_fields;
 pub mod events;
 pub mod heatmaps;
+pub mod history;
 pub mod members;
 pub mod registers;
 pub mod rescore;

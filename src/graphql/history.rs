@@ -1,0 +1,212 @@
+//! The history of risks as the API shows it: events with field-level
+//! changes, paged by cursor, and the residual changes subscribers receive.
+
+use super::ContextExt;
+use super::risks::{PageInfo, Risk};
+use super::scores::{RiskScore, band};
+use super::viewer::{Member, member};
+use crate::domain::enums::{ChangeCause, RiskEventKind};
+use crate::domain::history::FieldChange as Change;
+use crate::error::{AppError, AppResult};
+use crate::feed::{Event, parse_cursor};
+use crate::store::history::{self, Selection};
+use async_graphql::{Context, ID, Json, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+/// One change to a risk, as recorded in the transaction that made it.
+pub struct RiskEvent(pub Event);
+
+#[Object]
+impl RiskEvent {
+    /// Monotonic position in the change feed; pass as `after` to resume.
+    async fn cursor(&self) -> String {
+        self.0.seq.to_string()
+    }
+    async fn kind(&self) -> AppResult<RiskEventKind> {
+        RiskEventKind::from_stored(&self.0.kind)
+    }
+    async fn cause(&self) -> AppResult<ChangeCause> {
+        ChangeCause::from_stored(&self.0.cause)
+    }
+    async fn risk_id(&self) -> ID {
+        ID(self.0.risk_id.clone())
+    }
+    async fn register_id(&self) -> ID {
+        ID(self.0.register_id.clone())
+    }
+    /// Current state; null once deleted.
+    async fn risk(&self, ctx: &Context<'_>) -> AppResult<Option<Risk>> {
+        Ok(ctx
+            .loaders()?
+            .risks
+            .load_one(self.0.risk_id.clone())
+            .await?
+            .map(Risk))
+    }
+    /// Who made the change.
+    async fn actor(&self, ctx: &Context<'_>) -> AppResult<Option<Member>> {
+        member(ctx, self.0.actor_id.as_ref()).await
+    }
+    async fn occurred_at(&self) -> DateTime<Utc> {
+        self.0.occurred_at
+    }
+    /// Every field that changed, custom fields (`customFields.<name>`) and
+    /// control links (`controls.<identifier>`) included.
+    async fn changes(&self) -> AppResult<Vec<FieldChange>> {
+        let changes: Vec<Change> = serde_json::from_str(&self.0.changes)?;
+        Ok(changes
+            .into_iter()
+            .map(|c| FieldChange {
+                field: c.field,
+                from: (!c.from.is_null()).then_some(Json(c.from)),
+                to: (!c.to.is_null()).then_some(Json(c.to)),
+            })
+            .collect())
+    }
+}
+
+/// A field's value before and after a change.
+#[derive(SimpleObject)]
+pub struct FieldChange {
+    pub field: String,
+    pub from: Option<Json<Value>>,
+    pub to: Option<Json<Value>>,
+}
+
+#[derive(SimpleObject)]
+pub struct RiskEventEdge {
+    pub cursor: String,
+    pub node: RiskEvent,
+}
+
+/// A page of events, oldest first.
+#[derive(SimpleObject)]
+pub struct RiskEventConnection {
+    pub edges: Vec<RiskEventEdge>,
+    pub nodes: Vec<RiskEvent>,
+    pub page_info: PageInfo,
+}
+
+/// A page of the caller's events, by register or risk.
+pub async fn events_page(
+    ctx: &Context<'_>,
+    register_id: Option<&str>,
+    risk_id: Option<&str>,
+    after: Option<&str>,
+    first: Option<i32>,
+) -> AppResult<RiskEventConnection> {
+    let principal = ctx.principal()?;
+    let state = ctx.state()?;
+    let max = state.config.limits.max_page_size;
+    let first = u64::try_from(first.unwrap_or(100))
+        .map_err(|_| AppError::bad_input("first", "must not be negative"))?;
+    if first > max as u64 {
+        return Err(AppError::LimitExceeded(format!(
+            "first may be at most {max}"
+        )));
+    }
+    let after = after.map(|a| parse_cursor("after", a)).transpose()?;
+    let selection = Selection {
+        org_id: &principal.org_id,
+        register_id,
+        risk_id,
+        after,
+        first,
+    };
+    let (rows, more) = history::page(&state.db, selection).await?;
+    let events: Vec<Event> = rows.into_iter().map(std::sync::Arc::new).collect();
+    Ok(RiskEventConnection {
+        page_info: PageInfo {
+            has_next_page: more,
+            has_previous_page: after.is_some_and(|a| a > 0),
+            start_cursor: events.first().map(|e| e.seq.to_string()),
+            end_cursor: events.last().map(|e| e.seq.to_string()),
+        },
+        edges: events
+            .iter()
+            .map(|e| RiskEventEdge {
+                cursor: e.seq.to_string(),
+                node: RiskEvent(e.clone()),
+            })
+            .collect(),
+        nodes: events.into_iter().map(RiskEvent).collect(),
+    })
+}
+
+/// A move of a risk's residual score or levels.
+pub struct ResidualRiskChange(pub Event);
+
+impl ResidualRiskChange {
+    /// Whether an event moved a residual score or level at all.
+    pub fn moved(event: &Event) -> bool {
+        event.residual_before != event.residual_after
+    }
+
+    async fn score(&self, ctx: &Context<'_>, stored: Option<&str>) -> AppResult<Option<RiskScore>> {
+        let Some(stored) = stored else {
+            return Ok(None);
+        };
+        let s: Value = serde_json::from_str(stored)?;
+        let register = ctx
+            .loaders()?
+            .registers
+            .load_one(self.0.register_id.clone())
+            .await?;
+        let Some(register) = register else {
+            return Ok(None);
+        };
+        let scales = crate::store::registers::scales_of(&register)?;
+        let int = |k: &str| {
+            s[k].as_i64()
+                .and_then(|v| i32::try_from(v).ok())
+                .unwrap_or(0)
+        };
+        let float = |k: &str| s[k].as_f64().unwrap_or(0.0);
+        Ok(Some(RiskScore {
+            likelihood_level: int("likelihoodLevel"),
+            likelihood_value: float("likelihoodValue"),
+            impact_level: int("impactLevel"),
+            impact_value: float("impactValue"),
+            score: float("score"),
+            band: band(&scales, usize::try_from(int("band")).unwrap_or(0)),
+            overridden: s["overridden"].as_bool().unwrap_or(false),
+        }))
+    }
+}
+
+#[Object]
+impl ResidualRiskChange {
+    async fn cursor(&self) -> String {
+        self.0.seq.to_string()
+    }
+    async fn cause(&self) -> AppResult<ChangeCause> {
+        ChangeCause::from_stored(&self.0.cause)
+    }
+    async fn risk_id(&self) -> ID {
+        ID(self.0.risk_id.clone())
+    }
+    async fn register_id(&self) -> ID {
+        ID(self.0.register_id.clone())
+    }
+    /// Current state; null once deleted.
+    async fn risk(&self, ctx: &Context<'_>) -> AppResult<Option<Risk>> {
+        Ok(ctx
+            .loaders()?
+            .risks
+            .load_one(self.0.risk_id.clone())
+            .await?
+            .map(Risk))
+    }
+    /// The residual score before the change; null when it had none.
+    async fn previous(&self, ctx: &Context<'_>) -> AppResult<Option<RiskScore>> {
+        self.score(ctx, self.0.residual_before.as_deref()).await
+    }
+    /// The residual score after the change; null when it has none.
+    async fn current(&self, ctx: &Context<'_>) -> AppResult<Option<RiskScore>> {
+        self.score(ctx, self.0.residual_after.as_deref()).await
+    }
+    async fn occurred_at(&self) -> DateTime<Utc> {
+        self.0.occurred_at
+    }
+}
