@@ -24,31 +24,58 @@ pub struct TestApp {
     _dir: tempfile::TempDir,
 }
 
-/// Declares a test that runs once on SQLite and once on PostgreSQL.
+/// Declares a test that runs only on PostgreSQL (several instances on one
+/// database).
 #[macro_export]
-macro_rules! both {
+macro_rules! postgres_only {
     ($($name:ident),+ $(,)?) => {$(
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                if let Some(app) = $crate::helpers::TestApp::start($crate::helpers::Backend::Sqlite).await {
-                    super::$name(app).await;
-                }
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                if let Some(app) = $crate::helpers::TestApp::start($crate::helpers::Backend::Postgres).await {
-                    super::$name(app).await;
+                if let Some(url) = $crate::postgres::fresh_database().await {
+                    super::$name(url).await;
                 }
             }
         }
     )+};
 }
 
+/// Declares a test that runs once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! both {
+    ($($name:ident),+ $(,)?) => {$(
+        $crate::both_with!($name, |_| {});
+    )+};
+}
+
+/// Like `both!`, for one test whose app starts with its config adjusted.
+#[macro_export]
+macro_rules! both_with {
+    ($name:ident, $adjust:expr) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let backend = $crate::helpers::Backend::Sqlite;
+                if let Some(app) = $crate::helpers::TestApp::start_with(backend, $adjust).await {
+                    super::$name(app).await;
+                }
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let backend = $crate::helpers::Backend::Postgres;
+                if let Some(app) = $crate::helpers::TestApp::start_with(backend, $adjust).await {
+                    super::$name(app).await;
+                }
+            }
+        }
+    };
+}
+
 impl TestApp {
     /// None when the backend is not available here (PostgreSQL not installed
     /// and not required).
-    pub async fn start(backend: Backend) -> Option<Self> {
+    /// Like [`TestApp::start`], with the config adjusted first.
+    pub async fn start_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Option<Self> {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = match backend {
             Backend::Sqlite => {
@@ -62,7 +89,9 @@ impl TestApp {
                 }
             },
         };
-        Some(Self::with_config(Config::for_database(url, SECRET), dir).await)
+        let mut config = Config::for_database(url, SECRET);
+        adjust(&mut config);
+        Some(Self::with_config(config, dir).await)
     }
 
     pub async fn with_config(config: Config, dir: tempfile::TempDir) -> Self {
@@ -108,6 +137,11 @@ impl TestApp {
             url: self.url.clone(),
             token: None,
         }
+    }
+
+    /// The WebSocket address of the GraphQL endpoint.
+    pub fn ws_url(&self) -> String {
+        self.url.replacen("http", "ws", 1)
     }
 
     /// SQL statements the app has sent so far.

@@ -15,3 +15,5 @@ mod registers;
 mod risks;
 mod schema;
 mod severities;
+mod subscriptions;
+mod ws_client;

@@ -1,0 +1,566 @@
+use crate::controls::{control, link};
+use crate::fixtures;
+use crate::helpers::{Client, SECRET, TestApp};
+use crate::ws_client::{Received, WsClient};
+use crate::{both, both_with, postgres_only};
+use riskgraph::auth::{Claims, mint};
+use riskgraph::clock::Clock;
+use serde_json::{Value, json};
+use std::collections::HashSet;
+
+both!(
+    a_mutation_reaches_a_subscriber,
+    residual_changes_fire_for_control_health_not_for_titles,
+    heatmap_changed_sends_the_map_then_the_moved_counts,
+    a_resumed_subscription_misses_nothing_and_repeats_nothing,
+    subscriptions_see_only_their_organization,
+    connecting_needs_a_valid_token,
+    the_legacy_protocol_still_works,
+    shutting_down_closes_sockets_with_going_away,
+    history_lists_every_change_oldest_first,
+);
+
+const EVENTS: &str =
+    "subscription($r: ID, $after: String) { riskEvents(registerId: $r, after: $after) {
+    cursor kind cause riskId changes { field from to } risk { title } actor { name } } }";
+
+/// The cursor of the newest event, for subscribing from now on.
+async fn latest_cursor(client: &Client) -> String {
+    let data = client
+        .ok(
+            "{ riskEvents(first: 500) { pageInfo { endCursor } } }",
+            json!({}),
+        )
+        .await;
+    data["riskEvents"]["pageInfo"]["endCursor"]
+        .as_str()
+        .unwrap_or("0")
+        .to_owned()
+}
+
+fn token(org: &str, role: &str, exp: i64) -> String {
+    let claims = Claims {
+        sub: "sub".into(),
+        org: org.into(),
+        role: role.into(),
+        exp,
+        name: Some("ws".into()),
+        email: None,
+    };
+    mint(SECRET, &claims)
+}
+
+fn hour_from_now() -> i64 {
+    Clock::default().now().timestamp() + 3600
+}
+
+async fn a_mutation_reaches_a_subscriber(app: TestApp) {
+    let admin = app.admin("acme");
+    let register = fixtures::register(&admin, "RA").await;
+    let mut ws =
+        WsClient::signed_in(&app.ws_url(), &token("acme", "viewer", hour_from_now())).await;
+    ws.subscribe("1", EVENTS, json!({ "r": register, "after": "0" }))
+        .await;
+    let risk = fixtures::risk(&admin, &register, "Phishing", json!({})).await;
+    admin
+        .ok(
+            "mutation($id: ID!) { updateRisk(id: $id, input: {title: \"Spear phishing\"}) { id } }",
+            json!({ "id": risk["id"] }),
+        )
+        .await;
+    let created = ws.next_data("1").await["riskEvents"].clone();
+    assert_eq!(
+        (created["kind"].as_str(), created["cause"].as_str()),
+        (Some("CREATED"), Some("RISK_CREATED"))
+    );
+    assert_eq!(created["riskId"], risk["id"]);
+    assert_eq!(created["actor"]["name"], "admin of acme");
+    let updated = ws.next_data("1").await["riskEvents"].clone();
+    assert_eq!(updated["kind"], "UPDATED");
+    assert_eq!(
+        updated["changes"],
+        json!([{ "field": "title", "from": "Phishing", "to": "Spear phishing" }])
+    );
+    assert_eq!(updated["risk"]["title"], "Spear phishing");
+    let (a, b) = (
+        created["cursor"].as_str().unwrap_or(""),
+        updated["cursor"].as_str().unwrap_or(""),
+    );
+    assert!(a.parse::<i64>().unwrap_or(0) < b.parse::<i64>().unwrap_or(0));
+    ws.close().await;
+}
+
+async fn residual_changes_fire_for_control_health_not_for_titles(app: TestApp) {
+    let admin = app.admin("acme");
+    let register = fixtures::register(&admin, "RA").await;
+    let risk = fixtures::risk(
+        &admin,
+        &register,
+        "t",
+        json!({"likelihoodLevel": 4, "impactLevel": 4}),
+    )
+    .await;
+    let c = control(&admin, json!({"name": "EDR", "effectiveness": 0.6})).await;
+    link(&admin, &risk, &c, ", reduces: LIKELIHOOD").await;
+    let from = latest_cursor(&admin).await;
+    let mut ws =
+        WsClient::signed_in(&app.ws_url(), &token("acme", "viewer", hour_from_now())).await;
+    ws.subscribe(
+        "r",
+        "subscription($r: ID, $after: String) { residualRiskChanged(registerId: $r, after: $after) {
+            cursor cause riskId previous { score band { name } } current { score band { name } } risk { title } } }",
+        json!({ "r": register, "after": from }),
+    )
+    .await;
+    admin
+        .ok(
+            "mutation($id: ID!) { updateRisk(id: $id, input: {title: \"renamed\"}) { id } }",
+            json!({ "id": risk["id"] }),
+        )
+        .await;
+    admin
+        .ok(
+            "mutation($id: ID!) { updateControl(id: $id, input: {health: CRITICAL}) { id } }",
+            json!({ "id": c }),
+        )
+        .await;
+    let change = ws.next_data("r").await["residualRiskChanged"].clone();
+    assert_eq!(
+        change["cause"], "CONTROL_UPDATED",
+        "the title edit is not a residual change: {change}"
+    );
+    // 5 x 0.4 = 2, x 5 = 10 (High); with the control critical, 25 (Critical).
+    assert_eq!(
+        change["previous"],
+        json!({ "score": 10.0, "band": { "name": "High" } })
+    );
+    assert_eq!(
+        change["current"],
+        json!({ "score": 25.0, "band": { "name": "Critical" } })
+    );
+    assert_eq!(change["risk"]["title"], "renamed");
+    ws.close().await;
+}
+
+async fn heatmap_changed_sends_the_map_then_the_moved_counts(app: TestApp) {
+    let admin = app.admin("acme");
+    let register = fixtures::register(&admin, "RA").await;
+    let risk = fixtures::risk(
+        &admin,
+        &register,
+        "t",
+        json!({"likelihoodLevel": 0, "impactLevel": 0}),
+    )
+    .await;
+    let mut ws =
+        WsClient::signed_in(&app.ws_url(), &token("acme", "viewer", hour_from_now())).await;
+    ws.subscribe(
+        "h",
+        "subscription($r: ID!) { heatmapChanged(registerId: $r) { total cells { count } } }",
+        json!({ "r": register }),
+    )
+    .await;
+    let counts = |data: &Value| -> Vec<i64> {
+        data["heatmapChanged"]["cells"]
+            .as_array()
+            .expect("cells")
+            .iter()
+            .filter_map(|c| c["count"].as_i64())
+            .collect()
+    };
+    let first = ws.next_data("h").await;
+    assert_eq!((counts(&first)[0], counts(&first)[24]), (1, 0));
+    // A burst: the subscriber may see it coalesced, but the last state comes.
+    for (l, i) in [(2, 2), (3, 3), (4, 4)] {
+        admin
+            .ok(
+                "mutation($id: ID!, $l: Int, $i: Int) { updateRisk(id: $id, input: {likelihoodLevel: $l, impactLevel: $i}) { id } }",
+                json!({ "id": risk["id"], "l": l, "i": i }),
+            )
+            .await;
+    }
+    fixtures::risk(
+        &admin,
+        &register,
+        "second",
+        json!({"likelihoodLevel": 0, "impactLevel": 0}),
+    )
+    .await;
+    loop {
+        let now = counts(&ws.next_data("h").await);
+        if now[24] == 1 && now[0] == 1 {
+            assert_eq!(now.iter().sum::<i64>(), 2);
+            break;
+        }
+    }
+    ws.close().await;
+}
+
+async fn collect(ws: &mut WsClient, id: &str, n: usize) -> Vec<String> {
+    let mut cursors = Vec::new();
+    while cursors.len() < n {
+        let data = ws.next_data(id).await;
+        cursors.push(
+            data["riskEvents"]["cursor"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned(),
+        );
+    }
+    cursors
+}
+
+async fn a_resumed_subscription_misses_nothing_and_repeats_nothing(app: TestApp) {
+    let admin = app.admin("acme");
+    let register = fixtures::register(&admin, "RA").await;
+    let risk = fixtures::risk(&admin, &register, "t", json!({})).await;
+    let (editor, risk_id) = (admin.clone(), risk["id"].clone());
+    let edit = move |n: i32| {
+        let admin = editor.clone();
+        let id = risk_id.clone();
+        async move {
+            admin
+                .ok("mutation($id: ID!, $n: String) { updateRisk(id: $id, input: {notes: $n}) { id } }", json!({ "id": id, "n": format!("edit {n}") }))
+                .await;
+        }
+    };
+    for n in 0..3 {
+        edit(n).await;
+    }
+    let url = app.ws_url();
+    let viewer = token("acme", "viewer", hour_from_now());
+    let mut ws = WsClient::signed_in(&url, &viewer).await;
+    ws.subscribe("1", EVENTS, json!({ "r": register, "after": "0" }))
+        .await;
+    let mut seen = collect(&mut ws, "1", 4).await;
+    ws.close().await;
+
+    // Changes while disconnected, and more while the replay runs.
+    for n in 3..8 {
+        edit(n).await;
+    }
+    let writer = tokio::spawn({
+        let edit = edit.clone();
+        async move {
+            for n in 8..28 {
+                edit(n).await;
+            }
+        }
+    });
+    let mut ws = WsClient::signed_in(&url, &viewer).await;
+    let last = seen.last().cloned().unwrap_or_default();
+    ws.subscribe("2", EVENTS, json!({ "r": register, "after": last }))
+        .await;
+    seen.extend(collect(&mut ws, "2", 25).await);
+    writer.await.expect("writer");
+    ws.close().await;
+
+    let numbers: Vec<i64> = seen.iter().map(|c| c.parse().unwrap_or(-1)).collect();
+    assert!(
+        numbers.windows(2).all(|w| w[0] < w[1]),
+        "in order, no duplicate: {numbers:?}"
+    );
+    let all = admin
+        .ok(
+            "query($r: ID) { riskEvents(registerId: $r, first: 500) { nodes { cursor } } }",
+            json!({ "r": register }),
+        )
+        .await;
+    let expected: Vec<String> = all["riskEvents"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter_map(|n| n["cursor"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(seen, expected, "every event exactly once");
+}
+
+async fn a_burst_reaches_a_slow_subscriber_completely(app: TestApp) {
+    let admin = app.admin("acme");
+    let register = fixtures::register(&admin, "RA").await;
+    let mut risks = Vec::new();
+    for n in 0..4 {
+        risks.push(
+            fixtures::risk(&admin, &register, &format!("r{n}"), json!({})).await["id"].clone(),
+        );
+    }
+    let from = latest_cursor(&admin).await;
+    let mut ws =
+        WsClient::signed_in(&app.ws_url(), &token("acme", "viewer", hour_from_now())).await;
+    ws.subscribe(
+        "b",
+        "subscription($after: String) { riskEvents(after: $after) { cursor } }",
+        json!({ "after": from }),
+    )
+    .await;
+    // The subscriber reads nothing until every write is done.
+    let writers: Vec<_> = risks
+        .into_iter()
+        .map(|id| {
+            let admin = admin.clone();
+            tokio::spawn(async move {
+                for n in 0..250 {
+                    admin
+                        .ok("mutation($id: ID!, $n: String) { updateRisk(id: $id, input: {notes: $n}) { id } }", json!({ "id": id, "n": format!("{n}") }))
+                        .await;
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.expect("writer");
+    }
+    let mut cursors = HashSet::new();
+    let mut previous = from.parse::<i64>().unwrap_or(0);
+    while cursors.len() < 1000 {
+        let data = ws.next_data("b").await;
+        let cursor = data["riskEvents"]["cursor"]
+            .as_str()
+            .unwrap_or("")
+            .parse::<i64>()
+            .unwrap_or(-1);
+        assert!(cursor > previous, "in order");
+        previous = cursor;
+        cursors.insert(cursor);
+    }
+    assert_eq!(cursors.len(), 1000);
+    ws.close().await;
+}
+
+async fn subscriptions_see_only_their_organization(app: TestApp) {
+    let acme = app.admin("acme");
+    let globex = app.admin("globex");
+    let theirs = fixtures::register(&globex, "G").await;
+    let mine = fixtures::register(&acme, "A").await;
+    let mut ws =
+        WsClient::signed_in(&app.ws_url(), &token("acme", "viewer", hour_from_now())).await;
+    ws.subscribe("x", EVENTS, json!({ "r": theirs })).await;
+    let refused = ws.message().await;
+    assert_eq!(refused["type"], "next");
+    assert_eq!(
+        refused["payload"]["errors"][0]["extensions"]["code"],
+        "NOT_FOUND"
+    );
+    assert_eq!(ws.message().await["type"], "complete");
+    // Everything of the organization, nothing of another.
+    ws.subscribe(
+        "all",
+        "subscription { riskEvents(after: \"0\") { riskId } }",
+        json!({}),
+    )
+    .await;
+    fixtures::risk(&globex, &theirs, "secret", json!({})).await;
+    let own = fixtures::risk(&acme, &mine, "own", json!({})).await;
+    let data = ws.next_data("all").await;
+    assert_eq!(data["riskEvents"]["riskId"], own["id"]);
+    ws.close().await;
+}
+
+async fn connecting_needs_a_valid_token(app: TestApp) {
+    for payload in [
+        json!({}),
+        json!({ "Authorization": "Bearer x.y.z" }),
+        json!({ "token": mint("other-secret", &Claims {
+        sub: "a".into(), org: "acme".into(), role: "admin".into(), exp: hour_from_now(), name: None, email: None,
+    }) }),
+    ] {
+        let mut ws = WsClient::connect(&app.ws_url(), "graphql-transport-ws").await;
+        ws.send(json!({ "type": "connection_init", "payload": payload }))
+            .await;
+        assert_eq!(ws.closed().await, Some(4403), "{payload}");
+    }
+    // {"token": ...} works as well as the Authorization form.
+    let mut ws = WsClient::connect(&app.ws_url(), "graphql-transport-ws").await;
+    ws.send(json!({ "type": "connection_init", "payload": { "token": token("acme", "viewer", hour_from_now()) } })).await;
+    assert_eq!(ws.message().await["type"], "connection_ack");
+}
+
+async fn an_expired_token_ends_its_subscriptions(app: TestApp) {
+    let soon = Clock::default().now().timestamp() + 2;
+    let mut ws = WsClient::signed_in(&app.ws_url(), &token("acme", "viewer", soon)).await;
+    ws.subscribe("e", "subscription { riskEvents { cursor } }", json!({}))
+        .await;
+    let ended = ws.message().await;
+    assert_eq!(
+        (ended["type"].as_str(), ended["id"].as_str()),
+        (Some("error"), Some("e")),
+        "{ended}"
+    );
+    assert_eq!(ended["payload"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    assert_eq!(ws.closed().await, Some(4403));
+}
+
+async fn the_legacy_protocol_still_works(app: TestApp) {
+    let admin = app.admin("acme");
+    let register = fixtures::register(&admin, "RA").await;
+    let mut ws = WsClient::connect(&app.ws_url(), "graphql-ws").await;
+    ws.send(json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", token("acme", "viewer", hour_from_now())) } }))
+        .await;
+    assert_eq!(ws.message().await["type"], "connection_ack");
+    ws.send(json!({ "type": "start", "id": "7", "payload": { "query": EVENTS, "variables": { "r": register, "after": "0" } } }))
+        .await;
+    fixtures::risk(&admin, &register, "legacy", json!({})).await;
+    let data = ws.message().await;
+    assert_eq!(
+        (data["type"].as_str(), data["id"].as_str()),
+        (Some("data"), Some("7")),
+        "{data}"
+    );
+    assert_eq!(
+        data["payload"]["data"]["riskEvents"]["risk"]["title"],
+        "legacy"
+    );
+    ws.send(json!({ "type": "stop", "id": "7" })).await;
+    ws.send(json!({ "type": "connection_terminate" })).await;
+    assert!(matches!(ws.receive().await, Received::Closed(_)));
+}
+
+async fn shutting_down_closes_sockets_with_going_away(app: TestApp) {
+    let mut ws =
+        WsClient::signed_in(&app.ws_url(), &token("acme", "viewer", hour_from_now())).await;
+    ws.subscribe("s", "subscription { riskEvents { cursor } }", json!({}))
+        .await;
+    let TestApp { app, .. } = app;
+    let stopping = tokio::spawn(app.stop());
+    assert_eq!(ws.closed().await, Some(1001));
+    stopping.await.expect("stops").expect("cleanly");
+}
+
+async fn history_lists_every_change_oldest_first(app: TestApp) {
+    let admin = app.admin("acme");
+    let register = fixtures::register(&admin, "RA").await;
+    let risk = fixtures::risk(&admin, &register, "t", json!({"likelihoodLevel": 1})).await;
+    let field = admin
+        .ok("mutation($r: ID!) { createCustomField(input: {registerId: $r, name: \"Unit\", type: TEXT}) { id } }", json!({ "r": register }))
+        .await["createCustomField"]["id"]
+        .clone();
+    admin
+        .ok(
+            "mutation($id: ID!, $f: ID!) { updateRisk(id: $id, input: {likelihoodLevel: 3, customFields: [{fieldId: $f, text: \"Ops\"}]}) { id } }",
+            json!({ "id": risk["id"], "f": field }),
+        )
+        .await;
+    admin
+        .ok(
+            "mutation($id: ID!) { archiveRisk(id: $id) { id } }",
+            json!({ "id": risk["id"] }),
+        )
+        .await;
+    let page = |first: i64, after: Value| {
+        let admin = admin.clone();
+        let id = risk["id"].clone();
+        async move {
+            admin
+                .ok(
+                    "query($id: ID!, $first: Int, $after: String) { risk(id: $id) { history(first: $first, after: $after) {
+                        pageInfo { hasNextPage endCursor } nodes { kind cause actor { name } occurredAt changes { field from to } } } } }",
+                    json!({ "id": id, "first": first, "after": after }),
+                )
+                .await["risk"]["history"]
+                .clone()
+        }
+    };
+    let first = page(2, Value::Null).await;
+    assert_eq!(first["pageInfo"]["hasNextPage"], true);
+    let kinds: Vec<&str> = first["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter_map(|n| n["kind"].as_str())
+        .collect();
+    assert_eq!(kinds, ["CREATED", "UPDATED"]);
+    assert_eq!(
+        first["nodes"][1]["changes"],
+        json!([
+            { "field": "likelihoodLevel", "from": 1, "to": 3 },
+            { "field": "customFields.Unit", "from": null, "to": "Ops" }
+        ])
+    );
+    assert_eq!(first["nodes"][0]["occurredAt"], "2026-03-01T09:00:00+00:00");
+    let rest = page(2, first["pageInfo"]["endCursor"].clone()).await;
+    assert_eq!(rest["pageInfo"]["hasNextPage"], false);
+    assert_eq!(rest["nodes"][0]["cause"], "RISK_ARCHIVED");
+    // Another organization sees none of it.
+    let theirs = app
+        .admin("globex")
+        .ok("{ riskEvents { nodes { cursor } } }", json!({}))
+        .await;
+    assert_eq!(theirs["riskEvents"]["nodes"], json!([]));
+}
+
+// A tiny feed buffer, so that the subscriber must fall behind the channel.
+both_with!(a_burst_reaches_a_slow_subscriber_completely, |c| c
+    .limits
+    .feed_buffer =
+    8);
+// No leeway, so that a token can expire within the test.
+both_with!(an_expired_token_ends_its_subscriptions, |c| c
+    .jwt_leeway_secs =
+    0);
+postgres_only!(two_instances_deliver_each_others_changes);
+
+/// A `riskgraph serve` process of its own.
+struct Instance {
+    child: tokio::process::Child,
+    url: String,
+}
+
+async fn spawn_instance(database_url: &str) -> Instance {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_riskgraph"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("DATABASE_URL", database_url)
+        .env("RISKGRAPH_JWT_SECRET", SECRET)
+        // Only LISTEN/NOTIFY can deliver in time: the poll is an hour.
+        .env("RISKGRAPH_FEED_POLL_MS", "3600000")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("riskgraph starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let url = loop {
+        let line = lines
+            .next_line()
+            .await
+            .expect("reads")
+            .expect("a listening line");
+        if let Some(rest) = line.strip_prefix("riskgraph listening on ") {
+            break rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+        }
+    };
+    Instance { child, url }
+}
+
+async fn two_instances_deliver_each_others_changes(database_url: String) {
+    let a = spawn_instance(&database_url).await;
+    let b = spawn_instance(&database_url).await;
+    let writer = Client {
+        http: reqwest::Client::new(),
+        url: a.url.clone(),
+        token: Some(token("acme", "admin", hour_from_now())),
+    };
+    let register = fixtures::register(&writer, "RA").await;
+    let mut ws = WsClient::signed_in(
+        &b.url.replacen("http", "ws", 1),
+        &token("acme", "viewer", hour_from_now()),
+    )
+    .await;
+    // From the start: the first change may be replayed from the table; the
+    // second, made after the first arrived, can only come live.
+    ws.subscribe("1", EVENTS, json!({ "r": register, "after": "0" }))
+        .await;
+    let first = fixtures::risk(&writer, &register, "one", json!({})).await;
+    let got = ws.next_data("1").await;
+    assert_eq!(got["riskEvents"]["riskId"], first["id"]);
+    let second = fixtures::risk(&writer, &register, "two", json!({})).await;
+    let got = ws.next_data("1").await;
+    assert_eq!(got["riskEvents"]["riskId"], second["id"]);
+    ws.close().await;
+    drop((a.child, b.child));
+}
