@@ -7,7 +7,9 @@ use super::date::Date;
 use super::enums::{ClosureReason, RiskStage, RiskStatus, TreatmentStrategy};
 use super::scales::Scales;
 use super::scoring::{self, Assessment, Mitigation, Score};
-use super::validation::{self, IDENTIFIER_MAX, LABEL_MAX, SOURCE_ID_MAX, SOURCE_MAX, TITLE_MAX};
+use super::validation::{
+    self, IDENTIFIER_MAX, LABEL_MAX, SOURCE_ID_MAX, SOURCE_MAX, TITLE_MAX, not_cleared,
+};
 use crate::error::{AppError, AppResult};
 use async_graphql::{ID, InputObject, MaybeUndefined};
 use chrono::{DateTime, Utc};
@@ -85,14 +87,6 @@ pub struct PatchContext<'a> {
     pub actor_id: &'a str,
 }
 
-fn required<T>(field: &str, value: MaybeUndefined<T>) -> AppResult<Option<T>> {
-    match value {
-        MaybeUndefined::Undefined => Ok(None),
-        MaybeUndefined::Null => Err(AppError::bad_input(field, "cannot be cleared")),
-        MaybeUndefined::Value(v) => Ok(Some(v)),
-    }
-}
-
 /// `Some(new value)` when the patch names the field.
 fn optional<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
     match value {
@@ -140,14 +134,14 @@ fn level(
 /// the store's: they need the database). Returns the custom field values.
 pub fn apply(
     risk: &mut risk::Model,
-    mut patch: RiskPatch,
+    patch: RiskPatch,
     ctx: &PatchContext<'_>,
 ) -> AppResult<Vec<CustomFieldValueInput>> {
-    if let Some(identifier) = required("identifier", std::mem::take(&mut patch.identifier))? {
+    if let Some(identifier) = not_cleared("identifier", patch.identifier)? {
         validation::required("identifier", &identifier, IDENTIFIER_MAX)?;
         risk.identifier = identifier.trim().to_owned();
     }
-    if let Some(title) = required("title", patch.title)? {
+    if let Some(title) = not_cleared("title", patch.title)? {
         validation::required("title", &title, TITLE_MAX)?;
         risk.title = title;
     }
@@ -207,10 +201,10 @@ pub fn apply(
         patch.source_id,
         Some(SOURCE_ID_MAX),
     )?;
-    if let Some(stage) = required("stage", patch.stage)? {
+    if let Some(stage) = not_cleared("stage", patch.stage)? {
         risk.stage = stage.as_str().to_owned();
     }
-    if let Some(treatment) = required("treatment", patch.treatment)? {
+    if let Some(treatment) = not_cleared("treatment", patch.treatment)? {
         risk.treatment = treatment.as_str().to_owned();
     }
     if let Some(severity) = optional(patch.severity_id) {
@@ -282,7 +276,7 @@ pub fn apply(
         }
     }
 
-    let status = required("status", patch.status)?;
+    let status = not_cleared("status", patch.status)?;
     let reason = optional(patch.closure_reason);
     apply_status(risk, status, reason, ctx.now)?;
     Ok(patch.custom_fields.unwrap_or_default())
@@ -316,6 +310,70 @@ fn apply_status(
         risk.closure_reason = None;
     }
     Ok(())
+}
+
+/// A new risk before any input is applied: open, proposed, untreated and
+/// unscored. Creation applies its input to this as a patch.
+pub fn new_risk(
+    id: String,
+    (org_id, register_id): (&str, &str),
+    actor: &str,
+    now: DateTime<Utc>,
+) -> risk::Model {
+    risk::Model {
+        id,
+        org_id: org_id.to_owned(),
+        register_id: register_id.to_owned(),
+        identifier: String::new(),
+        title: String::new(),
+        description: None,
+        category: None,
+        department: None,
+        status: RiskStatus::Open.as_str().to_owned(),
+        stage: RiskStage::Proposed.as_str().to_owned(),
+        closure_reason: None,
+        closed_at: None,
+        severity_id: None,
+        owner_id: None,
+        likelihood_level: None,
+        impact_level: None,
+        likelihood_rationale: None,
+        impact_rationale: None,
+        residual_likelihood_override: None,
+        residual_impact_override: None,
+        residual_override_reason: None,
+        residual_overridden_by: None,
+        residual_overridden_at: None,
+        tolerance_level: None,
+        treatment: TreatmentStrategy::NotSet.as_str().to_owned(),
+        treatment_description: None,
+        treatment_rationale: None,
+        mitigation_target_at: None,
+        notes: None,
+        source: None,
+        source_id: None,
+        inherent_score: None,
+        inherent_band: None,
+        residual_likelihood_level: None,
+        residual_impact_level: None,
+        residual_likelihood_value: None,
+        residual_impact_value: None,
+        residual_score: None,
+        residual_band: None,
+        residual_overridden: false,
+        target_likelihood_level: None,
+        target_impact_level: None,
+        target_likelihood_value: None,
+        target_impact_value: None,
+        target_score: None,
+        target_band: None,
+        within_tolerance: None,
+        version: 1,
+        created_at: now,
+        created_by: Some(actor.to_owned()),
+        updated_at: now,
+        updated_by: Some(actor.to_owned()),
+    }
 }
 
 fn to_level(level: Option<i32>) -> Option<usize> {
@@ -427,60 +485,10 @@ mod tests {
             .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
             .single()
             .expect("date");
-        risk::Model {
-            id: "rsk_1".into(),
-            org_id: "org_1".into(),
-            register_id: "reg_1".into(),
-            identifier: "RA-1".into(),
-            title: "t".into(),
-            description: None,
-            category: None,
-            department: None,
-            status: "OPEN".into(),
-            stage: "PROPOSED".into(),
-            closure_reason: None,
-            closed_at: None,
-            severity_id: None,
-            owner_id: None,
-            likelihood_level: None,
-            impact_level: None,
-            likelihood_rationale: None,
-            impact_rationale: None,
-            residual_likelihood_override: None,
-            residual_impact_override: None,
-            residual_override_reason: None,
-            residual_overridden_by: None,
-            residual_overridden_at: None,
-            tolerance_level: None,
-            treatment: "NOT_SET".into(),
-            treatment_description: None,
-            treatment_rationale: None,
-            mitigation_target_at: None,
-            notes: None,
-            source: None,
-            source_id: None,
-            inherent_score: None,
-            inherent_band: None,
-            residual_likelihood_level: None,
-            residual_impact_level: None,
-            residual_likelihood_value: None,
-            residual_impact_value: None,
-            residual_score: None,
-            residual_band: None,
-            residual_overridden: false,
-            target_likelihood_level: None,
-            target_impact_level: None,
-            target_likelihood_value: None,
-            target_impact_value: None,
-            target_score: None,
-            target_band: None,
-            within_tolerance: None,
-            version: 1,
-            created_at: at,
-            created_by: None,
-            updated_at: at,
-            updated_by: None,
-        }
+        let mut risk = new_risk("rsk_1".into(), ("org_1", "reg_1"), "mem_0", at);
+        risk.identifier = "RA-1".into();
+        risk.title = "t".into();
+        risk
     }
 
     fn ctx(scales: &Scales) -> PatchContext<'_> {

@@ -1,6 +1,7 @@
 //! Limits on text fields (4me's) and the small derivations that go with them.
 
 use crate::error::{AppError, AppResult};
+use async_graphql::MaybeUndefined;
 
 pub const TITLE_MAX: usize = 128;
 pub const NAME_MAX: usize = 128;
@@ -12,6 +13,16 @@ pub const IDENTIFIER_MAX: usize = 64;
 pub const PREFIX_MAX: usize = 16;
 /// Description, notes, information and other long texts: 64 KiB.
 pub const LONG_TEXT_MAX_BYTES: usize = 64 * 1024;
+
+/// The new value of a required field in a partial update: absent is no
+/// change, null is an error (a required field cannot be cleared).
+pub fn not_cleared<T>(field: &str, value: MaybeUndefined<T>) -> AppResult<Option<T>> {
+    match value {
+        MaybeUndefined::Undefined => Ok(None),
+        MaybeUndefined::Null => Err(AppError::bad_input(field, "cannot be cleared")),
+        MaybeUndefined::Value(v) => Ok(Some(v)),
+    }
+}
 
 /// Text of at most `max` characters.
 pub fn bounded(field: &str, value: &str, max: usize) -> AppResult<()> {

@@ -8,9 +8,8 @@ use crate::domain::enums::{ChangeCause, ControlHealth, MitigationTarget};
 use crate::domain::history::FieldChange;
 use crate::domain::identifiers::{Kind, new_id};
 use crate::domain::inputs::{CreateControlInput, UpdateControlInput};
-use crate::domain::validation::{self, IDENTIFIER_MAX, NAME_MAX};
+use crate::domain::validation::{self, IDENTIFIER_MAX, NAME_MAX, not_cleared};
 use crate::error::{AppError, AppResult};
-use async_graphql::MaybeUndefined;
 use chrono::{DateTime, Utc};
 use entity::{control, risk, risk_control};
 use sea_orm::{
@@ -200,13 +199,9 @@ pub async fn update(
         }
         model.identifier = Set(identifier.map(str::to_owned));
     }
-    match input.name {
-        MaybeUndefined::Null => return Err(AppError::bad_input("name", "cannot be cleared")),
-        MaybeUndefined::Value(name) => {
-            validation::required("name", &name, NAME_MAX)?;
-            model.name = Set(name.trim().to_owned());
-        }
-        MaybeUndefined::Undefined => {}
+    if let Some(name) = not_cleared("name", input.name)? {
+        validation::required("name", &name, NAME_MAX)?;
+        model.name = Set(name.trim().to_owned());
     }
     if let Some(description) = input.description.as_opt_deref() {
         if let Some(d) = description {
@@ -214,17 +209,11 @@ pub async fn update(
         }
         model.description = Set(description.filter(|d| !d.is_empty()).map(str::to_owned));
     }
-    match input.health {
-        MaybeUndefined::Null => return Err(AppError::bad_input("health", "cannot be cleared")),
-        MaybeUndefined::Value(health) => model.health = Set(health.as_str().to_owned()),
-        MaybeUndefined::Undefined => {}
+    if let Some(health) = not_cleared("health", input.health)? {
+        model.health = Set(health.as_str().to_owned());
     }
-    match input.effectiveness {
-        MaybeUndefined::Null => {
-            return Err(AppError::bad_input("effectiveness", "cannot be cleared"));
-        }
-        MaybeUndefined::Value(e) => model.effectiveness = Set(effectiveness("effectiveness", e)?),
-        MaybeUndefined::Undefined => {}
+    if let Some(e) = not_cleared("effectiveness", input.effectiveness)? {
+        model.effectiveness = Set(effectiveness("effectiveness", e)?);
     }
     let after = save_and_rescore(&tx, principal, &before, model, now).await?;
     tx.commit().await?;

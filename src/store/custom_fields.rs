@@ -8,9 +8,8 @@ use crate::domain::history::FieldChange;
 use crate::domain::identifiers::{Kind, new_id};
 use crate::domain::inputs::{CreateCustomFieldInput, UpdateCustomFieldInput};
 use crate::domain::risk::CustomFieldValueInput;
-use crate::domain::validation::{self, NAME_MAX};
+use crate::domain::validation::{self, NAME_MAX, not_cleared};
 use crate::error::{AppError, AppResult};
-use async_graphql::MaybeUndefined;
 use chrono::{DateTime, Utc};
 use entity::{
     custom_field_definition as definition, custom_field_value as value, member, register, risk,
@@ -325,15 +324,11 @@ pub async fn update(
     let current = find::<definition::Entity>(&tx, &principal.org_id, id).await?;
     let field_type = type_of(&current)?;
     let mut model = current.clone().into_active_model();
-    match input.name {
-        MaybeUndefined::Null => return Err(AppError::bad_input("name", "cannot be cleared")),
-        MaybeUndefined::Value(name) => {
-            validation::required("name", &name, NAME_MAX)?;
-            let name = name.trim().to_owned();
-            check_name_free(&tx, &current.register_id, &name, Some(id)).await?;
-            model.name = Set(name);
-        }
-        MaybeUndefined::Undefined => {}
+    if let Some(name) = not_cleared("name", input.name)? {
+        validation::required("name", &name, NAME_MAX)?;
+        let name = name.trim().to_owned();
+        check_name_free(&tx, &current.register_id, &name, Some(id)).await?;
+        model.name = Set(name);
     }
     let mut number_format = number_format_of(&current)?;
     if let Some(format) = input.number_format.as_opt_ref() {
@@ -362,15 +357,11 @@ pub async fn update(
     if options_given {
         model.options = Set((!options.is_empty()).then(|| Value::from(options).to_string()));
     }
-    match input.required {
-        MaybeUndefined::Null => return Err(AppError::bad_input("required", "cannot be cleared")),
-        MaybeUndefined::Value(required) => model.required = Set(required),
-        MaybeUndefined::Undefined => {}
+    if let Some(required) = not_cleared("required", input.required)? {
+        model.required = Set(required);
     }
-    match input.position {
-        MaybeUndefined::Null => return Err(AppError::bad_input("position", "cannot be cleared")),
-        MaybeUndefined::Value(position) => model.position = Set(position),
-        MaybeUndefined::Undefined => {}
+    if let Some(position) = not_cleared("position", input.position)? {
+        model.position = Set(position);
     }
     if !model.is_changed() {
         tx.commit().await?;

@@ -6,7 +6,7 @@ use crate::domain::enums::ScalesPreset;
 use crate::domain::identifiers::{Kind, new_id, risk_identifier};
 use crate::domain::inputs::{CreateRegisterInput, ScalesRemapInput, UpdateRegisterInput};
 use crate::domain::scales::Scales;
-use crate::domain::validation::{self, NAME_MAX};
+use crate::domain::validation::{self, NAME_MAX, not_cleared};
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Utc};
 use entity::{register, risk};
@@ -140,12 +140,13 @@ pub async fn update(
             format!("the register is at version {}", current.version),
         ));
     }
-    let name = input.name.as_opt_deref().map(|n| n.unwrap_or_default());
-    let prefix = input
-        .identifier_prefix
-        .as_opt_deref()
-        .map(|p| p.unwrap_or_default());
-    check_text(name, input.description.value().map(String::as_str), prefix)?;
+    let name = not_cleared("name", input.name)?;
+    let prefix = not_cleared("identifierPrefix", input.identifier_prefix)?;
+    check_text(
+        name.as_deref(),
+        input.description.value().map(String::as_str),
+        prefix.as_deref(),
+    )?;
 
     let mut model = current.clone().into_active_model();
     if let Some(name) = name {
@@ -157,24 +158,17 @@ pub async fn update(
     if let Some(description) = input.description.as_opt_deref() {
         model.description = Set(description.filter(|d| !d.is_empty()).map(str::to_owned));
     }
-    let new_scales = match input.scales {
-        async_graphql::MaybeUndefined::Null => {
-            return Err(AppError::bad_input("scales", "scales cannot be cleared"));
+    let new_scales = not_cleared("scales", input.scales)?;
+    match &new_scales {
+        Some(scales) => scales.validate("scales")?,
+        None if input.scales_remap.is_some() => {
+            return Err(AppError::bad_input(
+                "scalesRemap",
+                "scalesRemap goes with new scales",
+            ));
         }
-        async_graphql::MaybeUndefined::Value(scales) => {
-            scales.validate("scales")?;
-            Some(scales)
-        }
-        async_graphql::MaybeUndefined::Undefined => {
-            if input.scales_remap.is_some() {
-                return Err(AppError::bad_input(
-                    "scalesRemap",
-                    "scalesRemap goes with new scales",
-                ));
-            }
-            None
-        }
-    };
+        None => {}
+    }
     if let Some(scales) = &new_scales {
         let old = scales_of(&current)?;
         if *scales != old {

@@ -6,7 +6,7 @@ use super::registers::{LevelMap, remaps, scales_of, take_identifier};
 use super::rescore::{Recorded, event, mitigations_in_register, mitigations_of, save};
 use super::{custom_fields, find, find_input};
 use crate::auth::Principal;
-use crate::domain::enums::{ChangeCause, RiskEventKind, RiskStage, RiskStatus, TreatmentStrategy};
+use crate::domain::enums::{ChangeCause, RiskEventKind, RiskStatus};
 use crate::domain::history::risk_changes;
 use crate::domain::identifiers::{Kind, new_id};
 use crate::domain::inputs::{CreateRiskInput, ScalesRemapInput};
@@ -20,63 +20,6 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     IntoActiveModel, PaginatorTrait, QueryFilter, TransactionTrait,
 };
-
-fn blank(id: String, register: &register::Model, actor: &str, now: DateTime<Utc>) -> risk::Model {
-    risk::Model {
-        id,
-        org_id: register.org_id.clone(),
-        register_id: register.id.clone(),
-        identifier: String::new(),
-        title: String::new(),
-        description: None,
-        category: None,
-        department: None,
-        status: RiskStatus::Open.as_str().to_owned(),
-        stage: RiskStage::Proposed.as_str().to_owned(),
-        closure_reason: None,
-        closed_at: None,
-        severity_id: None,
-        owner_id: None,
-        likelihood_level: None,
-        impact_level: None,
-        likelihood_rationale: None,
-        impact_rationale: None,
-        residual_likelihood_override: None,
-        residual_impact_override: None,
-        residual_override_reason: None,
-        residual_overridden_by: None,
-        residual_overridden_at: None,
-        tolerance_level: None,
-        treatment: TreatmentStrategy::NotSet.as_str().to_owned(),
-        treatment_description: None,
-        treatment_rationale: None,
-        mitigation_target_at: None,
-        notes: None,
-        source: None,
-        source_id: None,
-        inherent_score: None,
-        inherent_band: None,
-        residual_likelihood_level: None,
-        residual_impact_level: None,
-        residual_likelihood_value: None,
-        residual_impact_value: None,
-        residual_score: None,
-        residual_band: None,
-        residual_overridden: false,
-        target_likelihood_level: None,
-        target_impact_level: None,
-        target_likelihood_value: None,
-        target_impact_value: None,
-        target_score: None,
-        target_band: None,
-        within_tolerance: None,
-        version: 1,
-        created_at: now,
-        created_by: Some(actor.to_owned()),
-        updated_at: now,
-        updated_by: Some(actor.to_owned()),
-    }
-}
 
 /// Checks what a patch changed that needs the database: unique identifier
 /// and source key, an enabled severity and an owner of the organization.
@@ -160,7 +103,12 @@ pub async fn create(
         ));
     }
     let scales = scales_of(&register)?;
-    let mut risk = blank(new_id(Kind::Risk), &register, &principal.member_id, now);
+    let mut risk = rules::new_risk(
+        new_id(Kind::Risk),
+        (&register.org_id, &register.id),
+        &principal.member_id,
+        now,
+    );
     let ctx = PatchContext {
         scales: &scales,
         now,

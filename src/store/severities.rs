@@ -149,13 +149,6 @@ pub async fn create(
     Ok(model)
 }
 
-fn required<T>(field: &str, value: MaybeUndefined<T>) -> AppResult<Option<T>> {
-    match value {
-        MaybeUndefined::Null => Err(AppError::bad_input(field, "cannot be cleared")),
-        other => Ok(other.take()),
-    }
-}
-
 pub async fn update(
     db: &DatabaseConnection,
     principal: &Principal,
@@ -163,9 +156,9 @@ pub async fn update(
     input: UpdateSeverityInput,
     now: DateTime<Utc>,
 ) -> AppResult<severity::Model> {
-    let name = required("name", input.name)?;
-    let position = required("position", input.position)?;
-    let disabled = required("disabled", input.disabled)?;
+    let name = validation::not_cleared("name", input.name)?;
+    let position = validation::not_cleared("position", input.position)?;
+    let disabled = validation::not_cleared("disabled", input.disabled)?;
     check(
         name.as_deref(),
         input.description.value().map(String::as_str),

@@ -90,6 +90,17 @@ fn fail(format: Format, status: StatusCode, err: AppError) -> Response {
     reply(format, status, error_body(&err))
 }
 
+fn not_acceptable() -> Response {
+    fail(
+        Format::Json,
+        StatusCode::NOT_ACCEPTABLE,
+        AppError::bad_input(
+            "accept",
+            "accept application/graphql-response+json or application/json",
+        ),
+    )
+}
+
 fn bad_request(format: Format, field: &str, message: &str) -> Response {
     fail(
         format,
@@ -354,14 +365,7 @@ async fn run(
 
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let Some(format) = negotiate(&headers) else {
-        return fail(
-            Format::Json,
-            StatusCode::NOT_ACCEPTABLE,
-            AppError::bad_input(
-                "accept",
-                "accept application/graphql-response+json or application/json",
-            ),
-        );
+        return not_acceptable();
     };
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -425,14 +429,7 @@ pub async fn get(State(state): State<AppState>, request: axum::extract::Request)
 
 async fn query_in_url(state: &AppState, headers: &HeaderMap, query: Option<&str>) -> Response {
     let Some(format) = negotiate(headers) else {
-        return fail(
-            Format::Json,
-            StatusCode::NOT_ACCEPTABLE,
-            AppError::bad_input(
-                "accept",
-                "accept application/graphql-response+json or application/json",
-            ),
-        );
+        return not_acceptable();
     };
     let pairs: Vec<(String, String)> =
         serde_urlencoded::from_str(query.unwrap_or("")).unwrap_or_default();

@@ -1,8 +1,6 @@
 use crate::both;
-use crate::fixtures::{self, RISK_FIELDS};
+use crate::fixtures::{self, Events, RISK_FIELDS};
 use crate::helpers::{Client, TestApp};
-use entity::risk_event;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 
 both!(
@@ -218,12 +216,7 @@ async fn a_health_change_moves_linked_risks_and_nothing_else(app: TestApp) {
     assert_eq!(after.0["targetResidual"]["score"], 10.0);
     assert_eq!(after.2, before.2, "an unlinked risk is untouched");
 
-    let events = risk_event::Entity::find()
-        .filter(risk_event::Column::Cause.eq("CONTROL_UPDATED"))
-        .order_by_asc(risk_event::Column::Seq)
-        .all(&app.app.state.db)
-        .await
-        .expect("events");
+    let events = fixtures::events(&app, Events::Caused("CONTROL_UPDATED")).await;
     let mut moved: Vec<&str> = events.iter().map(|e| e.risk_id.as_str()).collect();
     moved.sort_unstable();
     let mut expected = vec![
@@ -327,12 +320,7 @@ async fn links_and_unlinks_are_recorded(app: TestApp) {
         ),
         (json!([]), json!(25.0))
     );
-    let events = risk_event::Entity::find()
-        .filter(risk_event::Column::RiskId.eq(risk["id"].as_str().unwrap_or_default()))
-        .order_by_asc(risk_event::Column::Seq)
-        .all(&app.app.state.db)
-        .await
-        .expect("events");
+    let events = fixtures::events(&app, Events::Of(&risk["id"])).await;
     let causes: Vec<&str> = events.iter().map(|e| e.cause.as_str()).collect();
     assert_eq!(
         causes,

@@ -1,6 +1,8 @@
 //! Setup through the public API, named for what it makes.
 
-use crate::helpers::Client;
+use crate::helpers::{Client, TestApp};
+use entity::risk_event;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 
 /// A register on the default 5x5 scales; returns its id.
@@ -52,6 +54,28 @@ pub async fn me(client: &Client) -> String {
         .as_str()
         .expect("id")
         .to_owned()
+}
+
+/// What the outbox holds, oldest first: written in the transactions of the
+/// changes, whether or not anything reads it yet.
+pub enum Events<'a> {
+    Of(&'a Value),
+    Caused(&'a str),
+}
+
+pub async fn events(app: &TestApp, which: Events<'_>) -> Vec<risk_event::Model> {
+    let query = match which {
+        Events::Of(risk) => risk_event::Entity::find()
+            .filter(risk_event::Column::RiskId.eq(risk.as_str().unwrap_or_default())),
+        Events::Caused(cause) => {
+            risk_event::Entity::find().filter(risk_event::Column::Cause.eq(cause))
+        }
+    };
+    query
+        .order_by_asc(risk_event::Column::Seq)
+        .all(&app.app.state.db)
+        .await
+        .expect("events")
 }
 
 /// The fields tests read back from a risk.

@@ -342,15 +342,7 @@ async fn a_remap_from_5x5_to_3x3_moves_every_risk(app: TestApp) {
         let score = ((map[*l] + 1) * (map[*i] + 1)) as f64;
         assert_eq!(now["inherent"]["score"].as_f64(), Some(score));
     }
-    let events = {
-        use entity::risk_event;
-        use sea_orm::{ColumnTrait, QueryFilter};
-        risk_event::Entity::find()
-            .filter(risk_event::Column::Cause.eq("SCALES_UPDATED"))
-            .all(&app.app.state.db)
-            .await
-            .expect("events")
-    };
+    let events = fixtures::events(&app, fixtures::Events::Caused("SCALES_UPDATED")).await;
     // (0, 0) stays (0, 0) and the unscored risk has nothing to move.
     assert_eq!(events.len(), 4, "one event per risk moved");
     let unmoved = [risks[0].2["id"].as_str(), unscored["id"].as_str()];

@@ -1,8 +1,6 @@
 use crate::both;
-use crate::fixtures::{self, RISK_FIELDS};
+use crate::fixtures::{self, Events, RISK_FIELDS};
 use crate::helpers::TestApp;
-use entity::risk_event;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 
 both!(
@@ -339,15 +337,6 @@ async fn expected_version_guards_against_lost_updates(app: TestApp) {
     assert_eq!(same["updateRisk"]["version"], 2);
 }
 
-async fn events(app: &TestApp, risk_id: &Value) -> Vec<risk_event::Model> {
-    risk_event::Entity::find()
-        .filter(risk_event::Column::RiskId.eq(risk_id.as_str().unwrap_or_default()))
-        .order_by_asc(risk_event::Column::Seq)
-        .all(&app.app.state.db)
-        .await
-        .expect("events")
-}
-
 async fn every_risk_mutation_writes_its_event(app: TestApp) {
     let admin = app.admin("acme");
     let register = fixtures::register(&admin, "RA").await;
@@ -376,7 +365,7 @@ async fn every_risk_mutation_writes_its_event(app: TestApp) {
             json!({ "id": risk["id"] }),
         )
         .await;
-    let events = events(&app, &risk["id"]).await;
+    let events = fixtures::events(&app, Events::Of(&risk["id"])).await;
     let kinds: Vec<(&str, &str)> = events
         .iter()
         .map(|e| (e.kind.as_str(), e.cause.as_str()))
@@ -457,5 +446,8 @@ async fn a_failed_update_changes_nothing(app: TestApp) {
         )
         .await;
     assert_eq!(now["risk"], json!({"notes": "before", "version": 1}));
-    assert_eq!(events(&app, &risk["id"]).await.len(), 1);
+    assert_eq!(
+        fixtures::events(&app, Events::Of(&risk["id"])).await.len(),
+        1
+    );
 }

@@ -1,0 +1,437 @@
+//! Load and latency harness for the DESIGN §9 targets: seeds 100,000 risks in
+//! one register (with controls and custom field values), starts the real app
+//! on a random port, drives it over HTTP and WebSocket, and prints a table.
+//!
+//!     cargo bench --bench load                  # SQLite, and PostgreSQL when installed
+//!     RISKS=20000 cargo bench --bench load      # a smaller register
+//!
+//! Numbers are wall-clock on whatever machine runs it; they are reported, not
+//! asserted (the tests assert statement counts instead).
+
+#[path = "../tests/api/postgres.rs"]
+mod postgres;
+
+use futures_util::{SinkExt, StreamExt};
+use riskgraph::app::App;
+use riskgraph::auth::{Claims, mint};
+use riskgraph::clock::Clock;
+use riskgraph::config::Config;
+use riskgraph::domain::enums::ScalesPreset;
+use riskgraph::domain::risk::rescore;
+use riskgraph::domain::scales::Scales;
+use sea_orm::{EntityTrait, IntoActiveModel};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
+
+const SECRET: &str = "bench-secret";
+
+struct Bench {
+    app: App,
+    url: String,
+    http: reqwest::Client,
+    token: String,
+}
+
+impl Bench {
+    async fn gql(&self, query: &str, variables: Value) -> Value {
+        let body: Value = self
+            .http
+            .post(&self.url)
+            .bearer_auth(&self.token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("sent")
+            .json()
+            .await
+            .expect("json");
+        assert!(body.get("errors").is_none(), "{body}");
+        body["data"].clone()
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// Seeds `n` risks straight into the tables (the API would take minutes), scored by the
+/// same domain code the API uses. Returns the register id and a few risk ids.
+async fn seed(bench: &Bench, n: usize) -> (String, Vec<String>) {
+    let register = bench
+        .gql(
+            r#"mutation { createRegister(input: {name: "Bench", identifierPrefix: "B"}) { id } }"#,
+            json!({}),
+        )
+        .await["createRegister"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let severity = bench
+        .gql(
+            r#"mutation { createSeverity(input: {name: "High"}) { id } }"#,
+            json!({}),
+        )
+        .await["createSeverity"]["id"]
+        .clone();
+    let field = bench
+        .gql(
+            r#"mutation($r: ID!) { createCustomField(input: {registerId: $r, name: "Unit", type: TEXT}) { id } }"#,
+            json!({ "r": register }),
+        )
+        .await["createCustomField"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let control = bench
+        .gql(
+            r#"mutation { createControl(input: {name: "MFA", effectiveness: 0.5}) { id } }"#,
+            json!({}),
+        )
+        .await["createControl"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let me = bench.gql("{ viewer { member { id } } }", json!({})).await["viewer"]["member"]["id"]
+        .clone();
+    let template = bench
+        .gql(
+            "mutation($r: ID!, $s: ID!, $o: ID!) { createRisk(input: {registerId: $r, title: \"template\", severityId: $s, ownerId: $o}) { id } }",
+            json!({ "r": register, "s": severity, "o": me }),
+        )
+        .await["createRisk"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let db = &bench.app.state.db;
+    let model = entity::risk::Entity::find_by_id(template)
+        .one(db)
+        .await
+        .expect("reads")
+        .expect("exists");
+    let scales = Scales::preset(ScalesPreset::Default5x5);
+    let mitigation = [riskgraph::domain::scoring::Mitigation {
+        reduces: riskgraph::domain::enums::MitigationTarget::Both,
+        strength: 0.5,
+        health: riskgraph::domain::enums::ControlHealth::Healthy,
+    }];
+    let mut ids = Vec::new();
+    // 400 rows a statement keeps SQLite under its bound-parameter limit.
+    for start in (0..n).step_by(400) {
+        let mut risks = Vec::new();
+        let mut values = Vec::new();
+        let mut links = Vec::new();
+        for k in start..(start + 400).min(n) {
+            let mut r = model.clone();
+            r.id = format!("rsk_bench{k:07}");
+            r.identifier = format!("B-{}", k + 2);
+            r.title = format!("Bench risk {k}");
+            r.likelihood_level = Some(i32::try_from(k % 5).unwrap_or(0));
+            r.impact_level = Some(i32::try_from((k / 5) % 5).unwrap_or(0));
+            r.tolerance_level = Some(2);
+            let linked = k % 10 == 0;
+            rescore(&mut r, &scales, if linked { &mitigation } else { &[] });
+            if linked {
+                links.push(entity::risk_control::ActiveModel::from(
+                    entity::risk_control::Model {
+                        risk_id: r.id.clone(),
+                        control_id: control.clone(),
+                        org_id: r.org_id.clone(),
+                        reduces: "BOTH".into(),
+                        strength: None,
+                        created_at: r.created_at,
+                    },
+                ));
+            }
+            values.push(entity::custom_field_value::ActiveModel::from(
+                entity::custom_field_value::Model {
+                    risk_id: r.id.clone(),
+                    field_id: field.clone(),
+                    org_id: r.org_id.clone(),
+                    text_value: Some(["EMEA", "APAC", "Americas"][k % 3].into()),
+                    number_value: None,
+                    boolean_value: None,
+                    date_value: None,
+                    user_id: None,
+                    selection: None,
+                    selections: None,
+                },
+            ));
+            if ids.len() < 64 {
+                ids.push(r.id.clone());
+            }
+            risks.push(r.into_active_model());
+        }
+        entity::risk::Entity::insert_many(risks)
+            .exec(db)
+            .await
+            .expect("risks");
+        entity::custom_field_value::Entity::insert_many(values)
+            .exec(db)
+            .await
+            .expect("values");
+        if !links.is_empty() {
+            entity::risk_control::Entity::insert_many(links)
+                .exec(db)
+                .await
+                .expect("links");
+        }
+    }
+    (register, ids)
+}
+
+async fn run(
+    backend: &str,
+    database_url: String,
+    n: usize,
+    subscribers: usize,
+) -> Vec<(String, String, String)> {
+    let mut config = Config::for_database(database_url, SECRET);
+    config.limits.feed_buffer = 65_536;
+    let app = App::spawn(config, Clock::default()).await.expect("starts");
+    let claims = Claims {
+        sub: "bench".into(),
+        org: "bench".into(),
+        role: "admin".into(),
+        exp: Clock::default().now().timestamp() + 86_400,
+        name: Some("Bench".into()),
+        email: None,
+    };
+    let bench = Bench {
+        url: format!("http://{}/graphql", app.addr),
+        app,
+        http: reqwest::Client::new(),
+        token: mint(SECRET, &claims),
+    };
+    let started = Instant::now();
+    let (register, ids) = seed(&bench, n).await;
+    let mut rows = vec![(
+        format!("seed {n} risks"),
+        ms(started.elapsed()),
+        String::new(),
+    )];
+
+    // Heatmap: sequential requests, client-measured.
+    let heatmap = "query($r: ID!) { heatmap(registerId: $r) { total cells { count } } }";
+    bench.gql(heatmap, json!({ "r": register })).await;
+    let mut times = Vec::new();
+    for _ in 0..200 {
+        let t = Instant::now();
+        bench.gql(heatmap, json!({ "r": register })).await;
+        times.push(t.elapsed());
+    }
+    times.sort();
+    rows.push((
+        format!("heatmap (residual), {n} risks"),
+        format!(
+            "p50 {} / p99 {}",
+            ms(percentile(&times, 0.5)),
+            ms(percentile(&times, 0.99))
+        ),
+        "p50 < 10 ms".into(),
+    ));
+
+    // A dashboard page: statements per request, then throughput at 4 in flight.
+    let page = "query($r: ID!) { risks(first: 50, filter: {registerId: $r}, orderBy: [{field: RESIDUAL_SCORE, direction: DESC}]) { nodes {
+        identifier owner { name } severity { name } controls { strength control { name } }
+        customFields { field { name } text } residual { score band { name } } } } }";
+    bench.gql(page, json!({ "r": register })).await;
+    let before = bench.app.state.statements.get();
+    bench.gql(page, json!({ "r": register })).await;
+    let statements = bench.app.state.statements.get() - before;
+    let total = 800;
+    let t = Instant::now();
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let (http, url, token, register) = (
+                bench.http.clone(),
+                bench.url.clone(),
+                bench.token.clone(),
+                register.clone(),
+            );
+            tokio::spawn(async move {
+                for _ in 0..total / 4 {
+                    http.post(&url)
+                        .bearer_auth(&token)
+                        .json(&json!({ "query": page, "variables": { "r": register } }))
+                        .send()
+                        .await
+                        .expect("sent")
+                        .bytes()
+                        .await
+                        .expect("body");
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("page task");
+    }
+    rows.push((
+        "risks(first: 50) with owner, severity, controls, customFields, residual".into(),
+        format!(
+            "{statements} statements; {:.0} req/s",
+            total as f64 / t.elapsed().as_secs_f64()
+        ),
+        "<= 8 statements; >= 2,000 req/s".into(),
+    ));
+
+    // Updates with their events, 8 in flight on distinct risks.
+    let updates = 2000;
+    let t = Instant::now();
+    let tasks: Vec<_> = ids
+        .iter()
+        .take(8)
+        .cloned()
+        .map(|id| {
+            let (http, url, token) = (bench.http.clone(), bench.url.clone(), bench.token.clone());
+            tokio::spawn(async move {
+                for k in 0..updates / 8 {
+                    http.post(&url)
+                        .bearer_auth(&token)
+                        .json(&json!({
+                            "query": "mutation($id: ID!, $n: String) { updateRisk(id: $id, input: {notes: $n}) { version } }",
+                            "variables": { "id": id, "n": format!("note {k}") }
+                        }))
+                        .send()
+                        .await
+                        .expect("sent")
+                        .bytes()
+                        .await
+                        .expect("body");
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("update task");
+    }
+    rows.push((
+        "updateRisk with its event".into(),
+        format!("{:.0} /s", updates as f64 / t.elapsed().as_secs_f64()),
+        ">= 1,000/s on PostgreSQL".into(),
+    ));
+
+    // Push latency: many subscribers, one mutation at a time.
+    let ws_url = bench.url.replacen("http", "ws", 1);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Instant>();
+    let mut ready = Vec::new();
+    for _ in 0..subscribers {
+        let (ws_url, token, register, tx) = (
+            ws_url.clone(),
+            bench.token.clone(),
+            register.clone(),
+            tx.clone(),
+        );
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        ready.push(ready_rx);
+        tokio::spawn(async move {
+            use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+            let mut request = ws_url.into_client_request().expect("request");
+            request.headers_mut().insert(
+                "sec-websocket-protocol",
+                "graphql-transport-ws".parse().expect("header"),
+            );
+            let (mut socket, _) = tokio_tungstenite::connect_async(request)
+                .await
+                .expect("connects");
+            let send = |v: Value| Message::Text(v.to_string().into());
+            socket
+                .send(send(
+                    json!({ "type": "connection_init", "payload": { "token": token } }),
+                ))
+                .await
+                .expect("init");
+            socket.next().await;
+            socket
+                .send(send(json!({ "type": "subscribe", "id": "1", "payload": {
+                    "query": "subscription($r: ID) { residualRiskChanged(registerId: $r) { cursor } }",
+                    "variables": { "r": register } } })))
+                .await
+                .expect("subscribe");
+            let _ = ready_tx.send(());
+            while let Some(Ok(message)) = socket.next().await {
+                if let Message::Text(text) = message
+                    && text.contains("\"next\"")
+                {
+                    let _ = tx.send(Instant::now());
+                }
+            }
+        });
+    }
+    for r in ready {
+        let _ = r.await;
+    }
+    // Let the last subscriptions reach the feed before measuring.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut latencies = Vec::new();
+    for (k, id) in ids.iter().take(10).enumerate() {
+        let sent = Instant::now();
+        bench
+            .gql(
+                "mutation($id: ID!, $l: Int) { updateRisk(id: $id, input: {likelihoodLevel: $l}) { version } }",
+                json!({ "id": id, "l": (k % 4) + 1 }),
+            )
+            .await;
+        for _ in 0..subscribers {
+            match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
+                Ok(Some(at)) => latencies.push(at - sent),
+                _ => break,
+            }
+        }
+    }
+    latencies.sort();
+    if !latencies.is_empty() {
+        rows.push((
+            format!("mutation -> residualRiskChanged, {subscribers} subscribers"),
+            format!(
+                "p50 {} / p99 {} ({} of {} pushes)",
+                ms(percentile(&latencies, 0.5)),
+                ms(percentile(&latencies, 0.99)),
+                latencies.len(),
+                subscribers * 10
+            ),
+            "p99 < 100 ms (10,000 subscribers)".into(),
+        ));
+    }
+    rows.into_iter()
+        .map(|(what, got, target)| (format!("{backend}: {what}"), got, target))
+        .collect()
+}
+
+#[tokio::main]
+async fn main() {
+    let n: usize = std::env::var("RISKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let subscribers: usize = std::env::var("SUBSCRIBERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut rows = run(
+        "SQLite",
+        format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("bench.db").display()
+        ),
+        n,
+        subscribers,
+    )
+    .await;
+    if let Some(url) = postgres::fresh_database().await {
+        rows.extend(run("PostgreSQL", url, n, subscribers).await);
+    }
+    let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(10);
+    println!("\n| {:width$} | measured | target |", "what");
+    println!("| {} | --- | --- |", "-".repeat(width));
+    for (what, got, target) in rows {
+        println!("| {what:width$} | {got} | {target} |");
+    }
+}
