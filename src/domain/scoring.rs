@@ -23,7 +23,9 @@ pub struct Assessment {
     pub tolerance: Option<usize>,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+/// A score as stored with events (camelCase, as the API names it).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Score {
     pub likelihood_level: usize,
     pub likelihood_value: f64,

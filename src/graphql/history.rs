@@ -3,10 +3,11 @@
 
 use super::ContextExt;
 use super::risks::{PageInfo, Risk};
-use super::scores::{RiskScore, band};
+use super::scores::{RiskScore, risk_score};
 use super::viewer::{Member, member};
 use crate::domain::enums::{ChangeCause, RiskEventKind};
 use crate::domain::history::FieldChange as Change;
+use crate::domain::scoring::Score;
 use crate::error::{AppError, AppResult};
 use crate::feed::{Event, parse_cursor};
 use crate::store::history::{self, Selection};
@@ -147,7 +148,7 @@ impl ResidualRiskChange {
         let Some(stored) = stored else {
             return Ok(None);
         };
-        let s: Value = serde_json::from_str(stored)?;
+        let score: Score = serde_json::from_str(stored)?;
         let register = ctx
             .loaders()?
             .registers
@@ -157,21 +158,7 @@ impl ResidualRiskChange {
             return Ok(None);
         };
         let scales = crate::store::registers::scales_of(&register)?;
-        let int = |k: &str| {
-            s[k].as_i64()
-                .and_then(|v| i32::try_from(v).ok())
-                .unwrap_or(0)
-        };
-        let float = |k: &str| s[k].as_f64().unwrap_or(0.0);
-        Ok(Some(RiskScore {
-            likelihood_level: int("likelihoodLevel"),
-            likelihood_value: float("likelihoodValue"),
-            impact_level: int("impactLevel"),
-            impact_value: float("impactValue"),
-            score: float("score"),
-            band: band(&scales, usize::try_from(int("band")).unwrap_or(0)),
-            overridden: s["overridden"].as_bool().unwrap_or(false),
-        }))
+        Ok(Some(risk_score(&scales, score)))
     }
 }
 

@@ -8,7 +8,6 @@ use crate::error::AppResult;
 use chrono::{DateTime, Utc};
 use entity::{risk, risk_event};
 use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, ConnectionTrait, DbBackend, EntityTrait};
-use serde_json::json;
 
 pub struct NewEvent<'a> {
     pub risk: &'a risk::Model,
@@ -19,19 +18,6 @@ pub struct NewEvent<'a> {
     pub changes: Vec<FieldChange>,
     pub residual_before: Option<Score>,
     pub residual_after: Option<Score>,
-}
-
-fn score_json(score: &Score) -> String {
-    json!({
-        "likelihoodLevel": score.likelihood_level,
-        "likelihoodValue": score.likelihood_value,
-        "impactLevel": score.impact_level,
-        "impactValue": score.impact_value,
-        "score": score.score,
-        "band": score.band,
-        "overridden": score.overridden,
-    })
-    .to_string()
 }
 
 /// Any constant: the one lock every event-writing transaction takes.
@@ -63,8 +49,16 @@ pub async fn append(db: &impl ConnectionTrait, events: Vec<NewEvent<'_>>) -> App
             actor_id: Set(e.actor_id.map(str::to_owned)),
             occurred_at: Set(e.at),
             changes: Set(serde_json::to_string(&e.changes)?),
-            residual_before: Set(e.residual_before.as_ref().map(score_json)),
-            residual_after: Set(e.residual_after.as_ref().map(score_json)),
+            residual_before: Set(e
+                .residual_before
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?),
+            residual_after: Set(e
+                .residual_after
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?),
         });
     }
     risk_event::Entity::insert_many(rows).exec(db).await?;

@@ -177,9 +177,12 @@ fn keys(order: &[RiskOrder]) -> Vec<Key> {
             ascending: true,
         });
     }
+    // The tiebreak runs the way the last key does, so that one index of
+    // (register, key, id) serves the whole order in either direction.
+    let ascending = keys.last().is_none_or(|k| k.ascending);
     keys.push(Key {
         column: risk::Column::Id,
-        ascending: true,
+        ascending,
     });
     keys
 }
