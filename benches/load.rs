@@ -34,6 +34,29 @@ struct Bench {
 }
 
 impl Bench {
+    /// `tasks` clients at once, each sending `each` requests, the k-th of
+    /// task t with `body(t, k)`; waits for every answer.
+    async fn drive(&self, tasks: usize, each: usize, body: impl Fn(usize, usize) -> Value + Sync) {
+        let client = |task: usize| {
+            let body = &body;
+            async move {
+                for k in 0..each {
+                    self.http
+                        .post(&self.url)
+                        .bearer_auth(&self.token)
+                        .json(&body(task, k))
+                        .send()
+                        .await
+                        .expect("sent")
+                        .bytes()
+                        .await
+                        .expect("body");
+                }
+            }
+        };
+        futures_util::future::join_all((0..tasks).map(client)).await;
+    }
+
     async fn gql(&self, query: &str, variables: Value) -> Value {
         let body: Value = self
             .http
@@ -246,32 +269,13 @@ async fn run(
     let statements = bench.app.state.statements.get() - before;
     let total = 800;
     let t = Instant::now();
-    let tasks: Vec<_> = (0..4)
-        .map(|_| {
-            let (http, url, token, register) = (
-                bench.http.clone(),
-                bench.url.clone(),
-                bench.token.clone(),
-                register.clone(),
-            );
-            tokio::spawn(async move {
-                for _ in 0..total / 4 {
-                    http.post(&url)
-                        .bearer_auth(&token)
-                        .json(&json!({ "query": page, "variables": { "r": register } }))
-                        .send()
-                        .await
-                        .expect("sent")
-                        .bytes()
-                        .await
-                        .expect("body");
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.expect("page task");
-    }
+    bench
+        .drive(
+            4,
+            total / 4,
+            |_, _| json!({ "query": page, "variables": { "r": register } }),
+        )
+        .await;
     rows.push((
         "risks(first: 50) with owner, severity, controls, customFields, residual".into(),
         format!(
@@ -284,33 +288,14 @@ async fn run(
     // Updates with their events, 8 in flight on distinct risks.
     let updates = 2000;
     let t = Instant::now();
-    let tasks: Vec<_> = ids
-        .iter()
-        .take(8)
-        .cloned()
-        .map(|id| {
-            let (http, url, token) = (bench.http.clone(), bench.url.clone(), bench.token.clone());
-            tokio::spawn(async move {
-                for k in 0..updates / 8 {
-                    http.post(&url)
-                        .bearer_auth(&token)
-                        .json(&json!({
-                            "query": "mutation($id: ID!, $n: String) { updateRisk(id: $id, input: {notes: $n}) { version } }",
-                            "variables": { "id": id, "n": format!("note {k}") }
-                        }))
-                        .send()
-                        .await
-                        .expect("sent")
-                        .bytes()
-                        .await
-                        .expect("body");
-                }
+    bench
+        .drive(8, updates / 8, |task, k| {
+            json!({
+                "query": "mutation($id: ID!, $n: String) { updateRisk(id: $id, input: {notes: $n}) { version } }",
+                "variables": { "id": ids[task], "n": format!("note {k}") }
             })
         })
-        .collect();
-    for task in tasks {
-        task.await.expect("update task");
-    }
+        .await;
     rows.push((
         "updateRisk with its event".into(),
         format!("{:.0} /s", updates as f64 / t.elapsed().as_secs_f64()),

@@ -15,6 +15,12 @@ use async_graphql::{Context, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+/// The risk an event is about, as it is now; None once deleted.
+async fn risk_now(ctx: &Context<'_>, event: &Event) -> AppResult<Option<Risk>> {
+    let risk = ctx.loaders()?.risks.load_one(event.risk_id.clone()).await?;
+    Ok(risk.map(Risk))
+}
+
 /// One change to a risk, as recorded in the transaction that made it.
 pub struct RiskEvent(pub Event);
 
@@ -38,12 +44,7 @@ impl RiskEvent {
     }
     /// Current state; null once deleted.
     async fn risk(&self, ctx: &Context<'_>) -> AppResult<Option<Risk>> {
-        Ok(ctx
-            .loaders()?
-            .risks
-            .load_one(self.0.risk_id.clone())
-            .await?
-            .map(Risk))
+        risk_now(ctx, &self.0).await
     }
     /// Who made the change.
     async fn actor(&self, ctx: &Context<'_>) -> AppResult<Option<Member>> {
@@ -178,12 +179,7 @@ impl ResidualRiskChange {
     }
     /// Current state; null once deleted.
     async fn risk(&self, ctx: &Context<'_>) -> AppResult<Option<Risk>> {
-        Ok(ctx
-            .loaders()?
-            .risks
-            .load_one(self.0.risk_id.clone())
-            .await?
-            .map(Risk))
+        risk_now(ctx, &self.0).await
     }
     /// The residual score before the change; null when it had none.
     async fn previous(&self, ctx: &Context<'_>) -> AppResult<Option<RiskScore>> {

@@ -11,7 +11,7 @@ use crate::auth::{Principal, bearer};
 use crate::error::AppError;
 use crate::graphql::loaders::Loaders;
 use crate::store;
-use async_graphql::parser::types::OperationType;
+use async_graphql::parser::types::{ExecutableDocument, OperationType};
 use async_graphql::{Request, Variables};
 use axum::body::Bytes;
 use axum::extract::State;
@@ -109,41 +109,31 @@ fn bad_request(format: Format, field: &str, message: &str) -> Response {
     )
 }
 
-/// One operation's parameters, as sent.
-pub struct Params {
-    query: String,
-    operation_name: Option<String>,
-    variables: Option<Map<String, Value>>,
-}
-
-/// Reads `{query, operationName, variables, extensions}`, checking each type.
-pub fn params(value: Value) -> Result<Params, (&'static str, &'static str)> {
+/// Reads `{query, operationName, variables, extensions}` into a request,
+/// checking each member's type.
+pub fn params(value: Value) -> Result<Request, (&'static str, &'static str)> {
     let Value::Object(mut map) = value else {
         return Err(("body", "a GraphQL request is a JSON object"));
     };
-    let query = match map.remove("query") {
-        Some(Value::String(q)) => q,
+    let mut request = match map.remove("query") {
+        Some(Value::String(q)) => Request::new(q),
         _ => return Err(("query", "query must be a string")),
     };
-    let operation_name = match map.remove("operationName") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(name)) => Some(name),
+    match map.remove("operationName") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(name)) => request = request.operation_name(name),
         Some(_) => return Err(("operationName", "operationName must be a string")),
-    };
-    let variables = match map.remove("variables") {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(vars)) => Some(vars),
+    }
+    match map.remove("variables") {
+        None | Some(Value::Null) => {}
+        Some(vars @ Value::Object(_)) => request = request.variables(Variables::from_json(vars)),
         Some(_) => return Err(("variables", "variables must be an object")),
-    };
+    }
     match map.remove("extensions") {
         None | Some(Value::Null) | Some(Value::Object(_)) => {}
         Some(_) => return Err(("extensions", "extensions must be an object")),
     }
-    Ok(Params {
-        query,
-        operation_name,
-        variables,
-    })
+    Ok(request)
 }
 
 /// The principal of a bearer token: verified, then found or created.
@@ -184,20 +174,17 @@ fn with_codes(errors: &mut [Value]) {
     }
 }
 
-/// The request for one operation, with the caller's state, principal and
-/// loaders.
-pub fn request(state: &AppState, principal: &Principal, loaders: Loaders, p: Params) -> Request {
-    let mut request = Request::new(p.query)
+/// A checked request with the caller's state, principal and loaders.
+pub fn with_context(
+    request: Request,
+    state: &AppState,
+    principal: &Principal,
+    loaders: Loaders,
+) -> Request {
+    request
         .data(state.clone())
         .data(principal.clone())
-        .data(loaders);
-    if let Some(name) = p.operation_name {
-        request = request.operation_name(name);
-    }
-    if let Some(vars) = p.variables {
-        request = request.variables(Variables::from_json(Value::Object(vars)));
-    }
-    request
+        .data(loaders)
 }
 
 /// A response as JSON, every error with a code, and whether it failed before
@@ -225,26 +212,27 @@ pub fn shape(response: async_graphql::Response) -> (Value, bool) {
     (Value::Object(body), is_request_error)
 }
 
-async fn execute(state: &AppState, principal: &Principal, p: Params) -> (Value, bool) {
+async fn execute(state: &AppState, principal: &Principal, request: Request) -> (Value, bool) {
     let loaders = Loaders::new(&state.db, &principal.org_id);
     shape(
         state
             .schema
-            .execute(request(state, principal, loaders, p))
+            .execute(with_context(request, state, principal, loaders))
             .await,
     )
 }
 
 /// Checks what can be checked before executing: size, aliases, required
 /// variables, and (for GET) that the operation is a query. Returns the
-/// operation's type when the document names one.
+/// operation's type when the document names one. The parsed document goes
+/// into the request, so execution does not parse it again.
 pub fn precheck(
     state: &AppState,
-    p: &Params,
+    request: &mut Request,
     get: bool,
 ) -> Result<Option<OperationType>, (StatusCode, AppError)> {
     let limits = &state.config.limits;
-    if p.query.len() > limits.max_query_bytes {
+    if request.query.len() > limits.max_query_bytes {
         return Err((
             StatusCode::PAYLOAD_TOO_LARGE,
             AppError::LimitExceeded(format!(
@@ -254,16 +242,27 @@ pub fn precheck(
         ));
     }
     // A document that does not parse is reported by execution, with locations.
-    let Ok(document) = async_graphql::parser::parse_query(&p.query) else {
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
         return Ok(None);
     };
-    if alias_count(&document) > limits.max_aliases {
+    let checked = check_document(&document, request, limits.max_aliases, get);
+    request.set_parsed_query(document);
+    checked
+}
+
+fn check_document(
+    document: &ExecutableDocument,
+    request: &Request,
+    max_aliases: usize,
+    get: bool,
+) -> Result<Option<OperationType>, (StatusCode, AppError)> {
+    if alias_count(document) > max_aliases {
         return Err((
             StatusCode::BAD_REQUEST,
-            AppError::LimitExceeded(format!("at most {} aliases", limits.max_aliases)),
+            AppError::LimitExceeded(format!("at most {max_aliases} aliases")),
         ));
     }
-    let operation = match &p.operation_name {
+    let operation = match &request.operation_name {
         Some(name) => document
             .operations
             .iter()
@@ -282,14 +281,13 @@ pub fn precheck(
     }
     // async-graphql runs an operation whose required variable was not sent
     // as if it were null; the spec makes that a request error.
-    let given = p.variables.as_ref();
     for definition in &operation.node.variable_definitions {
         let d = &definition.node;
         let name = d.name.node.as_str();
-        let value = given.and_then(|vars| vars.get(name));
+        let value = request.variables.get(name);
         if !d.var_type.node.nullable
             && d.default_value.is_none()
-            && value.is_none_or(Value::is_null)
+            && value.is_none_or(|v| *v == async_graphql::Value::Null)
         {
             return Err((
                 StatusCode::BAD_REQUEST,
@@ -310,13 +308,13 @@ async fn run(
     state: &AppState,
     headers: &HeaderMap,
     format: Format,
-    batch: Vec<Params>,
+    mut batch: Vec<Request>,
     is_batch: bool,
     get: bool,
 ) -> Response {
     let mut mutates = false;
-    for p in &batch {
-        match precheck(state, p, get) {
+    for request in &mut batch {
+        match precheck(state, request, get) {
             Ok(ty) => mutates |= ty == Some(OperationType::Mutation),
             Err((status, err)) => {
                 // Legacy JSON clients get 200 for any well-formed request.
@@ -341,8 +339,8 @@ async fn run(
     };
     let mut bodies = Vec::with_capacity(batch.len());
     let mut request_error = false;
-    for p in batch {
-        let (body, is_request_error) = execute(state, &principal, p).await;
+    for request in batch {
+        let (body, is_request_error) = execute(state, &principal, request).await;
         request_error |= is_request_error;
         bodies.push(body);
     }

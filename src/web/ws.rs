@@ -4,7 +4,7 @@
 //! connection_init in time, 4409 duplicate id, 4429 second init), and the
 //! legacy `graphql-ws` for older clients.
 
-use super::graphql_http::{authenticate, params, precheck, request, shape};
+use super::graphql_http::{authenticate, params, precheck, shape, with_context};
 use crate::app::AppState;
 use crate::auth::{Principal, bearer};
 use crate::clock::Clock;
@@ -231,14 +231,14 @@ impl Connection {
 
     /// Starts an operation; a reply when it fails before it starts.
     fn start(&mut self, id: String, principal: Principal, payload: Value) -> Option<Value> {
-        let p = match params(payload) {
-            Ok(p) => p,
+        let mut request = match params(payload) {
+            Ok(request) => request,
             Err((field, message)) => {
                 let err: async_graphql::Error = AppError::bad_input(field, message).into();
                 return Some(self.error(&id, json!([err])));
             }
         };
-        let mutates = match precheck(&self.state, &p, false) {
+        let mutates = match precheck(&self.state, &mut request, false) {
             Ok(ty) => ty == Some(OperationType::Mutation),
             Err((_, err)) => {
                 let err: async_graphql::Error = err.into();
@@ -249,7 +249,7 @@ impl Connection {
         // rows as they are now.
         let loaders = Loaders::new(&self.state.db, &principal.org_id);
         loaders.disable_cache();
-        let request = request(&self.state, &principal, loaders, p);
+        let request = with_context(request, &self.state, &principal, loaders);
         let mut stream = self.state.schema.execute_stream(request);
         let outgoing = self.outgoing.clone();
         let legacy = self.legacy;
