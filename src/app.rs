@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::feed::{Feed, listen};
 use crate::graphql::{self, RiskgraphSchema};
 use crate::store::{self, StatementCounter};
-use crate::web::{graphql_http, health};
+use crate::web::{graphql_http, health, refusals, serve};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, StatusCode};
@@ -59,7 +59,7 @@ pub async fn state(
     shutdown: watch::Receiver<bool>,
 ) -> Result<AppState, StartError> {
     let statements = StatementCounter::default();
-    let db = store::connect(&config.database_url, &statements).await?;
+    let db = store::connect(&config.database_url, &config.limits, &statements).await?;
     Migrator::up(&db, None).await?;
     let verifier = Verifier::new(
         &config.jwt_key,
@@ -93,12 +93,16 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
-        .layer(CompressionLayer::new())
-        .layer(CorsLayer::permissive())
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             limits.request_timeout(),
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            refusals::refusals,
+        ))
+        .layer(CompressionLayer::new())
+        .layer(CorsLayer::permissive())
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http())
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
@@ -110,14 +114,14 @@ pub struct App {
     pub addr: SocketAddr,
     pub state: AppState,
     stop: watch::Sender<bool>,
-    server: JoinHandle<std::io::Result<()>>,
+    server: JoinHandle<()>,
 }
 
 impl App {
     /// Starts serving on `config.bind` (port 0 picks a free port).
     pub async fn spawn(config: Config, clock: Clock) -> Result<Self, StartError> {
         let bind = config.bind;
-        let (stop, mut stopped) = watch::channel(false);
+        let (stop, stopped) = watch::channel(false);
         let state = state(config, clock, stopped.clone()).await?;
         let listener = TcpListener::bind(bind).await?;
         let addr = listener.local_addr()?;
@@ -127,12 +131,9 @@ impl App {
             tokio::spawn(listen::run(state.feed.clone(), url, stopped.clone()));
         }
         let app = router(state.clone());
+        let limits = state.config.limits.clone();
         let server = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.wait_for(|s| *s).await;
-                })
-                .await
+            serve::serve(listener, app, &limits, stopped).await;
         });
         Ok(Self {
             addr,
@@ -143,17 +144,14 @@ impl App {
     }
 
     /// Stops accepting, lets in-flight requests finish, and waits.
-    pub async fn stop(self) -> std::io::Result<()> {
+    pub async fn stop(self) {
         let _ = self.stop.send(true);
-        self.server.await.unwrap_or(Ok(()))
+        let _ = self.server.await;
     }
 
     /// Serves until `signal`, then shuts down gracefully.
-    pub async fn serve_until(
-        self,
-        signal: impl std::future::Future<Output = ()>,
-    ) -> std::io::Result<()> {
+    pub async fn serve_until(self, signal: impl std::future::Future<Output = ()>) {
         signal.await;
-        self.stop().await
+        self.stop().await;
     }
 }

@@ -1,7 +1,7 @@
 //! The one source of "now". Tests of closedAt, durations and expiry set the
 //! time instead of waiting for it.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use std::sync::{Arc, Mutex};
 
 #[derive(Clone, Default)]
@@ -17,15 +17,18 @@ impl Clock {
         }
     }
 
+    /// Now, in whole microseconds: what both databases store, so a
+    /// mutation answers the very timestamp every later read returns.
     pub fn now(&self) -> DateTime<Utc> {
-        match &self.fixed {
+        let now = match &self.fixed {
             Some(at) => *at.lock().unwrap_or_else(|poisoned| poisoned.into_inner()),
             #[expect(
                 clippy::disallowed_methods,
                 reason = "the one place that reads the wall clock"
             )]
             None => Utc::now(),
-        }
+        };
+        now.trunc_subsecs(6)
     }
 
     pub fn advance(&self, by: chrono::Duration) {

@@ -58,12 +58,29 @@ pub struct Limits {
     pub max_complexity: usize,
     #[arg(long, env = "RISKGRAPH_MAX_ALIASES", default_value_t = 50)]
     pub max_aliases: usize,
+    /// Deepest nesting of brackets in a document, of selections through
+    /// fragments, and of variables; checked before the parser runs.
+    #[arg(long, env = "RISKGRAPH_MAX_NESTING", default_value_t = 64)]
+    pub max_nesting: usize,
     /// Largest query text, in bytes.
     #[arg(long, env = "RISKGRAPH_MAX_QUERY_BYTES", default_value_t = 100 * 1024)]
     pub max_query_bytes: usize,
     /// Largest request body, in bytes.
     #[arg(long, env = "RISKGRAPH_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Largest request head (request line and headers), in bytes.
+    #[arg(long, env = "RISKGRAPH_MAX_HEADER_BYTES", default_value_t = 32 * 1024)]
+    pub max_header_bytes: usize,
+    /// Seconds a client has to send its request head.
+    #[arg(long, env = "RISKGRAPH_HEADER_READ_TIMEOUT", default_value_t = 10)]
+    pub header_read_timeout_secs: u64,
+    /// Most open connections (HTTP and WebSocket); more wait to be accepted.
+    #[arg(long, env = "RISKGRAPH_MAX_CONNECTIONS", default_value_t = 16384)]
+    pub max_connections: usize,
+    /// Milliseconds to wait for a database connection before answering
+    /// UNAVAILABLE (HTTP 503).
+    #[arg(long, env = "RISKGRAPH_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 3000)]
+    pub db_acquire_timeout_ms: u64,
     /// Most operations in one batched request.
     #[arg(long, env = "RISKGRAPH_MAX_BATCH", default_value_t = 10)]
     pub max_batch: usize,
@@ -95,8 +112,13 @@ impl Default for Limits {
             max_depth: 15,
             max_complexity: 5000,
             max_aliases: 50,
+            max_nesting: 64,
             max_query_bytes: 100 * 1024,
             max_body_bytes: 1024 * 1024,
+            max_header_bytes: 32 * 1024,
+            header_read_timeout_secs: 10,
+            max_connections: 16384,
+            db_acquire_timeout_ms: 3000,
             max_batch: 10,
             max_page_size: 500,
             default_page_size: 50,
@@ -112,6 +134,14 @@ impl Default for Limits {
 impl Limits {
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
+    }
+
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_secs.max(1))
+    }
+
+    pub fn db_acquire_timeout(&self) -> Duration {
+        Duration::from_millis(self.db_acquire_timeout_ms.max(100))
     }
 
     pub fn ws_init_timeout(&self) -> Duration {

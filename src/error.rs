@@ -24,6 +24,8 @@ pub enum AppError {
         message: String,
     },
     LimitExceeded(String),
+    /// The database cannot be reached: HTTP 503 with `Retry-After`.
+    Unavailable,
     Internal {
         id: String,
     },
@@ -65,6 +67,7 @@ impl AppError {
             Self::BadUserInput { .. } => "BAD_USER_INPUT",
             Self::Conflict { .. } => "CONFLICT",
             Self::LimitExceeded(_) => "LIMIT_EXCEEDED",
+            Self::Unavailable => "UNAVAILABLE",
             Self::Internal { .. } => "INTERNAL",
         }
     }
@@ -77,7 +80,16 @@ impl AppError {
             | Self::LimitExceeded(m)
             | Self::BadUserInput { message: m, .. }
             | Self::Conflict { message: m, .. } => m.clone(),
+            Self::Unavailable => "the database is unavailable; try again shortly".into(),
             Self::Internal { id } => format!("internal error (id {id})"),
+        }
+    }
+
+    /// NOT_FOUND of a row the input named is an input error on `field`.
+    pub fn missing_is_input(self, field: &str) -> Self {
+        match self {
+            Self::NotFound(message) => Self::bad_input(field, message),
+            other => other,
         }
     }
 
@@ -109,8 +121,37 @@ impl From<AppError> for async_graphql::Error {
     }
 }
 
+/// Whether the database could not be reached at all (no connection in time,
+/// a connection lost, the server shutting down), as opposed to a statement
+/// that failed: the client may retry the very same request later.
+fn unreachable(err: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    use sea_orm::sqlx::Error as Sqlx;
+    let runtime = match err {
+        DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Conn(e) | DbErr::Exec(e) | DbErr::Query(e) => e,
+        _ => return false,
+    };
+    let RuntimeErr::SqlxError(sqlx) = runtime else {
+        return false;
+    };
+    match sqlx.as_ref() {
+        Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed => true,
+        // PostgreSQL's class 57 (operator intervention: shutting down,
+        // starting up) and 08 (connection exceptions).
+        Sqlx::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("57P") || code.starts_with("08")),
+        _ => false,
+    }
+}
+
 impl From<DbErr> for AppError {
     fn from(err: DbErr) -> Self {
+        if unreachable(&err) {
+            tracing::warn!(error = %err, "database unavailable");
+            return Self::Unavailable;
+        }
         match err.sql_err() {
             Some(SqlErr::UniqueConstraintViolation(_)) => {
                 Self::conflict(None, "a record with the same unique key already exists")

@@ -204,9 +204,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         println!("local mode; admin token (24 hours):\n{token}");
     }
     println!("riskgraph listening on {url}/graphql (GraphiQL: {url}/graphiql)");
-    app.serve_until(shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())
+    app.serve_until(shutdown_signal()).await;
+    Ok(())
 }
 
 #[tokio::main]

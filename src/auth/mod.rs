@@ -95,6 +95,8 @@ impl Verifier {
         let validation = |algorithm| {
             let mut validation = Validation::new(algorithm);
             validation.leeway = leeway_secs;
+            // A token that is not valid yet is refused like an expired one.
+            validation.validate_nbf = true;
             validation.set_required_spec_claims(&["exp", "sub"]);
             if let Some(issuer) = issuer {
                 validation.set_issuer(&[issuer]);

@@ -267,13 +267,11 @@ pub fn apply(
         risk.residual_impact_override,
     ) != overrides_before
     {
-        let overridden =
-            risk.residual_likelihood_override.is_some() || risk.residual_impact_override.is_some();
-        risk.residual_overridden_by = overridden.then(|| ctx.actor_id.to_owned());
-        risk.residual_overridden_at = overridden.then_some(ctx.now);
-        if !overridden {
-            risk.residual_override_reason = None;
-        }
+        // Setting or clearing an override is recorded alike: who and when
+        // name the last change to them. The reason stays as the client left
+        // it.
+        risk.residual_overridden_by = Some(ctx.actor_id.to_owned());
+        risk.residual_overridden_at = Some(ctx.now);
     }
 
     let status = not_cleared("status", patch.status)?;
@@ -282,8 +280,9 @@ pub fn apply(
     Ok(patch.custom_fields.unwrap_or_default())
 }
 
-/// CLOSED sets closedAt; leaving CLOSED clears closedAt and the reason. A
-/// closure reason only goes with CLOSED.
+/// CLOSED sets closedAt; reopening (any status but CLOSED and ARCHIVED)
+/// clears closedAt and the reason. Archiving keeps how a risk was closed. A
+/// closure reason is only set with CLOSED.
 fn apply_status(
     risk: &mut risk::Model,
     status: Option<RiskStatus>,
@@ -305,7 +304,7 @@ fn apply_status(
     }
     if closed {
         risk.closed_at.get_or_insert(now);
-    } else {
+    } else if risk.status != RiskStatus::Archived.as_str() {
         risk.closed_at = None;
         risk.closure_reason = None;
     }
@@ -551,6 +550,26 @@ mod tests {
     }
 
     #[test]
+    fn archiving_keeps_how_a_risk_was_closed() {
+        let scales = Scales::preset(ScalesPreset::Default5x5);
+        let mut risk = blank();
+        let close = RiskPatch {
+            status: MaybeUndefined::Value(RiskStatus::Closed),
+            closure_reason: MaybeUndefined::Value(ClosureReason::Accepted),
+            ..RiskPatch::default()
+        };
+        apply(&mut risk, close, &ctx(&scales)).expect("closes");
+        let archive = RiskPatch {
+            status: MaybeUndefined::Value(RiskStatus::Archived),
+            ..RiskPatch::default()
+        };
+        apply(&mut risk, archive, &ctx(&scales)).expect("archives");
+        assert_eq!(risk.status, "ARCHIVED");
+        assert_eq!(risk.closed_at, Some(ctx(&scales).now));
+        assert_eq!(risk.closure_reason.as_deref(), Some("ACCEPTED"));
+    }
+
+    #[test]
     fn overrides_record_who_and_when() {
         let scales = Scales::preset(ScalesPreset::Default5x5);
         let mut risk = blank();
@@ -560,15 +579,30 @@ mod tests {
         };
         apply(&mut risk, set, &ctx(&scales)).expect("sets");
         assert_eq!(risk.residual_overridden_by.as_deref(), Some("mem_1"));
+        let reason = RiskPatch {
+            residual_override_reason: MaybeUndefined::Value("audited".into()),
+            ..RiskPatch::default()
+        };
+        apply(&mut risk, reason, &ctx(&scales)).expect("explains");
         let clear = RiskPatch {
             residual_impact_override: MaybeUndefined::Null,
             ..RiskPatch::default()
         };
-        apply(&mut risk, clear, &ctx(&scales)).expect("clears");
+        let later = PatchContext {
+            now: ctx(&scales).now + chrono::Duration::hours(1),
+            actor_id: "mem_2",
+            ..ctx(&scales)
+        };
+        apply(&mut risk, clear, &later).expect("clears");
         assert_eq!(
-            (risk.residual_overridden_by, risk.residual_overridden_at),
-            (None, None)
+            (
+                risk.residual_overridden_by.as_deref(),
+                risk.residual_overridden_at
+            ),
+            (Some("mem_2"), Some(later.now))
         );
+        // The client did not send the reason: it stays.
+        assert_eq!(risk.residual_override_reason.as_deref(), Some("audited"));
     }
 
     #[test]

@@ -11,6 +11,9 @@ pub const SOURCE_MAX: usize = 30;
 pub const SOURCE_ID_MAX: usize = 128;
 pub const IDENTIFIER_MAX: usize = 64;
 pub const PREFIX_MAX: usize = 16;
+/// Search text: SQLite refuses LIKE patterns past 50,000 bytes, and no one
+/// searches a register with more than a sentence.
+pub const SEARCH_MAX: usize = 256;
 /// Description, notes, information and other long texts: 64 KiB.
 pub const LONG_TEXT_MAX_BYTES: usize = 64 * 1024;
 

@@ -132,13 +132,13 @@ impl ControlMutation {
         &self,
         ctx: &Context<'_>,
         input: CreateControlInput,
-    ) -> AppResult<Control> {
+    ) -> AppResult<Option<Control>> {
         let principal = ctx.principal()?;
         principal.require(Role::Editor)?;
         let state = ctx.state()?;
-        Ok(Control(
+        Ok(Some(Control(
             store::controls::create(&state.db, principal, input, state.clock.now()).await?,
-        ))
+        )))
     }
 
     /// Changes a control; a new health or effectiveness re-scores every
@@ -149,24 +149,24 @@ impl ControlMutation {
         id: ID,
         input: UpdateControlInput,
         expected_version: Option<i32>,
-    ) -> AppResult<Control> {
+    ) -> AppResult<Option<Control>> {
         let principal = ctx.principal()?;
         principal.require(Role::Editor)?;
         let state = ctx.state()?;
         let now = state.clock.now();
-        Ok(Control(
+        Ok(Some(Control(
             store::controls::update(&state.db, principal, &id, input, expected_version, now)
                 .await?,
-        ))
+        )))
     }
 
-    async fn archive_control(&self, ctx: &Context<'_>, id: ID) -> AppResult<Control> {
+    async fn archive_control(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Control>> {
         let principal = ctx.principal()?;
         principal.require(Role::Editor)?;
         let state = ctx.state()?;
-        Ok(Control(
+        Ok(Some(Control(
             store::controls::archive(&state.db, principal, &id, state.clock.now()).await?,
-        ))
+        )))
     }
 
     /// Links a control to a risk (linking again updates the link). Without a
@@ -178,7 +178,7 @@ impl ControlMutation {
         control_id: ID,
         #[graphql(default_with = "MitigationTarget::Both")] reduces: MitigationTarget,
         strength: Option<f64>,
-    ) -> AppResult<ControlLink> {
+    ) -> AppResult<Option<ControlLink>> {
         let principal = ctx.principal()?;
         principal.require(Role::Editor)?;
         let state = ctx.state()?;
@@ -191,7 +191,7 @@ impl ControlMutation {
             state.clock.now(),
         )
         .await?;
-        Ok(ControlLink { link, control })
+        Ok(Some(ControlLink { link, control }))
     }
 
     /// Removes a link; false when there was none.
@@ -200,7 +200,7 @@ impl ControlMutation {
         ctx: &Context<'_>,
         risk_id: ID,
         control_id: ID,
-    ) -> AppResult<bool> {
+    ) -> AppResult<Option<bool>> {
         let principal = ctx.principal()?;
         principal.require(Role::Editor)?;
         let state = ctx.state()?;
@@ -211,5 +211,6 @@ impl ControlMutation {
             state.clock.now(),
         )
         .await
+        .map(Some)
     }
 }

@@ -108,13 +108,13 @@ impl CustomFieldMutation {
         &self,
         ctx: &Context<'_>,
         input: CreateCustomFieldInput,
-    ) -> AppResult<CustomFieldDefinition> {
+    ) -> AppResult<Option<CustomFieldDefinition>> {
         let principal = ctx.principal()?;
         principal.require(Role::Admin)?;
         let state = ctx.state()?;
-        Ok(CustomFieldDefinition(
+        Ok(Some(CustomFieldDefinition(
             store::custom_fields::create(&state.db, principal, input, state.clock.now()).await?,
-        ))
+        )))
     }
 
     async fn update_custom_field(
@@ -122,14 +122,14 @@ impl CustomFieldMutation {
         ctx: &Context<'_>,
         id: ID,
         input: UpdateCustomFieldInput,
-    ) -> AppResult<CustomFieldDefinition> {
+    ) -> AppResult<Option<CustomFieldDefinition>> {
         let principal = ctx.principal()?;
         principal.require(Role::Admin)?;
         let state = ctx.state()?;
-        Ok(CustomFieldDefinition(
+        Ok(Some(CustomFieldDefinition(
             store::custom_fields::update(&state.db, principal, &id, input, state.clock.now())
                 .await?,
-        ))
+        )))
     }
 
     /// Archives a field: it leaves forms and lists, its values stay in history.
@@ -137,12 +137,12 @@ impl CustomFieldMutation {
         &self,
         ctx: &Context<'_>,
         id: ID,
-    ) -> AppResult<CustomFieldDefinition> {
+    ) -> AppResult<Option<CustomFieldDefinition>> {
         let principal = ctx.principal()?;
         principal.require(Role::Admin)?;
         let state = ctx.state()?;
-        Ok(CustomFieldDefinition(
+        Ok(Some(CustomFieldDefinition(
             store::custom_fields::archive(&state.db, principal, &id, state.clock.now()).await?,
-        ))
+        )))
     }
 }

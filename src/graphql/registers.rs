@@ -175,13 +175,14 @@ impl RegisterMutation {
         &self,
         ctx: &Context<'_>,
         input: CreateRegisterInput,
-    ) -> AppResult<Register> {
+    ) -> AppResult<Option<Register>> {
         let principal = ctx.principal()?;
         principal.require(Role::Admin)?;
         let state = ctx.state()?;
         Register::new(
             store::registers::create(&state.db, principal, input, state.clock.now()).await?,
         )
+        .map(Some)
     }
 
     /// Changes a register. New scales re-score its risks; scales that would
@@ -192,7 +193,7 @@ impl RegisterMutation {
         id: ID,
         input: UpdateRegisterInput,
         expected_version: Option<i32>,
-    ) -> AppResult<Register> {
+    ) -> AppResult<Option<Register>> {
         let principal = ctx.principal()?;
         principal.require(Role::Admin)?;
         let state = ctx.state()?;
@@ -201,14 +202,16 @@ impl RegisterMutation {
             store::registers::update(&state.db, principal, &id, input, expected_version, now)
                 .await?,
         )
+        .map(Some)
     }
 
-    async fn archive_register(&self, ctx: &Context<'_>, id: ID) -> AppResult<Register> {
+    async fn archive_register(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Register>> {
         let principal = ctx.principal()?;
         principal.require(Role::Admin)?;
         let state = ctx.state()?;
         Register::new(
             store::registers::archive(&state.db, principal, &id, state.clock.now()).await?,
         )
+        .map(Some)
     }
 }

@@ -15,6 +15,7 @@ use crate::domain::enums::{
 };
 use crate::domain::inputs::{CreateRiskInput, RiskFilter, RiskOrder};
 use crate::domain::risk::{RiskPatch, Stored, stored_score};
+use crate::domain::validation;
 use crate::error::{AppError, AppResult};
 use crate::store::{self, risk_query};
 use async_graphql::{Context, ID, Lookahead, Object, SimpleObject};
@@ -291,6 +292,9 @@ pub async fn risk_connection(
 ) -> AppResult<RiskConnection> {
     let principal = ctx.principal()?;
     let state = ctx.state()?;
+    if let Some(search) = &search {
+        validation::bounded("search", search, validation::SEARCH_MAX)?;
+    }
     let condition = risk_query::condition(&principal.org_id, &filter, search.as_deref());
     let page = risk_query::page(
         &state.db,
@@ -363,13 +367,17 @@ pub struct RiskMutation;
 
 #[Object]
 impl RiskMutation {
-    async fn create_risk(&self, ctx: &Context<'_>, input: CreateRiskInput) -> AppResult<Risk> {
+    async fn create_risk(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateRiskInput,
+    ) -> AppResult<Option<Risk>> {
         let principal = ctx.principal()?;
         principal.require(Role::Editor)?;
         let state = ctx.state()?;
-        Ok(Risk(
+        Ok(Some(Risk(
             store::risks::create(&state.db, principal, input, state.clock.now()).await?,
-        ))
+        )))
     }
 
     /// Changes only the fields given; null clears. With expectedVersion, a
@@ -380,7 +388,7 @@ impl RiskMutation {
         id: ID,
         input: RiskPatch,
         expected_version: Option<i32>,
-    ) -> AppResult<Risk> {
+    ) -> AppResult<Option<Risk>> {
         let principal = ctx.principal()?;
         principal.require(Role::Editor)?;
         let state = ctx.state()?;
@@ -395,30 +403,30 @@ impl RiskMutation {
             state.clock.now(),
         )
         .await?;
-        Ok(Risk(saved))
+        Ok(Some(Risk(saved)))
     }
 
     /// Sets status ARCHIVED: the risk leaves lists and heatmaps unless asked for.
-    async fn archive_risk(&self, ctx: &Context<'_>, id: ID) -> AppResult<Risk> {
+    async fn archive_risk(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Risk>> {
         let principal = ctx.principal()?;
         principal.require(Role::Editor)?;
         let state = ctx.state()?;
-        Ok(Risk(
+        Ok(Some(Risk(
             store::risks::archive(&state.db, principal, &id, state.clock.now()).await?,
-        ))
+        )))
     }
 
     /// Deletes a risk for good; its history stays in the change feed.
-    async fn delete_risk(&self, ctx: &Context<'_>, id: ID) -> AppResult<ID> {
+    async fn delete_risk(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<ID>> {
         let principal = ctx.principal()?;
         principal.require(Role::Admin)?;
         let state = ctx.state()?;
-        Ok(ID(store::risks::delete(
+        Ok(Some(ID(store::risks::delete(
             &state.db,
             principal,
             &id,
             state.clock.now(),
         )
-        .await?))
+        .await?)))
     }
 }

@@ -92,13 +92,13 @@ impl SeverityMutation {
         &self,
         ctx: &Context<'_>,
         input: CreateSeverityInput,
-    ) -> AppResult<Severity> {
+    ) -> AppResult<Option<Severity>> {
         let principal = ctx.principal()?;
         principal.require(Role::Admin)?;
         let state = ctx.state()?;
-        Ok(Severity(
+        Ok(Some(Severity(
             store::severities::create(&state.db, principal, input, state.clock.now()).await?,
-        ))
+        )))
     }
 
     async fn update_severity(
@@ -106,20 +106,20 @@ impl SeverityMutation {
         ctx: &Context<'_>,
         id: ID,
         input: UpdateSeverityInput,
-    ) -> AppResult<Severity> {
+    ) -> AppResult<Option<Severity>> {
         let principal = ctx.principal()?;
         principal.require(Role::Admin)?;
         let state = ctx.state()?;
-        Ok(Severity(
+        Ok(Some(Severity(
             store::severities::update(&state.db, principal, &id, input, state.clock.now()).await?,
-        ))
+        )))
     }
 
     /// Deletes a severity that no risk uses; disable one that is in use.
-    async fn delete_severity(&self, ctx: &Context<'_>, id: ID) -> AppResult<ID> {
+    async fn delete_severity(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<ID>> {
         let principal = ctx.principal()?;
         principal.require(Role::Admin)?;
         store::severities::delete(&ctx.state()?.db, principal, &id).await?;
-        Ok(id)
+        Ok(Some(id))
     }
 }

@@ -1,8 +1,8 @@
 //! Controls and their links to risks. Every change that moves a linked risk's
 //! scores re-scores it in the same transaction, with its event.
 
-use super::find;
 use super::rescore::{Cause, rescore};
+use super::{find, find_for_update};
 use crate::auth::Principal;
 use crate::domain::enums::{ChangeCause, ControlHealth, MitigationTarget};
 use crate::domain::history::FieldChange;
@@ -185,7 +185,7 @@ pub async fn update(
     now: DateTime<Utc>,
 ) -> AppResult<control::Model> {
     let tx = db.begin().await?;
-    let before = find::<control::Entity>(&tx, &principal.org_id, id).await?;
+    let before = find_for_update::<control::Entity>(&tx, &principal.org_id, id).await?;
     if expected_version.is_some_and(|v| v != before.version) {
         return Err(AppError::conflict(
             Some("expectedVersion"),
@@ -229,7 +229,7 @@ pub async fn archive(
     now: DateTime<Utc>,
 ) -> AppResult<control::Model> {
     let tx = db.begin().await?;
-    let before = find::<control::Entity>(&tx, &principal.org_id, id).await?;
+    let before = find_for_update::<control::Entity>(&tx, &principal.org_id, id).await?;
     let mut model = before.clone().into_active_model();
     model.archived = Set(true);
     let after = save_and_rescore(&tx, principal, &before, model, now).await?;
@@ -264,7 +264,7 @@ pub async fn link(
         effectiveness("strength", s)?;
     }
     let tx = db.begin().await?;
-    let risk = find::<risk::Entity>(&tx, &principal.org_id, risk_id).await?;
+    let risk = find_for_update::<risk::Entity>(&tx, &principal.org_id, risk_id).await?;
     let control = find::<control::Entity>(&tx, &principal.org_id, control_id).await?;
     if control.archived {
         return Err(AppError::bad_input("controlId", "the control is archived"));
@@ -316,7 +316,7 @@ pub async fn unlink(
     now: DateTime<Utc>,
 ) -> AppResult<bool> {
     let tx = db.begin().await?;
-    let risk = find::<risk::Entity>(&tx, &principal.org_id, risk_id).await?;
+    let risk = find_for_update::<risk::Entity>(&tx, &principal.org_id, risk_id).await?;
     let control = find::<control::Entity>(&tx, &principal.org_id, control_id).await?;
     let Some(before) = risk_control::Entity::find_by_id((risk.id.clone(), control.id.clone()))
         .one(&tx)

@@ -1,6 +1,6 @@
 //! Custom field definitions per register, and the typed values risks hold.
 
-use super::{find, find_input};
+use super::{find_for_update, find_input};
 use crate::auth::Principal;
 use crate::domain::custom_fields::{self as rules, FieldRules, FieldValue};
 use crate::domain::enums::{CustomFieldType, NumberFormat};
@@ -321,7 +321,7 @@ pub async fn update(
     now: DateTime<Utc>,
 ) -> AppResult<definition::Model> {
     let tx = db.begin().await?;
-    let current = find::<definition::Entity>(&tx, &principal.org_id, id).await?;
+    let current = find_for_update::<definition::Entity>(&tx, &principal.org_id, id).await?;
     let field_type = type_of(&current)?;
     let mut model = current.clone().into_active_model();
     if let Some(name) = not_cleared("name", input.name)? {
@@ -379,12 +379,15 @@ pub async fn archive(
     id: &str,
     now: DateTime<Utc>,
 ) -> AppResult<definition::Model> {
-    let current = find::<definition::Entity>(db, &principal.org_id, id).await?;
+    let tx = db.begin().await?;
+    let current = find_for_update::<definition::Entity>(&tx, &principal.org_id, id).await?;
     if current.archived {
         return Ok(current);
     }
     let mut model = current.into_active_model();
     model.archived = Set(true);
     model.updated_at = Set(now);
-    Ok(model.update(db).await?)
+    let archived = model.update(&tx).await?;
+    tx.commit().await?;
+    Ok(archived)
 }

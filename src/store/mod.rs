@@ -14,10 +14,11 @@ pub mod risk_query;
 pub mod risks;
 pub mod severities;
 
+use crate::config::Limits;
 use crate::error::{AppError, AppResult};
 use sea_orm::{
     ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter,
+    QueryFilter, QuerySelect, Select,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,12 +35,20 @@ impl StatementCounter {
     }
 }
 
-pub async fn connect(url: &str, counter: &StatementCounter) -> Result<DatabaseConnection, DbErr> {
+/// Connects. On PostgreSQL a request that cannot get a connection within
+/// the acquire timeout fails as UNAVAILABLE instead of hanging while the
+/// server is down. SQLite is a local file that is never down: its one
+/// connection is only ever busy, so requests queue for it up to the request
+/// timeout.
+pub async fn connect(
+    url: &str,
+    limits: &Limits,
+    counter: &StatementCounter,
+) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url);
-    options
-        .sqlx_logging(false)
-        .acquire_timeout(Duration::from_secs(30));
+    options.sqlx_logging(false);
     if url.starts_with("sqlite:") {
+        options.acquire_timeout(limits.request_timeout());
         // One connection: SQLite serializes writers anyway, and a single
         // connection never meets SQLITE_BUSY when a read transaction upgrades
         // to a write.
@@ -53,7 +62,11 @@ pub async fn connect(url: &str, counter: &StatementCounter) -> Result<DatabaseCo
                     .busy_timeout(Duration::from_secs(10))
             });
     } else {
-        options.max_connections(16).min_connections(1);
+        options
+            .acquire_timeout(limits.db_acquire_timeout())
+            .connect_timeout(limits.db_acquire_timeout())
+            .max_connections(16)
+            .min_connections(1);
     }
     let mut db = Database::connect(options).await?;
     let count = counter.0.clone();
@@ -98,6 +111,12 @@ org_scoped! {
     control => "control",
 }
 
+fn select<E: OrgScoped>(org_id: &str, id: &str) -> Select<E> {
+    E::find()
+        .filter(E::id_column().eq(id))
+        .filter(E::org_column().eq(org_id))
+}
+
 /// The row with `id` in the caller's organization, or NOT_FOUND: another
 /// organization's rows do not exist for the caller.
 pub async fn find<E: OrgScoped>(
@@ -105,10 +124,24 @@ pub async fn find<E: OrgScoped>(
     org_id: &str,
     id: &str,
 ) -> AppResult<E::Model> {
-    E::find()
-        .filter(E::id_column().eq(id))
-        .filter(E::org_column().eq(org_id))
+    select::<E>(org_id, id)
         .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found(E::NAME))
+}
+
+/// Like [`find`], and locks the row until the transaction ends, so that
+/// concurrent writers of one row take turns instead of failing: a write
+/// without `expectedVersion` is never refused for a race. (SQLite has one
+/// connection, which serializes transactions already.)
+pub async fn find_for_update<E: OrgScoped>(
+    tx: &impl ConnectionTrait,
+    org_id: &str,
+    id: &str,
+) -> AppResult<E::Model> {
+    select::<E>(org_id, id)
+        .lock_exclusive()
+        .one(tx)
         .await?
         .ok_or_else(|| AppError::not_found(E::NAME))
 }
@@ -120,8 +153,7 @@ pub async fn find_input<E: OrgScoped>(
     id: &str,
     field: &str,
 ) -> AppResult<E::Model> {
-    find::<E>(db, org_id, id).await.map_err(|err| match err {
-        AppError::NotFound(message) => AppError::bad_input(field, message),
-        other => other,
-    })
+    find::<E>(db, org_id, id)
+        .await
+        .map_err(|err| err.missing_is_input(field))
 }

@@ -1,6 +1,6 @@
 //! Registers: their scales, identifier counters and archive state.
 
-use super::find;
+use super::find_for_update;
 use crate::auth::Principal;
 use crate::domain::enums::ScalesPreset;
 use crate::domain::identifiers::{Kind, new_id, risk_identifier};
@@ -133,7 +133,7 @@ pub async fn update(
     now: DateTime<Utc>,
 ) -> AppResult<register::Model> {
     let tx = db.begin().await?;
-    let current = find::<register::Entity>(&tx, &principal.org_id, id).await?;
+    let current = find_for_update::<register::Entity>(&tx, &principal.org_id, id).await?;
     if expected_version.is_some_and(|v| v != current.version) {
         return Err(AppError::conflict(
             Some("expectedVersion"),
@@ -171,8 +171,12 @@ pub async fn update(
     }
     if let Some(scales) = &new_scales {
         let old = scales_of(&current)?;
-        if *scales != old {
-            model.scales = Set(scales.to_json());
+        // A remap moves levels even onto scales equal to the old ones (a
+        // reordering, say).
+        if *scales != old || input.scales_remap.is_some() {
+            if *scales != old {
+                model.scales = Set(scales.to_json());
+            }
             super::risks::move_to_scales(
                 &tx,
                 principal,
@@ -249,7 +253,8 @@ pub async fn archive(
     id: &str,
     now: DateTime<Utc>,
 ) -> AppResult<register::Model> {
-    let current = find::<register::Entity>(db, &principal.org_id, id).await?;
+    let tx = db.begin().await?;
+    let current = find_for_update::<register::Entity>(&tx, &principal.org_id, id).await?;
     if current.archived {
         return Ok(current);
     }
@@ -257,5 +262,7 @@ pub async fn archive(
     model.archived = Set(true);
     model.version = Set(current.version + 1);
     model.updated_at = Set(now);
-    Ok(model.update(db).await?)
+    let archived = model.update(&tx).await?;
+    tx.commit().await?;
+    Ok(archived)
 }

@@ -16,6 +16,7 @@ use entity::{control, register, risk, risk_control};
 use sea_orm::sea_query::{Query, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use std::collections::HashMap;
 
@@ -147,9 +148,13 @@ pub async fn rescore(
     if risk_ids.is_empty() {
         return Ok(());
     }
+    // Locked in id order, so that writers of overlapping sets of risks wait
+    // for each other instead of deadlocking or failing.
     let risks = risk::Entity::find()
         .filter(risk::Column::Id.is_in(risk_ids.iter().map(String::as_str)))
         .filter(risk::Column::OrgId.eq(&principal.org_id))
+        .order_by_asc(risk::Column::Id)
+        .lock_exclusive()
         .all(tx)
         .await?;
     let mut register_ids: Vec<&str> = risks.iter().map(|r| r.register_id.as_str()).collect();

@@ -4,7 +4,7 @@
 use super::events;
 use super::registers::{LevelMap, remaps, scales_of, take_identifier};
 use super::rescore::{Recorded, event, mitigations_in_register, mitigations_of, save};
-use super::{custom_fields, find, find_input};
+use super::{custom_fields, find, find_for_update, find_input};
 use crate::auth::Principal;
 use crate::domain::enums::{ChangeCause, RiskEventKind, RiskStatus};
 use crate::domain::history::risk_changes;
@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use entity::{member, register, risk, severity};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, TransactionTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
 /// Checks what a patch changed that needs the database: unique identifier
@@ -95,7 +95,11 @@ pub async fn create(
     let (register_id, patch) = input.into_patch();
     let tx = db.begin().await?;
     let register =
-        find_input::<register::Entity>(&tx, &principal.org_id, &register_id, "registerId").await?;
+        // Locked before its scales are read, so a scales change cannot slip
+        // between this risk's validation and its insert.
+        find_for_update::<register::Entity>(&tx, &principal.org_id, &register_id)
+            .await
+            .map_err(|err| err.missing_is_input("registerId"))?;
     if register.archived {
         return Err(AppError::bad_input(
             "registerId",
@@ -151,7 +155,7 @@ pub async fn update(
     now: DateTime<Utc>,
 ) -> AppResult<risk::Model> {
     let tx = db.begin().await?;
-    let before = find::<risk::Entity>(&tx, &principal.org_id, id).await?;
+    let before = find_for_update::<risk::Entity>(&tx, &principal.org_id, id).await?;
     if expected_version.is_some_and(|v| v != before.version) {
         return Err(AppError::conflict(
             Some("expectedVersion"),
@@ -217,7 +221,7 @@ pub async fn delete(
     now: DateTime<Utc>,
 ) -> AppResult<String> {
     let tx = db.begin().await?;
-    let risk = find::<risk::Entity>(&tx, &principal.org_id, id).await?;
+    let risk = find_for_update::<risk::Entity>(&tx, &principal.org_id, id).await?;
     let register = find::<register::Entity>(&tx, &principal.org_id, &risk.register_id).await?;
     let scales = scales_of(&register)?;
     entity::custom_field_value::Entity::delete_many()
@@ -271,6 +275,8 @@ pub async fn move_to_scales(
 
     let risks = risk::Entity::find()
         .filter(risk::Column::RegisterId.eq(&register.id))
+        .order_by_asc(risk::Column::Id)
+        .lock_exclusive()
         .all(tx)
         .await?;
     let mitigations = mitigations_in_register(tx, &register.id).await?;

@@ -2,7 +2,7 @@
 //! organization, ordered by position then name; disabled instead of deleted
 //! once in use.
 
-use super::find;
+use super::find_for_update;
 use crate::auth::Principal;
 use crate::domain::identifiers::{Kind, new_id};
 use crate::domain::inputs::{CreateSeverityInput, SeverityFilter, UpdateSeverityInput};
@@ -167,7 +167,7 @@ pub async fn update(
         input.source_id.value().map(String::as_str),
     )?;
     let tx = db.begin().await?;
-    let current = find::<severity::Entity>(&tx, &principal.org_id, id).await?;
+    let current = find_for_update::<severity::Entity>(&tx, &principal.org_id, id).await?;
     let mut model = current.clone().into_active_model();
     if let Some(name) = name {
         let reference = validation::severity_reference(&name);
@@ -204,7 +204,7 @@ pub async fn update(
 /// Deletes a severity no risk uses; one in use is a CONFLICT (disable it).
 pub async fn delete(db: &DatabaseConnection, principal: &Principal, id: &str) -> AppResult<()> {
     let tx = db.begin().await?;
-    let current = find::<severity::Entity>(&tx, &principal.org_id, id).await?;
+    let current = find_for_update::<severity::Entity>(&tx, &principal.org_id, id).await?;
     let in_use = risk::Entity::find()
         .filter(risk::Column::SeverityId.eq(&current.id))
         .count(&tx)

@@ -5,7 +5,9 @@
 //! JSON, no mutations over GET, batches capped. Every error leaves with an
 //! `extensions.code`.
 
-use super::limits::alias_count;
+use super::limits::{alias_count, graphql_nesting, json_nesting, selection_nesting};
+use super::serve::ConnectionSlot;
+use super::text::{nul_in_document, nul_in_variables, variables_nesting};
 use crate::app::AppState;
 use crate::auth::{Principal, bearer};
 use crate::error::AppError;
@@ -90,6 +92,16 @@ fn fail(format: Format, status: StatusCode, err: AppError) -> Response {
     reply(format, status, error_body(&err))
 }
 
+/// A refusal in the format the request accepts, with Retry-After when the
+/// database is gone: what every layer answers, not only the GraphQL handler.
+pub fn refusal(headers: &HeaderMap, status: StatusCode, err: AppError) -> Response {
+    let format = negotiate(headers).unwrap_or(Format::Json);
+    if matches!(err, AppError::Unavailable) {
+        return unavailable(format, error_body(&err));
+    }
+    fail(format, status, err)
+}
+
 fn not_acceptable() -> Response {
     fail(
         Format::Json,
@@ -154,7 +166,8 @@ async fn principal(state: &AppState, headers: &HeaderMap) -> Result<Principal, A
 
 /// Gives every error a code. Ours carry one already; what async-graphql
 /// reports itself (parse, validation, variable coercion) is the client's
-/// input, except for the depth and complexity limits.
+/// input, naming the input path it found wrong, except for the depth and
+/// complexity limits.
 fn with_codes(errors: &mut [Value]) {
     for error in errors {
         let message = error["message"].as_str().unwrap_or_default().to_owned();
@@ -164,14 +177,24 @@ fn with_codes(errors: &mut [Value]) {
         if let Some(Value::Object(ext)) = ext
             && !ext.contains_key("code")
         {
-            let code = if message.contains("nested too deep") || message.contains("too complex") {
-                "LIMIT_EXCEEDED"
+            let limit = ["nested too deep", "too complex", "recursion limit"];
+            if limit.iter().any(|l| message.contains(l)) {
+                ext.insert("code".into(), json!("LIMIT_EXCEEDED"));
             } else {
-                "BAD_USER_INPUT"
-            };
-            ext.insert("code".into(), json!(code));
+                ext.insert("code".into(), json!("BAD_USER_INPUT"));
+                if let Some(field) = input_path(&message) {
+                    ext.insert("field".into(), json!(field));
+                }
+            }
         }
     }
+}
+
+/// The input path of a coercion error, which async-graphql writes as
+/// `Invalid value for argument "input.scales.matrix.0.1", expected …`.
+fn input_path(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("Invalid value for argument \"")?;
+    rest.split('"').next().filter(|path| !path.is_empty())
 }
 
 /// A checked request with the caller's state, principal and loaders.
@@ -222,10 +245,11 @@ async fn execute(state: &AppState, principal: &Principal, request: Request) -> (
     )
 }
 
-/// Checks what can be checked before executing: size, aliases, required
-/// variables, and (for GET) that the operation is a query. Returns the
-/// operation's type when the document names one. The parsed document goes
-/// into the request, so execution does not parse it again.
+/// Checks what can be checked before executing: size and nesting (before
+/// the parser runs, since it recurses once per level), strings, aliases,
+/// required variables, and (for GET) that the operation is a query. Returns
+/// the operation's type when the document names one. The parsed document
+/// goes into the request, so execution does not parse it again.
 pub fn precheck(
     state: &AppState,
     request: &mut Request,
@@ -241,13 +265,40 @@ pub fn precheck(
             )),
         ));
     }
+    let too_deep = || {
+        Err((
+            StatusCode::BAD_REQUEST,
+            AppError::LimitExceeded(format!(
+                "the document or its variables nest more than {} levels",
+                limits.max_nesting
+            )),
+        ))
+    };
+    if graphql_nesting(&request.query) > limits.max_nesting
+        || variables_nesting(&request.variables) > limits.max_nesting
+    {
+        return too_deep();
+    }
+    if let Some(field) = nul_in_variables(&request.variables) {
+        return Err((StatusCode::BAD_REQUEST, nul_refused(field)));
+    }
     // A document that does not parse is reported by execution, with locations.
     let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
         return Ok(None);
     };
+    if selection_nesting(&document, limits.max_nesting).is_err() {
+        return too_deep();
+    }
+    if let Some(field) = nul_in_document(&document) {
+        return Err((StatusCode::BAD_REQUEST, nul_refused(field)));
+    }
     let checked = check_document(&document, request, limits.max_aliases, get);
     request.set_parsed_query(document);
     checked
+}
+
+fn nul_refused(field: String) -> AppError {
+    AppError::bad_input(field, "text must not contain a NUL character")
 }
 
 fn check_document(
@@ -304,9 +355,40 @@ fn check_document(
     Ok(Some(operation.node.ty))
 }
 
+/// The HTTP status of a response whose errors say the database is gone.
+fn unavailable(format: Format, body: Value) -> Response {
+    let mut response = reply(format, StatusCode::SERVICE_UNAVAILABLE, body);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER));
+    response
+}
+
+/// Seconds a client should wait before retrying when the database is down.
+pub const RETRY_AFTER: &str = "5";
+
+fn refused(format: Format, status: StatusCode, err: AppError) -> Response {
+    if matches!(err, AppError::Unavailable) {
+        return unavailable(format, error_body(&err));
+    }
+    // Legacy JSON clients get 200 for any well-formed request.
+    let status = if format == Format::Json && status == StatusCode::BAD_REQUEST {
+        StatusCode::OK
+    } else {
+        status
+    };
+    let mut response = fail(format, status, err);
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    }
+    response
+}
+
 async fn run(
     state: &AppState,
-    headers: &HeaderMap,
+    principal: &Principal,
     format: Format,
     mut batch: Vec<Request>,
     is_batch: bool,
@@ -316,49 +398,54 @@ async fn run(
     for request in &mut batch {
         match precheck(state, request, get) {
             Ok(ty) => mutates |= ty == Some(OperationType::Mutation),
-            Err((status, err)) => {
-                // Legacy JSON clients get 200 for any well-formed request.
-                let status = if format == Format::Json && status == StatusCode::BAD_REQUEST {
-                    StatusCode::OK
-                } else {
-                    status
-                };
-                let mut response = fail(format, status, err);
-                if status == StatusCode::METHOD_NOT_ALLOWED {
-                    response
-                        .headers_mut()
-                        .insert(header::ALLOW, HeaderValue::from_static("POST"));
-                }
-                return response;
-            }
+            Err((status, err)) => return refused(format, status, err),
         }
     }
-    let principal = match principal(state, headers).await {
-        Ok(p) => p,
-        Err(err) => return fail(format, StatusCode::UNAUTHORIZED, err),
-    };
     let mut bodies = Vec::with_capacity(batch.len());
     let mut request_error = false;
+    let mut database_gone = false;
     for request in batch {
-        let (body, is_request_error) = execute(state, &principal, request).await;
+        let (body, is_request_error) = execute(state, principal, request).await;
         request_error |= is_request_error;
+        database_gone |= has_code(&body, "UNAVAILABLE");
         bodies.push(body);
     }
     if mutates {
         // Committed: let this instance's feed look now, not at its next poll.
         state.feed.wake();
     }
-    let status = if format == Format::GraphqlResponse && request_error && !is_batch {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
     let body = if is_batch {
         Value::Array(bodies)
     } else {
         bodies.pop().unwrap_or(Value::Null)
     };
+    if database_gone {
+        return unavailable(format, body);
+    }
+    let status = if format == Format::GraphqlResponse && request_error && !is_batch {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
     reply(format, status, body)
+}
+
+fn has_code(body: &Value, code: &str) -> bool {
+    body["errors"]
+        .as_array()
+        .is_some_and(|errors| errors.iter().any(|e| e["extensions"]["code"] == code))
+}
+
+/// The caller, checked before any GraphQL work is done for them.
+async fn caller(
+    state: &AppState,
+    headers: &HeaderMap,
+    format: Format,
+) -> Result<Principal, Response> {
+    principal(state, headers).await.map_err(|err| match err {
+        AppError::Unavailable => unavailable(format, error_body(&err)),
+        err => fail(format, StatusCode::UNAUTHORIZED, err),
+    })
 }
 
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -375,6 +462,22 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
             format,
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::bad_input("content-type", "send the request as application/json"),
+        );
+    }
+    let principal = match caller(&state, &headers, format).await {
+        Ok(p) => p,
+        Err(response) => return response,
+    };
+    // The request object, a batch around it, and the variables object hold
+    // the variables' own nesting.
+    if json_nesting(&body) > state.config.limits.max_nesting + 3 {
+        return refused(
+            format,
+            StatusCode::BAD_REQUEST,
+            AppError::LimitExceeded(format!(
+                "the body nests more than {} levels",
+                state.config.limits.max_nesting
+            )),
         );
     }
     let value: Value = match serde_json::from_slice(&body) {
@@ -402,7 +505,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
             Err((field, message)) => return bad_request(format, field, message),
         }
     }
-    run(&state, &headers, format, batch, is_batch, false).await
+    run(&state, &principal, format, batch, is_batch, false).await
 }
 
 /// GET: a WebSocket upgrade, or a query in the URL.
@@ -418,7 +521,10 @@ pub async fn get(State(state): State<AppState>, request: axum::extract::Request)
         return match axum::extract::ws::WebSocketUpgrade::from_request_parts(&mut parts, &state)
             .await
         {
-            Ok(ws) => super::ws::upgrade(state, ws),
+            Ok(ws) => {
+                let slot = parts.extensions.remove::<ConnectionSlot>();
+                super::ws::upgrade(state, ws, slot)
+            }
             Err(rejection) => rejection.into_response(),
         };
     }
@@ -429,11 +535,27 @@ async fn query_in_url(state: &AppState, headers: &HeaderMap, query: Option<&str>
     let Some(format) = negotiate(headers) else {
         return not_acceptable();
     };
+    let principal = match caller(state, headers, format).await {
+        Ok(p) => p,
+        Err(response) => return response,
+    };
     let pairs: Vec<(String, String)> =
         serde_urlencoded::from_str(query.unwrap_or("")).unwrap_or_default();
     let mut map = Map::new();
     for (key, value) in pairs {
         let value = match key.as_str() {
+            "variables" | "extensions"
+                if json_nesting(value.as_bytes()) > state.config.limits.max_nesting + 1 =>
+            {
+                return refused(
+                    format,
+                    StatusCode::BAD_REQUEST,
+                    AppError::LimitExceeded(format!(
+                        "{key} nest more than {} levels",
+                        state.config.limits.max_nesting
+                    )),
+                );
+            }
             "variables" | "extensions" => match serde_json::from_str::<Value>(&value) {
                 Ok(v) => v,
                 Err(_) => {
@@ -445,7 +567,7 @@ async fn query_in_url(state: &AppState, headers: &HeaderMap, query: Option<&str>
         map.insert(key, value);
     }
     match params(Value::Object(map)) {
-        Ok(p) => run(state, headers, format, vec![p], false, true).await,
+        Ok(p) => run(state, &principal, format, vec![p], false, true).await,
         Err((field, message)) => bad_request(format, field, message),
     }
 }

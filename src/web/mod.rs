@@ -3,4 +3,7 @@
 pub mod graphql_http;
 pub mod health;
 pub mod limits;
+pub mod refusals;
+pub mod serve;
+pub mod text;
 pub mod ws;

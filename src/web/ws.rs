@@ -5,6 +5,7 @@
 //! legacy `graphql-ws` for older clients.
 
 use super::graphql_http::{authenticate, params, precheck, shape, with_context};
+use super::serve::ConnectionSlot;
 use crate::app::AppState;
 use crate::auth::{Principal, bearer};
 use crate::clock::Clock;
@@ -23,9 +24,12 @@ use tokio::task::JoinHandle;
 const TRANSPORT_WS: &str = "graphql-transport-ws";
 const LEGACY_WS: &str = "graphql-ws";
 
-pub fn upgrade(state: AppState, ws: WebSocketUpgrade) -> Response {
+/// Upgrades to a WebSocket that keeps its connection's place (`slot`) while
+/// it lives.
+pub fn upgrade(state: AppState, ws: WebSocketUpgrade, slot: Option<ConnectionSlot>) -> Response {
     ws.protocols([TRANSPORT_WS, LEGACY_WS])
         .on_upgrade(move |socket| async move {
+            let _slot = slot;
             let legacy = socket
                 .protocol()
                 .is_some_and(|p| p.as_bytes() == LEGACY_WS.as_bytes());
@@ -216,7 +220,13 @@ impl Connection {
                 if self.subscriptions.contains_key(&id) {
                     return Err(Close(4409, "Subscriber for this id already exists"));
                 }
-                let payload = message.get("payload").cloned().unwrap_or(Value::Null);
+                // The protocol makes a subscribe without its payload object
+                // an invalid message.
+                let payload = message
+                    .get("payload")
+                    .filter(|p| p.is_object())
+                    .cloned()
+                    .ok_or_else(invalid)?;
                 Ok(self.start(id, principal, payload).into_iter().collect())
             }
             ("complete", false) | ("stop", true) => {

@@ -81,7 +81,7 @@ pub async fn events(app: &TestApp, which: Events<'_>) -> Vec<risk_event::Model> 
 /// The fields tests read back from a risk.
 pub const RISK_FIELDS: &str = "id identifier title description category notes status stage \
     closureReason closedAt resolutionDurationMinutes likelihoodLevel impactLevel toleranceLevel \
-    residualLikelihoodOverride residualImpactOverride residualOverriddenBy { id } residualOverriddenAt \
+    residualLikelihoodOverride residualImpactOverride residualOverriddenBy { id } residualOverriddenAt residualOverrideReason \
     treatment mitigationTargetAt source sourceId version severity { id name } owner { id } \
     inherent { score band { name } } residual { likelihoodLevel impactLevel score band { name } overridden } \
     targetResidual { score } withinTolerance \

@@ -262,7 +262,12 @@ async fn overrides_set_the_residual_and_record_who(app: TestApp) {
         overridden["residualOverriddenAt"],
         "2026-03-01T09:00:00+00:00"
     );
-    let cleared = admin
+    // Clearing is recorded like setting, by whoever cleared it, and leaves
+    // the reason, which the client did not send, as it was.
+    app.clock.advance(chrono::Duration::minutes(5));
+    let editor = app.client("acme", "bob", "editor");
+    let bob = fixtures::me(&editor).await;
+    let cleared = editor
         .ok(
             &update(),
             json!({ "id": risk["id"], "input": { "residualLikelihoodOverride": null } }),
@@ -271,7 +276,11 @@ async fn overrides_set_the_residual_and_record_who(app: TestApp) {
         .clone();
     assert_eq!(cleared["residual"]["overridden"], false);
     assert_eq!(cleared["residual"]["score"], 25.0);
-    assert!(cleared["residualOverriddenBy"].is_null() && cleared["residualOverriddenAt"].is_null());
+    assert_eq!(cleared["residualOverriddenBy"]["id"], json!(bob));
+    assert_eq!(cleared["residualOverriddenAt"], "2026-03-01T09:05:00+00:00");
+    assert_eq!(cleared["residualOverrideReason"], "manual control");
+    let read = crate::controls::read(&admin, &risk).await;
+    assert_eq!(read["residualOverrideReason"], "manual control");
 }
 
 async fn source_ids_are_unique_per_organization(app: TestApp) {

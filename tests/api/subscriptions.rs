@@ -423,7 +423,7 @@ async fn shutting_down_closes_sockets_with_going_away(app: TestApp) {
     let TestApp { app, .. } = app;
     let stopping = tokio::spawn(app.stop());
     assert_eq!(ws.closed().await, Some(1001));
-    stopping.await.expect("stops").expect("cleanly");
+    stopping.await.expect("stops");
 }
 
 async fn history_lists_every_change_oldest_first(app: TestApp) {
