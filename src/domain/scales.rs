@@ -40,8 +40,10 @@ pub struct Scales {
     pub likelihood: Vec<Level>,
     pub impact: Vec<Level>,
     pub bands: Vec<Band>,
+    /// Band levels as GraphQL Ints: an unsigned type would let validation
+    /// pass a negative level that then fails to parse without naming it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub matrix: Option<Vec<Vec<usize>>>,
+    pub matrix: Option<Vec<Vec<i32>>>,
 }
 
 fn levels(names: &[&str], values: &[f64]) -> Vec<Level> {
@@ -184,7 +186,9 @@ impl Scales {
                         "each matrix row needs one entry per impact level",
                     ));
                 }
-                if let Some(i) = row.iter().position(|band| *band >= self.bands.len()) {
+                let in_range =
+                    |band: &i32| usize::try_from(*band).is_ok_and(|b| b < self.bands.len());
+                if let Some(i) = row.iter().position(|band| !in_range(band)) {
                     return Err(AppError::bad_input(
                         format!("{at}[{l}][{i}]"),
                         "each matrix entry must be a band level",
@@ -208,7 +212,8 @@ impl Scales {
     pub fn band_of_cell(&self, likelihood: usize, impact: usize, score: f64) -> usize {
         self.matrix
             .as_ref()
-            .and_then(|m| m.get(likelihood).and_then(|row| row.get(impact)).copied())
+            .and_then(|m| m.get(likelihood).and_then(|row| row.get(impact)))
+            .and_then(|band| usize::try_from(*band).ok())
             .unwrap_or_else(|| self.band_of_score(score))
     }
 

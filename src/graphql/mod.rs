@@ -18,8 +18,15 @@ use crate::app::AppState;
 use crate::auth::Principal;
 use crate::config::Limits;
 use crate::error::{AppError, AppResult};
-use async_graphql::{Context, MergedObject, Schema};
+use async_graphql::parser::types::Field;
+use async_graphql::registry::Registry;
+use async_graphql::resolver_utils::{ContainerType, resolve_container_serial};
+use async_graphql::{
+    Context, ContextSelectionSet, MergedObject, ObjectType, OutputType, Positioned, Schema,
+    ServerResult, Value,
+};
 use loaders::Loaders;
+use std::borrow::Cow;
 
 #[derive(MergedObject, Default)]
 pub struct Query(
@@ -31,13 +38,53 @@ pub struct Query(
 );
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(
+#[graphql(name = "Mutation")]
+pub struct MutationFields(
     registers::RegisterMutation,
     severities::SeverityMutation,
     custom_fields::CustomFieldMutation,
     risks::RiskMutation,
     controls::ControlMutation,
 );
+
+/// The mutation root. Each of its fields reports its own error and answers
+/// null: in `a: updateRisk(…) b: updateRisk(…)` a failing `b` must not hide
+/// that `a` committed, and async-graphql would otherwise null all of `data`
+/// for an error in any root field.
+#[derive(Default)]
+pub struct Mutation(MutationFields);
+
+impl ContainerType for Mutation {
+    async fn resolve_field(&self, ctx: &Context<'_>) -> ServerResult<Option<Value>> {
+        match self.0.resolve_field(ctx).await {
+            Err(err) => {
+                ctx.add_error(err);
+                Ok(Some(Value::Null))
+            }
+            answered => answered,
+        }
+    }
+}
+
+impl OutputType for Mutation {
+    fn type_name() -> Cow<'static, str> {
+        MutationFields::type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        MutationFields::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        _field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        resolve_container_serial(ctx, self).await
+    }
+}
+
+impl ObjectType for Mutation {}
 
 pub type RiskgraphSchema = Schema<Query, Mutation, subscriptions::SubscriptionRoot>;
 

@@ -88,11 +88,7 @@ impl From<&Scales> for RiskScales {
             likelihood: levels(&scales.likelihood),
             impact: levels(&scales.impact),
             bands: (0..scales.bands.len()).map(|i| band(scales, i)).collect(),
-            matrix: scales.matrix.as_ref().map(|m| {
-                m.iter()
-                    .map(|row| row.iter().map(|b| int(*b)).collect())
-                    .collect()
-            }),
+            matrix: scales.matrix.clone(),
         }
     }
 }

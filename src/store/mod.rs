@@ -48,7 +48,7 @@ pub async fn connect(
     let mut options = ConnectOptions::new(url);
     options.sqlx_logging(false);
     if url.starts_with("sqlite:") {
-        options.acquire_timeout(limits.request_timeout());
+        options.acquire_timeout(limits.request_timeout().max(Duration::from_secs(1)));
         // One connection: SQLite serializes writers anyway, and a single
         // connection never meets SQLITE_BUSY when a read transaction upgrades
         // to a write.

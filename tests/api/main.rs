@@ -9,6 +9,7 @@ mod controls;
 mod custom_fields;
 mod errors;
 mod fixtures;
+mod hardening;
 mod heatmaps;
 mod pagination;
 mod registers;
