@@ -8,6 +8,7 @@ mod auth;
 mod controls;
 mod custom_fields;
 mod errors;
+mod faults;
 mod fixtures;
 mod hardening;
 mod heatmaps;

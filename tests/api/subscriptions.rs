@@ -38,7 +38,7 @@ async fn latest_cursor(client: &Client) -> String {
         .to_owned()
 }
 
-fn token(org: &str, role: &str, exp: i64) -> String {
+pub fn token(org: &str, role: &str, exp: i64) -> String {
     let claims = Claims {
         sub: "sub".into(),
         org: org.into(),
@@ -50,7 +50,7 @@ fn token(org: &str, role: &str, exp: i64) -> String {
     mint(SECRET, &claims)
 }
 
-fn hour_from_now() -> i64 {
+pub fn hour_from_now() -> i64 {
     Clock::default().now().timestamp() + 3600
 }
 
@@ -500,12 +500,12 @@ both_with!(an_expired_token_ends_its_subscriptions, |c| c
 postgres_only!(two_instances_deliver_each_others_changes);
 
 /// A `riskgraph serve` process of its own.
-struct Instance {
-    child: tokio::process::Child,
-    url: String,
+pub struct Instance {
+    pub child: tokio::process::Child,
+    pub url: String,
 }
 
-async fn spawn_instance(database_url: &str) -> Instance {
+pub async fn spawn_instance(database_url: &str) -> Instance {
     use tokio::io::AsyncBufReadExt;
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_riskgraph"))
         .args(["serve", "--bind", "127.0.0.1:0"])
