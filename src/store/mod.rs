@@ -117,6 +117,13 @@ fn select<E: OrgScoped>(org_id: &str, id: &str) -> Select<E> {
         .filter(E::org_column().eq(org_id))
 }
 
+async fn one<E: OrgScoped>(select: Select<E>, db: &impl ConnectionTrait) -> AppResult<E::Model> {
+    select
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found(E::NAME))
+}
+
 /// The row with `id` in the caller's organization, or NOT_FOUND: another
 /// organization's rows do not exist for the caller.
 pub async fn find<E: OrgScoped>(
@@ -124,10 +131,7 @@ pub async fn find<E: OrgScoped>(
     org_id: &str,
     id: &str,
 ) -> AppResult<E::Model> {
-    select::<E>(org_id, id)
-        .one(db)
-        .await?
-        .ok_or_else(|| AppError::not_found(E::NAME))
+    one(select::<E>(org_id, id), db).await
 }
 
 /// Like [`find`], and locks the row until the transaction ends, so that
@@ -139,11 +143,7 @@ pub async fn find_for_update<E: OrgScoped>(
     org_id: &str,
     id: &str,
 ) -> AppResult<E::Model> {
-    select::<E>(org_id, id)
-        .lock_exclusive()
-        .one(tx)
-        .await?
-        .ok_or_else(|| AppError::not_found(E::NAME))
+    one(select::<E>(org_id, id).lock_exclusive(), tx).await
 }
 
 /// Like [`find`], but a missing row is an input error on `field`.

@@ -5,9 +5,11 @@
 //! JSON, no mutations over GET, batches capped. Every error leaves with an
 //! `extensions.code`.
 
-use super::limits::{alias_count, graphql_nesting, json_nesting, selection_nesting};
+use super::limits::{
+    alias_count, graphql_nesting, json_nesting, selection_nesting, too_deep, variables_nesting,
+};
 use super::serve::ConnectionSlot;
-use super::text::{nul_in_document, nul_in_variables, variables_nesting};
+use super::text::{may_spell_nul, nul_in_document, nul_in_variables};
 use crate::app::AppState;
 use crate::auth::{Principal, bearer};
 use crate::error::AppError;
@@ -25,7 +27,7 @@ const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Format {
+pub enum Format {
     /// The spec's own media type: request errors get 4xx.
     GraphqlResponse,
     /// The legacy type: every well-formed request gets 200.
@@ -43,7 +45,7 @@ impl Format {
 
 /// The response format the client accepts; None when it accepts neither.
 /// A missing Accept means application/json, as the spec says.
-fn negotiate(headers: &HeaderMap) -> Option<Format> {
+pub fn negotiate(headers: &HeaderMap) -> Option<Format> {
     let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
         return Some(Format::Json);
     };
@@ -88,18 +90,28 @@ fn error_body(err: &AppError) -> Value {
     json!({ "errors": [e] })
 }
 
-fn fail(format: Format, status: StatusCode, err: AppError) -> Response {
-    reply(format, status, error_body(&err))
-}
-
-/// A refusal in the format the request accepts, with Retry-After when the
-/// database is gone: what every layer answers, not only the GraphQL handler.
-pub fn refusal(headers: &HeaderMap, status: StatusCode, err: AppError) -> Response {
-    let format = negotiate(headers).unwrap_or(Format::Json);
+/// One error as a response: what every layer answers, not only the GraphQL
+/// handler. The database being gone is 503 with Retry-After, whatever the
+/// step that found out.
+pub fn fail(format: Format, status: StatusCode, err: AppError) -> Response {
     if matches!(err, AppError::Unavailable) {
         return unavailable(format, error_body(&err));
     }
-    fail(format, status, err)
+    reply(format, status, error_body(&err))
+}
+
+/// JSON text nested deeper than the limit allows, counting `wrapping` levels
+/// of request structure around the variables. Scanned before serde_json
+/// parses it, whose own recursion limit would answer a syntax error instead.
+fn json_too_deep(
+    state: &AppState,
+    format: Format,
+    json: &[u8],
+    wrapping: usize,
+) -> Option<Response> {
+    let max = state.config.limits.max_nesting;
+    (json_nesting(json) > max + wrapping)
+        .then(|| refused(format, StatusCode::BAD_REQUEST, too_deep(max)))
 }
 
 fn not_acceptable() -> Response {
@@ -265,19 +277,10 @@ pub fn precheck(
             )),
         ));
     }
-    let too_deep = || {
-        Err((
-            StatusCode::BAD_REQUEST,
-            AppError::LimitExceeded(format!(
-                "the document or its variables nest more than {} levels",
-                limits.max_nesting
-            )),
-        ))
-    };
     if graphql_nesting(&request.query) > limits.max_nesting
         || variables_nesting(&request.variables) > limits.max_nesting
     {
-        return too_deep();
+        return Err((StatusCode::BAD_REQUEST, too_deep(limits.max_nesting)));
     }
     if let Some(field) = nul_in_variables(&request.variables) {
         return Err((StatusCode::BAD_REQUEST, nul_refused(field)));
@@ -287,9 +290,11 @@ pub fn precheck(
         return Ok(None);
     };
     if selection_nesting(&document, limits.max_nesting).is_err() {
-        return too_deep();
+        return Err((StatusCode::BAD_REQUEST, too_deep(limits.max_nesting)));
     }
-    if let Some(field) = nul_in_document(&document) {
+    if may_spell_nul(&request.query)
+        && let Some(field) = nul_in_document(&document)
+    {
         return Err((StatusCode::BAD_REQUEST, nul_refused(field)));
     }
     let checked = check_document(&document, request, limits.max_aliases, get);
@@ -368,9 +373,6 @@ fn unavailable(format: Format, body: Value) -> Response {
 pub const RETRY_AFTER: &str = "5";
 
 fn refused(format: Format, status: StatusCode, err: AppError) -> Response {
-    if matches!(err, AppError::Unavailable) {
-        return unavailable(format, error_body(&err));
-    }
     // Legacy JSON clients get 200 for any well-formed request.
     let status = if format == Format::Json && status == StatusCode::BAD_REQUEST {
         StatusCode::OK
@@ -442,10 +444,9 @@ async fn caller(
     headers: &HeaderMap,
     format: Format,
 ) -> Result<Principal, Response> {
-    principal(state, headers).await.map_err(|err| match err {
-        AppError::Unavailable => unavailable(format, error_body(&err)),
-        err => fail(format, StatusCode::UNAUTHORIZED, err),
-    })
+    principal(state, headers)
+        .await
+        .map_err(|err| fail(format, StatusCode::UNAUTHORIZED, err))
 }
 
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -468,17 +469,10 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         Ok(p) => p,
         Err(response) => return response,
     };
-    // The request object, a batch around it, and the variables object hold
-    // the variables' own nesting.
-    if json_nesting(&body) > state.config.limits.max_nesting + 3 {
-        return refused(
-            format,
-            StatusCode::BAD_REQUEST,
-            AppError::LimitExceeded(format!(
-                "the body nests more than {} levels",
-                state.config.limits.max_nesting
-            )),
-        );
+    // A batch, the request object and the variables object wrap the
+    // variables.
+    if let Some(refusal) = json_too_deep(&state, format, &body, 3) {
+        return refusal;
     }
     let value: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
@@ -544,24 +538,17 @@ async fn query_in_url(state: &AppState, headers: &HeaderMap, query: Option<&str>
     let mut map = Map::new();
     for (key, value) in pairs {
         let value = match key.as_str() {
-            "variables" | "extensions"
-                if json_nesting(value.as_bytes()) > state.config.limits.max_nesting + 1 =>
-            {
-                return refused(
-                    format,
-                    StatusCode::BAD_REQUEST,
-                    AppError::LimitExceeded(format!(
-                        "{key} nest more than {} levels",
-                        state.config.limits.max_nesting
-                    )),
-                );
-            }
-            "variables" | "extensions" => match serde_json::from_str::<Value>(&value) {
-                Ok(v) => v,
-                Err(_) => {
-                    return bad_request(format, "variables", "variables must be a JSON object");
+            "variables" | "extensions" => {
+                if let Some(refusal) = json_too_deep(state, format, value.as_bytes(), 1) {
+                    return refusal;
                 }
-            },
+                match serde_json::from_str::<Value>(&value) {
+                    Ok(v) => v,
+                    Err(_) => {
+                        return bad_request(format, "variables", "variables must be a JSON object");
+                    }
+                }
+            }
             _ => Value::String(value),
         };
         map.insert(key, value);

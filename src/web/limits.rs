@@ -3,7 +3,9 @@
 //! overflows the stack before any limit of its own applies), selection depth
 //! through fragment spreads, and aliases per document.
 
+use crate::error::AppError;
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::{Value, Variables};
 use std::collections::HashMap;
 
 /// The deepest nesting of `{`, `[` and `(` in a GraphQL document: selection
@@ -77,6 +79,25 @@ fn string_end(bytes: &[u8], start: usize) -> usize {
         }
     }
     i
+}
+
+/// The deepest nesting of lists and objects in the variables.
+pub fn variables_nesting(variables: &Variables) -> usize {
+    fn depth(value: &Value) -> usize {
+        match value {
+            Value::List(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+            Value::Object(fields) => 1 + fields.values().map(depth).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+    variables.values().map(depth).max().unwrap_or(0)
+}
+
+/// LIMIT_EXCEEDED for anything nested past `max`.
+pub fn too_deep(max: usize) -> AppError {
+    AppError::LimitExceeded(format!(
+        "the document, its variables or the body nest more than {max} levels"
+    ))
 }
 
 /// How deep execution walks: fields, inline fragments and fragment spreads
@@ -248,5 +269,11 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn measures_variable_nesting() {
+        let vars = Variables::from_json(serde_json::json!({"a": 1, "b": {"c": [[1]]}}));
+        assert_eq!(variables_nesting(&vars), 3);
     }
 }

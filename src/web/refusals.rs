@@ -4,17 +4,21 @@
 //! each such answer a GraphQL error body, keeping its status and headers.
 //! It also refuses request heads over the configured size.
 
-use super::graphql_http::refusal;
+use super::graphql_http::{Format, fail, negotiate};
 use crate::app::AppState;
 use crate::error::AppError;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
 /// The size of a request head as the client sent it, near enough.
 fn head_bytes(request: &Request) -> usize {
-    let line = request.method().as_str().len() + request.uri().to_string().len() + 12;
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or(1, |p| p.as_str().len());
+    let line = request.method().as_str().len() + target + 12;
     let headers: usize = request
         .headers()
         .iter()
@@ -25,13 +29,13 @@ fn head_bytes(request: &Request) -> usize {
 
 pub async fn refusals(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let limits = &state.config.limits;
-    let headers = request.headers().clone();
+    let format = negotiate(request.headers()).unwrap_or(Format::Json);
     if head_bytes(&request) > limits.max_header_bytes {
         let err = AppError::LimitExceeded(format!(
             "the request head is larger than {} bytes",
             limits.max_header_bytes
         ));
-        return refusal(&headers, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, err);
+        return fail(format, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, err);
     }
     let response = next.run(request).await;
     let status = response.status();
@@ -55,9 +59,9 @@ pub async fn refusals(State(state): State<AppState>, request: Request, next: Nex
         StatusCode::NOT_FOUND => AppError::not_found("endpoint"),
         StatusCode::METHOD_NOT_ALLOWED => AppError::bad_input(
             "method",
-            match allowed(response.headers()) {
-                Some(allow) => format!("the method is not allowed here; use {allow}"),
-                None => "the method is not allowed here".to_owned(),
+            match response.headers().get(header::ALLOW).map(|v| v.to_str()) {
+                Some(Ok(allow)) => format!("the method is not allowed here; use {allow}"),
+                _ => "the method is not allowed here".to_owned(),
             },
         ),
         StatusCode::SERVICE_UNAVAILABLE => AppError::Unavailable,
@@ -67,7 +71,7 @@ pub async fn refusals(State(state): State<AppState>, request: Request, next: Nex
         ),
         s => AppError::internal(format!("{s} from a layer")),
     };
-    let mut answer = refusal(&headers, status, err);
+    let mut answer = fail(format, status, err);
     // Keep what the original answer told the client (Allow, for one).
     for (name, value) in response.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
@@ -75,8 +79,4 @@ pub async fn refusals(State(state): State<AppState>, request: Request, next: Nex
         }
     }
     answer
-}
-
-fn allowed(headers: &HeaderMap) -> Option<&str> {
-    headers.get(header::ALLOW).and_then(|v| v.to_str().ok())
 }

@@ -63,6 +63,12 @@ pub fn nul_in_variables(variables: &Variables) -> Option<String> {
         .find_map(|(name, value)| in_const(value, &format!("variables.{name}")))
 }
 
+/// Whether the text of a document could spell a NUL at all: raw, or as an
+/// escape. Most documents cannot, and skip the walk of their literals.
+pub fn may_spell_nul(query: &str) -> bool {
+    query.contains('\0') || query.contains("\\u0000") || query.contains("\\u{")
+}
+
 /// Where an argument literal holds a NUL, as `updateRisk.input.title`.
 /// Variable defaults are literals too.
 pub fn nul_in_document(document: &ExecutableDocument) -> Option<String> {
@@ -84,18 +90,6 @@ pub fn nul_in_document(document: &ExecutableDocument) -> Option<String> {
         .fragments
         .values()
         .find_map(|f| in_set(&f.node.selection_set.node))
-}
-
-/// The deepest nesting of lists and objects in the variables.
-pub fn variables_nesting(variables: &Variables) -> usize {
-    fn depth(value: &ConstValue) -> usize {
-        match value {
-            ConstValue::List(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
-            ConstValue::Object(fields) => 1 + fields.values().map(depth).max().unwrap_or(0),
-            _ => 0,
-        }
-    }
-    variables.values().map(depth).max().unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -127,11 +121,7 @@ mod tests {
         )
         .expect("parses");
         assert_eq!(nul_in_document(&doc).as_deref(), Some("variables.s"));
-    }
-
-    #[test]
-    fn measures_variable_nesting() {
-        let vars = Variables::from_json(json!({"a": 1, "b": {"c": [[1]]}}));
-        assert_eq!(variables_nesting(&vars), 3);
+        assert!(may_spell_nul(r#"{ a(s: "\u0000") }"#) && may_spell_nul("{ a(s: \"\0\") }"));
+        assert!(!may_spell_nul(r#"{ a(s: "\u0041 \\") }"#));
     }
 }

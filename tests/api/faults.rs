@@ -60,21 +60,20 @@ impl Proxy {
     }
 }
 
-/// The database URL with its host and port replaced by the proxy's.
-fn through(url: &str, proxy: SocketAddr) -> (String, SocketAddr) {
+/// `postgres://user@host:port/db` as (`postgres://user@`, host:port, `db`).
+fn parts(url: &str) -> (&str, SocketAddr, &str) {
     let (scheme_user, rest) = url.split_once('@').expect("user@host");
     let (host, database) = rest.split_once('/').expect("host/db");
-    let target: SocketAddr = host.parse().expect("ip:port");
-    (format!("{scheme_user}@{proxy}/{database}"), target)
+    (scheme_user, host.parse().expect("ip:port"), database)
 }
 
 const UPDATE: &str =
     "mutation($id: ID!, $t: String!) { updateRisk(id: $id, input: {title: $t}) { version } }";
 
 async fn an_outage_fails_fast_and_loses_no_acknowledged_write(database_url: String) {
-    let (_, target) = through(&database_url, "127.0.0.1:1".parse().expect("addr"));
-    let proxy = Proxy::start(target).await;
-    let (url, _) = through(&database_url, proxy.addr);
+    let (scheme_user, server, database) = parts(&database_url);
+    let proxy = Proxy::start(server).await;
+    let url = format!("{scheme_user}@{}/{database}", proxy.addr);
     let mut config = Config::for_database(url, crate::helpers::SECRET);
     config.limits.db_acquire_timeout_ms = 1000;
     let app = TestApp::with_config(config, tempfile::tempdir().expect("dir")).await;

@@ -2,7 +2,7 @@
 //! random documents, concurrent writers, refusals from every layer, bad text,
 //! and what a partial update must not lose.
 
-use crate::fixtures::{self, Events, RISK_FIELDS};
+use crate::fixtures::{self, Events};
 use crate::helpers::{Client, SECRET, TestApp};
 use crate::ws_client::WsClient;
 use crate::{both, both_with};
@@ -36,11 +36,6 @@ both_with!(clients_that_never_finish_their_headers_are_cut_off, |c| {
 both_with!(connections_past_the_cap_wait_for_a_place, |c| {
     c.limits.max_connections = 2;
 });
-
-/// POSTs raw text as a GraphQL request of `client`.
-async fn post_query(client: &Client, query: &str, variables: Value) -> (u16, Value) {
-    client.post(query, variables).await
-}
 
 /// GETs a query with its variables in the URL.
 async fn get_query(client: &Client, query: &str, variables: &str) -> (u16, Value) {
@@ -107,7 +102,7 @@ fn deep_documents() -> Vec<(&'static str, String)> {
 async fn deep_documents_are_refused_before_parsing(app: TestApp) {
     let admin = app.admin("acme");
     for (what, document) in deep_documents() {
-        let (status, body) = post_query(&admin, &document, json!({})).await;
+        let (status, body) = admin.post(&document, json!({})).await;
         assert_eq!(status, 400, "POST {what}: {body}");
         assert_code(&body, "LIMIT_EXCEEDED");
         if document.len() < 6000 {
@@ -119,7 +114,7 @@ async fn deep_documents_are_refused_before_parsing(app: TestApp) {
     // Variables nest too, in the body and in the URL.
     let deep = serde_json::from_str::<Value>(&nested("[", "1", "]", 100)).expect("json");
     let query = "query($v: [String]) { risks(filter: {category: $v}) { totalCount } }";
-    let (status, body) = post_query(&admin, query, json!({ "v": deep })).await;
+    let (status, body) = admin.post(query, json!({ "v": deep })).await;
     assert_eq!(status, 400, "{body}");
     assert_code(&body, "LIMIT_EXCEEDED");
     let (_, body) = get_query(
@@ -162,7 +157,7 @@ async fn deep_documents_are_refused_before_parsing(app: TestApp) {
         "{{ risks(filter: {{category: {}}}) {{ totalCount }} }}",
         nested("[", "\"x\"", "]", 20)
     );
-    let (_, body) = post_query(&admin, &fine, json!({})).await;
+    let (_, body) = admin.post(&fine, json!({})).await;
     assert_code(&body, "BAD_USER_INPUT");
     let data = admin.ok("{ __typename }", json!({})).await;
     assert_eq!(data["__typename"], "Query");
@@ -228,7 +223,7 @@ async fn random_deep_and_wide_documents_always_get_an_answer(app: TestApp) {
         let (status, body) = if case % 4 == 3 && document.len() < 6000 {
             get_query(&admin, &document, "{}").await
         } else {
-            post_query(&admin, &document, json!({ "v": ["x"] })).await
+            admin.post(&document, json!({ "v": ["x"] })).await
         };
         assert!(
             [200, 400, 405, 413].contains(&status),
@@ -247,8 +242,10 @@ async fn random_deep_and_wide_documents_always_get_an_answer(app: TestApp) {
 
 async fn the_token_is_checked_before_the_document(app: TestApp) {
     let deep = nested("[", "1", "]", 100_000);
-    let (status, body) =
-        post_query(&app.anonymous(), &format!("{{ a(b: {deep}) }}"), json!({})).await;
+    let (status, body) = app
+        .anonymous()
+        .post(&format!("{{ a(b: {deep}) }}"), json!({}))
+        .await;
     assert_eq!(status, 401, "{body}");
     assert_code(&body, "UNAUTHENTICATED");
 }
@@ -669,5 +666,4 @@ async fn a_remap_moves_every_level_even_onto_equal_scales(app: TestApp) {
         ),
         (json!(4), json!(4), json!(3))
     );
-    let _ = RISK_FIELDS;
 }
