@@ -1,7 +1,8 @@
-//! The `Date` scalar: a calendar date as `YYYY-MM-DD`.
+//! The `Date` and `DateTime` scalars. Both are checked at validation as well
+//! as parsed, so a malformed one is refused naming its input path.
 
 use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 
 /// A calendar date, `YYYY-MM-DD`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -23,6 +24,7 @@ fn parse(text: &str) -> Option<NaiveDate> {
         .flatten()
 }
 
+/// A calendar date, `YYYY-MM-DD` exactly.
 #[Scalar(name = "Date")]
 impl ScalarType for Date {
     fn parse(value: Value) -> InputValueResult<Self> {
@@ -41,6 +43,50 @@ impl ScalarType for Date {
 
     fn to_value(&self) -> Value {
         Value::String(self.0.format("%Y-%m-%d").to_string())
+    }
+}
+
+/// A point in time, RFC 3339 (`2026-03-01T09:00:00.641937+00:00`), stored
+/// in whole microseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp(pub DateTime<Utc>);
+
+impl From<DateTime<Utc>> for Timestamp {
+    fn from(at: DateTime<Utc>) -> Self {
+        Self(at)
+    }
+}
+
+fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|at| at.to_utc())
+}
+
+/// A point in time as RFC 3339, like `2026-03-01T09:00:00.641937+00:00`;
+/// answered in UTC with at most microseconds.
+#[Scalar(
+    name = "DateTime",
+    specified_by_url = "https://datatracker.ietf.org/doc/html/rfc3339"
+)]
+impl ScalarType for Timestamp {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::String(s) => parse_timestamp(s).map(Timestamp).ok_or_else(|| {
+                InputValueError::custom(
+                    "expected a date and time as RFC 3339, like 2026-03-01T09:00:00Z",
+                )
+            }),
+            _ => Err(InputValueError::expected_type(value)),
+        }
+    }
+
+    fn is_valid(value: &Value) -> bool {
+        matches!(value, Value::String(s) if parse_timestamp(s).is_some())
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.to_rfc3339())
     }
 }
 

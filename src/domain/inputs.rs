@@ -2,7 +2,7 @@
 //! risk filter and order. Updates follow the partial-update convention: an
 //! absent field is unchanged, null clears.
 
-use super::date::Date;
+use super::date::{Date, Timestamp};
 use super::enums::{
     ClosureReason, ControlHealth, CustomFieldType, NumberFormat, RiskStage, RiskStatus,
     ScalesPreset, TreatmentStrategy,
@@ -10,7 +10,6 @@ use super::enums::{
 use super::risk::{CustomFieldValueInput, RiskPatch};
 use super::scales::Scales;
 use async_graphql::{Enum, ID, InputObject, MaybeUndefined};
-use chrono::{DateTime, Utc};
 
 #[derive(InputObject, Clone, Debug)]
 pub struct CreateRegisterInput {
@@ -205,7 +204,7 @@ pub struct RiskFilter {
     pub within_tolerance: Option<bool>,
     pub source: Option<String>,
     pub source_id: Option<String>,
-    pub updated_since: Option<DateTime<Utc>>,
+    pub updated_since: Option<Timestamp>,
     /// Archived risks are left out unless this is true or status names ARCHIVED.
     #[graphql(default_with = "Some(false)")]
     pub include_archived: Option<bool>,

@@ -2,12 +2,12 @@
 
 use super::ContextExt;
 use super::risks::Risk;
+use crate::domain::date::Timestamp;
 use crate::domain::enums::{ControlHealth, MitigationTarget, Role};
 use crate::domain::inputs::{CreateControlInput, UpdateControlInput};
 use crate::error::{AppError, AppResult};
 use crate::store::{self, controls::Linked};
 use async_graphql::{Context, ID, Object};
-use chrono::{DateTime, Utc};
 use entity::{control, risk_control};
 
 /// Something the organization does that makes risks less likely or less
@@ -59,11 +59,11 @@ impl Control {
     async fn version(&self) -> i32 {
         self.0.version
     }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> Timestamp {
+        Timestamp(self.0.created_at)
     }
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> Timestamp {
+        Timestamp(self.0.updated_at)
     }
 }
 

@@ -5,6 +5,7 @@ use super::ContextExt;
 use super::risks::{PageInfo, Risk};
 use super::scores::{RiskScore, risk_score};
 use super::viewer::{Member, member};
+use crate::domain::date::Timestamp;
 use crate::domain::enums::{ChangeCause, RiskEventKind};
 use crate::domain::history::FieldChange as Change;
 use crate::domain::scoring::Score;
@@ -12,7 +13,6 @@ use crate::error::{AppError, AppResult};
 use crate::feed::{Event, parse_cursor};
 use crate::store::history::{self, Selection};
 use async_graphql::{Context, ID, Json, Object, SimpleObject};
-use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 /// The risk an event is about, as it is now; None once deleted.
@@ -50,8 +50,8 @@ impl RiskEvent {
     async fn actor(&self, ctx: &Context<'_>) -> AppResult<Option<Member>> {
         member(ctx, self.0.actor_id.as_ref()).await
     }
-    async fn occurred_at(&self) -> DateTime<Utc> {
-        self.0.occurred_at
+    async fn occurred_at(&self) -> Timestamp {
+        Timestamp(self.0.occurred_at)
     }
     /// Every field that changed, custom fields (`customFields.<name>`) and
     /// control links (`controls.<identifier>`) included.
@@ -189,7 +189,7 @@ impl ResidualRiskChange {
     async fn current(&self, ctx: &Context<'_>) -> AppResult<Option<RiskScore>> {
         self.score(ctx, self.0.residual_after.as_deref()).await
     }
-    async fn occurred_at(&self) -> DateTime<Utc> {
-        self.0.occurred_at
+    async fn occurred_at(&self) -> Timestamp {
+        Timestamp(self.0.occurred_at)
     }
 }

@@ -5,6 +5,7 @@ use super::custom_fields::CustomFieldDefinition;
 use super::heatmaps::{Heatmap, RegisterSummary, heatmap, summary};
 use super::risks::{RiskConnection, risk_connection};
 use super::scores::RiskScales;
+use crate::domain::date::Timestamp;
 use crate::domain::enums::Role;
 use crate::domain::enums::ScoreBasis;
 use crate::domain::inputs::{CreateRegisterInput, RiskFilter, RiskOrder, UpdateRegisterInput};
@@ -12,7 +13,6 @@ use crate::domain::scales::Scales;
 use crate::error::{AppError, AppResult};
 use crate::store::{self, registers::scales_of, risk_query::PageArgs};
 use async_graphql::{Context, ID, Object};
-use chrono::{DateTime, Utc};
 use entity::register;
 
 /// A register of risks with its own scales and bands.
@@ -115,11 +115,11 @@ impl Register {
     async fn version(&self) -> i32 {
         self.model.version
     }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.model.created_at
+    async fn created_at(&self) -> Timestamp {
+        Timestamp(self.model.created_at)
     }
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.model.updated_at
+    async fn updated_at(&self) -> Timestamp {
+        Timestamp(self.model.updated_at)
     }
 }
 

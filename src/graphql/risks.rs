@@ -9,7 +9,7 @@ use super::registers::Register;
 use super::scores::{RiskScore, risk_score};
 use super::severities::Severity;
 use super::viewer::{Member, member};
-use crate::domain::date::Date;
+use crate::domain::date::{Date, Timestamp};
 use crate::domain::enums::{
     ChangeCause, ClosureReason, RiskEventKind, RiskStage, RiskStatus, Role, TreatmentStrategy,
 };
@@ -19,7 +19,6 @@ use crate::domain::validation;
 use crate::error::{AppError, AppResult};
 use crate::store::{self, risk_query};
 use async_graphql::{Context, ID, Lookahead, Object, SimpleObject};
-use chrono::{DateTime, Utc};
 use entity::risk;
 
 /// A risk in a register, with its inherent and residual scores.
@@ -79,8 +78,8 @@ impl Risk {
             .transpose()
     }
     /// Set when the risk is CLOSED.
-    async fn closed_at(&self) -> Option<DateTime<Utc>> {
-        self.0.closed_at
+    async fn closed_at(&self) -> Option<Timestamp> {
+        self.0.closed_at.map(Timestamp)
     }
     /// Minutes from creation to closing.
     async fn resolution_duration_minutes(&self) -> Option<i32> {
@@ -128,8 +127,8 @@ impl Risk {
     async fn residual_overridden_by(&self, ctx: &Context<'_>) -> AppResult<Option<Member>> {
         member(ctx, self.0.residual_overridden_by.as_ref()).await
     }
-    async fn residual_overridden_at(&self) -> Option<DateTime<Utc>> {
-        self.0.residual_overridden_at
+    async fn residual_overridden_at(&self) -> Option<Timestamp> {
+        self.0.residual_overridden_at.map(Timestamp)
     }
     /// The highest residual band level the organization accepts for this risk.
     async fn tolerance_level(&self) -> Option<i32> {
@@ -202,14 +201,14 @@ impl Risk {
     async fn version(&self) -> i32 {
         self.0.version
     }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> Timestamp {
+        Timestamp(self.0.created_at)
     }
     async fn created_by(&self, ctx: &Context<'_>) -> AppResult<Option<Member>> {
         member(ctx, self.0.created_by.as_ref()).await
     }
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> Timestamp {
+        Timestamp(self.0.updated_at)
     }
     async fn updated_by(&self, ctx: &Context<'_>) -> AppResult<Option<Member>> {
         member(ctx, self.0.updated_by.as_ref()).await

@@ -1,12 +1,12 @@
 //! Severities (4me's model).
 
 use super::ContextExt;
+use crate::domain::date::Timestamp;
 use crate::domain::enums::Role;
 use crate::domain::inputs::{CreateSeverityInput, SeverityFilter, UpdateSeverityInput};
 use crate::error::AppResult;
 use crate::store;
 use async_graphql::{Context, ID, Object};
-use chrono::{DateTime, Utc};
 use entity::severity;
 
 /// How severe a risk is, on the organization's own list.
@@ -43,11 +43,11 @@ impl Severity {
     async fn source_id(&self) -> Option<&str> {
         self.0.source_id.as_deref()
     }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> Timestamp {
+        Timestamp(self.0.created_at)
     }
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> Timestamp {
+        Timestamp(self.0.updated_at)
     }
 }
 

@@ -6,12 +6,12 @@ use super::custom_fields::CustomFieldDefinition;
 use super::registers::Register;
 use super::risks::Risk;
 use super::severities::Severity;
+use crate::domain::date::Timestamp;
 use crate::domain::enums::Role;
 use crate::domain::identifiers::{Kind, kind_of};
 use crate::error::{AppError, AppResult};
 use crate::store::{self, find};
 use async_graphql::{Context, ID, Interface, Object};
-use chrono::{DateTime, Utc};
 use entity::{control, custom_field_definition, member, organization, register, risk, severity};
 
 /// An object with a global ID; `node(id)` finds any of them.
@@ -42,8 +42,8 @@ impl Organization {
     async fn name(&self) -> &str {
         &self.0.name
     }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> Timestamp {
+        Timestamp(self.0.created_at)
     }
 }
 
@@ -64,8 +64,8 @@ impl Member {
     async fn role(&self) -> AppResult<Role> {
         Role::from_stored(&self.0.role)
     }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> Timestamp {
+        Timestamp(self.0.created_at)
     }
 }
 

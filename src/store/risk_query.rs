@@ -3,6 +3,7 @@
 //! the order is total and a cursor names one position.
 
 use crate::config::Limits;
+use crate::domain::date::Timestamp;
 use crate::domain::enums::RiskStatus;
 use crate::domain::inputs::{RiskFilter, RiskOrder, RiskOrderField, SortDirection};
 use crate::error::{AppError, AppResult};
@@ -84,7 +85,7 @@ pub fn condition(org_id: &str, filter: &RiskFilter, search: Option<&str>) -> Con
     if let Some(source_id) = &f.source_id {
         cond = cond.add(C::SourceId.eq(source_id.as_str()));
     }
-    if let Some(since) = f.updated_since {
+    if let Some(Timestamp(since)) = f.updated_since {
         cond = cond.add(C::UpdatedAt.gte(since));
     }
     if let Some(text) = search.map(str::trim).filter(|s| !s.is_empty()) {

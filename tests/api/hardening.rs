@@ -604,6 +604,32 @@ async fn coercion_errors_name_their_input_path(app: TestApp) {
             .is_some_and(|f| f.contains("likelihood")),
         "{err:?}"
     );
+    for (query, variables) in [
+        (
+            r#"{ risks(filter: {updatedSince: "yesterday"}) { totalCount } }"#,
+            json!({}),
+        ),
+        (
+            "query($f: RiskFilter) { risks(filter: $f) { totalCount } }",
+            json!({ "f": { "updatedSince": "2026-03-01 09:00" } }),
+        ),
+    ] {
+        let err = admin.err(query, variables).await;
+        assert_eq!(err.code, "BAD_USER_INPUT", "{}", err.message);
+        assert!(
+            err.field
+                .as_deref()
+                .is_some_and(|f| f.ends_with("updatedSince")),
+            "{err:?}"
+        );
+    }
+    let fine = admin
+        .ok(
+            r#"{ risks(filter: {updatedSince: "2026-03-01T09:00:00.5+01:00"}) { totalCount } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(fine["risks"]["totalCount"], 0);
 }
 
 async fn a_subscribe_without_payload_is_an_invalid_message(app: TestApp) {
