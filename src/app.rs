@@ -4,10 +4,11 @@
 
 use crate::auth::Verifier;
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Config, Limits};
 use crate::feed::{Feed, listen};
-use crate::graphql::{self, RiskgraphSchema};
+use crate::graphql::{self, Services};
 use crate::store::{self, StatementCounter};
+use crate::web::state::AppState;
 use crate::web::{graphql_http, health, refusals, serve};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -26,20 +27,6 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-/// What every handler and resolver shares. Cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub db: DatabaseConnection,
-    pub config: Arc<Config>,
-    pub verifier: Arc<Verifier>,
-    pub schema: RiskgraphSchema,
-    pub clock: Clock,
-    pub statements: StatementCounter,
-    pub feed: Arc<Feed>,
-    /// Flips to true when the server shuts down: WebSockets close with 1001.
-    pub shutdown: watch::Receiver<bool>,
-}
-
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -51,6 +38,17 @@ pub enum StartError {
     Auth(String),
 }
 
+/// Connects to the database and applies pending migrations.
+pub async fn migrate(
+    database_url: &str,
+    limits: &Limits,
+    statements: &StatementCounter,
+) -> Result<DatabaseConnection, StartError> {
+    let db = store::connect(database_url, limits, statements).await?;
+    Migrator::up(&db, None).await?;
+    Ok(db)
+}
+
 /// Connects, migrates, and returns the state the router serves; `shutdown`
 /// tells long-lived connections when to close.
 pub async fn state(
@@ -59,8 +57,7 @@ pub async fn state(
     shutdown: watch::Receiver<bool>,
 ) -> Result<AppState, StartError> {
     let statements = StatementCounter::default();
-    let db = store::connect(&config.database_url, &config.limits, &statements).await?;
-    Migrator::up(&db, None).await?;
+    let db = migrate(&config.database_url, &config.limits, &statements).await?;
     let verifier = Verifier::new(
         &config.jwt_key,
         config.jwt_issuer.as_deref(),
@@ -68,13 +65,20 @@ pub async fn state(
         config.jwt_leeway_secs,
     )
     .map_err(StartError::Auth)?;
+    let feed = Feed::new(
+        db.clone(),
+        config.limits.feed_buffer,
+        config.limits.feed_poll(),
+    );
+    let services = Services {
+        db: db.clone(),
+        clock: clock.clone(),
+        feed: feed.clone(),
+        limits: Arc::new(config.limits.clone()),
+    };
     Ok(AppState {
-        schema: graphql::schema(&config.limits),
-        feed: Feed::new(
-            db.clone(),
-            config.limits.feed_buffer,
-            config.limits.feed_poll(),
-        ),
+        schema: graphql::schema(&config.limits, services),
+        feed,
         db,
         config: Arc::new(config),
         verifier: Arc::new(verifier),

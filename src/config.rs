@@ -4,7 +4,7 @@
 use clap::Args;
 use secrecy::SecretString;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://riskgraph.db?mode=rwc";
@@ -191,6 +191,45 @@ impl Config {
             limits: Limits::default(),
         }
     }
+}
+
+impl AuthArgs {
+    /// The configured key, or else the local-mode secret (true when local).
+    pub fn key(&self, database_url: &str) -> Result<(JwtKey, bool), String> {
+        if let Some(secret) = &self.jwt_secret {
+            return Ok((JwtKey::Secret(secret.clone()), false));
+        }
+        if let Some(path) = &self.jwt_public_key {
+            let pem =
+                std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            return Ok((JwtKey::PublicKeyPem(pem), false));
+        }
+        let secret = local_secret(&local_secret_path(database_url))?;
+        Ok((JwtKey::Secret(secret), true))
+    }
+}
+
+/// Reads the local-mode secret, creating it (mode 0600) on first use.
+fn local_secret(path: &Path) -> Result<SecretString, String> {
+    if let Ok(secret) = std::fs::read_to_string(path) {
+        return Ok(SecretString::from(secret.trim().to_owned()));
+    }
+    use rand::Rng;
+    let secret: String = rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(48)
+        .map(char::from)
+        .collect();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    std::io::Write::write_all(&mut file, secret.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(SecretString::from(secret))
 }
 
 /// Local mode keeps its secret beside the SQLite file, or in the working

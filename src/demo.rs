@@ -2,7 +2,6 @@
 //! custom fields, controls and about 60 varied risks, seeded through the same store
 //! functions the API uses.
 
-use crate::app::AppState;
 use crate::auth::Claims;
 use crate::domain::date::Date;
 use crate::domain::enums::{
@@ -15,10 +14,11 @@ use crate::domain::inputs::{
 };
 use crate::domain::risk::CustomFieldValueInput;
 use crate::error::{AppError, AppResult};
-use crate::store;
+use crate::store::{self, Actor};
 use async_graphql::ID;
+use chrono::{DateTime, Utc};
 use entity::organization;
-use sea_orm::{EntityTrait, PaginatorTrait};
+use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
 
 pub const ORG: &str = "demo";
 pub const ADMIN: &str = "demo-admin";
@@ -41,12 +41,10 @@ const DEPARTMENTS: &[&str] = &["Engineering", "Finance", "Legal", "Operations", 
 const UNITS: &[&str] = &["EMEA", "Americas", "APAC"];
 
 /// Seeds the demo organization when the database has none; returns its key.
-pub async fn seed(state: &AppState) -> AppResult<Option<String>> {
-    let db = &state.db;
+pub async fn seed(db: &DatabaseConnection, now: DateTime<Utc>) -> AppResult<Option<String>> {
     if organization::Entity::find().count(db).await? > 0 {
         return Ok(None);
     }
-    let now = state.clock.now();
     let claims = Claims {
         sub: ADMIN.into(),
         org: ORG.into(),
@@ -56,44 +54,66 @@ pub async fn seed(state: &AppState) -> AppResult<Option<String>> {
         email: Some("admin@demo.example".into()),
     };
     let admin = store::members::principal_for(db, &claims, now).await?;
-    let register = store::registers::create(
+    let actor = Actor {
         db,
-        &admin,
+        principal: &admin,
+        now,
+    };
+    let register = store::registers::create(
+        actor,
         CreateRegisterInput {
             name: "Enterprise risks".into(),
             description: Some("The company-wide register, scored on the default 5x5.".into()),
             identifier_prefix: "RA".into(),
-            scales: None,
-            preset: None,
+            ..CreateRegisterInput::default()
         },
-        now,
     )
     .await?;
-    let mut severities = Vec::new();
-    for (position, name) in ["Low", "Medium", "High", "Critical"]
-        .into_iter()
-        .enumerate()
-    {
-        let severity = store::severities::create(
-            db,
-            &admin,
-            CreateSeverityInput {
-                name: name.into(),
-                description: None,
-                information: None,
-                position: i32::try_from(position).ok(),
-                disabled: None,
-                source: None,
-                source_id: None,
-            },
-            now,
-        )
-        .await?;
-        severities.push(severity.id);
+    let setup = Setup {
+        register: register.id.clone(),
+        severities: severities(actor).await?,
+        fields: custom_fields(actor, &register.id).await?,
+        controls: controls(actor).await?,
+    };
+    for n in 0..60_usize {
+        let risk = store::risks::create(actor, setup.risk(n, &admin.member_id))
+            .await
+            .map_err(|e| AppError::internal(("demo risk", n, e.message())))?;
+        if n % 3 != 2 {
+            let reduces = MitigationTarget::ALL[n % MitigationTarget::ALL.len()];
+            let control = setup.controls[n % setup.controls.len()].as_str();
+            store::controls::link(actor, (&risk.id, control), reduces, None).await?;
+        }
     }
-    let field =
-        |name: &str, field_type, number_format, options: Option<&[&str]>| CreateCustomFieldInput {
-            register_id: ID(register.id.clone()),
+    Ok(Some(ORG.to_owned()))
+}
+
+/// Ids of what the demo risks refer to.
+struct Setup {
+    register: String,
+    severities: Vec<String>,
+    /// Business unit, annual loss expectancy, regulatory.
+    fields: [String; 3],
+    controls: Vec<String>,
+}
+
+async fn severities(actor: Actor<'_>) -> AppResult<Vec<String>> {
+    let mut ids = Vec::new();
+    for (position, name) in (0..).zip(["Low", "Medium", "High", "Critical"]) {
+        let input = CreateSeverityInput {
+            name: name.into(),
+            position: Some(position),
+            ..CreateSeverityInput::default()
+        };
+        ids.push(store::severities::create(actor, input).await?.id);
+    }
+    Ok(ids)
+}
+
+async fn custom_fields(actor: Actor<'_>, register_id: &str) -> AppResult<[String; 3]> {
+    let field = |name: &str, field_type, number_format, options: Option<&[&str]>| {
+        let input = CreateCustomFieldInput {
+            register_id: ID(register_id.to_owned()),
             name: name.into(),
             field_type,
             number_format,
@@ -101,39 +121,29 @@ pub async fn seed(state: &AppState) -> AppResult<Option<String>> {
             required: None,
             position: None,
         };
-    let unit = store::custom_fields::create(
-        db,
-        &admin,
+        async move {
+            store::custom_fields::create(actor, input)
+                .await
+                .map(|f| f.id)
+        }
+    };
+    let unit = "Business unit";
+    let loss = "Annual loss expectancy";
+    Ok([
+        field(unit, CustomFieldType::SingleSelect, None, Some(UNITS)).await?,
         field(
-            "Business unit",
-            CustomFieldType::SingleSelect,
-            None,
-            Some(UNITS),
-        ),
-        now,
-    )
-    .await?;
-    let loss = store::custom_fields::create(
-        db,
-        &admin,
-        field(
-            "Annual loss expectancy",
+            loss,
             CustomFieldType::Number,
             Some(NumberFormat::Decimal),
             None,
-        ),
-        now,
-    )
-    .await?;
-    let regulated = store::custom_fields::create(
-        db,
-        &admin,
-        field("Regulatory", CustomFieldType::Boolean, None, None),
-        now,
-    )
-    .await?;
+        )
+        .await?,
+        field("Regulatory", CustomFieldType::Boolean, None, None).await?,
+    ])
+}
 
-    let mut controls = Vec::new();
+async fn controls(actor: Actor<'_>) -> AppResult<Vec<String>> {
+    let mut ids = Vec::new();
     for (identifier, name, health, effectiveness) in [
         (
             "C-1",
@@ -150,48 +160,38 @@ pub async fn seed(state: &AppState) -> AppResult<Option<String>> {
         ("C-3", "Supplier due diligence", ControlHealth::Healthy, 0.4),
         ("C-4", "Change approval board", ControlHealth::Critical, 0.5),
     ] {
-        let control = store::controls::create(
-            db,
-            &admin,
-            CreateControlInput {
-                identifier: Some(identifier.into()),
-                name: name.into(),
-                description: None,
-                health: Some(health),
-                effectiveness: Some(effectiveness),
-            },
-            now,
-        )
-        .await?;
-        controls.push(control.id);
+        let input = CreateControlInput {
+            identifier: Some(identifier.into()),
+            name: name.into(),
+            health: Some(health),
+            effectiveness: Some(effectiveness),
+            ..CreateControlInput::default()
+        };
+        ids.push(store::controls::create(actor, input).await?.id);
     }
+    Ok(ids)
+}
 
-    for n in 0..60_usize {
+impl Setup {
+    /// Demo risk `n`: a fixed spread over the 5x5 grid, statuses and
+    /// treatments, so the heatmap and filters have something to show.
+    fn risk(&self, n: usize, owner: &str) -> CreateRiskInput {
         let (topic, category) = TOPICS[n % TOPICS.len()];
-        // A fixed spread over the 5x5 grid, statuses and treatments, so the
-        // heatmap and filters have something to show.
-        let likelihood = i32::try_from((n * 7 + 3) % 5).unwrap_or(0);
-        let impact = i32::try_from((n * 3 + n / 5) % 5).unwrap_or(0);
+        let level = |x: usize| i32::try_from(x % 5).unwrap_or(0);
         let status = match n % 10 {
             0 => RiskStatus::Closed,
             1 | 2 => RiskStatus::Pending,
             3 => RiskStatus::Materialized,
             _ => RiskStatus::Open,
         };
-        let treatment = TreatmentStrategy::ALL[n % TreatmentStrategy::ALL.len()];
+        let overridden = n.is_multiple_of(9);
+        let [unit, loss, regulated] = &self.fields;
         let value = |field_id: &str| CustomFieldValueInput {
             field_id: ID(field_id.to_owned()),
-            text: None,
-            number: None,
-            boolean: None,
-            date: None,
-            user_id: None,
-            selection: None,
-            selections: None,
+            ..CustomFieldValueInput::default()
         };
-        let input = CreateRiskInput {
-            register_id: ID(register.id.clone()),
-            identifier: None,
+        CreateRiskInput {
+            register_id: ID(self.register.clone()),
             title: format!("{topic} ({})", n / TOPICS.len() + 1),
             description: Some(format!("Demo risk {n}: {topic}.")),
             category: Some(category.into()),
@@ -199,51 +199,33 @@ pub async fn seed(state: &AppState) -> AppResult<Option<String>> {
             status: Some(status),
             stage: Some(RiskStage::ALL[n % RiskStage::ALL.len()]),
             closure_reason: (status == RiskStatus::Closed).then_some(ClosureReason::Mitigated),
-            severity_id: Some(ID(severities[n % severities.len()].clone())),
-            owner_id: Some(ID(admin.member_id.clone())),
-            likelihood_level: (n % 13 != 0).then_some(likelihood),
-            impact_level: Some(impact),
-            likelihood_rationale: None,
-            impact_rationale: None,
-            residual_likelihood_override: (n % 9 == 0).then_some(0),
-            residual_impact_override: None,
-            residual_override_reason: (n % 9 == 0).then(|| "Compensating manual review".into()),
-            tolerance_level: Some(i32::try_from(n % 4).unwrap_or(0)),
-            treatment: Some(treatment),
-            treatment_description: None,
-            treatment_rationale: None,
-            mitigation_target_at: chrono::NaiveDate::from_ymd_opt(
-                2027,
-                u32::try_from(n % 12 + 1).unwrap_or(1),
-                15,
-            )
-            .map(Date),
-            notes: None,
-            source: None,
-            source_id: None,
+            severity_id: Some(ID(self.severities[n % self.severities.len()].clone())),
+            owner_id: Some(ID(owner.to_owned())),
+            likelihood_level: (!n.is_multiple_of(13)).then_some(level(n * 7 + 3)),
+            impact_level: Some(level(n * 3 + n / 5)),
+            residual_likelihood_override: overridden.then_some(0),
+            residual_override_reason: overridden.then(|| "Compensating manual review".into()),
+            tolerance_level: i32::try_from(n % 4).ok(),
+            treatment: Some(TreatmentStrategy::ALL[n % TreatmentStrategy::ALL.len()]),
+            mitigation_target_at: u32::try_from(n % 12 + 1)
+                .ok()
+                .and_then(|month| chrono::NaiveDate::from_ymd_opt(2027, month, 15))
+                .map(Date),
             custom_fields: Some(vec![
                 CustomFieldValueInput {
                     selection: Some(UNITS[n % UNITS.len()].into()),
-                    ..value(&unit.id)
+                    ..value(unit)
                 },
                 CustomFieldValueInput {
                     number: Some(f64::from(u32::try_from(n).unwrap_or(0) * 2_500 + 10_000)),
-                    ..value(&loss.id)
+                    ..value(loss)
                 },
                 CustomFieldValueInput {
                     boolean: Some(category == "Compliance"),
-                    ..value(&regulated.id)
+                    ..value(regulated)
                 },
             ]),
-        };
-        let risk = store::risks::create(db, &admin, input, now)
-            .await
-            .map_err(|e| AppError::internal(("demo risk", n, e.message())))?;
-        if n % 3 != 2 {
-            let reduces = MitigationTarget::ALL[n % MitigationTarget::ALL.len()];
-            let control = controls[n % controls.len()].as_str();
-            store::controls::link(db, &admin, (&risk.id, control), reduces, None, now).await?;
+            ..CreateRiskInput::default()
         }
     }
-    Ok(Some(ORG.to_owned()))
 }

@@ -2,12 +2,11 @@
 
 use clap::{Parser, Subcommand};
 use riskgraph::app::{self, App};
-use riskgraph::auth::{Claims, mint};
+use riskgraph::auth::{Claims, token_for};
 use riskgraph::clock::Clock;
-use riskgraph::config::{AuthArgs, Config, DatabaseArgs, JwtKey, ServeArgs, local_secret_path};
+use riskgraph::config::{AuthArgs, Config, DatabaseArgs, JwtKey, Limits, ServeArgs};
+use riskgraph::store::StatementCounter;
 use riskgraph::{demo, graphql};
-use secrecy::{ExposeSecret, SecretString};
-use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 use tracing_subscriber::EnvFilter;
@@ -59,72 +58,6 @@ struct TokenArgs {
     auth: AuthArgs,
 }
 
-/// Reads the local-mode secret, creating it (mode 0600) on first use.
-fn local_secret(path: &Path) -> Result<SecretString, String> {
-    if let Ok(secret) = std::fs::read_to_string(path) {
-        return Ok(SecretString::from(secret.trim().to_owned()));
-    }
-    use rand::Rng;
-    let secret: String = rand::rng()
-        .sample_iter(rand::distr::Alphanumeric)
-        .take(48)
-        .map(char::from)
-        .collect();
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-    std::io::Write::write_all(&mut file, secret.as_bytes())
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    Ok(SecretString::from(secret))
-}
-
-/// The configured key, or the local-mode secret when none is configured.
-fn jwt_key(auth: &AuthArgs, database_url: &str) -> Result<(JwtKey, bool), String> {
-    if let Some(secret) = &auth.jwt_secret {
-        return Ok((JwtKey::Secret(secret.clone()), false));
-    }
-    if let Some(path) = &auth.jwt_public_key {
-        let pem =
-            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        return Ok((JwtKey::PublicKeyPem(pem), false));
-    }
-    let secret = local_secret(&local_secret_path(database_url))?;
-    Ok((JwtKey::Secret(secret), true))
-}
-
-fn token_for(key: &JwtKey, claims: &Claims) -> Result<String, String> {
-    match key {
-        JwtKey::Secret(secret) => Ok(mint(secret.expose_secret(), claims)),
-        JwtKey::PublicKeyPem(_) => {
-            Err("tokens for a public key are issued by its identity provider".into())
-        }
-    }
-}
-
-fn claims(
-    org: &str,
-    sub: &str,
-    role: &str,
-    ttl: Duration,
-    name: Option<String>,
-    email: Option<String>,
-) -> Claims {
-    let exp = Clock::default().now()
-        + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::hours(1));
-    Claims {
-        sub: sub.to_owned(),
-        org: org.to_owned(),
-        role: role.to_owned(),
-        exp: exp.timestamp(),
-        name,
-        email,
-    }
-}
-
 async fn shutdown_signal() {
     let interrupt = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -147,8 +80,27 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+/// An admin token printed at start, for the demo or local organization.
+fn admin_token(key: &JwtKey, (org, sub): (&str, &str), days: u64) -> Result<String, String> {
+    let claims = Claims::new(
+        (org, sub, "admin"),
+        Clock::default().now(),
+        Duration::from_secs(days * 86400),
+        Some(
+            if org == demo::ORG {
+                "Demo admin"
+            } else {
+                "Local admin"
+            }
+            .into(),
+        ),
+        None,
+    );
+    token_for(key, &claims)
+}
+
 async fn serve(args: ServeArgs) -> Result<(), String> {
-    let (jwt_key, local) = jwt_key(&args.auth, &args.database.database_url)?;
+    let (jwt_key, local) = args.auth.key(&args.database.database_url)?;
     if local && !args.bind.ip().is_loopback() {
         return Err(format!(
             "no RISKGRAPH_JWT_SECRET or RISKGRAPH_JWT_PUBLIC_KEY is set: local mode listens on loopback only, not {}",
@@ -167,44 +119,37 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let app = App::spawn(config, Clock::default())
         .await
         .map_err(|e| e.to_string())?;
-    let url = format!("http://{}", app.addr);
     if args.demo {
-        match demo::seed(&app.state)
+        let seeded = demo::seed(&app.state.db, app.state.clock.now())
             .await
-            .map_err(|e| format!("demo data: {}", e.message()))?
-        {
+            .map_err(|e| format!("demo data: {}", e.message()))?;
+        match seeded {
             Some(org) => {
-                let token = token_for(
-                    &jwt_key,
-                    &claims(
-                        &org,
-                        demo::ADMIN,
-                        "admin",
-                        Duration::from_secs(30 * 86400),
-                        Some("Demo admin".into()),
-                        None,
-                    ),
-                )?;
+                let token = admin_token(&jwt_key, (&org, demo::ADMIN), 30)?;
                 println!("demo organization {org:?} seeded; admin token (30 days):\n{token}");
             }
             None => println!("the database already holds data; demo data not seeded"),
         }
     } else if local {
-        let token = token_for(
-            &jwt_key,
-            &claims(
-                "local",
-                "admin",
-                "admin",
-                Duration::from_secs(86400),
-                Some("Local admin".into()),
-                None,
-            ),
-        )?;
+        let token = admin_token(&jwt_key, ("local", "admin"), 1)?;
         println!("local mode; admin token (24 hours):\n{token}");
     }
+    let url = format!("http://{}", app.addr);
     println!("riskgraph listening on {url}/graphql (GraphiQL: {url}/graphiql)");
     app.serve_until(shutdown_signal()).await;
+    Ok(())
+}
+
+fn token(args: TokenArgs) -> Result<(), String> {
+    let (key, _) = args.auth.key(&args.database.database_url)?;
+    let claims = Claims::new(
+        (&args.org, &args.sub, &args.role),
+        Clock::default().now(),
+        args.ttl,
+        args.name,
+        args.email,
+    );
+    println!("{}", token_for(&key, &claims)?);
     Ok(())
 }
 
@@ -219,28 +164,13 @@ async fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Serve(args) => serve(args).await,
         Command::Migrate(args) => {
-            let key = JwtKey::Secret(SecretString::from(String::new()));
-            let config = Config {
-                jwt_key: key,
-                ..Config::for_database(args.database_url, "")
-            };
-            app::state(
-                config,
-                Clock::default(),
-                tokio::sync::watch::channel(false).1,
-            )
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+            let statements = StatementCounter::default();
+            app::migrate(&args.database_url, &Limits::default(), &statements)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
         }
-        Command::Token(args) => {
-            jwt_key(&args.auth, &args.database.database_url).and_then(|(key, _)| {
-                let claims = claims(
-                    &args.org, &args.sub, &args.role, args.ttl, args.name, args.email,
-                );
-                token_for(&key, &claims).map(|token| println!("{token}"))
-            })
-        }
+        Command::Token(args) => token(args),
         Command::Schema => {
             print!("{}", graphql::sdl());
             Ok(())

@@ -25,6 +25,27 @@ pub struct Claims {
     pub email: Option<String>,
 }
 
+impl Claims {
+    /// Claims for `sub` in `org` with `role`, valid for `ttl` from `now`.
+    pub fn new(
+        (org, sub, role): (&str, &str, &str),
+        now: chrono::DateTime<chrono::Utc>,
+        ttl: std::time::Duration,
+        name: Option<String>,
+        email: Option<String>,
+    ) -> Self {
+        let ttl = chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::hours(1));
+        Self {
+            sub: sub.to_owned(),
+            org: org.to_owned(),
+            role: role.to_owned(),
+            exp: (now + ttl).timestamp(),
+            name,
+            email,
+        }
+    }
+}
+
 /// The caller of a request: always scoped to one organization.
 #[derive(Clone, Debug)]
 pub struct Principal {
@@ -178,6 +199,17 @@ pub fn mint(secret: &str, claims: &Claims) -> String {
         &EncodingKey::from_secret(secret.as_bytes()),
     )
     .unwrap_or_default()
+}
+
+/// A token for `claims` signed with `key`: only a shared secret can sign
+/// here; tokens for a public key come from its identity provider.
+pub fn token_for(key: &JwtKey, claims: &Claims) -> Result<String, String> {
+    match key {
+        JwtKey::Secret(secret) => Ok(mint(secret.expose_secret(), claims)),
+        JwtKey::PublicKeyPem(_) => {
+            Err("tokens for a public key are issued by its identity provider".into())
+        }
+    }
 }
 
 /// The token of an `Authorization: Bearer` header value.

@@ -11,7 +11,7 @@ use super::risk::{CustomFieldValueInput, RiskPatch};
 use super::scales::Scales;
 use async_graphql::{Enum, ID, InputObject, MaybeUndefined};
 
-#[derive(InputObject, Clone, Debug)]
+#[derive(InputObject, Clone, Debug, Default)]
 pub struct CreateRegisterInput {
     pub name: String,
     pub description: Option<String>,
@@ -39,7 +39,7 @@ pub struct UpdateRegisterInput {
     pub scales_remap: Option<ScalesRemapInput>,
 }
 
-#[derive(InputObject, Clone, Debug)]
+#[derive(InputObject, Clone, Debug, Default)]
 pub struct CreateSeverityInput {
     pub name: String,
     pub description: Option<String>,
@@ -91,7 +91,7 @@ pub struct UpdateCustomFieldInput {
     pub position: MaybeUndefined<i32>,
 }
 
-#[derive(InputObject, Clone, Debug)]
+#[derive(InputObject, Clone, Debug, Default)]
 pub struct CreateRiskInput {
     pub register_id: ID,
     /// Generated from the register prefix when absent.
@@ -163,7 +163,7 @@ impl CreateRiskInput {
     }
 }
 
-#[derive(InputObject, Clone, Debug)]
+#[derive(InputObject, Clone, Debug, Default)]
 pub struct CreateControlInput {
     pub identifier: Option<String>,
     pub name: String,

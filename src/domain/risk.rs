@@ -17,7 +17,7 @@ use entity::risk;
 
 /// A value for one custom field. Give the member that matches the field's
 /// type; a value with every member null clears the field.
-#[derive(InputObject, Clone, Debug)]
+#[derive(InputObject, Clone, Debug, Default)]
 pub struct CustomFieldValueInput {
     pub field_id: ID,
     pub text: Option<String>,

@@ -107,13 +107,8 @@ impl ControlQuery {
         ctx: &Context<'_>,
         #[graphql(default_with = "Some(false)")] include_archived: Option<bool>,
     ) -> AppResult<Vec<Control>> {
-        let principal = ctx.principal()?;
-        let list = store::controls::list(
-            &ctx.state()?.db,
-            &principal.org_id,
-            include_archived.unwrap_or(false),
-        )
-        .await?;
+        let actor = ctx.actor(Role::Viewer)?;
+        let list = store::controls::list(actor, include_archived.unwrap_or(false)).await?;
         Ok(list.into_iter().map(Control).collect())
     }
 
@@ -133,12 +128,8 @@ impl ControlMutation {
         ctx: &Context<'_>,
         input: CreateControlInput,
     ) -> AppResult<Option<Control>> {
-        let principal = ctx.principal()?;
-        principal.require(Role::Editor)?;
-        let state = ctx.state()?;
-        Ok(Some(Control(
-            store::controls::create(&state.db, principal, input, state.clock.now()).await?,
-        )))
+        let actor = ctx.actor(Role::Editor)?;
+        Ok(Some(Control(store::controls::create(actor, input).await?)))
     }
 
     /// Changes a control; a new health or effectiveness re-scores every
@@ -150,23 +141,15 @@ impl ControlMutation {
         input: UpdateControlInput,
         expected_version: Option<i32>,
     ) -> AppResult<Option<Control>> {
-        let principal = ctx.principal()?;
-        principal.require(Role::Editor)?;
-        let state = ctx.state()?;
-        let now = state.clock.now();
+        let actor = ctx.actor(Role::Editor)?;
         Ok(Some(Control(
-            store::controls::update(&state.db, principal, &id, input, expected_version, now)
-                .await?,
+            store::controls::update(actor, &id, input, expected_version).await?,
         )))
     }
 
     async fn archive_control(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Control>> {
-        let principal = ctx.principal()?;
-        principal.require(Role::Editor)?;
-        let state = ctx.state()?;
-        Ok(Some(Control(
-            store::controls::archive(&state.db, principal, &id, state.clock.now()).await?,
-        )))
+        let actor = ctx.actor(Role::Editor)?;
+        Ok(Some(Control(store::controls::archive(actor, &id).await?)))
     }
 
     /// Links a control to a risk (linking again updates the link). Without a
@@ -179,18 +162,9 @@ impl ControlMutation {
         #[graphql(default_with = "MitigationTarget::Both")] reduces: MitigationTarget,
         strength: Option<f64>,
     ) -> AppResult<Option<ControlLink>> {
-        let principal = ctx.principal()?;
-        principal.require(Role::Editor)?;
-        let state = ctx.state()?;
-        let Linked { link, control } = store::controls::link(
-            &state.db,
-            principal,
-            (&risk_id, &control_id),
-            reduces,
-            strength,
-            state.clock.now(),
-        )
-        .await?;
+        let actor = ctx.actor(Role::Editor)?;
+        let Linked { link, control } =
+            store::controls::link(actor, (&risk_id, &control_id), reduces, strength).await?;
         Ok(Some(ControlLink { link, control }))
     }
 
@@ -201,16 +175,9 @@ impl ControlMutation {
         risk_id: ID,
         control_id: ID,
     ) -> AppResult<Option<bool>> {
-        let principal = ctx.principal()?;
-        principal.require(Role::Editor)?;
-        let state = ctx.state()?;
-        store::controls::unlink(
-            &state.db,
-            principal,
-            (&risk_id, &control_id),
-            state.clock.now(),
-        )
-        .await
-        .map(Some)
+        let actor = ctx.actor(Role::Editor)?;
+        store::controls::unlink(actor, (&risk_id, &control_id))
+            .await
+            .map(Some)
     }
 }

@@ -109,11 +109,9 @@ impl CustomFieldMutation {
         ctx: &Context<'_>,
         input: CreateCustomFieldInput,
     ) -> AppResult<Option<CustomFieldDefinition>> {
-        let principal = ctx.principal()?;
-        principal.require(Role::Admin)?;
-        let state = ctx.state()?;
+        let actor = ctx.actor(Role::Admin)?;
         Ok(Some(CustomFieldDefinition(
-            store::custom_fields::create(&state.db, principal, input, state.clock.now()).await?,
+            store::custom_fields::create(actor, input).await?,
         )))
     }
 
@@ -123,12 +121,9 @@ impl CustomFieldMutation {
         id: ID,
         input: UpdateCustomFieldInput,
     ) -> AppResult<Option<CustomFieldDefinition>> {
-        let principal = ctx.principal()?;
-        principal.require(Role::Admin)?;
-        let state = ctx.state()?;
+        let actor = ctx.actor(Role::Admin)?;
         Ok(Some(CustomFieldDefinition(
-            store::custom_fields::update(&state.db, principal, &id, input, state.clock.now())
-                .await?,
+            store::custom_fields::update(actor, &id, input).await?,
         )))
     }
 
@@ -138,11 +133,9 @@ impl CustomFieldMutation {
         ctx: &Context<'_>,
         id: ID,
     ) -> AppResult<Option<CustomFieldDefinition>> {
-        let principal = ctx.principal()?;
-        principal.require(Role::Admin)?;
-        let state = ctx.state()?;
+        let actor = ctx.actor(Role::Admin)?;
         Ok(Some(CustomFieldDefinition(
-            store::custom_fields::archive(&state.db, principal, &id, state.clock.now()).await?,
+            store::custom_fields::archive(actor, &id).await?,
         )))
     }
 }

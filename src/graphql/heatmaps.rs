@@ -5,6 +5,7 @@ use super::ContextExt;
 use super::registers::Register;
 use super::risks::Risk;
 use super::scores::{RiskBand, ScaleLevel, band, levels};
+use crate::domain::enums::Role;
 use crate::domain::enums::{RiskStatus, ScoreBasis};
 use crate::domain::inputs::RiskFilter;
 use crate::error::{AppError, AppResult};
@@ -134,7 +135,7 @@ impl HeatmapCell {
         ctx: &Context<'_>,
         #[graphql(default_with = "Some(10)")] first: Option<i32>,
     ) -> AppResult<Vec<Risk>> {
-        let max = ctx.state()?.config.limits.max_page_size;
+        let max = ctx.services()?.limits.max_page_size;
         let first = u64::try_from(first.unwrap_or(10))
             .map_err(|_| AppError::bad_input("first", "must not be negative"))?;
         if first > max as u64 {
@@ -161,11 +162,11 @@ pub async fn heatmap(
     basis: ScoreBasis,
     filter: Option<RiskFilter>,
 ) -> AppResult<Heatmap> {
-    let principal = ctx.principal()?;
-    let db = &ctx.state()?.db;
+    let actor = ctx.actor(Role::Viewer)?;
+    let db = actor.db;
     let mut filter = filter.unwrap_or_default();
     filter.register_id = Some(ID(register.model.id.clone()));
-    let condition = risk_query::condition(&principal.org_id, &filter, None);
+    let condition = risk_query::condition(actor.org_id(), &filter, None);
     let rows = heatmaps::cell_counts(db, condition.clone(), basis).await?;
     let (l_len, i_len) = (
         int(register.scales.likelihood.len()),
@@ -224,13 +225,13 @@ pub struct RegisterSummary {
 }
 
 pub async fn summary(ctx: &Context<'_>, register: &Register) -> AppResult<RegisterSummary> {
-    let principal = ctx.principal()?;
+    let actor = ctx.actor(Role::Viewer)?;
     let filter = RiskFilter {
         register_id: Some(ID(register.model.id.clone())),
         ..RiskFilter::default()
     };
-    let condition = risk_query::condition(&principal.org_id, &filter, None);
-    let rows = heatmaps::summary_counts(&ctx.state()?.db, condition).await?;
+    let condition = risk_query::condition(actor.org_id(), &filter, None);
+    let rows = heatmaps::summary_counts(actor.db, condition).await?;
     let bands = register.scales.bands.len();
     let mut by_status: HashMap<String, i64> = HashMap::new();
     let mut by_band = vec![0; bands];

@@ -6,6 +6,7 @@ use super::risks::{PageInfo, Risk};
 use super::scores::{RiskScore, risk_score};
 use super::viewer::{Member, member};
 use crate::domain::date::Timestamp;
+use crate::domain::enums::Role;
 use crate::domain::enums::{ChangeCause, RiskEventKind};
 use crate::domain::history::FieldChange as Change;
 use crate::domain::scoring::Score;
@@ -98,9 +99,8 @@ pub async fn events_page(
     after: Option<&str>,
     first: Option<i32>,
 ) -> AppResult<RiskEventConnection> {
-    let principal = ctx.principal()?;
-    let state = ctx.state()?;
-    let max = state.config.limits.max_page_size;
+    let actor = ctx.actor(Role::Viewer)?;
+    let max = ctx.services()?.limits.max_page_size;
     let first = u64::try_from(first.unwrap_or(100))
         .map_err(|_| AppError::bad_input("first", "must not be negative"))?;
     if first > max as u64 {
@@ -110,13 +110,13 @@ pub async fn events_page(
     }
     let after = after.map(|a| parse_cursor("after", a)).transpose()?;
     let selection = Selection {
-        org_id: &principal.org_id,
+        org_id: actor.org_id(),
         register_id,
         risk_id,
         after,
         first,
     };
-    let (rows, more) = history::page(&state.db, selection).await?;
+    let (rows, more) = history::page(actor.db, selection).await?;
     let events: Vec<Event> = rows.into_iter().map(std::sync::Arc::new).collect();
     Ok(RiskEventConnection {
         page_info: PageInfo {

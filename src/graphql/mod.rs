@@ -14,10 +14,13 @@ pub mod severities;
 pub mod subscriptions;
 pub mod viewer;
 
-use crate::app::AppState;
 use crate::auth::Principal;
+use crate::clock::Clock;
 use crate::config::Limits;
+use crate::domain::enums::Role;
 use crate::error::{AppError, AppResult};
+use crate::feed::Feed;
+use crate::store::Actor;
 use async_graphql::parser::types::Field;
 use async_graphql::registry::Registry;
 use async_graphql::resolver_utils::{ContainerType, resolve_container_serial};
@@ -26,7 +29,9 @@ use async_graphql::{
     ServerResult, Value,
 };
 use loaders::Loaders;
+use sea_orm::DatabaseConnection;
 use std::borrow::Cow;
+use std::sync::Arc;
 
 #[derive(MergedObject, Default)]
 pub struct Query(
@@ -88,9 +93,19 @@ impl ObjectType for Mutation {}
 
 pub type RiskgraphSchema = Schema<Query, Mutation, subscriptions::SubscriptionRoot>;
 
-/// The schema with its limits. The state, principal and loaders are added to
-/// each request by the HTTP layer, so the schema holds no state of its own.
-pub fn schema(limits: &Limits) -> RiskgraphSchema {
+/// What resolvers use of the running service. The schema holds it; the
+/// principal and loaders are added to each request by the HTTP layer.
+#[derive(Clone)]
+pub struct Services {
+    pub db: DatabaseConnection,
+    pub clock: Clock,
+    pub feed: Arc<Feed>,
+    pub limits: Arc<Limits>,
+}
+
+fn builder(
+    limits: &Limits,
+) -> async_graphql::SchemaBuilder<Query, Mutation, subscriptions::SubscriptionRoot> {
     Schema::build(
         Query::default(),
         Mutation::default(),
@@ -98,25 +113,33 @@ pub fn schema(limits: &Limits) -> RiskgraphSchema {
     )
     .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity)
-    .finish()
+}
+
+/// The schema with its limits and the services its resolvers use.
+pub fn schema(limits: &Limits, services: Services) -> RiskgraphSchema {
+    builder(limits).data(services).finish()
 }
 
 /// The SDL of the schema, as checked in at `schema.graphql`.
 pub fn sdl() -> String {
-    schema(&Limits::default()).sdl()
+    builder(&Limits::default()).finish().sdl()
 }
 
 /// What resolvers read from the context, without `unwrap`s.
 pub trait ContextExt {
-    fn state(&self) -> AppResult<&AppState>;
+    fn services(&self) -> AppResult<&Services>;
     fn principal(&self) -> AppResult<&Principal>;
     fn loaders(&self) -> AppResult<&Loaders>;
+    /// The caller, if signed in with at least `role`, with the database and
+    /// the time of the request: the one preamble of every resolver that
+    /// reads or writes through `store`.
+    fn actor(&self, role: Role) -> AppResult<Actor<'_>>;
 }
 
 impl ContextExt for Context<'_> {
-    fn state(&self) -> AppResult<&AppState> {
-        self.data::<AppState>()
-            .map_err(|_| AppError::internal("schema built without state"))
+    fn services(&self) -> AppResult<&Services> {
+        self.data::<Services>()
+            .map_err(|_| AppError::internal("schema built without services"))
     }
 
     fn principal(&self) -> AppResult<&Principal> {
@@ -127,5 +150,16 @@ impl ContextExt for Context<'_> {
     fn loaders(&self) -> AppResult<&Loaders> {
         self.data::<Loaders>()
             .map_err(|_| AppError::internal("request without loaders"))
+    }
+
+    fn actor(&self, role: Role) -> AppResult<Actor<'_>> {
+        let principal = self.principal()?;
+        principal.require(role)?;
+        let services = self.services()?;
+        Ok(Actor {
+            db: &services.db,
+            principal,
+            now: services.clock.now(),
+        })
     }
 }

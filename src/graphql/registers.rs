@@ -135,8 +135,7 @@ impl RegisterQuery {
         #[graphql(default_with = "Some(false)")] include_archived: Option<bool>,
     ) -> AppResult<Vec<Register>> {
         let include_archived = include_archived.unwrap_or(false);
-        let principal = ctx.principal()?;
-        store::registers::list(&ctx.state()?.db, &principal.org_id, include_archived)
+        store::registers::list(ctx.actor(Role::Viewer)?, include_archived)
             .await?
             .into_iter()
             .map(Register::new)
@@ -176,13 +175,8 @@ impl RegisterMutation {
         ctx: &Context<'_>,
         input: CreateRegisterInput,
     ) -> AppResult<Option<Register>> {
-        let principal = ctx.principal()?;
-        principal.require(Role::Admin)?;
-        let state = ctx.state()?;
-        Register::new(
-            store::registers::create(&state.db, principal, input, state.clock.now()).await?,
-        )
-        .map(Some)
+        let actor = ctx.actor(Role::Admin)?;
+        Register::new(store::registers::create(actor, input).await?).map(Some)
     }
 
     /// Changes a register. New scales re-score its risks; scales that would
@@ -194,24 +188,13 @@ impl RegisterMutation {
         input: UpdateRegisterInput,
         expected_version: Option<i32>,
     ) -> AppResult<Option<Register>> {
-        let principal = ctx.principal()?;
-        principal.require(Role::Admin)?;
-        let state = ctx.state()?;
-        let now = state.clock.now();
-        Register::new(
-            store::registers::update(&state.db, principal, &id, input, expected_version, now)
-                .await?,
-        )
-        .map(Some)
+        let actor = ctx.actor(Role::Admin)?;
+        Register::new(store::registers::update(actor, &id, input, expected_version).await?)
+            .map(Some)
     }
 
     async fn archive_register(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Register>> {
-        let principal = ctx.principal()?;
-        principal.require(Role::Admin)?;
-        let state = ctx.state()?;
-        Register::new(
-            store::registers::archive(&state.db, principal, &id, state.clock.now()).await?,
-        )
-        .map(Some)
+        let actor = ctx.actor(Role::Admin)?;
+        Register::new(store::registers::archive(actor, &id).await?).map(Some)
     }
 }

@@ -277,7 +277,7 @@ impl RiskConnection {
     }
     /// Every risk that matches the filter, on all pages.
     async fn total_count(&self, ctx: &Context<'_>) -> AppResult<i64> {
-        let n = risk_query::count(&ctx.state()?.db, self.condition.clone()).await?;
+        let n = risk_query::count(&ctx.services()?.db, self.condition.clone()).await?;
         Ok(i64::try_from(n).unwrap_or(i64::MAX))
     }
 }
@@ -289,18 +289,17 @@ pub async fn risk_connection(
     order_by: Option<Vec<RiskOrder>>,
     args: risk_query::PageArgs,
 ) -> AppResult<RiskConnection> {
-    let principal = ctx.principal()?;
-    let state = ctx.state()?;
+    let actor = ctx.actor(Role::Viewer)?;
     if let Some(search) = &search {
         validation::bounded("search", search, validation::SEARCH_MAX)?;
     }
-    let condition = risk_query::condition(&principal.org_id, &filter, search.as_deref());
+    let condition = risk_query::condition(actor.org_id(), &filter, search.as_deref());
     let page = risk_query::page(
-        &state.db,
+        actor.db,
         condition.clone(),
         order_by.as_deref().unwrap_or_default(),
         args,
-        &state.config.limits,
+        &ctx.services()?.limits,
     )
     .await?;
     Ok(RiskConnection { page, condition })
@@ -329,8 +328,8 @@ impl RiskQuery {
     }
 
     async fn risk(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Risk>> {
-        let principal = ctx.principal()?;
-        match store::find::<risk::Entity>(&ctx.state()?.db, &principal.org_id, &id).await {
+        let actor = ctx.actor(Role::Viewer)?;
+        match store::find::<risk::Entity>(actor.db, actor.org_id(), &id).await {
             Ok(r) => Ok(Some(Risk(r))),
             Err(AppError::NotFound(_)) => Ok(None),
             Err(e) => Err(e),
@@ -371,12 +370,8 @@ impl RiskMutation {
         ctx: &Context<'_>,
         input: CreateRiskInput,
     ) -> AppResult<Option<Risk>> {
-        let principal = ctx.principal()?;
-        principal.require(Role::Editor)?;
-        let state = ctx.state()?;
-        Ok(Some(Risk(
-            store::risks::create(&state.db, principal, input, state.clock.now()).await?,
-        )))
+        let actor = ctx.actor(Role::Editor)?;
+        Ok(Some(Risk(store::risks::create(actor, input).await?)))
     }
 
     /// Changes only the fields given; null clears. With expectedVersion, a
@@ -388,44 +383,21 @@ impl RiskMutation {
         input: RiskPatch,
         expected_version: Option<i32>,
     ) -> AppResult<Option<Risk>> {
-        let principal = ctx.principal()?;
-        principal.require(Role::Editor)?;
-        let state = ctx.state()?;
+        let actor = ctx.actor(Role::Editor)?;
         let cause = (RiskEventKind::Updated, ChangeCause::RiskUpdated);
-        let saved = store::risks::update(
-            &state.db,
-            principal,
-            &id,
-            input,
-            expected_version,
-            cause,
-            state.clock.now(),
-        )
-        .await?;
+        let saved = store::risks::update(actor, &id, input, expected_version, cause).await?;
         Ok(Some(Risk(saved)))
     }
 
     /// Sets status ARCHIVED: the risk leaves lists and heatmaps unless asked for.
     async fn archive_risk(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Risk>> {
-        let principal = ctx.principal()?;
-        principal.require(Role::Editor)?;
-        let state = ctx.state()?;
-        Ok(Some(Risk(
-            store::risks::archive(&state.db, principal, &id, state.clock.now()).await?,
-        )))
+        let actor = ctx.actor(Role::Editor)?;
+        Ok(Some(Risk(store::risks::archive(actor, &id).await?)))
     }
 
     /// Deletes a risk for good; its history stays in the change feed.
     async fn delete_risk(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<ID>> {
-        let principal = ctx.principal()?;
-        principal.require(Role::Admin)?;
-        let state = ctx.state()?;
-        Ok(Some(ID(store::risks::delete(
-            &state.db,
-            principal,
-            &id,
-            state.clock.now(),
-        )
-        .await?)))
+        let actor = ctx.actor(Role::Admin)?;
+        Ok(Some(ID(store::risks::delete(actor, &id).await?)))
     }
 }

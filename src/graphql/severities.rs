@@ -62,13 +62,8 @@ impl SeverityQuery {
         ctx: &Context<'_>,
         filter: Option<SeverityFilter>,
     ) -> AppResult<Vec<Severity>> {
-        let principal = ctx.principal()?;
-        let list = store::severities::list(
-            &ctx.state()?.db,
-            &principal.org_id,
-            filter.unwrap_or_default(),
-        )
-        .await?;
+        let actor = ctx.actor(Role::Viewer)?;
+        let list = store::severities::list(actor, filter.unwrap_or_default()).await?;
         Ok(list.into_iter().map(Severity).collect())
     }
 
@@ -93,11 +88,9 @@ impl SeverityMutation {
         ctx: &Context<'_>,
         input: CreateSeverityInput,
     ) -> AppResult<Option<Severity>> {
-        let principal = ctx.principal()?;
-        principal.require(Role::Admin)?;
-        let state = ctx.state()?;
+        let actor = ctx.actor(Role::Admin)?;
         Ok(Some(Severity(
-            store::severities::create(&state.db, principal, input, state.clock.now()).await?,
+            store::severities::create(actor, input).await?,
         )))
     }
 
@@ -107,19 +100,16 @@ impl SeverityMutation {
         id: ID,
         input: UpdateSeverityInput,
     ) -> AppResult<Option<Severity>> {
-        let principal = ctx.principal()?;
-        principal.require(Role::Admin)?;
-        let state = ctx.state()?;
+        let actor = ctx.actor(Role::Admin)?;
         Ok(Some(Severity(
-            store::severities::update(&state.db, principal, &id, input, state.clock.now()).await?,
+            store::severities::update(actor, &id, input).await?,
         )))
     }
 
     /// Deletes a severity that no risk uses; disable one that is in use.
     async fn delete_severity(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<ID>> {
-        let principal = ctx.principal()?;
-        principal.require(Role::Admin)?;
-        store::severities::delete(&ctx.state()?.db, principal, &id).await?;
+        let actor = ctx.actor(Role::Admin)?;
+        store::severities::delete(actor, &id).await?;
         Ok(Some(id))
     }
 }

@@ -50,7 +50,7 @@ async fn events(
 ) -> AppResult<impl Stream<Item = AppResult<Event>> + Send + use<>> {
     let cursor = after.map(|a| parse_cursor("after", a)).transpose()?;
     let (scope, _) = scope(ctx, register_id).await?;
-    Ok(feed::subscribe(ctx.state()?.feed.clone(), scope, cursor))
+    Ok(feed::subscribe(ctx.services()?.feed.clone(), scope, cursor))
 }
 
 /// Whether an event can change a heatmap: a risk came, went, moved cell or
@@ -102,7 +102,7 @@ impl SubscriptionRoot {
     ) -> Result<impl Stream<Item = AppResult<Heatmap>>> {
         let (scope, register) = scope(ctx, Some(&register_id)).await?;
         let register = register.ok_or_else(|| AppError::not_found("register"))?;
-        let feed = ctx.state()?.feed.clone();
+        let feed = ctx.services()?.feed.clone();
         Ok(async_stream::try_stream! {
             let changes = feed::subscribe(feed, scope, None);
             futures_util::pin_mut!(changes);

@@ -94,8 +94,7 @@ impl Viewer {
             .ok_or_else(|| AppError::not_found("member"))
     }
     async fn organization(&self, ctx: &Context<'_>) -> AppResult<Organization> {
-        let principal = ctx.principal()?;
-        let org = store::members::organization(&ctx.state()?.db, &principal.org_id).await?;
+        let org = store::members::organization(ctx.actor(Role::Viewer)?).await?;
         Ok(Organization(org))
     }
     async fn role(&self, ctx: &Context<'_>) -> AppResult<Role> {
@@ -116,12 +115,11 @@ impl ViewerQuery {
 
     /// Any object by its global ID; null when it does not exist for the caller.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Node>> {
-        let principal = ctx.principal()?;
-        let db = &ctx.state()?.db;
-        let org = principal.org_id.as_str();
+        let actor = ctx.actor(Role::Viewer)?;
+        let (db, org) = (actor.db, actor.org_id());
         let found = match kind_of(&id) {
             Some(Kind::Organization) if id.as_str() == org => Ok(Node::Organization(Organization(
-                store::members::organization(db, org).await?,
+                store::members::organization(actor).await?,
             ))),
             Some(Kind::Member) => find::<member::Entity>(db, org, &id)
                 .await

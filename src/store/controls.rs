@@ -1,6 +1,7 @@
 //! Controls and their links to risks. Every change that moves a linked risk's
 //! scores re-scores it in the same transaction, with its event.
 
+use super::Actor;
 use super::rescore::{Cause, rescore};
 use super::{find, find_for_update};
 use crate::auth::Principal;
@@ -13,18 +14,16 @@ use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Utc};
 use entity::{control, risk, risk_control};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde_json::{Value, json};
 
 pub async fn list(
-    db: &DatabaseConnection,
-    org_id: &str,
+    Actor { db, principal, .. }: Actor<'_>,
     include_archived: bool,
 ) -> AppResult<Vec<control::Model>> {
-    let mut query = control::Entity::find().filter(control::Column::OrgId.eq(org_id));
+    let mut query = control::Entity::find().filter(control::Column::OrgId.eq(&principal.org_id));
     if !include_archived {
         query = query.filter(control::Column::Archived.eq(false));
     }
@@ -66,10 +65,8 @@ async fn check_identifier(
 }
 
 pub async fn create(
-    db: &DatabaseConnection,
-    principal: &Principal,
+    Actor { db, principal, now }: Actor<'_>,
     input: CreateControlInput,
-    now: DateTime<Utc>,
 ) -> AppResult<control::Model> {
     validation::required("name", &input.name, NAME_MAX)?;
     if let Some(d) = &input.description {
@@ -177,12 +174,10 @@ async fn save_and_rescore(
 }
 
 pub async fn update(
-    db: &DatabaseConnection,
-    principal: &Principal,
+    Actor { db, principal, now }: Actor<'_>,
     id: &str,
     input: UpdateControlInput,
     expected_version: Option<i32>,
-    now: DateTime<Utc>,
 ) -> AppResult<control::Model> {
     let tx = db.begin().await?;
     let before = find_for_update::<control::Entity>(&tx, &principal.org_id, id).await?;
@@ -223,10 +218,8 @@ pub async fn update(
 /// Archives a control: its links stop counting, and the risks they reduced
 /// are re-scored.
 pub async fn archive(
-    db: &DatabaseConnection,
-    principal: &Principal,
+    Actor { db, principal, now }: Actor<'_>,
     id: &str,
-    now: DateTime<Utc>,
 ) -> AppResult<control::Model> {
     let tx = db.begin().await?;
     let before = find_for_update::<control::Entity>(&tx, &principal.org_id, id).await?;
@@ -253,12 +246,10 @@ pub struct Linked {
 /// Links a control to a risk, or updates the link when there is one. A link
 /// without a strength follows the control's effectiveness.
 pub async fn link(
-    db: &DatabaseConnection,
-    principal: &Principal,
+    Actor { db, principal, now }: Actor<'_>,
     (risk_id, control_id): (&str, &str),
     reduces: MitigationTarget,
     strength: Option<f64>,
-    now: DateTime<Utc>,
 ) -> AppResult<Linked> {
     if let Some(s) = strength {
         effectiveness("strength", s)?;
@@ -310,10 +301,8 @@ pub async fn link(
 
 /// Removes a link; false when there was none.
 pub async fn unlink(
-    db: &DatabaseConnection,
-    principal: &Principal,
+    Actor { db, principal, now }: Actor<'_>,
     (risk_id, control_id): (&str, &str),
-    now: DateTime<Utc>,
 ) -> AppResult<bool> {
     let tx = db.begin().await?;
     let risk = find_for_update::<risk::Entity>(&tx, &principal.org_id, risk_id).await?;

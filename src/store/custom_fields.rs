@@ -1,7 +1,7 @@
 //! Custom field definitions per register, and the typed values risks hold.
 
+use super::Actor;
 use super::{find_for_update, find_input};
-use crate::auth::Principal;
 use crate::domain::custom_fields::{self as rules, FieldRules, FieldValue};
 use crate::domain::enums::{CustomFieldType, NumberFormat};
 use crate::domain::history::FieldChange;
@@ -10,14 +10,13 @@ use crate::domain::inputs::{CreateCustomFieldInput, UpdateCustomFieldInput};
 use crate::domain::risk::CustomFieldValueInput;
 use crate::domain::validation::{self, NAME_MAX, not_cleared};
 use crate::error::{AppError, AppResult};
-use chrono::{DateTime, Utc};
 use entity::{
     custom_field_definition as definition, custom_field_value as value, member, register, risk,
 };
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, TransactionTrait,
 };
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -258,10 +257,8 @@ async fn check_name_free(
 }
 
 pub async fn create(
-    db: &DatabaseConnection,
-    principal: &Principal,
+    Actor { db, principal, now }: Actor<'_>,
     input: CreateCustomFieldInput,
-    now: DateTime<Utc>,
 ) -> AppResult<definition::Model> {
     validation::required("name", &input.name, NAME_MAX)?;
     let number_format = match input.field_type {
@@ -314,11 +311,9 @@ pub async fn create(
 }
 
 pub async fn update(
-    db: &DatabaseConnection,
-    principal: &Principal,
+    Actor { db, principal, now }: Actor<'_>,
     id: &str,
     input: UpdateCustomFieldInput,
-    now: DateTime<Utc>,
 ) -> AppResult<definition::Model> {
     let tx = db.begin().await?;
     let current = find_for_update::<definition::Entity>(&tx, &principal.org_id, id).await?;
@@ -374,10 +369,8 @@ pub async fn update(
 }
 
 pub async fn archive(
-    db: &DatabaseConnection,
-    principal: &Principal,
+    Actor { db, principal, now }: Actor<'_>,
     id: &str,
-    now: DateTime<Utc>,
 ) -> AppResult<definition::Model> {
     let tx = db.begin().await?;
     let current = find_for_update::<definition::Entity>(&tx, &principal.org_id, id).await?;

@@ -1,6 +1,7 @@
 //! Organizations and members, created or refreshed just in time from the
 //! claims of a verified token.
 
+use super::Actor;
 use crate::auth::{Claims, Principal};
 use crate::domain::enums::Role;
 use crate::domain::identifiers::{Kind, new_id};
@@ -104,8 +105,10 @@ async fn create_member(
         .ok_or_else(|| AppError::internal("member vanished after insert"))
 }
 
-pub async fn organization(db: &DatabaseConnection, org_id: &str) -> AppResult<organization::Model> {
-    organization::Entity::find_by_id(org_id)
+pub async fn organization(
+    Actor { db, principal, .. }: Actor<'_>,
+) -> AppResult<organization::Model> {
+    organization::Entity::find_by_id(&principal.org_id)
         .one(db)
         .await?
         .ok_or_else(|| AppError::not_found("organization"))

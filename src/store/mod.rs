@@ -14,8 +14,10 @@ pub mod risk_query;
 pub mod risks;
 pub mod severities;
 
+use crate::auth::Principal;
 use crate::config::Limits;
 use crate::error::{AppError, AppResult};
+use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, EntityTrait,
     QueryFilter, QuerySelect, Select,
@@ -23,6 +25,21 @@ use sea_orm::{
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+/// Who reads or changes data, through which connection, at what time: what
+/// every store function that acts for a caller takes.
+#[derive(Clone, Copy)]
+pub struct Actor<'a> {
+    pub db: &'a DatabaseConnection,
+    pub principal: &'a Principal,
+    pub now: DateTime<Utc>,
+}
+
+impl Actor<'_> {
+    pub fn org_id(&self) -> &str {
+        &self.principal.org_id
+    }
+}
 
 /// Statements sent to the database since start: the N+1 guard of the tests
 /// and the `riskgraph_db_statements_total` metric.

@@ -1,19 +1,18 @@
 //! Registers: their scales, identifier counters and archive state.
 
+use super::Actor;
 use super::find_for_update;
-use crate::auth::Principal;
 use crate::domain::enums::ScalesPreset;
 use crate::domain::identifiers::{Kind, new_id, risk_identifier};
 use crate::domain::inputs::{CreateRegisterInput, ScalesRemapInput, UpdateRegisterInput};
 use crate::domain::scales::Scales;
 use crate::domain::validation::{self, NAME_MAX, not_cleared};
 use crate::error::{AppError, AppResult};
-use chrono::{DateTime, Utc};
 use entity::{register, risk};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, TransactionTrait,
 };
 
 pub fn scales_of(register: &register::Model) -> AppResult<Scales> {
@@ -21,11 +20,10 @@ pub fn scales_of(register: &register::Model) -> AppResult<Scales> {
 }
 
 pub async fn list(
-    db: &DatabaseConnection,
-    org_id: &str,
+    Actor { db, principal, .. }: Actor<'_>,
     include_archived: bool,
 ) -> AppResult<Vec<register::Model>> {
-    let mut query = register::Entity::find().filter(register::Column::OrgId.eq(org_id));
+    let mut query = register::Entity::find().filter(register::Column::OrgId.eq(&principal.org_id));
     if !include_archived {
         query = query.filter(register::Column::Archived.eq(false));
     }
@@ -54,10 +52,8 @@ fn check_text(
 }
 
 pub async fn create(
-    db: &DatabaseConnection,
-    principal: &Principal,
+    Actor { db, principal, now }: Actor<'_>,
     input: CreateRegisterInput,
-    now: DateTime<Utc>,
 ) -> AppResult<register::Model> {
     check_text(
         Some(&input.name),
@@ -125,12 +121,10 @@ pub async fn take_identifier(tx: &impl ConnectionTrait, register_id: &str) -> Ap
 }
 
 pub async fn update(
-    db: &DatabaseConnection,
-    principal: &Principal,
+    Actor { db, principal, now }: Actor<'_>,
     id: &str,
     input: UpdateRegisterInput,
     expected_version: Option<i32>,
-    now: DateTime<Utc>,
 ) -> AppResult<register::Model> {
     let tx = db.begin().await?;
     let current = find_for_update::<register::Entity>(&tx, &principal.org_id, id).await?;
@@ -248,10 +242,8 @@ pub fn remaps(
 }
 
 pub async fn archive(
-    db: &DatabaseConnection,
-    principal: &Principal,
+    Actor { db, principal, now }: Actor<'_>,
     id: &str,
-    now: DateTime<Utc>,
 ) -> AppResult<register::Model> {
     let tx = db.begin().await?;
     let current = find_for_update::<register::Entity>(&tx, &principal.org_id, id).await?;

@@ -1,6 +1,7 @@
 //! Risk writes. Each is one transaction that saves the risk, its custom field
 //! values, its recomputed scores and its events together.
 
+use super::Actor;
 use super::events;
 use super::registers::{LevelMap, remaps, scales_of, take_identifier};
 use super::rescore::{Recorded, event, mitigations_in_register, mitigations_of, save};
@@ -17,8 +18,8 @@ use async_graphql::MaybeUndefined;
 use chrono::{DateTime, Utc};
 use entity::{member, register, risk, severity};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
 /// Checks what a patch changed that needs the database: unique identifier
@@ -87,10 +88,8 @@ async fn check_references(
 }
 
 pub async fn create(
-    db: &DatabaseConnection,
-    principal: &Principal,
+    Actor { db, principal, now }: Actor<'_>,
     input: CreateRiskInput,
-    now: DateTime<Utc>,
 ) -> AppResult<risk::Model> {
     let (register_id, patch) = input.into_patch();
     let tx = db.begin().await?;
@@ -146,13 +145,11 @@ pub async fn create(
 /// version; `expected_version` guards against lost updates, and the UPDATE
 /// itself re-checks the version so a concurrent writer cannot slip between.
 pub async fn update(
-    db: &DatabaseConnection,
-    principal: &Principal,
+    Actor { db, principal, now }: Actor<'_>,
     id: &str,
     patch: RiskPatch,
     expected_version: Option<i32>,
     cause: (RiskEventKind, ChangeCause),
-    now: DateTime<Utc>,
 ) -> AppResult<risk::Model> {
     let tx = db.begin().await?;
     let before = find_for_update::<risk::Entity>(&tx, &principal.org_id, id).await?;
@@ -200,26 +197,16 @@ pub async fn update(
     Ok(after)
 }
 
-pub async fn archive(
-    db: &DatabaseConnection,
-    principal: &Principal,
-    id: &str,
-    now: DateTime<Utc>,
-) -> AppResult<risk::Model> {
+pub async fn archive(actor: Actor<'_>, id: &str) -> AppResult<risk::Model> {
     let patch = RiskPatch {
         status: MaybeUndefined::Value(RiskStatus::Archived),
         ..RiskPatch::default()
     };
     let cause = (RiskEventKind::Archived, ChangeCause::RiskArchived);
-    update(db, principal, id, patch, None, cause, now).await
+    update(actor, id, patch, None, cause).await
 }
 
-pub async fn delete(
-    db: &DatabaseConnection,
-    principal: &Principal,
-    id: &str,
-    now: DateTime<Utc>,
-) -> AppResult<String> {
+pub async fn delete(Actor { db, principal, now }: Actor<'_>, id: &str) -> AppResult<String> {
     let tx = db.begin().await?;
     let risk = find_for_update::<risk::Entity>(&tx, &principal.org_id, id).await?;
     let register = find::<register::Entity>(&tx, &principal.org_id, &risk.register_id).await?;

@@ -2,8 +2,8 @@
 //! organization, ordered by position then name; disabled instead of deleted
 //! once in use.
 
+use super::Actor;
 use super::find_for_update;
-use crate::auth::Principal;
 use crate::domain::identifiers::{Kind, new_id};
 use crate::domain::inputs::{CreateSeverityInput, SeverityFilter, UpdateSeverityInput};
 use crate::domain::validation::{
@@ -11,21 +11,18 @@ use crate::domain::validation::{
 };
 use crate::error::{AppError, AppResult};
 use async_graphql::MaybeUndefined;
-use chrono::{DateTime, Utc};
 use entity::{risk, severity};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
 pub async fn list(
-    db: &DatabaseConnection,
-    org_id: &str,
+    Actor { db, principal, .. }: Actor<'_>,
     filter: SeverityFilter,
 ) -> AppResult<Vec<severity::Model>> {
-    let mut query = severity::Entity::find().filter(severity::Column::OrgId.eq(org_id));
+    let mut query = severity::Entity::find().filter(severity::Column::OrgId.eq(&principal.org_id));
     if let Some(disabled) = filter.disabled {
         query = query.filter(severity::Column::Disabled.eq(disabled));
     }
@@ -100,10 +97,8 @@ async fn check_reference(
 }
 
 pub async fn create(
-    db: &DatabaseConnection,
-    principal: &Principal,
+    Actor { db, principal, now }: Actor<'_>,
     input: CreateSeverityInput,
-    now: DateTime<Utc>,
 ) -> AppResult<severity::Model> {
     check(
         Some(&input.name),
@@ -150,11 +145,9 @@ pub async fn create(
 }
 
 pub async fn update(
-    db: &DatabaseConnection,
-    principal: &Principal,
+    Actor { db, principal, now }: Actor<'_>,
     id: &str,
     input: UpdateSeverityInput,
-    now: DateTime<Utc>,
 ) -> AppResult<severity::Model> {
     let name = validation::not_cleared("name", input.name)?;
     let position = validation::not_cleared("position", input.position)?;
@@ -202,7 +195,7 @@ pub async fn update(
 }
 
 /// Deletes a severity no risk uses; one in use is a CONFLICT (disable it).
-pub async fn delete(db: &DatabaseConnection, principal: &Principal, id: &str) -> AppResult<()> {
+pub async fn delete(Actor { db, principal, .. }: Actor<'_>, id: &str) -> AppResult<()> {
     let tx = db.begin().await?;
     let current = find_for_update::<severity::Entity>(&tx, &principal.org_id, id).await?;
     let in_use = risk::Entity::find()

@@ -9,8 +9,8 @@ use super::limits::{
     alias_count, graphql_nesting, json_nesting, selection_nesting, too_deep, variables_nesting,
 };
 use super::serve::ConnectionSlot;
+use super::state::AppState;
 use super::text::{may_spell_nul, nul_in_document, nul_in_variables};
-use crate::app::AppState;
 use crate::auth::{Principal, bearer};
 use crate::error::AppError;
 use crate::graphql::loaders::Loaders;
@@ -209,17 +209,9 @@ fn input_path(message: &str) -> Option<&str> {
     rest.split('"').next().filter(|path| !path.is_empty())
 }
 
-/// A checked request with the caller's state, principal and loaders.
-pub fn with_context(
-    request: Request,
-    state: &AppState,
-    principal: &Principal,
-    loaders: Loaders,
-) -> Request {
-    request
-        .data(state.clone())
-        .data(principal.clone())
-        .data(loaders)
+/// A checked request with the caller's principal and loaders.
+pub fn with_context(request: Request, principal: &Principal, loaders: Loaders) -> Request {
+    request.data(principal.clone()).data(loaders)
 }
 
 /// A response as JSON, every error with a code, and whether it failed before
@@ -252,7 +244,7 @@ async fn execute(state: &AppState, principal: &Principal, request: Request) -> (
     shape(
         state
             .schema
-            .execute(with_context(request, state, principal, loaders))
+            .execute(with_context(request, principal, loaders))
             .await,
     )
 }

@@ -1,6 +1,6 @@
 //! Liveness and readiness, and the GraphiQL page.
 
-use crate::app::AppState;
+use super::state::AppState;
 use async_graphql::http::GraphiQLSource;
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -5,5 +5,6 @@ pub mod health;
 pub mod limits;
 pub mod refusals;
 pub mod serve;
+pub mod state;
 pub mod text;
 pub mod ws;

@@ -5,7 +5,7 @@
 //! It also refuses request heads over the configured size.
 
 use super::graphql_http::{Format, fail, negotiate};
-use crate::app::AppState;
+use super::state::AppState;
 use crate::error::AppError;
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};

@@ -6,7 +6,7 @@
 
 use super::graphql_http::{authenticate, params, precheck, shape, with_context};
 use super::serve::ConnectionSlot;
-use crate::app::AppState;
+use super::state::AppState;
 use crate::auth::{Principal, bearer};
 use crate::clock::Clock;
 use crate::error::AppError;
@@ -259,7 +259,7 @@ impl Connection {
         // rows as they are now.
         let loaders = Loaders::new(&self.state.db, &principal.org_id);
         loaders.disable_cache();
-        let request = with_context(request, &self.state, &principal, loaders);
+        let request = with_context(request, &principal, loaders);
         let mut stream = self.state.schema.execute_stream(request);
         let outgoing = self.outgoing.clone();
         let legacy = self.legacy;
