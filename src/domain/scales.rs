@@ -2,7 +2,10 @@
 //! optional lookup matrix, with their presets and validation.
 
 use super::enums::ScalesPreset;
+use super::inputs::ScalesRemapInput;
+use super::validation;
 use crate::error::{AppError, AppResult};
+use entity::{register, risk};
 use serde::{Deserialize, Serialize};
 
 /// Scores are products of floats; this much slack keeps a score that lands on
@@ -217,6 +220,11 @@ impl Scales {
             .unwrap_or_else(|| self.band_of_score(score))
     }
 
+    /// The scales a register stores.
+    pub fn of(register: &register::Model) -> AppResult<Self> {
+        Self::from_json(&register.scales)
+    }
+
     pub fn from_json(text: &str) -> AppResult<Self> {
         Ok(serde_json::from_str(text)?)
     }
@@ -261,6 +269,104 @@ fn validate_levels(levels: &[Level], field: &str) -> AppResult<()> {
         }
     }
     Ok(())
+}
+
+/// Where each old level of one side goes; None keeps levels as they are.
+pub type LevelMap = Option<Vec<usize>>;
+
+/// Validates a remap of one side against the old and new level counts.
+fn check_remap(
+    field: &str,
+    remap: Option<&Vec<i32>>,
+    old_len: usize,
+    new_len: usize,
+) -> AppResult<LevelMap> {
+    let Some(remap) = remap else { return Ok(None) };
+    if remap.len() != old_len {
+        return Err(AppError::bad_input(
+            field,
+            format!("give a new level for each of the {old_len} old levels"),
+        ));
+    }
+    remap
+        .iter()
+        .enumerate()
+        .map(|(i, level)| validation::level(&format!("{field}[{i}]"), *level, new_len, "new"))
+        .collect::<AppResult<Vec<_>>>()
+        .map(Some)
+}
+
+/// The remap of both sides, checked.
+fn remaps(
+    remap: Option<&ScalesRemapInput>,
+    old: &Scales,
+    new: &Scales,
+) -> AppResult<(LevelMap, LevelMap)> {
+    Ok((
+        check_remap(
+            "scalesRemap.likelihood",
+            remap.and_then(|r| r.likelihood.as_ref()),
+            old.likelihood.len(),
+            new.likelihood.len(),
+        )?,
+        check_remap(
+            "scalesRemap.impact",
+            remap.and_then(|r| r.impact.as_ref()),
+            old.impact.len(),
+            new.impact.len(),
+        )?,
+    ))
+}
+
+/// A move of a register's risks from old scales to new ones: where each old
+/// level goes, and how many levels the new scales have.
+pub struct ScalesMove {
+    likelihood: LevelMap,
+    impact: LevelMap,
+    lengths: (usize, usize, usize),
+}
+
+impl ScalesMove {
+    /// The move, with the remap (if any) checked against both scales.
+    pub fn new(remap: Option<&ScalesRemapInput>, old: &Scales, new: &Scales) -> AppResult<Self> {
+        let (likelihood, impact) = remaps(remap, old, new)?;
+        Ok(Self {
+            likelihood,
+            impact,
+            lengths: (new.likelihood.len(), new.impact.len(), new.bands.len()),
+        })
+    }
+
+    /// `risk` with its levels and overrides moved, or None when a level would
+    /// fall out of the new scales' range (scores are left to the caller).
+    pub fn apply(&self, risk: &risk::Model) -> Option<risk::Model> {
+        let map = |level: Option<i32>, remap: &LevelMap| -> Option<i32> {
+            let level = level?;
+            match remap {
+                Some(to) => usize::try_from(level)
+                    .ok()
+                    .and_then(|l| to.get(l))
+                    .and_then(|l| i32::try_from(*l).ok()),
+                None => Some(level),
+            }
+        };
+        let out = |level: Option<i32>, len: usize| {
+            level.is_some_and(|l| usize::try_from(l).map_or(true, |l| l >= len))
+        };
+        let (l_len, i_len, b_len) = self.lengths;
+        let mut after = risk.clone();
+        after.likelihood_level = map(risk.likelihood_level, &self.likelihood);
+        after.residual_likelihood_override =
+            map(risk.residual_likelihood_override, &self.likelihood);
+        after.impact_level = map(risk.impact_level, &self.impact);
+        after.residual_impact_override = map(risk.residual_impact_override, &self.impact);
+        let stranded = out(after.likelihood_level, l_len)
+            || out(after.residual_likelihood_override, l_len)
+            || out(after.impact_level, i_len)
+            || out(after.residual_impact_override, i_len)
+            || out(after.tolerance_level, b_len);
+        (!stranded).then_some(after)
+    }
 }
 
 #[cfg(test)]

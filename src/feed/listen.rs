@@ -2,12 +2,11 @@
 //! any instance commits events (the writing transaction NOTIFYs).
 
 use super::Feed;
+use crate::store::events::CHANNEL;
 use sea_orm::sqlx::postgres::PgListener;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
-
-pub const CHANNEL: &str = "riskgraph_events";
 
 async fn listen(feed: &Feed, url: &str) -> Result<(), sea_orm::sqlx::Error> {
     let mut listener = PgListener::connect(url).await?;

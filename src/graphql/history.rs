@@ -158,7 +158,7 @@ impl ResidualRiskChange {
         let Some(register) = register else {
             return Ok(None);
         };
-        let scales = crate::store::registers::scales_of(&register)?;
+        let scales = crate::domain::scales::Scales::of(&register)?;
         Ok(Some(risk_score(&scales, score)))
     }
 }

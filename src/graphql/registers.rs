@@ -11,7 +11,7 @@ use crate::domain::enums::ScoreBasis;
 use crate::domain::inputs::{CreateRegisterInput, RiskFilter, RiskOrder, UpdateRegisterInput};
 use crate::domain::scales::Scales;
 use crate::error::{AppError, AppResult};
-use crate::store::{self, registers::scales_of, risk_query::PageArgs};
+use crate::store::{self, risk_query::PageArgs};
 use async_graphql::{Context, ID, Object};
 use entity::register;
 
@@ -25,7 +25,7 @@ pub struct Register {
 impl Register {
     pub fn new(model: register::Model) -> AppResult<Self> {
         Ok(Self {
-            scales: scales_of(&model)?,
+            scales: Scales::of(&model)?,
             model,
         })
     }

@@ -28,6 +28,10 @@ const FEED_LOCK: i64 = 0x7269_736b_6772_6170;
 /// in commit order and the dispatcher's tail never skips one still in
 /// flight; and it NOTIFYs, which PostgreSQL delivers on commit to every
 /// instance's dispatcher.
+/// The PostgreSQL channel a commit with events notifies, so every
+/// instance's feed reads them at once.
+pub const CHANNEL: &str = "riskgraph_events";
+
 pub async fn append(db: &impl ConnectionTrait, events: Vec<NewEvent<'_>>) -> AppResult<()> {
     if events.is_empty() {
         return Ok(());
@@ -63,7 +67,7 @@ pub async fn append(db: &impl ConnectionTrait, events: Vec<NewEvent<'_>>) -> App
     }
     risk_event::Entity::insert_many(rows).exec(db).await?;
     if postgres {
-        db.execute_unprepared(&format!("NOTIFY {}", crate::feed::listen::CHANNEL))
+        db.execute_unprepared(&format!("NOTIFY {}", CHANNEL))
             .await?;
     }
     Ok(())

@@ -1,23 +1,18 @@
 //! Registers: their scales, identifier counters and archive state.
 
 use super::Actor;
-use super::find_for_update;
+use super::{find_for_update, risks};
 use crate::domain::enums::ScalesPreset;
-use crate::domain::identifiers::{Kind, new_id, risk_identifier};
-use crate::domain::inputs::{CreateRegisterInput, ScalesRemapInput, UpdateRegisterInput};
+use crate::domain::identifiers::{Kind, new_id};
+use crate::domain::inputs::{CreateRegisterInput, UpdateRegisterInput};
 use crate::domain::scales::Scales;
 use crate::domain::validation::{self, NAME_MAX, not_cleared};
 use crate::error::{AppError, AppResult};
-use entity::{register, risk};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use entity::register;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, TransactionTrait,
 };
-
-pub fn scales_of(register: &register::Model) -> AppResult<Scales> {
-    Scales::from_json(&register.scales)
-}
 
 pub async fn list(
     Actor { db, principal, .. }: Actor<'_>,
@@ -89,37 +84,6 @@ pub async fn create(
     Ok(model.insert(db).await?)
 }
 
-/// The next generated identifier of a register. The counter is bumped with a
-/// single UPDATE ... RETURNING inside the caller's transaction, so concurrent
-/// creates serialize on the register row and never share a number; numbers
-/// taken by hand-given identifiers are skipped.
-pub async fn take_identifier(tx: &impl ConnectionTrait, register_id: &str) -> AppResult<String> {
-    loop {
-        let updated = register::Entity::update_many()
-            .col_expr(
-                register::Column::NextNumber,
-                Expr::col(register::Column::NextNumber).add(1),
-            )
-            .filter(register::Column::Id.eq(register_id))
-            .exec_with_returning(tx)
-            .await?;
-        let register = updated
-            .into_iter()
-            .next()
-            .ok_or_else(|| AppError::not_found("register"))?;
-        let identifier = risk_identifier(&register.identifier_prefix, register.next_number - 1);
-        let taken = risk::Entity::find()
-            .filter(risk::Column::RegisterId.eq(register_id))
-            .filter(risk::Column::Identifier.eq(&identifier))
-            .one(tx)
-            .await?
-            .is_some();
-        if !taken {
-            return Ok(identifier);
-        }
-    }
-}
-
 pub async fn update(
     Actor { db, principal, now }: Actor<'_>,
     id: &str,
@@ -164,14 +128,14 @@ pub async fn update(
         None => {}
     }
     if let Some(scales) = &new_scales {
-        let old = scales_of(&current)?;
+        let old = Scales::of(&current)?;
         // A remap moves levels even onto scales equal to the old ones (a
         // reordering, say).
         if *scales != old || input.scales_remap.is_some() {
             if *scales != old {
                 model.scales = Set(scales.to_json());
             }
-            super::risks::move_to_scales(
+            risks::move_to_scales(
                 &tx,
                 principal,
                 &current,
@@ -192,53 +156,6 @@ pub async fn update(
     let saved = model.update(&tx).await?;
     tx.commit().await?;
     Ok(saved)
-}
-
-/// Where each old level of one side goes; None keeps levels as they are.
-pub type LevelMap = Option<Vec<usize>>;
-
-/// Validates a remap of one side against the old and new level counts.
-pub fn check_remap(
-    field: &str,
-    remap: Option<&Vec<i32>>,
-    old_len: usize,
-    new_len: usize,
-) -> AppResult<LevelMap> {
-    let Some(remap) = remap else { return Ok(None) };
-    if remap.len() != old_len {
-        return Err(AppError::bad_input(
-            field,
-            format!("give a new level for each of the {old_len} old levels"),
-        ));
-    }
-    remap
-        .iter()
-        .enumerate()
-        .map(|(i, level)| validation::level(&format!("{field}[{i}]"), *level, new_len, "new"))
-        .collect::<AppResult<Vec<_>>>()
-        .map(Some)
-}
-
-/// The remap of both sides, checked.
-pub fn remaps(
-    remap: Option<&ScalesRemapInput>,
-    old: &Scales,
-    new: &Scales,
-) -> AppResult<(LevelMap, LevelMap)> {
-    Ok((
-        check_remap(
-            "scalesRemap.likelihood",
-            remap.and_then(|r| r.likelihood.as_ref()),
-            old.likelihood.len(),
-            new.likelihood.len(),
-        )?,
-        check_remap(
-            "scalesRemap.impact",
-            remap.and_then(|r| r.impact.as_ref()),
-            old.impact.len(),
-            new.impact.len(),
-        )?,
-    ))
 }
 
 pub async fn archive(

@@ -3,7 +3,6 @@
 //! caller's transaction.
 
 use super::events::{self, NewEvent};
-use super::registers::scales_of;
 use crate::auth::Principal;
 use crate::domain::enums::{ChangeCause, ControlHealth, MitigationTarget, RiskEventKind};
 use crate::domain::history::FieldChange;
@@ -166,7 +165,7 @@ pub async fn rescore(
         .all(tx)
         .await?
     {
-        scales.insert(register.id.clone(), scales_of(&register)?);
+        scales.insert(register.id.clone(), Scales::of(&register)?);
     }
     let mitigations = mitigations_of(tx, risk_ids).await?;
     let mut written = Vec::new();

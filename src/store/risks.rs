@@ -3,20 +3,20 @@
 
 use super::Actor;
 use super::events;
-use super::registers::{LevelMap, remaps, scales_of, take_identifier};
 use super::rescore::{Recorded, event, mitigations_in_register, mitigations_of, save};
 use super::{custom_fields, find, find_for_update, find_input};
 use crate::auth::Principal;
 use crate::domain::enums::{ChangeCause, RiskEventKind, RiskStatus};
 use crate::domain::history::risk_changes;
-use crate::domain::identifiers::{Kind, new_id};
+use crate::domain::identifiers::{Kind, new_id, risk_identifier};
 use crate::domain::inputs::{CreateRiskInput, ScalesRemapInput};
 use crate::domain::risk::{self as rules, PatchContext, RiskPatch};
-use crate::domain::scales::Scales;
+use crate::domain::scales::{Scales, ScalesMove};
 use crate::error::{AppError, AppResult};
 use async_graphql::MaybeUndefined;
 use chrono::{DateTime, Utc};
 use entity::{member, register, risk, severity};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
@@ -105,7 +105,7 @@ pub async fn create(
             "the register is archived",
         ));
     }
-    let scales = scales_of(&register)?;
+    let scales = Scales::of(&register)?;
     let mut risk = rules::new_risk(
         new_id(Kind::Risk),
         (&register.org_id, &register.id),
@@ -144,6 +144,37 @@ pub async fn create(
 /// Applies a patch. A patch that changes nothing writes nothing and keeps the
 /// version; `expected_version` guards against lost updates, and the UPDATE
 /// itself re-checks the version so a concurrent writer cannot slip between.
+/// The next generated identifier of a register. The counter is bumped with a
+/// single UPDATE ... RETURNING inside the caller's transaction, so concurrent
+/// creates serialize on the register row and never share a number; numbers
+/// taken by hand-given identifiers are skipped.
+pub async fn take_identifier(tx: &impl ConnectionTrait, register_id: &str) -> AppResult<String> {
+    loop {
+        let updated = register::Entity::update_many()
+            .col_expr(
+                register::Column::NextNumber,
+                Expr::col(register::Column::NextNumber).add(1),
+            )
+            .filter(register::Column::Id.eq(register_id))
+            .exec_with_returning(tx)
+            .await?;
+        let register = updated
+            .into_iter()
+            .next()
+            .ok_or_else(|| AppError::not_found("register"))?;
+        let identifier = risk_identifier(&register.identifier_prefix, register.next_number - 1);
+        let taken = risk::Entity::find()
+            .filter(risk::Column::RegisterId.eq(register_id))
+            .filter(risk::Column::Identifier.eq(&identifier))
+            .one(tx)
+            .await?
+            .is_some();
+        if !taken {
+            return Ok(identifier);
+        }
+    }
+}
+
 pub async fn update(
     Actor { db, principal, now }: Actor<'_>,
     id: &str,
@@ -160,7 +191,7 @@ pub async fn update(
         ));
     }
     let register = find::<register::Entity>(&tx, &principal.org_id, &before.register_id).await?;
-    let scales = scales_of(&register)?;
+    let scales = Scales::of(&register)?;
     let mut after = before.clone();
     let ctx = PatchContext {
         scales: &scales,
@@ -210,7 +241,7 @@ pub async fn delete(Actor { db, principal, now }: Actor<'_>, id: &str) -> AppRes
     let tx = db.begin().await?;
     let risk = find_for_update::<risk::Entity>(&tx, &principal.org_id, id).await?;
     let register = find::<register::Entity>(&tx, &principal.org_id, &risk.register_id).await?;
-    let scales = scales_of(&register)?;
+    let scales = Scales::of(&register)?;
     entity::custom_field_value::Entity::delete_many()
         .filter(entity::custom_field_value::Column::RiskId.eq(&risk.id))
         .exec(&tx)
@@ -244,22 +275,7 @@ pub async fn move_to_scales(
     remap: Option<&ScalesRemapInput>,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
-    let (remap_l, remap_i) = remaps(remap, old, new)?;
-    let map = |level: Option<i32>, remap: &LevelMap| -> Option<i32> {
-        let level = level?;
-        match remap {
-            Some(to) => usize::try_from(level)
-                .ok()
-                .and_then(|l| to.get(l))
-                .and_then(|l| i32::try_from(*l).ok()),
-            None => Some(level),
-        }
-    };
-    let (l_len, i_len, b_len) = (new.likelihood.len(), new.impact.len(), new.bands.len());
-    let out = |level: Option<i32>, len: usize| {
-        level.is_some_and(|l| usize::try_from(l).map_or(true, |l| l >= len))
-    };
-
+    let moving = ScalesMove::new(remap, old, new)?;
     let risks = risk::Entity::find()
         .filter(risk::Column::RegisterId.eq(&register.id))
         .order_by_asc(risk::Column::Id)
@@ -270,20 +286,10 @@ pub async fn move_to_scales(
     let mut moved = Vec::new();
     let mut stranded = 0;
     for before in &risks {
-        let mut after = before.clone();
-        after.likelihood_level = map(before.likelihood_level, &remap_l);
-        after.residual_likelihood_override = map(before.residual_likelihood_override, &remap_l);
-        after.impact_level = map(before.impact_level, &remap_i);
-        after.residual_impact_override = map(before.residual_impact_override, &remap_i);
-        if out(after.likelihood_level, l_len)
-            || out(after.residual_likelihood_override, l_len)
-            || out(after.impact_level, i_len)
-            || out(after.residual_impact_override, i_len)
-            || out(after.tolerance_level, b_len)
-        {
+        let Some(mut after) = moving.apply(before) else {
             stranded += 1;
             continue;
-        }
+        };
         rules::rescore(
             &mut after,
             new,

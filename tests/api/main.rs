@@ -12,6 +12,7 @@ mod faults;
 mod fixtures;
 mod hardening;
 mod heatmaps;
+mod layers;
 mod pagination;
 mod registers;
 mod risks;
