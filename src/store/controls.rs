@@ -3,7 +3,7 @@
 
 use super::Actor;
 use super::rescore::{Cause, rescore};
-use super::{find, find_for_update};
+use super::{ensure_free, find, find_for_update};
 use crate::auth::Principal;
 use crate::domain::enums::{ChangeCause, ControlHealth, MitigationTarget};
 use crate::domain::history::FieldChange;
@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use entity::{control, risk, risk_control};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde_json::{Value, json};
 
@@ -49,19 +49,11 @@ async fn check_identifier(
     except: Option<&str>,
 ) -> AppResult<()> {
     validation::required("identifier", identifier, IDENTIFIER_MAX)?;
-    let mut query = control::Entity::find()
+    let taken = control::Entity::find()
         .filter(control::Column::OrgId.eq(org_id))
         .filter(control::Column::Identifier.eq(identifier));
-    if let Some(id) = except {
-        query = query.filter(control::Column::Id.ne(id));
-    }
-    if query.count(db).await? > 0 {
-        return Err(AppError::conflict(
-            Some("identifier"),
-            format!("another control is {identifier}"),
-        ));
-    }
-    Ok(())
+    let message = format!("another control is {identifier}");
+    ensure_free(db, taken, except, ("identifier", message)).await
 }
 
 pub async fn create(

@@ -1,7 +1,7 @@
 //! Custom field definitions per register, and the typed values risks hold.
 
 use super::Actor;
-use super::{find_for_update, find_input};
+use super::{ensure_free, find_for_update, find_input};
 use crate::domain::custom_fields::{self as rules, FieldRules, FieldValue};
 use crate::domain::enums::{CustomFieldType, NumberFormat};
 use crate::domain::history::FieldChange;
@@ -240,20 +240,12 @@ async fn check_name_free(
     name: &str,
     except: Option<&str>,
 ) -> AppResult<()> {
-    let mut query = definition::Entity::find()
+    let taken = definition::Entity::find()
         .filter(definition::Column::RegisterId.eq(register_id))
         .filter(definition::Column::Archived.eq(false))
         .filter(definition::Column::Name.eq(name));
-    if let Some(id) = except {
-        query = query.filter(definition::Column::Id.ne(id));
-    }
-    if query.count(db).await? > 0 {
-        return Err(AppError::conflict(
-            Some("name"),
-            format!("the register already has a field named {name:?}"),
-        ));
-    }
-    Ok(())
+    let message = format!("the register already has a field named {name:?}");
+    ensure_free(db, taken, except, ("name", message)).await
 }
 
 pub async fn create(

@@ -20,7 +20,7 @@ use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QuerySelect, Select,
+    PaginatorTrait, QueryFilter, QuerySelect, Select,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -161,6 +161,27 @@ pub async fn find_for_update<E: OrgScoped>(
     id: &str,
 ) -> AppResult<E::Model> {
     one(select::<E>(org_id, id).lock_exclusive(), tx).await
+}
+
+/// CONFLICT on `field` when a row other than `except` matches `taken`: the
+/// check behind every name, identifier and key that must be unique.
+pub async fn ensure_free<E: OrgScoped>(
+    db: &impl ConnectionTrait,
+    taken: Select<E>,
+    except: Option<&str>,
+    (field, message): (&str, String),
+) -> AppResult<()>
+where
+    E::Model: Sync,
+{
+    let taken = match except {
+        Some(id) => taken.filter(E::id_column().ne(id)),
+        None => taken,
+    };
+    if taken.count(db).await? > 0 {
+        return Err(AppError::conflict(Some(field), message));
+    }
+    Ok(())
 }
 
 /// Like [`find`], but a missing row is an input error on `field`.

@@ -4,7 +4,7 @@
 use super::Actor;
 use super::events;
 use super::rescore::{Recorded, event, mitigations_in_register, mitigations_of, save};
-use super::{custom_fields, find, find_for_update, find_input};
+use super::{custom_fields, ensure_free, find, find_for_update, find_input};
 use crate::auth::Principal;
 use crate::domain::enums::{ChangeCause, RiskEventKind, RiskStatus};
 use crate::domain::history::risk_changes;
@@ -18,8 +18,8 @@ use chrono::{DateTime, Utc};
 use entity::{member, register, risk, severity};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 
 /// Checks what a patch changed that needs the database: unique identifier
@@ -35,16 +35,9 @@ async fn check_references(
     if changed(|r| Some(&r.identifier)) {
         let taken = risk::Entity::find()
             .filter(risk::Column::RegisterId.eq(&after.register_id))
-            .filter(risk::Column::Identifier.eq(&after.identifier))
-            .filter(risk::Column::Id.ne(&after.id))
-            .count(tx)
-            .await?;
-        if taken > 0 {
-            return Err(AppError::conflict(
-                Some("identifier"),
-                format!("{} is already used in this register", after.identifier),
-            ));
-        }
+            .filter(risk::Column::Identifier.eq(&after.identifier));
+        let message = format!("{} is already used in this register", after.identifier);
+        ensure_free(tx, taken, Some(&after.id), ("identifier", message)).await?;
     }
     if let (Some(source), Some(source_id)) = (&after.source, &after.source_id)
         && (changed(|r| r.source.as_deref()) || changed(|r| r.source_id.as_deref()))
@@ -52,16 +45,9 @@ async fn check_references(
         let taken = risk::Entity::find()
             .filter(risk::Column::OrgId.eq(&after.org_id))
             .filter(risk::Column::Source.eq(source))
-            .filter(risk::Column::SourceId.eq(source_id))
-            .filter(risk::Column::Id.ne(&after.id))
-            .count(tx)
-            .await?;
-        if taken > 0 {
-            return Err(AppError::conflict(
-                Some("sourceId"),
-                "another risk has this source and sourceId",
-            ));
-        }
+            .filter(risk::Column::SourceId.eq(source_id));
+        let message = "another risk has this source and sourceId".to_owned();
+        ensure_free(tx, taken, Some(&after.id), ("sourceId", message)).await?;
     }
     if let Some(severity_id) = after
         .severity_id

@@ -2,8 +2,8 @@
 //! organization, ordered by position then name; disabled instead of deleted
 //! once in use.
 
-use super::Actor;
 use super::find_for_update;
+use super::{Actor, ensure_free};
 use crate::domain::identifiers::{Kind, new_id};
 use crate::domain::inputs::{CreateSeverityInput, SeverityFilter, UpdateSeverityInput};
 use crate::domain::validation::{
@@ -81,19 +81,11 @@ async fn check_reference(
     reference: &str,
     except: Option<&str>,
 ) -> AppResult<()> {
-    let mut query = severity::Entity::find()
+    let taken = severity::Entity::find()
         .filter(severity::Column::OrgId.eq(org_id))
         .filter(severity::Column::Reference.eq(reference));
-    if let Some(id) = except {
-        query = query.filter(severity::Column::Id.ne(id));
-    }
-    if query.count(db).await? > 0 {
-        return Err(AppError::conflict(
-            Some("name"),
-            format!("a severity with reference {reference:?} already exists"),
-        ));
-    }
-    Ok(())
+    let message = format!("a severity with reference {reference:?} already exists");
+    ensure_free(db, taken, except, ("name", message)).await
 }
 
 pub async fn create(
