@@ -1,5 +1,5 @@
 use crate::both;
-use crate::fixtures::{self, Events, RISK_FIELDS};
+use crate::fixtures::{self, Events, RISK_FIELDS, control, link};
 use crate::helpers::{Client, TestApp};
 use serde_json::{Value, json};
 
@@ -12,28 +12,6 @@ both!(
     links_and_unlinks_are_recorded,
     controls_of_other_organizations_do_not_exist,
 );
-
-pub async fn control(client: &Client, input: Value) -> String {
-    client
-        .ok(
-            "mutation($i: CreateControlInput!) { createControl(input: $i) { id } }",
-            json!({ "i": input }),
-        )
-        .await["createControl"]["id"]
-        .as_str()
-        .expect("id")
-        .to_owned()
-}
-
-pub async fn link(client: &Client, risk: &Value, control: &str, extra: &str) -> Value {
-    client
-        .ok(
-            &format!("mutation($r: ID!, $c: ID!) {{ linkControl(riskId: $r, controlId: $c{extra}) {{ reduces strength control {{ id }} risk {{ id residual {{ score }} }} }} }}"),
-            json!({ "r": risk["id"], "c": control }),
-        )
-        .await["linkControl"]
-        .clone()
-}
 
 pub async fn read(client: &Client, risk: &Value) -> Value {
     client
@@ -120,15 +98,8 @@ async fn control_updates_are_partial_and_versioned(app: TestApp) {
 
 async fn links_follow_the_control_until_given_a_strength(app: TestApp) {
     let admin = app.admin("acme");
-    let register = fixtures::register(&admin, "RA").await;
     // Likelihood 5, impact 4: inherent 20.
-    let risk = fixtures::risk(
-        &admin,
-        &register,
-        "t",
-        json!({"likelihoodLevel": 4, "impactLevel": 3}),
-    )
-    .await;
+    let (_, risk) = fixtures::scored_risk(&admin, (4, 3)).await;
     let c = control(&admin, json!({"name": "EDR", "effectiveness": 0.5})).await;
     let linked = link(&admin, &risk, &c, ", reduces: LIKELIHOOD").await;
     assert_eq!(
@@ -242,14 +213,7 @@ async fn a_health_change_moves_linked_risks_and_nothing_else(app: TestApp) {
 
 async fn archiving_a_control_stops_its_reductions(app: TestApp) {
     let admin = app.admin("acme");
-    let register = fixtures::register(&admin, "RA").await;
-    let risk = fixtures::risk(
-        &admin,
-        &register,
-        "t",
-        json!({"likelihoodLevel": 4, "impactLevel": 4}),
-    )
-    .await;
+    let (_, risk) = fixtures::scored_risk(&admin, (4, 4)).await;
     let c = control(&admin, json!({"name": "Gone", "effectiveness": 0.6})).await;
     link(&admin, &risk, &c, "").await;
     assert_eq!(read(&admin, &risk).await["residual"]["score"], 4.0);
@@ -284,14 +248,7 @@ async fn archiving_a_control_stops_its_reductions(app: TestApp) {
 
 async fn links_and_unlinks_are_recorded(app: TestApp) {
     let admin = app.admin("acme");
-    let register = fixtures::register(&admin, "RA").await;
-    let risk = fixtures::risk(
-        &admin,
-        &register,
-        "t",
-        json!({"likelihoodLevel": 4, "impactLevel": 4}),
-    )
-    .await;
+    let (_, risk) = fixtures::scored_risk(&admin, (4, 4)).await;
     let c = control(
         &admin,
         json!({"name": "MFA", "identifier": "C-9", "effectiveness": 0.6}),

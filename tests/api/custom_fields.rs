@@ -15,16 +15,8 @@ both!(
 async fn field(client: &Client, register: &str, input: Value) -> String {
     let mut input = input;
     input["registerId"] = json!(register);
-    let data = client
-        .ok(
-            "mutation($i: CreateCustomFieldInput!) { createCustomField(input: $i) { id } }",
-            json!({ "i": input }),
-        )
-        .await;
-    data["createCustomField"]["id"]
-        .as_str()
-        .expect("id")
-        .to_owned()
+    let mutation = "mutation($i: CreateCustomFieldInput!) { createCustomField(input: $i) { id } }";
+    fixtures::created(client, mutation, json!({ "i": input }), "createCustomField").await
 }
 
 fn value_of<'a>(risk: &'a Value, field_id: &str) -> &'a Value {

@@ -5,18 +5,16 @@ use entity::risk_event;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 
+/// The id of what `mutation` (whose root field is `root`) created.
+pub async fn created(client: &Client, mutation: &str, variables: Value, root: &str) -> String {
+    let data = client.ok(mutation, variables).await;
+    data[root]["id"].as_str().expect("id").to_owned()
+}
+
 /// A register on the default 5x5 scales; returns its id.
 pub async fn register(client: &Client, prefix: &str) -> String {
-    let data = client
-        .ok(
-            "mutation($p: String!) { createRegister(input: {name: \"Ops\", identifierPrefix: $p}) { id } }",
-            json!({ "p": prefix }),
-        )
-        .await;
-    data["createRegister"]["id"]
-        .as_str()
-        .expect("id")
-        .to_owned()
+    let mutation = "mutation($p: String!) { createRegister(input: {name: \"Ops\", identifierPrefix: $p}) { id } }";
+    created(client, mutation, json!({ "p": prefix }), "createRegister").await
 }
 
 /// A risk in `register` with the given extra input fields; returns the risk.
@@ -34,17 +32,34 @@ pub async fn risk(client: &Client, register: &str, title: &str, extra: Value) ->
     data["createRisk"].clone()
 }
 
-pub async fn severity(client: &Client, name: &str) -> String {
-    let data = client
+/// A register, and in it a risk scored at `(likelihood, impact)` levels.
+pub async fn scored_risk(client: &Client, (likelihood, impact): (i32, i32)) -> (String, Value) {
+    let register = register(client, "RA").await;
+    let levels = json!({"likelihoodLevel": likelihood, "impactLevel": impact});
+    let risk = risk(client, &register, "t", levels).await;
+    (register, risk)
+}
+
+/// A control with the given input; returns its id.
+pub async fn control(client: &Client, input: Value) -> String {
+    let mutation = "mutation($i: CreateControlInput!) { createControl(input: $i) { id } }";
+    created(client, mutation, json!({ "i": input }), "createControl").await
+}
+
+/// Links `control` to `risk`; `extra` adds arguments (`, strength: 0.5`).
+pub async fn link(client: &Client, risk: &Value, control: &str, extra: &str) -> Value {
+    client
         .ok(
-            "mutation($n: String!) { createSeverity(input: {name: $n}) { id } }",
-            json!({ "n": name }),
+            &format!("mutation($r: ID!, $c: ID!) {{ linkControl(riskId: $r, controlId: $c{extra}) {{ reduces strength control {{ id }} risk {{ id residual {{ score }} }} }} }}"),
+            json!({ "r": risk["id"], "c": control }),
         )
-        .await;
-    data["createSeverity"]["id"]
-        .as_str()
-        .expect("id")
-        .to_owned()
+        .await["linkControl"]
+        .clone()
+}
+
+pub async fn severity(client: &Client, name: &str) -> String {
+    let mutation = "mutation($n: String!) { createSeverity(input: {name: $n}) { id } }";
+    created(client, mutation, json!({ "n": name }), "createSeverity").await
 }
 
 /// The member id of the client's principal.

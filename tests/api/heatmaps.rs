@@ -1,6 +1,6 @@
 use crate::both;
-use crate::controls::{control, link};
 use crate::fixtures;
+use crate::fixtures::{control, link};
 use crate::helpers::{Client, TestApp};
 use sea_orm::{EntityTrait, IntoActiveModel};
 use serde_json::{Value, json};

@@ -211,8 +211,7 @@ async fn a_nested_page_costs_a_bounded_number_of_statements(app: TestApp) {
         )
         .await["createCustomField"]["id"]
         .clone();
-    let control =
-        crate::controls::control(&admin, json!({"name": "MFA", "effectiveness": 0.5})).await;
+    let control = fixtures::control(&admin, json!({"name": "MFA", "effectiveness": 0.5})).await;
     for n in 0..50 {
         let risk = fixtures::risk(
             &admin,
@@ -223,7 +222,7 @@ async fn a_nested_page_costs_a_bounded_number_of_statements(app: TestApp) {
         )
         .await;
         if n % 2 == 0 {
-            crate::controls::link(&admin, &risk, &control, "").await;
+            fixtures::link(&admin, &risk, &control, "").await;
         }
     }
     // The dashboard page of DESIGN §9.

@@ -348,14 +348,7 @@ async fn expected_version_guards_against_lost_updates(app: TestApp) {
 
 async fn every_risk_mutation_writes_its_event(app: TestApp) {
     let admin = app.admin("acme");
-    let register = fixtures::register(&admin, "RA").await;
-    let risk = fixtures::risk(
-        &admin,
-        &register,
-        "t",
-        json!({"likelihoodLevel": 1, "impactLevel": 1}),
-    )
-    .await;
+    let (_, risk) = fixtures::scored_risk(&admin, (1, 1)).await;
     admin
         .ok(
             &update(),

@@ -1,5 +1,5 @@
-use crate::controls::{control, link};
 use crate::fixtures;
+use crate::fixtures::{control, link};
 use crate::helpers::{Client, SECRET, TestApp};
 use crate::ws_client::{Received, WsClient};
 use crate::{both, both_with, postgres_only};
@@ -92,14 +92,7 @@ async fn a_mutation_reaches_a_subscriber(app: TestApp) {
 
 async fn residual_changes_fire_for_control_health_not_for_titles(app: TestApp) {
     let admin = app.admin("acme");
-    let register = fixtures::register(&admin, "RA").await;
-    let risk = fixtures::risk(
-        &admin,
-        &register,
-        "t",
-        json!({"likelihoodLevel": 4, "impactLevel": 4}),
-    )
-    .await;
+    let (register, risk) = fixtures::scored_risk(&admin, (4, 4)).await;
     let c = control(&admin, json!({"name": "EDR", "effectiveness": 0.6})).await;
     link(&admin, &risk, &c, ", reduces: LIKELIHOOD").await;
     let from = latest_cursor(&admin).await;
@@ -144,14 +137,7 @@ async fn residual_changes_fire_for_control_health_not_for_titles(app: TestApp) {
 
 async fn heatmap_changed_sends_the_map_then_the_moved_counts(app: TestApp) {
     let admin = app.admin("acme");
-    let register = fixtures::register(&admin, "RA").await;
-    let risk = fixtures::risk(
-        &admin,
-        &register,
-        "t",
-        json!({"likelihoodLevel": 0, "impactLevel": 0}),
-    )
-    .await;
+    let (register, risk) = fixtures::scored_risk(&admin, (0, 0)).await;
     let mut ws =
         WsClient::signed_in(&app.ws_url(), &token("acme", "viewer", hour_from_now())).await;
     ws.subscribe(
