@@ -83,112 +83,138 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
-/// Seeds `n` risks straight into the tables (the API would take minutes), scored by the
-/// same domain code the API uses. Returns the register id and a few risk ids.
-async fn seed(bench: &Bench, n: usize) -> (String, Vec<String>) {
-    let register = bench
-        .gql(
-            r#"mutation { createRegister(input: {name: "Bench", identifierPrefix: "B"}) { id } }"#,
-            json!({}),
-        )
-        .await["createRegister"]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let severity = bench
-        .gql(
-            r#"mutation { createSeverity(input: {name: "High"}) { id } }"#,
-            json!({}),
-        )
-        .await["createSeverity"]["id"]
-        .clone();
-    let field = bench
-        .gql(
-            r#"mutation($r: ID!) { createCustomField(input: {registerId: $r, name: "Unit", type: TEXT}) { id } }"#,
-            json!({ "r": register }),
-        )
-        .await["createCustomField"]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let control = bench
-        .gql(
-            r#"mutation { createControl(input: {name: "MFA", effectiveness: 0.5}) { id } }"#,
-            json!({}),
-        )
-        .await["createControl"]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let me = bench.gql("{ viewer { member { id } } }", json!({})).await["viewer"]["member"]["id"]
-        .clone();
-    let template = bench
-        .gql(
-            "mutation($r: ID!, $s: ID!, $o: ID!) { createRisk(input: {registerId: $r, title: \"template\", severityId: $s, ownerId: $o}) { id } }",
-            json!({ "r": register, "s": severity, "o": me }),
-        )
-        .await["createRisk"]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let db = &bench.app.state.db;
-    let model = entity::risk::Entity::find_by_id(template)
-        .one(db)
-        .await
-        .expect("reads")
-        .expect("exists");
+/// What the seeded risks refer to.
+struct Refs {
+    register: String,
+    field: String,
+    control: String,
+    template: entity::risk::Model,
+}
+
+impl Bench {
+    /// The id of what `mutation` (whose root field is `root`) created.
+    async fn created(&self, mutation: &str, variables: Value, root: &str) -> String {
+        let data = self.gql(mutation, variables).await;
+        data[root]["id"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// A register, severity, custom field and control through the API, and a
+    /// template risk that the seeded ones copy.
+    async fn refs(&self) -> Refs {
+        let register = self
+            .created(
+                r#"mutation { createRegister(input: {name: "Bench", identifierPrefix: "B"}) { id } }"#,
+                json!({}),
+                "createRegister",
+            )
+            .await;
+        let severity = self
+            .created(
+                r#"mutation { createSeverity(input: {name: "High"}) { id } }"#,
+                json!({}),
+                "createSeverity",
+            )
+            .await;
+        let field = self
+            .created(
+                r#"mutation($r: ID!) { createCustomField(input: {registerId: $r, name: "Unit", type: TEXT}) { id } }"#,
+                json!({ "r": register }),
+                "createCustomField",
+            )
+            .await;
+        let control = self
+            .created(
+                r#"mutation { createControl(input: {name: "MFA", effectiveness: 0.5}) { id } }"#,
+                json!({}),
+                "createControl",
+            )
+            .await;
+        let me =
+            self.gql("{ viewer { member { id } } }", json!({})).await["viewer"]["member"]["id"]
+                .clone();
+        let template = self
+            .created(
+                "mutation($r: ID!, $s: ID!, $o: ID!) { createRisk(input: {registerId: $r, title: \"template\", severityId: $s, ownerId: $o}) { id } }",
+                json!({ "r": register, "s": severity, "o": me }),
+                "createRisk",
+            )
+            .await;
+        let template = entity::risk::Entity::find_by_id(template)
+            .one(&self.app.state.db)
+            .await
+            .expect("reads")
+            .expect("exists");
+        Refs {
+            register,
+            field,
+            control,
+            template,
+        }
+    }
+}
+
+/// Risk `k` of the seed, scored by the same domain code the API uses, with
+/// its custom value and (for every tenth) its control link.
+fn seeded_risk(
+    refs: &Refs,
+    k: usize,
+) -> (
+    entity::risk::Model,
+    entity::custom_field_value::Model,
+    Option<entity::risk_control::Model>,
+) {
     let scales = Scales::preset(ScalesPreset::Default5x5);
     let mitigation = [riskgraph::domain::scoring::Mitigation {
         reduces: riskgraph::domain::enums::MitigationTarget::Both,
         strength: 0.5,
         health: riskgraph::domain::enums::ControlHealth::Healthy,
     }];
-    let mut ids = Vec::new();
+    let mut r = refs.template.clone();
+    r.id = format!("rsk_bench{k:07}");
+    r.identifier = format!("B-{}", k + 2);
+    r.title = format!("Bench risk {k}");
+    r.likelihood_level = Some(i32::try_from(k % 5).unwrap_or(0));
+    r.impact_level = Some(i32::try_from((k / 5) % 5).unwrap_or(0));
+    r.tolerance_level = Some(2);
+    let linked = k.is_multiple_of(10);
+    rescore(&mut r, &scales, if linked { &mitigation } else { &[] });
+    let link = linked.then(|| entity::risk_control::Model {
+        risk_id: r.id.clone(),
+        control_id: refs.control.clone(),
+        org_id: r.org_id.clone(),
+        reduces: "BOTH".into(),
+        strength: None,
+        created_at: r.created_at,
+    });
+    let value = entity::custom_field_value::Model {
+        risk_id: r.id.clone(),
+        field_id: refs.field.clone(),
+        org_id: r.org_id.clone(),
+        text_value: Some(["EMEA", "APAC", "Americas"][k % 3].into()),
+        number_value: None,
+        boolean_value: None,
+        date_value: None,
+        user_id: None,
+        selection: None,
+        selections: None,
+    };
+    (r, value, link)
+}
+
+/// Seeds `n` risks straight into the tables (the API would take minutes).
+/// Returns the register id and a few risk ids.
+async fn seed(bench: &Bench, n: usize) -> (String, Vec<String>) {
+    let refs = bench.refs().await;
+    let db = &bench.app.state.db;
+    let ids = (0..n.min(64)).map(|k| format!("rsk_bench{k:07}")).collect();
     // 400 rows a statement keeps SQLite under its bound-parameter limit.
     for start in (0..n).step_by(400) {
-        let mut risks = Vec::new();
-        let mut values = Vec::new();
-        let mut links = Vec::new();
+        let (mut risks, mut values, mut links) = (Vec::new(), Vec::new(), Vec::new());
         for k in start..(start + 400).min(n) {
-            let mut r = model.clone();
-            r.id = format!("rsk_bench{k:07}");
-            r.identifier = format!("B-{}", k + 2);
-            r.title = format!("Bench risk {k}");
-            r.likelihood_level = Some(i32::try_from(k % 5).unwrap_or(0));
-            r.impact_level = Some(i32::try_from((k / 5) % 5).unwrap_or(0));
-            r.tolerance_level = Some(2);
-            let linked = k % 10 == 0;
-            rescore(&mut r, &scales, if linked { &mitigation } else { &[] });
-            if linked {
-                links.push(entity::risk_control::ActiveModel::from(
-                    entity::risk_control::Model {
-                        risk_id: r.id.clone(),
-                        control_id: control.clone(),
-                        org_id: r.org_id.clone(),
-                        reduces: "BOTH".into(),
-                        strength: None,
-                        created_at: r.created_at,
-                    },
-                ));
-            }
-            values.push(entity::custom_field_value::ActiveModel::from(
-                entity::custom_field_value::Model {
-                    risk_id: r.id.clone(),
-                    field_id: field.clone(),
-                    org_id: r.org_id.clone(),
-                    text_value: Some(["EMEA", "APAC", "Americas"][k % 3].into()),
-                    number_value: None,
-                    boolean_value: None,
-                    date_value: None,
-                    user_id: None,
-                    selection: None,
-                    selections: None,
-                },
-            ));
-            if ids.len() < 64 {
-                ids.push(r.id.clone());
-            }
-            risks.push(r.into_active_model());
+            let (risk, value, link) = seeded_risk(&refs, k);
+            risks.push(risk.into_active_model());
+            values.push(entity::custom_field_value::ActiveModel::from(value));
+            links.extend(link.map(entity::risk_control::ActiveModel::from));
         }
         entity::risk::Entity::insert_many(risks)
             .exec(db)
@@ -205,41 +231,14 @@ async fn seed(bench: &Bench, n: usize) -> (String, Vec<String>) {
                 .expect("links");
         }
     }
-    (register, ids)
+    (refs.register, ids)
 }
 
-async fn run(
-    backend: &str,
-    database_url: String,
-    n: usize,
-    subscribers: usize,
-) -> Vec<(String, String, String)> {
-    let mut config = Config::for_database(database_url, SECRET);
-    config.limits.feed_buffer = 65_536;
-    let app = App::spawn(config, Clock::default()).await.expect("starts");
-    let claims = Claims {
-        sub: "bench".into(),
-        org: "bench".into(),
-        role: "admin".into(),
-        exp: Clock::default().now().timestamp() + 86_400,
-        name: Some("Bench".into()),
-        email: None,
-    };
-    let bench = Bench {
-        url: format!("http://{}/graphql", app.addr),
-        app,
-        http: reqwest::Client::new(),
-        token: mint(SECRET, &claims),
-    };
-    let started = Instant::now();
-    let (register, ids) = seed(&bench, n).await;
-    let mut rows = vec![(
-        format!("seed {n} risks"),
-        ms(started.elapsed()),
-        String::new(),
-    )];
+/// A table row: what was measured, the figure, the target.
+type Row = (String, String, String);
 
-    // Heatmap: sequential requests, client-measured.
+/// Heatmap: sequential requests, client-measured.
+async fn heatmap(bench: &Bench, register: &str, n: usize) -> Row {
     let heatmap = "query($r: ID!) { heatmap(registerId: $r) { total cells { count } } }";
     bench.gql(heatmap, json!({ "r": register })).await;
     let mut times = Vec::new();
@@ -249,7 +248,7 @@ async fn run(
         times.push(t.elapsed());
     }
     times.sort();
-    rows.push((
+    (
         format!("heatmap (residual), {n} risks"),
         format!(
             "p50 {} / p99 {}",
@@ -257,9 +256,11 @@ async fn run(
             ms(percentile(&times, 0.99))
         ),
         "p50 < 10 ms".into(),
-    ));
+    )
+}
 
-    // A dashboard page: statements per request, then throughput at 4 in flight.
+/// A dashboard page: statements per request, then throughput at 4 in flight.
+async fn page(bench: &Bench, register: &str) -> Row {
     let page = "query($r: ID!) { risks(first: 50, filter: {registerId: $r}, orderBy: [{field: RESIDUAL_SCORE, direction: DESC}]) { nodes {
         identifier owner { name } severity { name } controls { strength control { name } }
         customFields { field { name } text } residual { score band { name } } } } }";
@@ -276,16 +277,18 @@ async fn run(
             |_, _| json!({ "query": page, "variables": { "r": register } }),
         )
         .await;
-    rows.push((
+    (
         "risks(first: 50) with owner, severity, controls, customFields, residual".into(),
         format!(
             "{statements} statements; {:.0} req/s",
             total as f64 / t.elapsed().as_secs_f64()
         ),
         "<= 8 statements; >= 2,000 req/s".into(),
-    ));
+    )
+}
 
-    // Updates with their events, 8 in flight on distinct risks.
+/// Updates with their events, 8 in flight on distinct risks.
+async fn updates(bench: &Bench, ids: &[String]) -> Row {
     let updates = 2000;
     let t = Instant::now();
     bench
@@ -296,58 +299,69 @@ async fn run(
             })
         })
         .await;
-    rows.push((
+    (
         "updateRisk with its event".into(),
         format!("{:.0} /s", updates as f64 / t.elapsed().as_secs_f64()),
         ">= 1,000/s on PostgreSQL".into(),
-    ));
+    )
+}
 
-    // Push latency: many subscribers, one mutation at a time.
+/// One subscriber on the register: sends the time of every push to `pushed`.
+async fn subscriber(
+    url: String,
+    token: String,
+    register: String,
+    pushed: tokio::sync::mpsc::UnboundedSender<Instant>,
+    ready: tokio::sync::oneshot::Sender<()>,
+) {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = url.into_client_request().expect("request");
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().expect("header"),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("connects");
+    let send = |v: Value| Message::Text(v.to_string().into());
+    socket
+        .send(send(
+            json!({ "type": "connection_init", "payload": { "token": token } }),
+        ))
+        .await
+        .expect("init");
+    socket.next().await;
+    socket
+        .send(send(json!({ "type": "subscribe", "id": "1", "payload": {
+            "query": "subscription($r: ID) { residualRiskChanged(registerId: $r) { cursor } }",
+            "variables": { "r": register } } })))
+        .await
+        .expect("subscribe");
+    let _ = ready.send(());
+    while let Some(Ok(message)) = socket.next().await {
+        if let Message::Text(text) = message
+            && text.contains("\"next\"")
+        {
+            let _ = pushed.send(Instant::now());
+        }
+    }
+}
+
+/// Push latency: many subscribers, one mutation at a time.
+async fn pushes(bench: &Bench, register: &str, ids: &[String], subscribers: usize) -> Option<Row> {
     let ws_url = bench.url.replacen("http", "ws", 1);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Instant>();
     let mut ready = Vec::new();
     for _ in 0..subscribers {
-        let (ws_url, token, register, tx) = (
-            ws_url.clone(),
-            bench.token.clone(),
-            register.clone(),
-            tx.clone(),
-        );
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         ready.push(ready_rx);
-        tokio::spawn(async move {
-            use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-            let mut request = ws_url.into_client_request().expect("request");
-            request.headers_mut().insert(
-                "sec-websocket-protocol",
-                "graphql-transport-ws".parse().expect("header"),
-            );
-            let (mut socket, _) = tokio_tungstenite::connect_async(request)
-                .await
-                .expect("connects");
-            let send = |v: Value| Message::Text(v.to_string().into());
-            socket
-                .send(send(
-                    json!({ "type": "connection_init", "payload": { "token": token } }),
-                ))
-                .await
-                .expect("init");
-            socket.next().await;
-            socket
-                .send(send(json!({ "type": "subscribe", "id": "1", "payload": {
-                    "query": "subscription($r: ID) { residualRiskChanged(registerId: $r) { cursor } }",
-                    "variables": { "r": register } } })))
-                .await
-                .expect("subscribe");
-            let _ = ready_tx.send(());
-            while let Some(Ok(message)) = socket.next().await {
-                if let Message::Text(text) = message
-                    && text.contains("\"next\"")
-                {
-                    let _ = tx.send(Instant::now());
-                }
-            }
-        });
+        tokio::spawn(subscriber(
+            ws_url.clone(),
+            bench.token.clone(),
+            register.to_owned(),
+            tx.clone(),
+            ready_tx,
+        ));
     }
     for r in ready {
         let _ = r.await;
@@ -371,8 +385,8 @@ async fn run(
         }
     }
     latencies.sort();
-    if !latencies.is_empty() {
-        rows.push((
+    (!latencies.is_empty()).then(|| {
+        (
             format!("mutation -> residualRiskChanged, {subscribers} subscribers"),
             format!(
                 "p50 {} / p99 {} ({} of {} pushes)",
@@ -382,8 +396,38 @@ async fn run(
                 subscribers * 10
             ),
             "p99 < 100 ms (10,000 subscribers)".into(),
-        ));
-    }
+        )
+    })
+}
+
+async fn run(backend: &str, database_url: String, n: usize, subscribers: usize) -> Vec<Row> {
+    let mut config = Config::for_database(database_url, SECRET);
+    config.limits.feed_buffer = 65_536;
+    let app = App::spawn(config, Clock::default()).await.expect("starts");
+    let claims = Claims::new(
+        ("bench", "bench", "admin"),
+        Clock::default().now(),
+        Duration::from_secs(86_400),
+        Some("Bench".into()),
+        None,
+    );
+    let bench = Bench {
+        url: format!("http://{}/graphql", app.addr),
+        app,
+        http: reqwest::Client::new(),
+        token: mint(SECRET, &claims),
+    };
+    let started = Instant::now();
+    let (register, ids) = seed(&bench, n).await;
+    let mut rows = vec![(
+        format!("seed {n} risks"),
+        ms(started.elapsed()),
+        String::new(),
+    )];
+    rows.push(heatmap(&bench, &register, n).await);
+    rows.push(page(&bench, &register).await);
+    rows.push(updates(&bench, &ids).await);
+    rows.extend(pushes(&bench, &register, &ids, subscribers).await);
     rows.into_iter()
         .map(|(what, got, target)| (format!("{backend}: {what}"), got, target))
         .collect()
