@@ -39,8 +39,11 @@ stored_enum! {
     /// What a member may do: viewers read, editors write risks, admins also
     /// write registers, severities and field definitions.
     Role {
+        /// Reads everything in the organization.
         Viewer = "VIEWER",
+        /// Also creates and changes risks, controls and links.
         Editor = "EDITOR",
+        /// Also manages registers, severities and custom fields.
         Admin = "ADMIN",
     }
 }
@@ -58,10 +61,15 @@ impl Role {
 stored_enum! {
     /// Where a risk stands. ARCHIVED risks are left out of lists unless asked for.
     RiskStatus {
+        /// Identified and being worked on.
         Open = "OPEN",
+        /// Waiting for a decision or for information.
         Pending = "PENDING",
+        /// Has happened: now an issue or incident.
         Materialized = "MATERIALIZED",
+        /// Resolved; `closedAt` and `closureReason` say when and why.
         Closed = "CLOSED",
+        /// Kept for history only; hidden from lists unless filtered for.
         Archived = "ARCHIVED",
     }
 }
@@ -69,9 +77,13 @@ stored_enum! {
 stored_enum! {
     /// How far a risk has come through review.
     RiskStage {
+        /// Raised, not yet reviewed.
         Proposed = "PROPOSED",
+        /// Being assessed.
         Evaluating = "EVALUATING",
+        /// Assessment and treatment approved.
         Approved = "APPROVED",
+        /// Treatment in place and monitored.
         Operating = "OPERATING",
     }
 }
@@ -79,10 +91,15 @@ stored_enum! {
 stored_enum! {
     /// Why a risk was closed.
     ClosureReason {
+        /// The cause was removed.
         Eliminated = "ELIMINATED",
+        /// The organization lives with it.
         Accepted = "ACCEPTED",
+        /// Controls bring it within tolerance.
         Mitigated = "MITIGATED",
+        /// Insured or contracted away.
         Transferred = "TRANSFERRED",
+        /// On review, not a risk.
         NoRisk = "NO_RISK",
     }
 }
@@ -90,10 +107,15 @@ stored_enum! {
 stored_enum! {
     /// How the organization responds to a risk.
     TreatmentStrategy {
+        /// No strategy chosen yet.
         NotSet = "NOT_SET",
+        /// Live with the risk.
         Accept = "ACCEPT",
+        /// Stop the activity that causes it.
         Avoid = "AVOID",
+        /// Reduce it with controls.
         Mitigate = "MITIGATE",
+        /// Insure or contract it away.
         Transfer = "TRANSFER",
     }
 }
@@ -101,8 +123,11 @@ stored_enum! {
 stored_enum! {
     /// How well a control works today; weights its reduction of linked risks.
     ControlHealth {
+        /// Works as designed: its links count in full (factor 1).
         Healthy = "HEALTHY",
+        /// Degraded: its links count half (factor 0.5).
         AtRisk = "AT_RISK",
+        /// Failing: its links reduce nothing (factor 0) until it recovers.
         Critical = "CRITICAL",
     }
 }
@@ -110,8 +135,11 @@ stored_enum! {
 stored_enum! {
     /// Which side of a risk a control reduces.
     MitigationTarget {
+        /// Reduces how likely the risk is.
         Likelihood = "LIKELIHOOD",
+        /// Reduces how bad it would be.
         Impact = "IMPACT",
+        /// Reduces likelihood and impact alike.
         Both = "BOTH",
     }
 }
@@ -119,12 +147,19 @@ stored_enum! {
 stored_enum! {
     /// The type of a custom field, which decides the member of a value it uses.
     CustomFieldType {
+        /// Free text, in `text`.
         Text = "TEXT",
+        /// A number, in `number`, shown as `numberFormat` says.
         Number = "NUMBER",
+        /// Yes or no, in `boolean`.
         Boolean = "BOOLEAN",
+        /// A calendar date, in `date`.
         Date = "DATE",
+        /// A member of the organization, in `user`.
         User = "USER",
+        /// One of the field's `options`, in `selection`.
         SingleSelect = "SINGLE_SELECT",
+        /// Any of the field's `options`, in `selections`.
         MultiSelect = "MULTI_SELECT",
     }
 }
@@ -132,7 +167,9 @@ stored_enum! {
 stored_enum! {
     /// How a NUMBER custom field is shown.
     NumberFormat {
+        /// A plain number, e.g. 1250.5.
         Decimal = "DECIMAL",
+        /// A fraction shown as a percentage: 0.25 is 25 %.
         Percentage = "PERCENTAGE",
     }
 }
@@ -152,9 +189,13 @@ stored_enum! {
 stored_enum! {
     /// What a change did to a risk.
     RiskEventKind {
+        /// The risk was created.
         Created = "CREATED",
+        /// The risk or its scores changed.
         Updated = "UPDATED",
+        /// The risk was archived.
         Archived = "ARCHIVED",
+        /// The risk was deleted; the event keeps its last state.
         Deleted = "DELETED",
     }
 }
@@ -162,13 +203,21 @@ stored_enum! {
 stored_enum! {
     /// Why a risk changed.
     ChangeCause {
+        /// createRisk.
         RiskCreated = "RISK_CREATED",
+        /// updateRisk.
         RiskUpdated = "RISK_UPDATED",
+        /// archiveRisk.
         RiskArchived = "RISK_ARCHIVED",
+        /// deleteRisk.
         RiskDeleted = "RISK_DELETED",
+        /// A linked control's health or effectiveness changed (updateControl, archiveControl).
         ControlUpdated = "CONTROL_UPDATED",
+        /// linkControl.
         ControlLinked = "CONTROL_LINKED",
+        /// unlinkControl.
         ControlUnlinked = "CONTROL_UNLINKED",
+        /// The register's scales changed (updateRegister).
         ScalesUpdated = "SCALES_UPDATED",
     }
 }
@@ -176,7 +225,9 @@ stored_enum! {
 stored_enum! {
     /// Which levels a heatmap or score filter reads.
     ScoreBasis {
+        /// The assessed levels, before controls.
         Inherent = "INHERENT",
+        /// The levels after controls and overrides.
         Residual = "RESIDUAL",
     }
 }

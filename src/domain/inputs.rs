@@ -11,118 +11,193 @@ use super::risk::{CustomFieldValueInput, RiskPatch};
 use super::scales::Scales;
 use async_graphql::{Enum, ID, InputObject, MaybeUndefined};
 
+/// A new register. Risk identifiers are generated as `<identifierPrefix>-<n>`.
 #[derive(InputObject, Clone, Debug, Default)]
 pub struct CreateRegisterInput {
+    /// Shown in lists; 1 to 128 characters.
     pub name: String,
+    /// Free text, up to 64 KiB; null or empty for none.
     pub description: Option<String>,
-    /// Prefix of generated risk identifiers, e.g. RA gives RA-1, RA-2, ...
+    /// Prefix of generated risk identifiers, 1 to 16 letters, digits, '_' or
+    /// '-': RA gives RA-1, RA-2, ...
     pub identifier_prefix: String,
-    /// Give scales or a preset; DEFAULT_5X5 when neither.
+    /// The register's own scales; give these or `preset`, not both, or
+    /// neither for DEFAULT_5X5.
     pub scales: Option<Scales>,
+    /// Ready-made scales, when `scales` is not given.
     pub preset: Option<ScalesPreset>,
 }
 
 /// Where each old level goes when scales change: likelihood[old] = new level.
 #[derive(InputObject, Clone, Debug)]
 pub struct ScalesRemapInput {
+    /// For each old likelihood level, in order, its new level; null keeps levels as they are.
     pub likelihood: Option<Vec<i32>>,
+    /// For each old impact level, in order, its new level; null keeps levels as they are.
     pub impact: Option<Vec<i32>>,
 }
 
+/// A partial update of a register: absent fields are unchanged.
 #[derive(InputObject, Clone, Debug, Default)]
 pub struct UpdateRegisterInput {
+    /// 1 to 128 characters; cannot be cleared.
     pub name: MaybeUndefined<String>,
+    /// Free text, up to 64 KiB; null clears.
     pub description: MaybeUndefined<String>,
+    /// Prefix of identifiers generated from now on; existing identifiers keep theirs. Cannot be cleared.
     pub identifier_prefix: MaybeUndefined<String>,
+    /// New scales: every risk is re-scored in the same transaction. Cannot be cleared.
     pub scales: MaybeUndefined<Scales>,
     /// Needed when the new scales would leave existing risks' levels out of range.
     pub scales_remap: Option<ScalesRemapInput>,
 }
 
+/// A new severity of the organization (the 4me model).
 #[derive(InputObject, Clone, Debug, Default)]
 pub struct CreateSeverityInput {
+    /// 1 to 128 characters; its reference (lowercase, '_' for spaces) must be unique in the organization.
     pub name: String,
+    /// Short description, up to 255 characters.
     pub description: Option<String>,
+    /// Longer guidance, up to 64 KiB.
     pub information: Option<String>,
+    /// Sort position in lists, ascending; after the existing severities when not given.
     pub position: Option<i32>,
+    /// A disabled severity cannot be set on risks; false when not given.
     pub disabled: Option<bool>,
+    /// The system the severity comes from, up to 30 characters.
     pub source: Option<String>,
+    /// Its id in that system, up to 128 characters.
     pub source_id: Option<String>,
 }
 
+/// A partial update of a severity: absent fields are unchanged.
 #[derive(InputObject, Clone, Debug, Default)]
 pub struct UpdateSeverityInput {
+    /// 1 to 128 characters; renaming changes the reference. Cannot be cleared.
     pub name: MaybeUndefined<String>,
+    /// Up to 255 characters. Absent: unchanged; null: cleared.
     pub description: MaybeUndefined<String>,
+    /// Up to 64 KiB. Absent: unchanged; null: cleared.
     pub information: MaybeUndefined<String>,
+    /// Sort position, ascending. Cannot be cleared.
     pub position: MaybeUndefined<i32>,
+    /// Disable to stop new uses; risks that have it keep it. Cannot be cleared.
     pub disabled: MaybeUndefined<bool>,
+    /// Up to 30 characters. Absent: unchanged; null: cleared.
     pub source: MaybeUndefined<String>,
+    /// Up to 128 characters. Absent: unchanged; null: cleared.
     pub source_id: MaybeUndefined<String>,
 }
 
+/// Which severities to list; absent members do not filter.
 #[derive(InputObject, Clone, Debug, Default)]
 pub struct SeverityFilter {
+    /// Only disabled (true) or only enabled (false) severities.
     pub disabled: Option<bool>,
     /// Case-insensitive substring of name or reference.
     pub name: Option<String>,
+    /// Exactly this source.
     pub source: Option<String>,
+    /// Exactly this source id.
     pub source_id: Option<String>,
 }
 
+/// A new custom field on a register's risks.
 #[derive(InputObject, Clone, Debug)]
 pub struct CreateCustomFieldInput {
+    /// The register whose risks get the field.
     pub register_id: ID,
+    /// 1 to 128 characters, unique among the register's active fields.
     pub name: String,
+    /// What values hold; cannot change later.
     #[graphql(name = "type")]
     pub field_type: CustomFieldType,
+    /// For NUMBER fields only: how the value is shown; DECIMAL when not given.
     pub number_format: Option<NumberFormat>,
+    /// For SINGLE_SELECT and MULTI_SELECT only: the allowed choices, 1 to 100 distinct non-empty strings.
     pub options: Option<Vec<String>>,
+    /// Whether every new risk must give a value; false when not given.
     pub required: Option<bool>,
+    /// Sort position on forms, ascending; after the existing fields when not given.
     pub position: Option<i32>,
 }
 
+/// A partial update of a custom field: absent fields are unchanged. The type cannot change.
 #[derive(InputObject, Clone, Debug, Default)]
 pub struct UpdateCustomFieldInput {
+    /// 1 to 128 characters, unique among the register's active fields. Cannot be cleared.
     pub name: MaybeUndefined<String>,
+    /// For NUMBER fields only. Cannot be cleared.
     pub number_format: MaybeUndefined<NumberFormat>,
+    /// For select fields only: the allowed choices, replacing the old list.
     pub options: MaybeUndefined<Vec<String>>,
+    /// Whether new risks must give a value. Cannot be cleared.
     pub required: MaybeUndefined<bool>,
+    /// Sort position on forms. Cannot be cleared.
     pub position: MaybeUndefined<i32>,
 }
 
+/// A new risk. Absent fields are not set; scores are computed from the register's scales.
 #[derive(InputObject, Clone, Debug, Default)]
 pub struct CreateRiskInput {
+    /// The register the risk belongs to; it must not be archived.
     pub register_id: ID,
     /// Generated from the register prefix when absent.
     pub identifier: Option<String>,
+    /// 1 to 128 characters.
     pub title: String,
+    /// Up to 64 KiB.
     pub description: Option<String>,
+    /// Free-form grouping, e.g. Security; up to 128 characters.
     pub category: Option<String>,
+    /// The department concerned; up to 128 characters.
     pub department: Option<String>,
+    /// OPEN when not given. CLOSED sets closedAt to now.
     pub status: Option<RiskStatus>,
+    /// PROPOSED when not given.
     pub stage: Option<RiskStage>,
+    /// Why the risk is closed; only with status CLOSED.
     pub closure_reason: Option<ClosureReason>,
+    /// An enabled severity of the organization.
     pub severity_id: Option<ID>,
+    /// The member who owns the risk.
     pub owner_id: Option<ID>,
+    /// Index into the register's likelihood levels, from 0.
     pub likelihood_level: Option<i32>,
+    /// Index into the register's impact levels, from 0.
     pub impact_level: Option<i32>,
+    /// Why this likelihood; up to 64 KiB.
     pub likelihood_rationale: Option<String>,
+    /// Why this impact; up to 64 KiB.
     pub impact_rationale: Option<String>,
+    /// A likelihood level that replaces the computed residual one.
     pub residual_likelihood_override: Option<i32>,
+    /// An impact level that replaces the computed residual one.
     pub residual_impact_override: Option<i32>,
+    /// Why the residual is overridden; up to 64 KiB.
     pub residual_override_reason: Option<String>,
+    /// The highest band level the organization accepts for this risk, from 0.
     pub tolerance_level: Option<i32>,
+    /// How the risk is treated; NOT_SET when not given.
     pub treatment: Option<TreatmentStrategy>,
+    /// What the treatment does; up to 64 KiB.
     pub treatment_description: Option<String>,
+    /// Why this treatment; up to 64 KiB.
     pub treatment_rationale: Option<String>,
+    /// The date by which the risk should be within tolerance.
     pub mitigation_target_at: Option<Date>,
+    /// Up to 64 KiB.
     pub notes: Option<String>,
+    /// The system the risk comes from, up to 30 characters.
     pub source: Option<String>,
+    /// Its id in that system, up to 128 characters; source and sourceId together are unique in the organization.
     pub source_id: Option<String>,
+    /// Values of the register's custom fields; required fields must be given.
     pub custom_fields: Option<Vec<CustomFieldValueInput>>,
 }
 
+/// A new risk. Absent fields are not set; scores are computed from the register's scales.
 impl CreateRiskInput {
     /// Creation is a patch over a blank risk: one set of rules for both.
     /// Returns the register and the patch.
@@ -163,10 +238,14 @@ impl CreateRiskInput {
     }
 }
 
+/// A new control of the organization.
 #[derive(InputObject, Clone, Debug, Default)]
 pub struct CreateControlInput {
+    /// A reference such as C-12, unique in the organization; up to 64 characters.
     pub identifier: Option<String>,
+    /// 1 to 128 characters.
     pub name: String,
+    /// Up to 64 KiB.
     pub description: Option<String>,
     /// HEALTHY when not given.
     pub health: Option<ControlHealth>,
@@ -174,63 +253,104 @@ pub struct CreateControlInput {
     pub effectiveness: Option<f64>,
 }
 
+/// A partial update of a control: absent fields are unchanged.
 #[derive(InputObject, Clone, Debug, Default)]
 pub struct UpdateControlInput {
+    /// Unique in the organization, up to 64 characters. Absent: unchanged; null: cleared.
     pub identifier: MaybeUndefined<String>,
+    /// 1 to 128 characters. Cannot be cleared.
     pub name: MaybeUndefined<String>,
+    /// Up to 64 KiB. Absent: unchanged; null: cleared.
     pub description: MaybeUndefined<String>,
+    /// A change re-scores every linked risk. Cannot be cleared.
     pub health: MaybeUndefined<ControlHealth>,
+    /// 0..1: the strength of links made without one; a change re-scores them. Cannot be cleared.
     pub effectiveness: MaybeUndefined<f64>,
 }
 
+/// Which risks to return. Members combine with AND; the values of a list member with OR. Absent or null members do not filter.
 #[derive(InputObject, Clone, Debug, Default)]
 pub struct RiskFilter {
+    /// Only this register's risks.
     pub register_id: Option<ID>,
+    /// Any of these statuses.
     pub status: Option<Vec<RiskStatus>>,
+    /// Any of these stages.
     pub stage: Option<Vec<RiskStage>>,
+    /// Any of these categories, exactly.
     pub category: Option<Vec<String>>,
+    /// Any of these departments, exactly.
     pub department: Option<Vec<String>>,
+    /// Owned by any of these members.
     pub owner_id: Option<Vec<ID>>,
+    /// With any of these severities.
     pub severity_id: Option<Vec<ID>>,
+    /// With any of these treatments.
     pub treatment: Option<Vec<TreatmentStrategy>>,
+    /// Inherent likelihood level in this list.
     pub likelihood_level: Option<Vec<i32>>,
+    /// Inherent impact level in this list.
     pub impact_level: Option<Vec<i32>>,
+    /// Residual likelihood level in this list.
     pub residual_likelihood_level: Option<Vec<i32>>,
+    /// Residual impact level in this list.
     pub residual_impact_level: Option<Vec<i32>>,
+    /// Inherent band level in this list.
     pub inherent_band: Option<Vec<i32>>,
+    /// Residual band level in this list.
     pub residual_band: Option<Vec<i32>>,
+    /// Residual score at least this (inclusive).
     pub residual_score_min: Option<f64>,
+    /// Residual score at most this (inclusive).
     pub residual_score_max: Option<f64>,
+    /// Only risks within (true) or beyond (false) tolerance; risks where it is unknown match neither.
     pub within_tolerance: Option<bool>,
+    /// Exactly this source.
     pub source: Option<String>,
+    /// Exactly this source id.
     pub source_id: Option<String>,
+    /// Changed at or after this instant.
     pub updated_since: Option<Timestamp>,
     /// Archived risks are left out unless this is true or status names ARCHIVED.
     #[graphql(default_with = "Some(false)")]
     pub include_archived: Option<bool>,
 }
 
+/// What risks can be sorted by.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum RiskOrderField {
+    /// The identifier, as text.
     Identifier,
+    /// The title, as text.
     Title,
+    /// When the risk was created.
     CreatedAt,
+    /// When the risk last changed.
     UpdatedAt,
+    /// The inherent score; unscored risks come last either way.
     InherentScore,
+    /// The residual score; unscored risks come last either way.
     ResidualScore,
+    /// The mitigation target date; risks without one come last either way.
     MitigationTargetAt,
 }
 
+/// Which way a sort goes.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
 pub enum SortDirection {
+    /// Smallest first.
     #[default]
     Asc,
+    /// Largest first.
     Desc,
 }
 
+/// One sort key; later keys break ties of earlier ones, and the id breaks the rest.
 #[derive(InputObject, Clone, Copy, Debug)]
 pub struct RiskOrder {
+    /// What to sort by.
     pub field: RiskOrderField,
+    /// ASC when not given.
     #[graphql(default)]
     pub direction: SortDirection,
 }

@@ -19,13 +19,21 @@ use entity::risk;
 /// type; a value with every member null clears the field.
 #[derive(InputObject, Clone, Debug, Default)]
 pub struct CustomFieldValueInput {
+    /// The custom field, of the risk's register.
     pub field_id: ID,
+    /// For TEXT fields; up to 64 KiB.
     pub text: Option<String>,
+    /// For NUMBER fields; PERCENTAGE fields take a fraction (0.25 for 25 %).
     pub number: Option<f64>,
+    /// For BOOLEAN fields.
     pub boolean: Option<bool>,
+    /// For DATE fields.
     pub date: Option<Date>,
+    /// For USER fields: a member of the organization.
     pub user_id: Option<ID>,
+    /// For SINGLE_SELECT fields: one of the field's options.
     pub selection: Option<String>,
+    /// For MULTI_SELECT fields: any of the field's options, each once.
     pub selections: Option<Vec<String>>,
 }
 
@@ -51,30 +59,55 @@ impl CustomFieldValueInput {
 #[derive(InputObject, Clone, Debug, Default)]
 #[graphql(name = "UpdateRiskInput")]
 pub struct RiskPatch {
+    /// Unique in the register, up to 64 characters. Cannot be cleared.
     pub identifier: MaybeUndefined<String>,
+    /// 1 to 128 characters. Cannot be cleared.
     pub title: MaybeUndefined<String>,
+    /// Up to 64 KiB. Absent: unchanged; null: cleared.
     pub description: MaybeUndefined<String>,
+    /// Up to 128 characters. Absent: unchanged; null: cleared.
     pub category: MaybeUndefined<String>,
+    /// Up to 128 characters. Absent: unchanged; null: cleared.
     pub department: MaybeUndefined<String>,
+    /// CLOSED sets closedAt (when unset); leaving CLOSED clears closedAt and closureReason. Cannot be cleared.
     pub status: MaybeUndefined<RiskStatus>,
+    /// Cannot be cleared.
     pub stage: MaybeUndefined<RiskStage>,
+    /// Only while the status is CLOSED. Absent: unchanged; null: cleared.
     pub closure_reason: MaybeUndefined<ClosureReason>,
+    /// An enabled severity of the organization. Absent: unchanged; null: cleared.
     pub severity_id: MaybeUndefined<ID>,
+    /// A member of the organization. Absent: unchanged; null: cleared.
     pub owner_id: MaybeUndefined<ID>,
+    /// Index into the register's likelihood levels, from 0; re-scores the risk. Absent: unchanged; null: cleared.
     pub likelihood_level: MaybeUndefined<i32>,
+    /// Index into the register's impact levels, from 0; re-scores the risk. Absent: unchanged; null: cleared.
     pub impact_level: MaybeUndefined<i32>,
+    /// Up to 64 KiB. Absent: unchanged; null: cleared.
     pub likelihood_rationale: MaybeUndefined<String>,
+    /// Up to 64 KiB. Absent: unchanged; null: cleared.
     pub impact_rationale: MaybeUndefined<String>,
+    /// A likelihood level that replaces the computed residual one; setting or clearing it records who and when. Absent: unchanged; null: cleared.
     pub residual_likelihood_override: MaybeUndefined<i32>,
+    /// An impact level that replaces the computed residual one; setting or clearing it records who and when. Absent: unchanged; null: cleared.
     pub residual_impact_override: MaybeUndefined<i32>,
+    /// Up to 64 KiB. Absent: unchanged; null: cleared.
     pub residual_override_reason: MaybeUndefined<String>,
+    /// The highest acceptable band level, from 0. Absent: unchanged; null: cleared.
     pub tolerance_level: MaybeUndefined<i32>,
+    /// Cannot be cleared.
     pub treatment: MaybeUndefined<TreatmentStrategy>,
+    /// Up to 64 KiB. Absent: unchanged; null: cleared.
     pub treatment_description: MaybeUndefined<String>,
+    /// Up to 64 KiB. Absent: unchanged; null: cleared.
     pub treatment_rationale: MaybeUndefined<String>,
+    /// The date by which the risk should be within tolerance. Absent: unchanged; null: cleared.
     pub mitigation_target_at: MaybeUndefined<Date>,
+    /// Up to 64 KiB. Absent: unchanged; null: cleared.
     pub notes: MaybeUndefined<String>,
+    /// Up to 30 characters. Absent: unchanged; null: cleared.
     pub source: MaybeUndefined<String>,
+    /// Up to 128 characters; source and sourceId together are unique in the organization. Absent: unchanged; null: cleared.
     pub source_id: MaybeUndefined<String>,
     /// Only the fields listed are changed; a value with every member null clears that field.
     pub custom_fields: Option<Vec<CustomFieldValueInput>>,

@@ -19,10 +19,14 @@ const MAX_NAME: usize = 64;
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, async_graphql::InputObject)]
 #[graphql(name = "ScaleLevelInput")]
 pub struct Level {
+    /// Shown on axes and forms; 1 to 64 characters.
     pub name: String,
+    /// The number scores multiply: positive, and strictly ascending along the scale.
     pub value: f64,
+    /// A CSS color for the level, e.g. #2e7d32; null for none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<String>,
+    /// What the level means in this register; null for none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
@@ -31,8 +35,11 @@ pub struct Level {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, async_graphql::InputObject)]
 #[graphql(name = "RiskBandInput")]
 pub struct Band {
+    /// 1 to 64 characters, e.g. High.
     pub name: String,
+    /// The lowest score in the band; the first band's is 0 and they ascend.
     pub threshold: f64,
+    /// A CSS color for heatmaps, e.g. #c62828.
     pub color: String,
 }
 
@@ -40,8 +47,11 @@ pub struct Band {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, async_graphql::InputObject)]
 #[graphql(name = "RiskScalesInput")]
 pub struct Scales {
+    /// Likelihood levels, lowest first; 1 to 20. A risk's level is an index into this list.
     pub likelihood: Vec<Level>,
+    /// Impact levels, lowest first; 1 to 20.
     pub impact: Vec<Level>,
+    /// Risk bands, lowest first; 1 to 20.
     pub bands: Vec<Band>,
     /// Band levels as GraphQL Ints: an unsigned type would let validation
     /// pass a negative level that then fails to parse without naming it.

@@ -10,21 +10,25 @@ use crate::store::{self, controls::Linked};
 use async_graphql::{Context, ID, Object};
 use entity::{control, risk_control};
 
-/// Something the organization does that makes risks less likely or less
-/// severe. Its health weights how much its links reduce.
 pub struct Control(pub control::Model);
 
+/// Something the organization does that makes risks less likely or less
+/// severe. Its health weights how much its links reduce.
 #[Object]
 impl Control {
+    /// Global ID.
     pub async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
+    /// A reference such as C-12, unique in the organization; null when none was given.
     async fn identifier(&self) -> Option<&str> {
         self.0.identifier.as_deref()
     }
+    /// What the control is called.
     async fn name(&self) -> &str {
         &self.0.name
     }
+    /// Free text; null when none.
     async fn description(&self) -> Option<&str> {
         self.0.description.as_deref()
     }
@@ -56,28 +60,33 @@ impl Control {
             })
             .collect())
     }
+    /// Grows by one with every change; pass as expectedVersion to update safely.
     async fn version(&self) -> i32 {
         self.0.version
     }
+    /// When the control was created.
     async fn created_at(&self) -> Timestamp {
         Timestamp(self.0.created_at)
     }
+    /// When the control last changed.
     async fn updated_at(&self) -> Timestamp {
         Timestamp(self.0.updated_at)
     }
 }
 
-/// A control linked to a risk.
 pub struct ControlLink {
     pub link: risk_control::Model,
     pub control: control::Model,
 }
 
+/// A control linked to a risk.
 #[Object]
 impl ControlLink {
+    /// The control.
     async fn control(&self) -> Control {
         Control(self.control.clone())
     }
+    /// The risk it reduces.
     async fn risk(&self, ctx: &Context<'_>) -> AppResult<Risk> {
         let risk = ctx
             .loaders()?
@@ -99,20 +108,27 @@ impl ControlLink {
 #[derive(Default)]
 pub struct ControlQuery;
 
+/// Reads. Every field sees the caller's organization only.
 #[Object]
 impl ControlQuery {
     /// The organization's controls, by name.
     async fn controls(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default_with = "Some(false)")] include_archived: Option<bool>,
+        #[graphql(default_with = "Some(false)", desc = "Also list archived controls.")]
+        include_archived: Option<bool>,
     ) -> AppResult<Vec<Control>> {
         let actor = ctx.actor(Role::Viewer)?;
         let list = store::controls::list(actor, include_archived.unwrap_or(false)).await?;
         Ok(list.into_iter().map(Control).collect())
     }
 
-    async fn control(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Control>> {
+    /// A control by ID; null when it does not exist for the caller.
+    async fn control(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The control's global ID.")] id: ID,
+    ) -> AppResult<Option<Control>> {
         ctx.principal()?;
         Ok(ctx.loaders()?.controls.load_one(id.0).await?.map(Control))
     }
@@ -121,12 +137,15 @@ impl ControlQuery {
 #[derive(Default)]
 pub struct ControlMutation;
 
+/// Changes. Each field is one transaction with its events: it applies
+/// whole or not at all, and a failure answers null with an error.
 #[Object]
 impl ControlMutation {
+    /// Adds a control to the organization. Editors and admins.
     async fn create_control(
         &self,
         ctx: &Context<'_>,
-        input: CreateControlInput,
+        #[graphql(desc = "The new control.")] input: CreateControlInput,
     ) -> AppResult<Option<Control>> {
         let actor = ctx.actor(Role::Editor)?;
         Ok(Some(Control(store::controls::create(actor, input).await?)))
@@ -137,8 +156,9 @@ impl ControlMutation {
     async fn update_control(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        input: UpdateControlInput,
+        #[graphql(desc = "The control to change.")] id: ID,
+        #[graphql(desc = "The fields to change.")] input: UpdateControlInput,
+        #[graphql(desc = "Refuse with CONFLICT unless the control is at this version.")]
         expected_version: Option<i32>,
     ) -> AppResult<Option<Control>> {
         let actor = ctx.actor(Role::Editor)?;
@@ -147,7 +167,12 @@ impl ControlMutation {
         )))
     }
 
-    async fn archive_control(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Control>> {
+    /// Archives a control: its links stop reducing risks, which are re-scored in the same transaction.
+    async fn archive_control(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The control to archive.")] id: ID,
+    ) -> AppResult<Option<Control>> {
         let actor = ctx.actor(Role::Editor)?;
         Ok(Some(Control(store::controls::archive(actor, &id).await?)))
     }
@@ -157,9 +182,16 @@ impl ControlMutation {
     async fn link_control(
         &self,
         ctx: &Context<'_>,
-        risk_id: ID,
-        control_id: ID,
-        #[graphql(default_with = "MitigationTarget::Both")] reduces: MitigationTarget,
+        #[graphql(desc = "The risk the control reduces.")] risk_id: ID,
+        #[graphql(desc = "The control.")] control_id: ID,
+        #[graphql(
+            default_with = "MitigationTarget::Both",
+            desc = "Which side of the risk the link reduces; BOTH when not given."
+        )]
+        reduces: MitigationTarget,
+        #[graphql(
+            desc = "0..1: how much the link reduces at full health; null follows the control's effectiveness."
+        )]
         strength: Option<f64>,
     ) -> AppResult<Option<ControlLink>> {
         let actor = ctx.actor(Role::Editor)?;
@@ -172,8 +204,8 @@ impl ControlMutation {
     async fn unlink_control(
         &self,
         ctx: &Context<'_>,
-        risk_id: ID,
-        control_id: ID,
+        #[graphql(desc = "The risk.")] risk_id: ID,
+        #[graphql(desc = "The control to unlink from it.")] control_id: ID,
     ) -> AppResult<Option<bool>> {
         let actor = ctx.actor(Role::Editor)?;
         store::controls::unlink(actor, (&risk_id, &control_id))

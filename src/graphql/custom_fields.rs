@@ -11,14 +11,16 @@ use crate::store::{self, custom_fields as fields};
 use async_graphql::{Context, ID, Object};
 use entity::{custom_field_definition, custom_field_value};
 
-/// A field of a register's own, with a type and, for selects, options.
 pub struct CustomFieldDefinition(pub custom_field_definition::Model);
 
+/// A field of a register's own, with a type and, for selects, options.
 #[Object]
 impl CustomFieldDefinition {
+    /// Global ID.
     pub async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
+    /// The register whose risks have the field.
     async fn register(&self, ctx: &Context<'_>) -> AppResult<Register> {
         let found = ctx
             .loaders()?
@@ -27,16 +29,20 @@ impl CustomFieldDefinition {
             .await?;
         Register::new(found.ok_or_else(|| AppError::not_found("register"))?)
     }
+    /// Unique among the register's active fields.
     async fn name(&self) -> &str {
         &self.0.name
     }
     #[graphql(name = "type")]
+    /// What the field's values hold; fixed at creation.
     async fn field_type(&self) -> AppResult<CustomFieldType> {
         fields::type_of(&self.0)
     }
+    /// How a NUMBER field is shown; null for other types.
     async fn number_format(&self) -> AppResult<Option<NumberFormat>> {
         fields::number_format_of(&self.0)
     }
+    /// The allowed choices of a select field, in order; null for other types.
     async fn options(&self) -> AppResult<Option<Vec<String>>> {
         Ok(self
             .0
@@ -45,22 +51,26 @@ impl CustomFieldDefinition {
             .then(|| fields::options_of(&self.0))
             .transpose()?)
     }
+    /// Whether new risks must give a value.
     async fn required(&self) -> bool {
         self.0.required
     }
+    /// Sort position on forms, ascending.
     async fn position(&self) -> i32 {
         self.0.position
     }
+    /// An archived field is off forms and lists; its values stay in history.
     async fn archived(&self) -> bool {
         self.0.archived
     }
 }
 
-/// A risk's value of one custom field; only the member of the field's type is set.
 pub struct CustomFieldValue(pub custom_field_value::Model);
 
+/// A risk's value of one custom field; only the member of the field's type is set.
 #[Object]
 impl CustomFieldValue {
+    /// The field this is a value of.
     async fn field(&self, ctx: &Context<'_>) -> AppResult<CustomFieldDefinition> {
         let found = ctx
             .loaders()?
@@ -71,24 +81,31 @@ impl CustomFieldValue {
             found.ok_or_else(|| AppError::not_found("custom field"))?,
         ))
     }
+    /// For TEXT fields; null otherwise.
     async fn text(&self) -> Option<&str> {
         self.0.text_value.as_deref()
     }
+    /// For NUMBER fields (PERCENTAGE as a fraction); null otherwise.
     async fn number(&self) -> Option<f64> {
         self.0.number_value
     }
+    /// For BOOLEAN fields; null otherwise.
     async fn boolean(&self) -> Option<bool> {
         self.0.boolean_value
     }
+    /// For DATE fields; null otherwise.
     async fn date(&self) -> Option<Date> {
         self.0.date_value.map(Date)
     }
+    /// For USER fields: the member; null otherwise.
     async fn user(&self, ctx: &Context<'_>) -> AppResult<Option<Member>> {
         member(ctx, self.0.user_id.as_ref()).await
     }
+    /// For SINGLE_SELECT fields: the chosen option; null otherwise.
     async fn selection(&self) -> Option<&str> {
         self.0.selection.as_deref()
     }
+    /// For MULTI_SELECT fields: the chosen options; null otherwise.
     async fn selections(&self) -> AppResult<Option<Vec<String>>> {
         Ok(self
             .0
@@ -104,10 +121,11 @@ pub struct CustomFieldMutation;
 
 #[Object]
 impl CustomFieldMutation {
+    /// Adds a custom field to a register. Admins only.
     async fn create_custom_field(
         &self,
         ctx: &Context<'_>,
-        input: CreateCustomFieldInput,
+        #[graphql(desc = "The new field.")] input: CreateCustomFieldInput,
     ) -> AppResult<Option<CustomFieldDefinition>> {
         let actor = ctx.actor(Role::Admin)?;
         Ok(Some(CustomFieldDefinition(
@@ -115,11 +133,12 @@ impl CustomFieldMutation {
         )))
     }
 
+    /// Changes a custom field; its type cannot change. Admins only.
     async fn update_custom_field(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        input: UpdateCustomFieldInput,
+        #[graphql(desc = "The field to change.")] id: ID,
+        #[graphql(desc = "The fields to change.")] input: UpdateCustomFieldInput,
     ) -> AppResult<Option<CustomFieldDefinition>> {
         let actor = ctx.actor(Role::Admin)?;
         Ok(Some(CustomFieldDefinition(
@@ -131,7 +150,7 @@ impl CustomFieldMutation {
     async fn archive_custom_field(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The field to archive.")] id: ID,
     ) -> AppResult<Option<CustomFieldDefinition>> {
         let actor = ctx.actor(Role::Admin)?;
         Ok(Some(CustomFieldDefinition(

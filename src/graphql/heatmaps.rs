@@ -43,7 +43,6 @@ impl Drill {
     }
 }
 
-/// Likelihood x impact counts of a register's risks.
 pub struct Heatmap {
     register: Register,
     basis: ScoreBasis,
@@ -53,17 +52,22 @@ pub struct Heatmap {
     drill: Arc<Drill>,
 }
 
+/// Likelihood x impact counts of a register's risks.
 #[Object]
 impl Heatmap {
+    /// The register.
     async fn register(&self) -> &Register {
         &self.register
     }
+    /// Whether risks sit in the cell of their inherent or residual levels.
     async fn basis(&self) -> ScoreBasis {
         self.basis
     }
+    /// The register's likelihood levels: the rows.
     async fn likelihood(&self) -> Vec<ScaleLevel> {
         levels(&self.register.scales.likelihood)
     }
+    /// The register's impact levels: the columns.
     async fn impact(&self) -> Vec<ScaleLevel> {
         levels(&self.register.scales.impact)
     }
@@ -101,7 +105,6 @@ fn int(n: usize) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
-/// One cell of a heatmap.
 pub struct HeatmapCell {
     likelihood_level: i32,
     impact_level: i32,
@@ -111,14 +114,18 @@ pub struct HeatmapCell {
     drill: Arc<Drill>,
 }
 
+/// One cell of a heatmap.
 #[Object]
 impl HeatmapCell {
+    /// The cell's likelihood level, from 0.
     async fn likelihood_level(&self) -> i32 {
         self.likelihood_level
     }
+    /// The cell's impact level, from 0.
     async fn impact_level(&self) -> i32 {
         self.impact_level
     }
+    /// Risks in the cell.
     async fn count(&self) -> i64 {
         self.count
     }
@@ -126,6 +133,7 @@ impl HeatmapCell {
     async fn score(&self) -> f64 {
         self.score
     }
+    /// The band of the cell's score (or of the register's matrix).
     async fn band(&self) -> &RiskBand {
         &self.band
     }
@@ -133,7 +141,11 @@ impl HeatmapCell {
     async fn risks(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default_with = "Some(10)")] first: Option<i32>,
+        #[graphql(
+            default_with = "Some(10)",
+            desc = "How many of the cell's risks, highest score first; at most 500."
+        )]
+        first: Option<i32>,
     ) -> AppResult<Vec<Risk>> {
         let max = ctx.services()?.limits.max_page_size;
         let first = u64::try_from(first.unwrap_or(10))
@@ -198,21 +210,28 @@ pub async fn heatmap(
     })
 }
 
+/// How many risks have one status.
 #[derive(SimpleObject)]
 pub struct StatusCount {
+    /// The status.
     pub status: RiskStatus,
+    /// Risks with it.
     pub count: i64,
 }
 
+/// How many risks are in one band.
 #[derive(SimpleObject)]
 pub struct BandCount {
+    /// The band.
     pub band: RiskBand,
+    /// Risks whose residual score falls in it.
     pub count: i64,
 }
 
 /// Totals of a register's risks (archived ones left out).
 #[derive(SimpleObject)]
 pub struct RegisterSummary {
+    /// Every non-archived risk of the register.
     pub total: i64,
     /// Risks without a residual score.
     pub unscored: i64,

@@ -22,24 +22,28 @@ async fn risk_now(ctx: &Context<'_>, event: &Event) -> AppResult<Option<Risk>> {
     Ok(risk.map(Risk))
 }
 
-/// One change to a risk, as recorded in the transaction that made it.
 pub struct RiskEvent(pub Event);
 
+/// One change to a risk, as recorded in the transaction that made it.
 #[Object]
 impl RiskEvent {
     /// Monotonic position in the change feed; pass as `after` to resume.
     async fn cursor(&self) -> String {
         self.0.seq.to_string()
     }
+    /// What the change did.
     async fn kind(&self) -> AppResult<RiskEventKind> {
         RiskEventKind::from_stored(&self.0.kind)
     }
+    /// What caused it.
     async fn cause(&self) -> AppResult<ChangeCause> {
         ChangeCause::from_stored(&self.0.cause)
     }
+    /// The risk, even after it is deleted.
     async fn risk_id(&self) -> ID {
         ID(self.0.risk_id.clone())
     }
+    /// The risk's register.
     async fn register_id(&self) -> ID {
         ID(self.0.register_id.clone())
     }
@@ -51,6 +55,7 @@ impl RiskEvent {
     async fn actor(&self, ctx: &Context<'_>) -> AppResult<Option<Member>> {
         member(ctx, self.0.actor_id.as_ref()).await
     }
+    /// When the change committed.
     async fn occurred_at(&self) -> Timestamp {
         Timestamp(self.0.occurred_at)
     }
@@ -72,22 +77,31 @@ impl RiskEvent {
 /// A field's value before and after a change.
 #[derive(SimpleObject)]
 pub struct FieldChange {
+    /// The API name of the field, e.g. `impactLevel`, `customFields.Unit` or `controls.C-12`.
     pub field: String,
+    /// The value before, as JSON; null when it was not set.
     pub from: Option<Json<Value>>,
+    /// The value after, as JSON; null when it is cleared.
     pub to: Option<Json<Value>>,
 }
 
+/// An event and its cursor.
 #[derive(SimpleObject)]
 pub struct RiskEventEdge {
+    /// The event's position in the feed; pass as `after` to resume.
     pub cursor: String,
+    /// The event.
     pub node: RiskEvent,
 }
 
 /// A page of events, oldest first.
 #[derive(SimpleObject)]
 pub struct RiskEventConnection {
+    /// The events with their cursors.
     pub edges: Vec<RiskEventEdge>,
+    /// The events, without cursors.
     pub nodes: Vec<RiskEvent>,
+    /// Where the page sits.
     pub page_info: PageInfo,
 }
 
@@ -136,7 +150,6 @@ pub async fn events_page(
     })
 }
 
-/// A move of a risk's residual score or levels.
 pub struct ResidualRiskChange(pub Event);
 
 impl ResidualRiskChange {
@@ -163,17 +176,22 @@ impl ResidualRiskChange {
     }
 }
 
+/// A move of a risk's residual score or levels.
 #[Object]
 impl ResidualRiskChange {
+    /// Position in the change feed; pass as `after` to resume.
     async fn cursor(&self) -> String {
         self.0.seq.to_string()
     }
+    /// What caused the move.
     async fn cause(&self) -> AppResult<ChangeCause> {
         ChangeCause::from_stored(&self.0.cause)
     }
+    /// The risk that moved.
     async fn risk_id(&self) -> ID {
         ID(self.0.risk_id.clone())
     }
+    /// Its register.
     async fn register_id(&self) -> ID {
         ID(self.0.register_id.clone())
     }
@@ -189,6 +207,7 @@ impl ResidualRiskChange {
     async fn current(&self, ctx: &Context<'_>) -> AppResult<Option<RiskScore>> {
         self.score(ctx, self.0.residual_after.as_deref()).await
     }
+    /// When the change committed.
     async fn occurred_at(&self) -> Timestamp {
         Timestamp(self.0.occurred_at)
     }

@@ -33,6 +33,7 @@ use sea_orm::DatabaseConnection;
 use std::borrow::Cow;
 use std::sync::Arc;
 
+/// Reads. Every field sees the caller's organization only.
 #[derive(MergedObject, Default)]
 pub struct Query(
     viewer::ViewerQuery,
@@ -42,6 +43,8 @@ pub struct Query(
     controls::ControlQuery,
 );
 
+/// Changes. Each field is one transaction with its events: it applies
+/// whole or not at all, and a failure answers null with an error.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
 pub struct MutationFields(

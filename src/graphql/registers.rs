@@ -15,7 +15,6 @@ use crate::store::{self, risk_query::PageArgs};
 use async_graphql::{Context, ID, Object};
 use entity::register;
 
-/// A register of risks with its own scales and bands.
 #[derive(Clone)]
 pub struct Register {
     pub model: register::Model,
@@ -31,14 +30,18 @@ impl Register {
     }
 }
 
+/// A register of risks with its own scales and bands.
 #[Object]
 impl Register {
+    /// Global ID.
     pub async fn id(&self) -> ID {
         ID(self.model.id.clone())
     }
+    /// Shown in lists.
     async fn name(&self) -> &str {
         &self.model.name
     }
+    /// Free text; null when none.
     async fn description(&self) -> Option<&str> {
         self.model.description.as_deref()
     }
@@ -46,9 +49,11 @@ impl Register {
     async fn identifier_prefix(&self) -> &str {
         &self.model.identifier_prefix
     }
+    /// An archived register takes no new risks and is left out of lists.
     async fn archived(&self) -> bool {
         self.model.archived
     }
+    /// Likelihood and impact levels, bands and optional matrix that score its risks.
     async fn scales(&self) -> RiskScales {
         RiskScales::from(&self.scales)
     }
@@ -56,7 +61,8 @@ impl Register {
     async fn custom_fields(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default_with = "Some(false)")] include_archived: Option<bool>,
+        #[graphql(default_with = "Some(false)", desc = "Also list archived fields.")]
+        include_archived: Option<bool>,
     ) -> AppResult<Vec<CustomFieldDefinition>> {
         let include_archived = include_archived.unwrap_or(false);
         let fields = ctx
@@ -76,12 +82,24 @@ impl Register {
     async fn risks(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Which of the register's risks; its registerId is ignored.")]
         filter: Option<RiskFilter>,
+        #[graphql(
+            desc = "Case-insensitive text to find in identifier, title or description; at most 256 characters."
+        )]
         search: Option<String>,
+        #[graphql(
+            desc = "Sort keys, most significant first; by identifier when null or empty. The id breaks ties, so pages never skip or repeat."
+        )]
         order_by: Option<Vec<RiskOrder>>,
+        #[graphql(
+            desc = "How many to return, from the start or after `after`; 50 when neither first nor last is given, at most 500."
+        )]
         first: Option<i32>,
+        #[graphql(desc = "A cursor from this connection: return the items after it.")]
         after: Option<String>,
-        last: Option<i32>,
+        #[graphql(desc = "How many to return from the end or before `before`; at most 500.")] last: Option<i32>,
+        #[graphql(desc = "A cursor from this connection: return the items before it.")]
         before: Option<String>,
     ) -> AppResult<RiskConnection> {
         let mut filter = filter.unwrap_or_default();
@@ -104,20 +122,30 @@ impl Register {
     async fn heatmap(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default_with = "ScoreBasis::Residual")] basis: ScoreBasis,
-        filter: Option<RiskFilter>,
+        #[graphql(
+            default_with = "ScoreBasis::Residual",
+            desc = "Place risks by inherent or residual levels."
+        )]
+        basis: ScoreBasis,
+        #[graphql(desc = "Which risks to count; its registerId is ignored.")] filter: Option<
+            RiskFilter,
+        >,
     ) -> AppResult<Heatmap> {
         heatmap(ctx, self.clone(), basis, filter).await
     }
+    /// Counts of the register's risks by status, band and tolerance.
     async fn summary(&self, ctx: &Context<'_>) -> AppResult<RegisterSummary> {
         summary(ctx, self).await
     }
+    /// Grows by one with every change; pass as expectedVersion to update safely.
     async fn version(&self) -> i32 {
         self.model.version
     }
+    /// When the register was created.
     async fn created_at(&self) -> Timestamp {
         Timestamp(self.model.created_at)
     }
+    /// When the register last changed.
     async fn updated_at(&self) -> Timestamp {
         Timestamp(self.model.updated_at)
     }
@@ -132,7 +160,8 @@ impl RegisterQuery {
     async fn registers(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default_with = "Some(false)")] include_archived: Option<bool>,
+        #[graphql(default_with = "Some(false)", desc = "Also list archived registers.")]
+        include_archived: Option<bool>,
     ) -> AppResult<Vec<Register>> {
         let include_archived = include_archived.unwrap_or(false);
         store::registers::list(ctx.actor(Role::Viewer)?, include_archived)
@@ -147,9 +176,15 @@ impl RegisterQuery {
     async fn heatmap(
         &self,
         ctx: &Context<'_>,
-        register_id: ID,
-        #[graphql(default_with = "ScoreBasis::Residual")] basis: ScoreBasis,
-        filter: Option<RiskFilter>,
+        #[graphql(desc = "The register.")] register_id: ID,
+        #[graphql(
+            default_with = "ScoreBasis::Residual",
+            desc = "Place risks by inherent or residual levels."
+        )]
+        basis: ScoreBasis,
+        #[graphql(desc = "Which risks to count; its registerId is ignored.")] filter: Option<
+            RiskFilter,
+        >,
     ) -> AppResult<Heatmap> {
         ctx.principal()?;
         let found = ctx.loaders()?.registers.load_one(register_id.0).await?;
@@ -157,7 +192,12 @@ impl RegisterQuery {
         heatmap(ctx, register, basis, filter).await
     }
 
-    async fn register(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Register>> {
+    /// A register by ID; null when it does not exist for the caller.
+    async fn register(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The register's global ID.")] id: ID,
+    ) -> AppResult<Option<Register>> {
         ctx.principal()?;
         let found = ctx.loaders()?.registers.load_one(id.0).await?;
         found.map(Register::new).transpose()
@@ -173,7 +213,7 @@ impl RegisterMutation {
     async fn create_register(
         &self,
         ctx: &Context<'_>,
-        input: CreateRegisterInput,
+        #[graphql(desc = "The new register.")] input: CreateRegisterInput,
     ) -> AppResult<Option<Register>> {
         let actor = ctx.actor(Role::Admin)?;
         Register::new(store::registers::create(actor, input).await?).map(Some)
@@ -184,8 +224,9 @@ impl RegisterMutation {
     async fn update_register(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        input: UpdateRegisterInput,
+        #[graphql(desc = "The register to change.")] id: ID,
+        #[graphql(desc = "The fields to change.")] input: UpdateRegisterInput,
+        #[graphql(desc = "Refuse with CONFLICT unless the register is at this version.")]
         expected_version: Option<i32>,
     ) -> AppResult<Option<Register>> {
         let actor = ctx.actor(Role::Admin)?;
@@ -193,7 +234,12 @@ impl RegisterMutation {
             .map(Some)
     }
 
-    async fn archive_register(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Register>> {
+    /// Archives a register: it takes no new risks and leaves lists. Admins only.
+    async fn archive_register(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The register to archive.")] id: ID,
+    ) -> AppResult<Option<Register>> {
         let actor = ctx.actor(Role::Admin)?;
         Register::new(store::registers::archive(actor, &id).await?).map(Some)
     }

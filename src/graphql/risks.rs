@@ -21,7 +21,6 @@ use crate::store::{self, risk_query};
 use async_graphql::{Context, ID, Lookahead, Object, SimpleObject};
 use entity::risk;
 
-/// A risk in a register, with its inherent and residual scores.
 pub struct Risk(pub risk::Model);
 
 impl Risk {
@@ -40,8 +39,10 @@ impl Risk {
     }
 }
 
+/// A risk in a register, with its inherent and residual scores.
 #[Object]
 impl Risk {
+    /// Global ID.
     pub async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
@@ -49,27 +50,35 @@ impl Risk {
     async fn identifier(&self) -> &str {
         &self.0.identifier
     }
+    /// The register the risk belongs to.
     async fn register(&self, ctx: &Context<'_>) -> AppResult<Register> {
         self.register_of(ctx).await
     }
+    /// 1 to 128 characters.
     async fn title(&self) -> &str {
         &self.0.title
     }
+    /// Free text; null when none.
     async fn description(&self) -> Option<&str> {
         self.0.description.as_deref()
     }
+    /// Free-form grouping; null when none.
     async fn category(&self) -> Option<&str> {
         self.0.category.as_deref()
     }
+    /// The department concerned; null when none.
     async fn department(&self) -> Option<&str> {
         self.0.department.as_deref()
     }
+    /// Where the risk stands.
     async fn status(&self) -> AppResult<RiskStatus> {
         RiskStatus::from_stored(&self.0.status)
     }
+    /// How far it has come through review.
     async fn stage(&self) -> AppResult<RiskStage> {
         RiskStage::from_stored(&self.0.stage)
     }
+    /// Why it was closed; null unless CLOSED with a reason.
     async fn closure_reason(&self) -> AppResult<Option<ClosureReason>> {
         self.0
             .closure_reason
@@ -87,6 +96,7 @@ impl Risk {
             i32::try_from((closed - self.0.created_at).num_minutes()).unwrap_or(i32::MAX)
         })
     }
+    /// The risk's severity; null when none is set.
     async fn severity(&self, ctx: &Context<'_>) -> AppResult<Option<Severity>> {
         match &self.0.severity_id {
             Some(id) => Ok(ctx
@@ -98,6 +108,7 @@ impl Risk {
             None => Ok(None),
         }
     }
+    /// The member who owns the risk; null when none.
     async fn owner(&self, ctx: &Context<'_>) -> AppResult<Option<Member>> {
         member(ctx, self.0.owner_id.as_ref()).await
     }
@@ -109,24 +120,31 @@ impl Risk {
     async fn impact_level(&self) -> Option<i32> {
         self.0.impact_level
     }
+    /// Why this likelihood; null when none.
     async fn likelihood_rationale(&self) -> Option<&str> {
         self.0.likelihood_rationale.as_deref()
     }
+    /// Why this impact; null when none.
     async fn impact_rationale(&self) -> Option<&str> {
         self.0.impact_rationale.as_deref()
     }
+    /// A likelihood level that replaces the computed residual one; null when not overridden.
     async fn residual_likelihood_override(&self) -> Option<i32> {
         self.0.residual_likelihood_override
     }
+    /// An impact level that replaces the computed residual one; null when not overridden.
     async fn residual_impact_override(&self) -> Option<i32> {
         self.0.residual_impact_override
     }
+    /// Why the residual is overridden; kept when an override is cleared.
     async fn residual_override_reason(&self) -> Option<&str> {
         self.0.residual_override_reason.as_deref()
     }
+    /// Who last set or cleared an override; null when nobody has.
     async fn residual_overridden_by(&self, ctx: &Context<'_>) -> AppResult<Option<Member>> {
         member(ctx, self.0.residual_overridden_by.as_ref()).await
     }
+    /// When an override was last set or cleared; null when never.
     async fn residual_overridden_at(&self) -> Option<Timestamp> {
         self.0.residual_overridden_at.map(Timestamp)
     }
@@ -134,24 +152,31 @@ impl Risk {
     async fn tolerance_level(&self) -> Option<i32> {
         self.0.tolerance_level
     }
+    /// How the organization responds to the risk.
     async fn treatment(&self) -> AppResult<TreatmentStrategy> {
         TreatmentStrategy::from_stored(&self.0.treatment)
     }
+    /// What the treatment does; null when none.
     async fn treatment_description(&self) -> Option<&str> {
         self.0.treatment_description.as_deref()
     }
+    /// Why this treatment; null when none.
     async fn treatment_rationale(&self) -> Option<&str> {
         self.0.treatment_rationale.as_deref()
     }
+    /// The date by which the risk should be within tolerance; null when none.
     async fn mitigation_target_at(&self) -> Option<Date> {
         self.0.mitigation_target_at.map(Date)
     }
+    /// Free text; null when none.
     async fn notes(&self) -> Option<&str> {
         self.0.notes.as_deref()
     }
+    /// The system the risk comes from; null when none.
     async fn source(&self) -> Option<&str> {
         self.0.source.as_deref()
     }
+    /// Its id in that system; null when none.
     async fn source_id(&self) -> Option<&str> {
         self.0.source_id.as_deref()
     }
@@ -175,7 +200,8 @@ impl Risk {
     async fn history(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
+        #[graphql(desc = "How many events, oldest first; 100 when not given, at most 500.")] first: Option<i32>,
+        #[graphql(desc = "A cursor of an earlier event: return the events after it.")]
         after: Option<String>,
     ) -> AppResult<RiskEventConnection> {
         events_page(ctx, None, Some(&self.0.id), after.as_deref(), first).await
@@ -189,6 +215,7 @@ impl Risk {
             .map(|(link, control)| ControlLink { link, control })
             .collect())
     }
+    /// Values of the register's custom fields that are set.
     async fn custom_fields(&self, ctx: &Context<'_>) -> AppResult<Vec<CustomFieldValue>> {
         let values = ctx.loaders()?.values.load_one(self.0.id.clone()).await?;
         Ok(values
@@ -201,35 +228,46 @@ impl Risk {
     async fn version(&self) -> i32 {
         self.0.version
     }
+    /// When the risk was created.
     async fn created_at(&self) -> Timestamp {
         Timestamp(self.0.created_at)
     }
+    /// Who created it; null when unknown.
     async fn created_by(&self, ctx: &Context<'_>) -> AppResult<Option<Member>> {
         member(ctx, self.0.created_by.as_ref()).await
     }
+    /// When the risk last changed (scores moved by controls or scales included).
     async fn updated_at(&self) -> Timestamp {
         Timestamp(self.0.updated_at)
     }
+    /// Who made the last change; null when unknown.
     async fn updated_by(&self, ctx: &Context<'_>) -> AppResult<Option<Member>> {
         member(ctx, self.0.updated_by.as_ref()).await
     }
 }
 
+/// Where a page sits in its connection.
 #[derive(SimpleObject)]
 pub struct PageInfo {
+    /// More items follow the end cursor.
     pub has_next_page: bool,
+    /// Items come before the start cursor.
     pub has_previous_page: bool,
+    /// The first item's cursor; null on an empty page.
     pub start_cursor: Option<String>,
+    /// The last item's cursor; null on an empty page.
     pub end_cursor: Option<String>,
 }
 
+/// A risk and its cursor.
 #[derive(SimpleObject)]
 pub struct RiskEdge {
+    /// Pass as `after` or `before` to page from this risk; opaque.
     pub cursor: String,
+    /// The risk.
     pub node: Risk,
 }
 
-/// A page of risks. `totalCount` is counted only when asked for.
 pub struct RiskConnection {
     page: risk_query::Page,
     condition: sea_orm::Condition,
@@ -243,8 +281,10 @@ impl RiskConnection {
     }
 }
 
+/// A page of risks. `totalCount` is counted only when asked for.
 #[Object]
 impl RiskConnection {
+    /// The risks with their cursors.
     async fn edges(&self, ctx: &Context<'_>) -> AppResult<Vec<RiskEdge>> {
         self.prefetched(ctx, &ctx.look_ahead().field("node"))
             .await?;
@@ -258,6 +298,7 @@ impl RiskConnection {
             })
             .collect())
     }
+    /// The risks, without cursors.
     async fn nodes(&self, ctx: &Context<'_>) -> AppResult<Vec<Risk>> {
         self.prefetched(ctx, &ctx.look_ahead()).await?;
         Ok(self
@@ -267,6 +308,7 @@ impl RiskConnection {
             .map(|(_, r)| Risk(r.clone()))
             .collect())
     }
+    /// Where the page sits.
     async fn page_info(&self) -> PageInfo {
         PageInfo {
             has_next_page: self.page.has_next,
@@ -315,10 +357,15 @@ impl RiskQuery {
     async fn risk_events(
         &self,
         ctx: &Context<'_>,
-        register_id: Option<ID>,
-        risk_id: Option<ID>,
+        #[graphql(desc = "Only this register's events.")] register_id: Option<ID>,
+        #[graphql(desc = "Only this risk's events.")] risk_id: Option<ID>,
+        #[graphql(desc = "A cursor of an earlier event: return the events after it.")]
         after: Option<String>,
-        #[graphql(default_with = "Some(100)")] first: Option<i32>,
+        #[graphql(
+            default_with = "Some(100)",
+            desc = "How many events; 100 when not given, at most 500."
+        )]
+        first: Option<i32>,
     ) -> AppResult<RiskEventConnection> {
         let (register, risk) = (
             register_id.as_ref().map(|id| id.as_str()),
@@ -327,7 +374,12 @@ impl RiskQuery {
         events_page(ctx, register, risk, after.as_deref(), first).await
     }
 
-    async fn risk(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Risk>> {
+    /// A risk by ID; null when it does not exist for the caller.
+    async fn risk(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The risk's global ID.")] id: ID,
+    ) -> AppResult<Option<Risk>> {
         let actor = ctx.actor(Role::Viewer)?;
         match store::find::<risk::Entity>(actor.db, actor.org_id(), &id).await {
             Ok(r) => Ok(Some(Risk(r))),
@@ -342,12 +394,24 @@ impl RiskQuery {
     async fn risks(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Which risks; all the caller's non-archived risks when null.")]
         filter: Option<RiskFilter>,
+        #[graphql(
+            desc = "Case-insensitive text to find in identifier, title or description; at most 256 characters."
+        )]
         search: Option<String>,
+        #[graphql(
+            desc = "Sort keys, most significant first; by identifier when null or empty. The id breaks ties, so pages never skip or repeat."
+        )]
         order_by: Option<Vec<RiskOrder>>,
+        #[graphql(
+            desc = "How many to return, from the start or after `after`; 50 when neither first nor last is given, at most 500."
+        )]
         first: Option<i32>,
+        #[graphql(desc = "A cursor from this connection: return the items after it.")]
         after: Option<String>,
-        last: Option<i32>,
+        #[graphql(desc = "How many to return from the end or before `before`; at most 500.")] last: Option<i32>,
+        #[graphql(desc = "A cursor from this connection: return the items before it.")]
         before: Option<String>,
     ) -> AppResult<RiskConnection> {
         let args = risk_query::PageArgs {
@@ -365,10 +429,11 @@ pub struct RiskMutation;
 
 #[Object]
 impl RiskMutation {
+    /// Creates a risk, scored on its register's scales. Editors and admins.
     async fn create_risk(
         &self,
         ctx: &Context<'_>,
-        input: CreateRiskInput,
+        #[graphql(desc = "The new risk.")] input: CreateRiskInput,
     ) -> AppResult<Option<Risk>> {
         let actor = ctx.actor(Role::Editor)?;
         Ok(Some(Risk(store::risks::create(actor, input).await?)))
@@ -379,8 +444,9 @@ impl RiskMutation {
     async fn update_risk(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        input: RiskPatch,
+        #[graphql(desc = "The risk to change.")] id: ID,
+        #[graphql(desc = "The fields to change.")] input: RiskPatch,
+        #[graphql(desc = "Refuse with CONFLICT unless the risk is at this version.")]
         expected_version: Option<i32>,
     ) -> AppResult<Option<Risk>> {
         let actor = ctx.actor(Role::Editor)?;
@@ -390,13 +456,21 @@ impl RiskMutation {
     }
 
     /// Sets status ARCHIVED: the risk leaves lists and heatmaps unless asked for.
-    async fn archive_risk(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Risk>> {
+    async fn archive_risk(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The risk to archive.")] id: ID,
+    ) -> AppResult<Option<Risk>> {
         let actor = ctx.actor(Role::Editor)?;
         Ok(Some(Risk(store::risks::archive(actor, &id).await?)))
     }
 
     /// Deletes a risk for good; its history stays in the change feed.
-    async fn delete_risk(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<ID>> {
+    async fn delete_risk(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The risk to delete.")] id: ID,
+    ) -> AppResult<Option<ID>> {
         let actor = ctx.actor(Role::Admin)?;
         Ok(Some(ID(store::risks::delete(actor, &id).await?)))
     }

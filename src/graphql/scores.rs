@@ -9,26 +9,35 @@ use async_graphql::SimpleObject;
 pub struct ScaleLevel {
     /// 0-based position in the scale.
     pub level: i32,
+    /// Shown on axes and forms.
     pub name: String,
+    /// The number scores multiply; ascending along the scale.
     pub value: f64,
+    /// A CSS color; null when none.
     pub color: Option<String>,
+    /// What the level means; null when none.
     pub description: Option<String>,
 }
 
 /// A range of scores with a name and color.
 #[derive(SimpleObject, Clone)]
 pub struct RiskBand {
+    /// Position among the register's bands, from 0 (lowest).
     pub level: i32,
+    /// E.g. High.
     pub name: String,
     /// Lowest score that falls in this band.
     pub threshold: f64,
+    /// A CSS color, e.g. #c62828.
     pub color: String,
 }
 
 /// A register's scales.
 #[derive(SimpleObject, Clone)]
 pub struct RiskScales {
+    /// Likelihood levels, lowest first.
     pub likelihood: Vec<ScaleLevel>,
+    /// Impact levels, lowest first.
     pub impact: Vec<ScaleLevel>,
     /// Ordered by threshold, ascending; the first threshold is 0.
     pub bands: Vec<RiskBand>,
@@ -39,11 +48,17 @@ pub struct RiskScales {
 /// A likelihood x impact score with its band.
 #[derive(SimpleObject, Clone)]
 pub struct RiskScore {
+    /// The likelihood level, from 0.
     pub likelihood_level: i32,
+    /// The value the score multiplies: the level's value, reduced by controls for a residual.
     pub likelihood_value: f64,
+    /// The impact level, from 0.
     pub impact_level: i32,
+    /// The value the score multiplies: the level's value, reduced by controls for a residual.
     pub impact_value: f64,
+    /// likelihoodValue x impactValue.
     pub score: f64,
+    /// The band of the score (or of the register's matrix cell).
     pub band: RiskBand,
     /// True where a residual level override set this score.
     pub overridden: bool,

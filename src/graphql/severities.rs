@@ -9,14 +9,16 @@ use crate::store;
 use async_graphql::{Context, ID, Object};
 use entity::severity;
 
-/// How severe a risk is, on the organization's own list.
 pub struct Severity(pub severity::Model);
 
+/// How severe a risk is, on the organization's own list.
 #[Object]
 impl Severity {
+    /// Global ID.
     pub async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
+    /// 1 to 128 characters.
     async fn name(&self) -> &str {
         &self.0.name
     }
@@ -24,12 +26,15 @@ impl Severity {
     async fn reference(&self) -> &str {
         &self.0.reference
     }
+    /// Up to 255 characters; null when none.
     async fn description(&self) -> Option<&str> {
         self.0.description.as_deref()
     }
+    /// Longer guidance; null when none.
     async fn information(&self) -> Option<&str> {
         self.0.information.as_deref()
     }
+    /// Sort position, ascending.
     async fn position(&self) -> i32 {
         self.0.position
     }
@@ -37,15 +42,19 @@ impl Severity {
     async fn disabled(&self) -> bool {
         self.0.disabled
     }
+    /// The system the severity comes from; null when none.
     async fn source(&self) -> Option<&str> {
         self.0.source.as_deref()
     }
+    /// Its id in that system; null when none.
     async fn source_id(&self) -> Option<&str> {
         self.0.source_id.as_deref()
     }
+    /// When the severity was created.
     async fn created_at(&self) -> Timestamp {
         Timestamp(self.0.created_at)
     }
+    /// When it last changed.
     async fn updated_at(&self) -> Timestamp {
         Timestamp(self.0.updated_at)
     }
@@ -60,14 +69,19 @@ impl SeverityQuery {
     async fn severities(
         &self,
         ctx: &Context<'_>,
-        filter: Option<SeverityFilter>,
+        #[graphql(desc = "Which severities; all when null.")] filter: Option<SeverityFilter>,
     ) -> AppResult<Vec<Severity>> {
         let actor = ctx.actor(Role::Viewer)?;
         let list = store::severities::list(actor, filter.unwrap_or_default()).await?;
         Ok(list.into_iter().map(Severity).collect())
     }
 
-    async fn severity(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Severity>> {
+    /// A severity by ID; null when it does not exist for the caller.
+    async fn severity(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The severity's global ID.")] id: ID,
+    ) -> AppResult<Option<Severity>> {
         ctx.principal()?;
         Ok(ctx
             .loaders()?
@@ -83,10 +97,11 @@ pub struct SeverityMutation;
 
 #[Object]
 impl SeverityMutation {
+    /// Adds a severity to the organization's list. Admins only.
     async fn create_severity(
         &self,
         ctx: &Context<'_>,
-        input: CreateSeverityInput,
+        #[graphql(desc = "The new severity.")] input: CreateSeverityInput,
     ) -> AppResult<Option<Severity>> {
         let actor = ctx.actor(Role::Admin)?;
         Ok(Some(Severity(
@@ -94,11 +109,12 @@ impl SeverityMutation {
         )))
     }
 
+    /// Changes a severity. Admins only.
     async fn update_severity(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        input: UpdateSeverityInput,
+        #[graphql(desc = "The severity to change.")] id: ID,
+        #[graphql(desc = "The fields to change.")] input: UpdateSeverityInput,
     ) -> AppResult<Option<Severity>> {
         let actor = ctx.actor(Role::Admin)?;
         Ok(Some(Severity(
@@ -107,7 +123,11 @@ impl SeverityMutation {
     }
 
     /// Deletes a severity that no risk uses; disable one that is in use.
-    async fn delete_severity(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<ID>> {
+    async fn delete_severity(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The severity to delete.")] id: ID,
+    ) -> AppResult<Option<ID>> {
         let actor = ctx.actor(Role::Admin)?;
         store::severities::delete(actor, &id).await?;
         Ok(Some(id))

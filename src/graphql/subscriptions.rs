@@ -63,13 +63,16 @@ fn touches_heatmap(event: &Event) -> bool {
             .any(|field| event.changes.contains(field))
 }
 
+/// Live changes over WebSocket (graphql-transport-ws), pushed as they commit.
 #[Subscription(name = "Subscription")]
 impl SubscriptionRoot {
     /// Every change to a risk, oldest first; with `after`, replays what was missed, then goes live with no gap and no duplicate.
     async fn risk_events(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Only this register's events; all of the organization's when null.")]
         register_id: Option<ID>,
+        #[graphql(desc = "A cursor of an event already seen: replay what followed it first.")]
         after: Option<String>,
     ) -> Result<impl Stream<Item = AppResult<RiskEvent>>> {
         let stream = events(ctx, register_id.as_ref(), after.as_deref()).await?;
@@ -80,7 +83,9 @@ impl SubscriptionRoot {
     async fn residual_risk_changed(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Only this register's risks; all of the organization's when null.")]
         register_id: Option<ID>,
+        #[graphql(desc = "A cursor of a change already seen: replay what followed it first.")]
         after: Option<String>,
     ) -> Result<impl Stream<Item = AppResult<ResidualRiskChange>>> {
         let stream = events(ctx, register_id.as_ref(), after.as_deref()).await?;
@@ -97,8 +102,12 @@ impl SubscriptionRoot {
     async fn heatmap_changed(
         &self,
         ctx: &Context<'_>,
-        register_id: ID,
-        #[graphql(default_with = "ScoreBasis::Residual")] basis: ScoreBasis,
+        #[graphql(desc = "The register.")] register_id: ID,
+        #[graphql(
+            default_with = "ScoreBasis::Residual",
+            desc = "Place risks by inherent or residual levels."
+        )]
+        basis: ScoreBasis,
     ) -> Result<impl Stream<Item = AppResult<Heatmap>>> {
         let (scope, register) = scope(ctx, Some(&register_id)).await?;
         let register = register.ok_or_else(|| AppError::not_found("register"))?;

@@ -16,7 +16,11 @@ use entity::{control, custom_field_definition, member, organization, register, r
 
 /// An object with a global ID; `node(id)` finds any of them.
 #[derive(Interface)]
-#[graphql(field(name = "id", ty = "ID"))]
+#[graphql(field(
+    name = "id",
+    ty = "ID",
+    desc = "Global ID: pass to `node(id)` to read the object again."
+))]
 #[expect(
     clippy::large_enum_variant,
     reason = "one value per node() call, never stored"
@@ -31,39 +35,47 @@ pub enum Node {
     Control(Control),
 }
 
-/// A tenant: everything in riskgraph belongs to exactly one organization.
 pub struct Organization(pub organization::Model);
 
+/// A tenant: everything in riskgraph belongs to exactly one organization.
 #[Object]
 impl Organization {
+    /// Global ID: the token's `org` claim.
     pub async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
+    /// The organization's name.
     async fn name(&self) -> &str {
         &self.0.name
     }
+    /// When its first member signed in.
     async fn created_at(&self) -> Timestamp {
         Timestamp(self.0.created_at)
     }
 }
 
-/// A person of the organization, known from the claims of their tokens.
 pub struct Member(pub member::Model);
 
+/// A person of the organization, known from the claims of their tokens.
 #[Object]
 impl Member {
+    /// Global ID.
     pub async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
+    /// From the token's `email` claim; null when it had none.
     async fn email(&self) -> Option<&str> {
         self.0.email.as_deref()
     }
+    /// From the token's `name` claim; null when it had none.
     async fn name(&self) -> Option<&str> {
         self.0.name.as_deref()
     }
+    /// The role of the member's latest token.
     async fn role(&self) -> AppResult<Role> {
         Role::from_stored(&self.0.role)
     }
+    /// When the member first signed in.
     async fn created_at(&self) -> Timestamp {
         Timestamp(self.0.created_at)
     }
@@ -82,21 +94,24 @@ pub async fn member(ctx: &Context<'_>, id: Option<&String>) -> AppResult<Option<
     }
 }
 
-/// The caller: their member record, organization and role.
 pub struct Viewer;
 
+/// The caller: their member record, organization and role.
 #[Object]
 impl Viewer {
+    /// The caller's member record.
     async fn member(&self, ctx: &Context<'_>) -> AppResult<Member> {
         let principal = ctx.principal()?;
         member(ctx, Some(&principal.member_id))
             .await?
             .ok_or_else(|| AppError::not_found("member"))
     }
+    /// The caller's organization.
     async fn organization(&self, ctx: &Context<'_>) -> AppResult<Organization> {
         let org = store::members::organization(ctx.actor(Role::Viewer)?).await?;
         Ok(Organization(org))
     }
+    /// What the caller's token allows.
     async fn role(&self, ctx: &Context<'_>) -> AppResult<Role> {
         Ok(ctx.principal()?.role)
     }
@@ -114,7 +129,11 @@ impl ViewerQuery {
     }
 
     /// Any object by its global ID; null when it does not exist for the caller.
-    async fn node(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Node>> {
+    async fn node(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A global ID from any object's `id`.")] id: ID,
+    ) -> AppResult<Option<Node>> {
         let actor = ctx.actor(Role::Viewer)?;
         let (db, org) = (actor.db, actor.org_id());
         let found = match kind_of(&id) {
