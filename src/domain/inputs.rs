@@ -28,7 +28,7 @@ pub struct CreateRegisterInput {
     pub preset: Option<ScalesPreset>,
 }
 
-/// Where each old level goes when scales change: likelihood[old] = new level.
+/// Where each old level goes when scales change: `likelihood[old]` is its new level.
 #[derive(InputObject, Clone, Debug)]
 pub struct ScalesRemapInput {
     /// For each old likelihood level, in order, its new level; null keeps levels as they are.

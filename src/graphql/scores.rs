@@ -41,7 +41,7 @@ pub struct RiskScales {
     pub impact: Vec<ScaleLevel>,
     /// Ordered by threshold, ascending; the first threshold is 0.
     pub bands: Vec<RiskBand>,
-    /// When set, matrix[likelihoodLevel][impactLevel] is the band level of that cell, instead of the thresholds.
+    /// When set, `matrix[likelihoodLevel][impactLevel]` is the band level of that cell, instead of the thresholds.
     pub matrix: Option<Vec<Vec<i32>>>,
 }
 
