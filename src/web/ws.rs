@@ -15,7 +15,8 @@ use async_graphql::parser::types::OperationType;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use futures_util::StreamExt;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -37,9 +38,82 @@ pub fn upgrade(state: AppState, ws: WebSocketUpgrade, slot: Option<ConnectionSlo
         })
 }
 
+/// A client frame of either protocol; anything else, or a frame missing
+/// what its type needs, is an invalid message.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ClientFrame {
+    ConnectionInit {
+        #[serde(default)]
+        payload: Value,
+    },
+    Ping {
+        payload: Option<Value>,
+    },
+    Pong {},
+    /// graphql-transport-ws.
+    Subscribe {
+        id: String,
+        payload: Map<String, Value>,
+    },
+    /// graphql-ws.
+    Start {
+        id: String,
+        payload: Map<String, Value>,
+    },
+    /// graphql-transport-ws.
+    Complete {
+        id: String,
+    },
+    /// graphql-ws.
+    Stop {
+        id: String,
+    },
+    /// graphql-ws.
+    ConnectionTerminate {},
+}
+
+/// A server frame of either protocol.
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ServerFrame {
+    ConnectionAck,
+    Ping,
+    Pong {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        payload: Option<Value>,
+    },
+    /// graphql-ws's keep-alive.
+    Ka,
+    /// A result (graphql-transport-ws).
+    Next {
+        id: String,
+        payload: Value,
+    },
+    /// A result (graphql-ws).
+    Data {
+        id: String,
+        payload: Value,
+    },
+    /// The operation failed before it ran; `payload` is its errors.
+    Error {
+        id: String,
+        payload: Value,
+    },
+    Complete {
+        id: String,
+    },
+}
+
+impl ServerFrame {
+    fn message(&self) -> Message {
+        Message::Text(serde_json::to_string(self).unwrap_or_default().into())
+    }
+}
+
 /// What subscription tasks hand the connection to send.
 enum Outgoing {
-    Message(Value),
+    Frame(ServerFrame),
     Finished(String),
 }
 
@@ -106,7 +180,7 @@ impl Connection {
                     match self.handle(text.as_str()).await {
                         Ok(replies) => {
                             for reply in replies {
-                                if socket.send(Message::Text(reply.to_string().into())).await.is_err() {
+                                if socket.send(reply.message()).await.is_err() {
                                     break;
                                 }
                             }
@@ -120,8 +194,8 @@ impl Connection {
                     }
                 }
                 Some(out) = self.incoming.recv() => match out {
-                    Outgoing::Message(message) => {
-                        if socket.send(Message::Text(message.to_string().into())).await.is_err() {
+                    Outgoing::Frame(frame) => {
+                        if socket.send(frame.message()).await.is_err() {
                             break None;
                         }
                     }
@@ -137,8 +211,8 @@ impl Connection {
                     let ids: Vec<String> = self.subscriptions.keys().cloned().collect();
                     for id in ids {
                         self.stop(&id);
-                        let errors = json!([{ "message": "the token has expired", "extensions": { "code": "UNAUTHENTICATED" } }]);
-                        let _ = socket.send(Message::Text(self.error(&id, errors).to_string().into())).await;
+                        let expired = AppError::Unauthenticated("the token has expired".into());
+                        let _ = socket.send(failed(id, expired).message()).await;
                     }
                     break Some(Close(4403, "Forbidden: the token has expired"));
                 }
@@ -147,8 +221,8 @@ impl Connection {
                         // A client that answers nothing is gone.
                         break None;
                     }
-                    let ping = if self.legacy { json!({ "type": "ka" }) } else { json!({ "type": "ping" }) };
-                    if socket.send(Message::Text(ping.to_string().into())).await.is_err() {
+                    let ping = if self.legacy { ServerFrame::Ka } else { ServerFrame::Ping };
+                    if socket.send(ping.message()).await.is_err() {
                         break None;
                     }
                 }
@@ -167,10 +241,6 @@ impl Connection {
         }
     }
 
-    fn error(&self, id: &str, errors: Value) -> Value {
-        json!({ "type": "error", "id": id, "payload": errors })
-    }
-
     fn stop(&mut self, id: &str) {
         if let Some(task) = self.subscriptions.remove(id) {
             task.abort();
@@ -178,82 +248,61 @@ impl Connection {
     }
 
     /// Handles one client message: the replies to send, or why to close.
-    async fn handle(&mut self, text: &str) -> Result<Vec<Value>, Close> {
+    async fn handle(&mut self, text: &str) -> Result<Vec<ServerFrame>, Close> {
         let invalid = || Close(4400, "Invalid message received");
-        let message: Value = serde_json::from_str(text).map_err(|_| invalid())?;
-        let kind = message
-            .get("type")
-            .and_then(Value::as_str)
-            .ok_or_else(invalid)?;
-        let id = || message.get("id").and_then(Value::as_str).map(str::to_owned);
-        match (kind, self.legacy) {
-            ("connection_init", _) => {
+        let frame: ClientFrame = serde_json::from_str(text).map_err(|_| invalid())?;
+        match (frame, self.legacy) {
+            (ClientFrame::ConnectionInit { payload }, _) => {
                 if self.principal.is_some() {
                     return Err(Close(4429, "Too many initialisation requests"));
                 }
-                let payload = message.get("payload").cloned().unwrap_or(Value::Null);
                 match authenticate(&self.state, token_of(&payload)).await {
                     Ok(principal) => {
                         self.principal = Some(principal);
-                        let mut replies = vec![json!({ "type": "connection_ack" })];
+                        let mut replies = vec![ServerFrame::ConnectionAck];
                         if self.legacy {
-                            replies.push(json!({ "type": "ka" }));
+                            replies.push(ServerFrame::Ka);
                         }
                         Ok(replies)
                     }
                     Err(_) => Err(Close(4403, "Forbidden")),
                 }
             }
-            ("ping", false) => {
-                let mut pong = json!({ "type": "pong" });
-                if let Some(payload) = message.get("payload") {
-                    pong["payload"] = payload.clone();
-                }
-                Ok(vec![pong])
-            }
-            ("pong", false) => Ok(Vec::new()),
-            ("subscribe", false) | ("start", true) => {
+            (ClientFrame::Ping { payload }, false) => Ok(vec![ServerFrame::Pong { payload }]),
+            (ClientFrame::Pong {}, false) => Ok(Vec::new()),
+            (ClientFrame::Subscribe { id, payload }, false)
+            | (ClientFrame::Start { id, payload }, true) => {
                 let Some(principal) = self.principal.clone() else {
                     return Err(Close(4401, "Unauthorized"));
                 };
-                let id = id().ok_or_else(invalid)?;
                 if self.subscriptions.contains_key(&id) {
                     return Err(Close(4409, "Subscriber for this id already exists"));
                 }
-                // The protocol makes a subscribe without its payload object
-                // an invalid message.
-                let payload = message
-                    .get("payload")
-                    .filter(|p| p.is_object())
-                    .cloned()
-                    .ok_or_else(invalid)?;
                 Ok(self.start(id, principal, payload).into_iter().collect())
             }
-            ("complete", false) | ("stop", true) => {
-                let id = id().ok_or_else(invalid)?;
+            (ClientFrame::Complete { id }, false) | (ClientFrame::Stop { id }, true) => {
                 self.stop(&id);
                 Ok(Vec::new())
             }
-            ("connection_terminate", true) => Err(Close(1000, "terminated")),
+            (ClientFrame::ConnectionTerminate {}, true) => Err(Close(1000, "terminated")),
             _ => Err(invalid()),
         }
     }
 
     /// Starts an operation; a reply when it fails before it starts.
-    fn start(&mut self, id: String, principal: Principal, payload: Value) -> Option<Value> {
-        let mut request = match params(payload) {
+    fn start(
+        &mut self,
+        id: String,
+        principal: Principal,
+        payload: Map<String, Value>,
+    ) -> Option<ServerFrame> {
+        let mut request = match params(Value::Object(payload)) {
             Ok(request) => request,
-            Err((field, message)) => {
-                let err: async_graphql::Error = AppError::bad_input(field, message).into();
-                return Some(self.error(&id, json!([err])));
-            }
+            Err((field, message)) => return Some(failed(id, AppError::bad_input(field, message))),
         };
         let mutates = match precheck(&self.state, &mut request, false) {
             Ok(ty) => ty == Some(OperationType::Mutation),
-            Err((_, err)) => {
-                let err: async_graphql::Error = err.into();
-                return Some(self.error(&id, json!([err])));
-            }
+            Err((_, err)) => return Some(failed(id, err)),
         };
         // No cache: a subscription lives long, and each event must read the
         // rows as they are now.
@@ -269,14 +318,25 @@ impl Connection {
             let id = task_id;
             let mut first = true;
             while let Some(response) = stream.next().await {
-                let (body, request_error) = shape(response);
-                let message = if first && request_error {
-                    json!({ "type": "error", "id": id, "payload": body["errors"] })
+                let (mut body, request_error) = shape(response);
+                let frame = if first && request_error {
+                    let payload = body["errors"].take();
+                    ServerFrame::Error {
+                        id: id.clone(),
+                        payload,
+                    }
+                } else if legacy {
+                    ServerFrame::Data {
+                        id: id.clone(),
+                        payload: body,
+                    }
                 } else {
-                    let kind = if legacy { "data" } else { "next" };
-                    json!({ "type": kind, "id": id, "payload": body })
+                    ServerFrame::Next {
+                        id: id.clone(),
+                        payload: body,
+                    }
                 };
-                if outgoing.send(Outgoing::Message(message)).await.is_err() {
+                if outgoing.send(Outgoing::Frame(frame)).await.is_err() {
                     return;
                 }
                 if first && request_error {
@@ -288,13 +348,21 @@ impl Connection {
             if mutates {
                 feed.wake();
             }
-            let _ = outgoing
-                .send(Outgoing::Message(json!({ "type": "complete", "id": id })))
-                .await;
+            let complete = ServerFrame::Complete { id: id.clone() };
+            let _ = outgoing.send(Outgoing::Frame(complete)).await;
             let _ = outgoing.send(Outgoing::Finished(id)).await;
         });
         self.subscriptions.insert(id, task);
         None
+    }
+}
+
+/// The error frame of an operation refused before it ran.
+fn failed(id: String, err: AppError) -> ServerFrame {
+    let err: async_graphql::Error = err.into();
+    ServerFrame::Error {
+        id,
+        payload: json!([err]),
     }
 }
 
