@@ -170,131 +170,195 @@ pub fn apply(
     patch: RiskPatch,
     ctx: &PatchContext<'_>,
 ) -> AppResult<Vec<CustomFieldValueInput>> {
-    if let Some(identifier) = not_cleared("identifier", patch.identifier)? {
+    let RiskPatch {
+        identifier,
+        title,
+        description: d,
+        category,
+        department,
+        status,
+        stage,
+        closure_reason,
+        severity_id,
+        owner_id,
+        likelihood_level,
+        impact_level,
+        likelihood_rationale: lr,
+        impact_rationale: ir,
+        residual_likelihood_override,
+        residual_impact_override,
+        residual_override_reason: or,
+        tolerance_level,
+        treatment,
+        treatment_description: td,
+        treatment_rationale: tr,
+        mitigation_target_at,
+        notes,
+        source,
+        source_id,
+        custom_fields,
+    } = patch;
+    if let Some(identifier) = not_cleared("identifier", identifier)? {
         validation::required("identifier", &identifier, IDENTIFIER_MAX)?;
         risk.identifier = identifier.trim().to_owned();
     }
-    if let Some(title) = not_cleared("title", patch.title)? {
+    if let Some(title) = not_cleared("title", title)? {
         validation::required("title", &title, TITLE_MAX)?;
         risk.title = title;
     }
-    text(
-        &mut risk.description,
-        "description",
-        patch.description,
-        None,
+    apply_texts(
+        risk,
+        [
+            d, category, department, lr, ir, or, td, tr, notes, source, source_id,
+        ],
     )?;
-    text(
-        &mut risk.category,
-        "category",
-        patch.category,
-        Some(LABEL_MAX),
-    )?;
-    text(
-        &mut risk.department,
-        "department",
-        patch.department,
-        Some(LABEL_MAX),
-    )?;
-    text(
-        &mut risk.likelihood_rationale,
-        "likelihoodRationale",
-        patch.likelihood_rationale,
-        None,
-    )?;
-    text(
-        &mut risk.impact_rationale,
-        "impactRationale",
-        patch.impact_rationale,
-        None,
-    )?;
-    text(
-        &mut risk.residual_override_reason,
-        "residualOverrideReason",
-        patch.residual_override_reason,
-        None,
-    )?;
-    text(
-        &mut risk.treatment_description,
-        "treatmentDescription",
-        patch.treatment_description,
-        None,
-    )?;
-    text(
-        &mut risk.treatment_rationale,
-        "treatmentRationale",
-        patch.treatment_rationale,
-        None,
-    )?;
-    text(&mut risk.notes, "notes", patch.notes, None)?;
-    text(&mut risk.source, "source", patch.source, Some(SOURCE_MAX))?;
-    text(
-        &mut risk.source_id,
-        "sourceId",
-        patch.source_id,
-        Some(SOURCE_ID_MAX),
-    )?;
-    if let Some(stage) = not_cleared("stage", patch.stage)? {
+    if let Some(stage) = not_cleared("stage", stage)? {
         risk.stage = stage.as_str().to_owned();
     }
-    if let Some(treatment) = not_cleared("treatment", patch.treatment)? {
+    if let Some(treatment) = not_cleared("treatment", treatment)? {
         risk.treatment = treatment.as_str().to_owned();
     }
-    if let Some(severity) = optional(patch.severity_id) {
+    if let Some(severity) = optional(severity_id) {
         risk.severity_id = severity.map(|id| id.0);
     }
-    if let Some(owner) = optional(patch.owner_id) {
+    if let Some(owner) = optional(owner_id) {
         risk.owner_id = owner.map(|id| id.0);
     }
-    if let Some(date) = optional(patch.mitigation_target_at) {
+    if let Some(date) = optional(mitigation_target_at) {
         risk.mitigation_target_at = date.map(|d| d.0);
     }
+    let levels = [
+        likelihood_level,
+        impact_level,
+        tolerance_level,
+        residual_likelihood_override,
+        residual_impact_override,
+    ];
+    apply_levels(risk, levels, ctx)?;
+    let status = not_cleared("status", status)?;
+    apply_status(risk, status, optional(closure_reason), ctx.now)?;
+    Ok(custom_fields.unwrap_or_default())
+}
 
+/// The free-text fields of a patch, in the order `apply` lists them.
+fn apply_texts(risk: &mut risk::Model, values: [MaybeUndefined<String>; 11]) -> AppResult<()> {
+    let [
+        d,
+        category,
+        department,
+        lr,
+        ir,
+        or,
+        td,
+        tr,
+        notes,
+        source,
+        source_id,
+    ] = values;
+    // (the risk's field, its API name, the patch's value, the longest it may be)
+    for (slot, field, value, max) in [
+        (&mut risk.description, "description", d, None),
+        (&mut risk.category, "category", category, Some(LABEL_MAX)),
+        (
+            &mut risk.department,
+            "department",
+            department,
+            Some(LABEL_MAX),
+        ),
+        (
+            &mut risk.likelihood_rationale,
+            "likelihoodRationale",
+            lr,
+            None,
+        ),
+        (&mut risk.impact_rationale, "impactRationale", ir, None),
+        (
+            &mut risk.residual_override_reason,
+            "residualOverrideReason",
+            or,
+            None,
+        ),
+        (
+            &mut risk.treatment_description,
+            "treatmentDescription",
+            td,
+            None,
+        ),
+        (
+            &mut risk.treatment_rationale,
+            "treatmentRationale",
+            tr,
+            None,
+        ),
+        (&mut risk.notes, "notes", notes, None),
+        (&mut risk.source, "source", source, Some(SOURCE_MAX)),
+        (
+            &mut risk.source_id,
+            "sourceId",
+            source_id,
+            Some(SOURCE_ID_MAX),
+        ),
+    ] {
+        text(slot, field, value, max)?;
+    }
+    Ok(())
+}
+
+/// The levels of a patch (likelihood, impact, tolerance and the two
+/// overrides), each checked against its scale; a change to an override
+/// records who made it and when.
+fn apply_levels(
+    risk: &mut risk::Model,
+    values: [MaybeUndefined<i32>; 5],
+    ctx: &PatchContext<'_>,
+) -> AppResult<()> {
+    let [likelihood_level, impact_level, tolerance_level, lo, io] = values;
     let scales = ctx.scales;
-    let (l, i, b) = (
-        scales.likelihood.len(),
-        scales.impact.len(),
-        scales.bands.len(),
-    );
-    level(
-        &mut risk.likelihood_level,
-        "likelihoodLevel",
-        patch.likelihood_level,
-        l,
-        "likelihood",
-    )?;
-    level(
-        &mut risk.impact_level,
-        "impactLevel",
-        patch.impact_level,
-        i,
-        "impact",
-    )?;
-    level(
-        &mut risk.tolerance_level,
-        "toleranceLevel",
-        patch.tolerance_level,
-        b,
-        "band",
-    )?;
+    let (l, i) = (scales.likelihood.len(), scales.impact.len());
     let overrides_before = (
         risk.residual_likelihood_override,
         risk.residual_impact_override,
     );
-    level(
-        &mut risk.residual_likelihood_override,
-        "residualLikelihoodOverride",
-        patch.residual_likelihood_override,
-        l,
-        "likelihood",
-    )?;
-    level(
-        &mut risk.residual_impact_override,
-        "residualImpactOverride",
-        patch.residual_impact_override,
-        i,
-        "impact",
-    )?;
+    // (the risk's level, its API name, the patch's value, levels on its scale, the scale)
+    for (slot, field, value, len, scale) in [
+        (
+            &mut risk.likelihood_level,
+            "likelihoodLevel",
+            likelihood_level,
+            l,
+            "likelihood",
+        ),
+        (
+            &mut risk.impact_level,
+            "impactLevel",
+            impact_level,
+            i,
+            "impact",
+        ),
+        (
+            &mut risk.tolerance_level,
+            "toleranceLevel",
+            tolerance_level,
+            scales.bands.len(),
+            "band",
+        ),
+        (
+            &mut risk.residual_likelihood_override,
+            "residualLikelihoodOverride",
+            lo,
+            l,
+            "likelihood",
+        ),
+        (
+            &mut risk.residual_impact_override,
+            "residualImpactOverride",
+            io,
+            i,
+            "impact",
+        ),
+    ] {
+        level(slot, field, value, len, scale)?;
+    }
     if (
         risk.residual_likelihood_override,
         risk.residual_impact_override,
@@ -306,11 +370,7 @@ pub fn apply(
         risk.residual_overridden_by = Some(ctx.actor_id.to_owned());
         risk.residual_overridden_at = Some(ctx.now);
     }
-
-    let status = not_cleared("status", patch.status)?;
-    let reason = optional(patch.closure_reason);
-    apply_status(risk, status, reason, ctx.now)?;
-    Ok(patch.custom_fields.unwrap_or_default())
+    Ok(())
 }
 
 /// CLOSED sets closedAt; reopening (any status but CLOSED and ARCHIVED)

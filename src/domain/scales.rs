@@ -455,4 +455,65 @@ mod tests {
         s.matrix = Some(vec![vec![0, 1, 2, 3, 4]; 5]);
         assert_eq!(field_of(s.validate("scales")), "scales.matrix[0][4]");
     }
+
+    fn risk_at(likelihood: i32, impact: i32, tolerance: i32) -> risk::Model {
+        let mut risk = crate::domain::risk::new_risk(
+            "rsk_1".into(),
+            ("org", "reg"),
+            "mem",
+            chrono::DateTime::UNIX_EPOCH,
+        );
+        risk.likelihood_level = Some(likelihood);
+        risk.impact_level = Some(impact);
+        risk.tolerance_level = Some(tolerance);
+        risk
+    }
+
+    #[test]
+    fn a_move_remaps_levels_and_strands_what_falls_out() {
+        let five = Scales::preset(ScalesPreset::Default5x5);
+        let three = Scales::preset(ScalesPreset::Simple3x3);
+        let remap = ScalesRemapInput {
+            likelihood: Some(vec![0, 0, 1, 2, 2]),
+            impact: None,
+        };
+        let moving = ScalesMove::new(Some(&remap), &five, &three).expect("valid remap");
+        let moved = moving.apply(&risk_at(4, 1, 2)).expect("in range");
+        assert_eq!(
+            (moved.likelihood_level, moved.impact_level),
+            (Some(2), Some(1))
+        );
+        // Impact 4 has no place on three levels without an impact remap,
+        // and band 3 is beyond three bands.
+        assert!(moving.apply(&risk_at(0, 4, 0)).is_none());
+        assert!(moving.apply(&risk_at(0, 0, 3)).is_none());
+        // Without a remap, levels stay as they are.
+        let kept = ScalesMove::new(None, &five, &five).expect("no remap");
+        assert_eq!(
+            kept.apply(&risk_at(4, 4, 3)).map(|r| r.likelihood_level),
+            Some(Some(4))
+        );
+    }
+
+    #[test]
+    fn a_remap_needs_one_new_level_per_old_one_in_range() {
+        let five = Scales::preset(ScalesPreset::Default5x5);
+        let three = Scales::preset(ScalesPreset::Simple3x3);
+        let short = ScalesRemapInput {
+            likelihood: Some(vec![0, 1]),
+            impact: None,
+        };
+        assert!(matches!(
+            ScalesMove::new(Some(&short), &five, &three),
+            Err(AppError::BadUserInput { field, .. }) if field == "scalesRemap.likelihood"
+        ));
+        let beyond = ScalesRemapInput {
+            likelihood: None,
+            impact: Some(vec![0, 1, 2, 3, 4]),
+        };
+        assert!(matches!(
+            ScalesMove::new(Some(&beyond), &five, &three),
+            Err(AppError::BadUserInput { field, .. }) if field == "scalesRemap.impact[3]"
+        ));
+    }
 }

@@ -86,6 +86,151 @@ fn row(org_id: &str, risk_id: &str, field_id: &str, v: &FieldValue) -> value::Ac
     row
 }
 
+/// One value of a create or update, checked against its field.
+struct Parsed<'a> {
+    /// Where the input was: `customFields[i]`.
+    at: String,
+    def: &'a definition::Model,
+    field_type: CustomFieldType,
+    new: Option<FieldValue>,
+}
+
+/// Checks each input against its field of the register: an active field,
+/// given once, a value of its type, not cleared when required.
+fn parse_inputs(
+    defs: &HashMap<String, definition::Model>,
+    inputs: Vec<CustomFieldValueInput>,
+) -> AppResult<Vec<Parsed<'_>>> {
+    let mut parsed = Vec::with_capacity(inputs.len());
+    let mut seen = HashSet::new();
+    for (i, input) in inputs.into_iter().enumerate() {
+        let at = format!("customFields[{i}]");
+        let (field_id, input) = input.into_value();
+        let def = defs.get(&field_id).filter(|d| !d.archived).ok_or_else(|| {
+            AppError::bad_input(
+                format!("{at}.fieldId"),
+                "no such field in the risk's register",
+            )
+        })?;
+        if !seen.insert(field_id) {
+            return Err(AppError::bad_input(
+                format!("{at}.fieldId"),
+                "field given twice",
+            ));
+        }
+        let options = options_of(def)?;
+        let field_rules = FieldRules {
+            field_type: type_of(def)?,
+            number_format: number_format_of(def)?,
+            options: &options,
+        };
+        let new = rules::parse_value(&at, &field_rules, input)?;
+        if new.is_none() && def.required {
+            return Err(AppError::bad_input(at, format!("{} is required", def.name)));
+        }
+        parsed.push(Parsed {
+            at,
+            def,
+            field_type: field_rules.field_type,
+            new,
+        });
+    }
+    Ok(parsed)
+}
+
+/// USER values must name members of the risk's organization.
+async fn check_users(
+    tx: &impl ConnectionTrait,
+    org_id: &str,
+    parsed: &[Parsed<'_>],
+) -> AppResult<()> {
+    let user = |p: &Parsed<'_>| match &p.new {
+        Some(FieldValue::User(u)) => Some(u.clone()),
+        _ => None,
+    };
+    let users: Vec<String> = parsed.iter().filter_map(user).collect();
+    if users.is_empty() {
+        return Ok(());
+    }
+    let known: HashSet<String> = member::Entity::find()
+        .filter(member::Column::OrgId.eq(org_id))
+        .filter(member::Column::Id.is_in(users))
+        .all(tx)
+        .await?
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    match parsed
+        .iter()
+        .find(|p| user(p).is_some_and(|u| !known.contains(&u)))
+    {
+        Some(p) => Err(AppError::bad_input(
+            format!("{}.userId", p.at),
+            "not a member of the organization",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A new risk must set every required active field.
+fn check_required(
+    defs: &HashMap<String, definition::Model>,
+    parsed: &[Parsed<'_>],
+) -> AppResult<()> {
+    let given: HashSet<&str> = parsed
+        .iter()
+        .filter(|p| p.new.is_some())
+        .map(|p| p.def.id.as_str())
+        .collect();
+    match defs
+        .values()
+        .find(|d| d.required && !d.archived && !given.contains(d.id.as_str()))
+    {
+        Some(missing) => Err(AppError::bad_input(
+            "customFields",
+            format!("{} is required", missing.name),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Stores one value (or removes it when cleared).
+async fn save_value(
+    tx: &impl ConnectionTrait,
+    risk: &risk::Model,
+    def: &definition::Model,
+    new: Option<&FieldValue>,
+) -> AppResult<()> {
+    match new {
+        Some(v) => {
+            value::Entity::insert(row(&risk.org_id, &risk.id, &def.id, v))
+                .on_conflict(
+                    OnConflict::columns([value::Column::RiskId, value::Column::FieldId])
+                        .update_columns([
+                            value::Column::TextValue,
+                            value::Column::NumberValue,
+                            value::Column::BooleanValue,
+                            value::Column::DateValue,
+                            value::Column::UserId,
+                            value::Column::Selection,
+                            value::Column::Selections,
+                        ])
+                        .to_owned(),
+                )
+                .exec(tx)
+                .await?;
+        }
+        None => {
+            value::Entity::delete_many()
+                .filter(value::Column::RiskId.eq(&risk.id))
+                .filter(value::Column::FieldId.eq(&def.id))
+                .exec(tx)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
 /// Writes a risk's custom field values from a create or update. Only the
 /// fields listed change; with `creating`, every required field must end up set.
 /// Returns the history of what changed.
@@ -102,6 +247,11 @@ pub async fn write_values(
         .into_iter()
         .map(|d| (d.id.clone(), d))
         .collect();
+    let parsed = parse_inputs(&defs, inputs)?;
+    check_users(tx, &risk.org_id, &parsed).await?;
+    if creating {
+        check_required(&defs, &parsed)?;
+    }
     let mut existing: HashMap<String, value::Model> = if creating {
         HashMap::new()
     } else {
@@ -113,83 +263,14 @@ pub async fn write_values(
             .map(|v| (v.field_id.clone(), v))
             .collect()
     };
-
-    let mut parsed = Vec::with_capacity(inputs.len());
-    let mut seen = HashSet::new();
-    for (i, input) in inputs.into_iter().enumerate() {
-        let at = format!("customFields[{i}]");
-        let (field_id, input) = input.into_value();
-        let def = defs.get(&field_id).filter(|d| !d.archived).ok_or_else(|| {
-            AppError::bad_input(
-                format!("{at}.fieldId"),
-                "no such field in the risk's register",
-            )
-        })?;
-        if !seen.insert(field_id.clone()) {
-            return Err(AppError::bad_input(
-                format!("{at}.fieldId"),
-                "field given twice",
-            ));
-        }
-        let options = options_of(def)?;
-        let field_rules = FieldRules {
-            field_type: type_of(def)?,
-            number_format: number_format_of(def)?,
-            options: &options,
-        };
-        let new = rules::parse_value(&at, &field_rules, input)?;
-        if new.is_none() && def.required {
-            return Err(AppError::bad_input(at, format!("{} is required", def.name)));
-        }
-        parsed.push((at, def, field_rules.field_type, new));
-    }
-
-    let users: Vec<&str> = parsed
-        .iter()
-        .filter_map(|(_, _, _, v)| match v {
-            Some(FieldValue::User(u)) => Some(u.as_str()),
-            _ => None,
-        })
-        .collect();
-    if !users.is_empty() {
-        let known: HashSet<String> = member::Entity::find()
-            .filter(member::Column::OrgId.eq(&risk.org_id))
-            .filter(member::Column::Id.is_in(users.iter().copied()))
-            .all(tx)
-            .await?
-            .into_iter()
-            .map(|m| m.id)
-            .collect();
-        if let Some((at, ..)) = parsed
-            .iter()
-            .find(|(_, _, _, v)| matches!(v, Some(FieldValue::User(u)) if !known.contains(u)))
-        {
-            return Err(AppError::bad_input(
-                format!("{at}.userId"),
-                "not a member of the organization",
-            ));
-        }
-    }
-
-    if creating {
-        let given: HashSet<&str> = parsed
-            .iter()
-            .filter(|(.., v)| v.is_some())
-            .map(|(_, d, ..)| d.id.as_str())
-            .collect();
-        if let Some(missing) = defs
-            .values()
-            .find(|d| d.required && !d.archived && !given.contains(d.id.as_str()))
-        {
-            return Err(AppError::bad_input(
-                "customFields",
-                format!("{} is required", missing.name),
-            ));
-        }
-    }
-
     let mut changes = Vec::new();
-    for (_, def, field_type, new) in parsed {
+    for Parsed {
+        def,
+        field_type,
+        new,
+        ..
+    } in parsed
+    {
         let old = existing
             .remove(&def.id)
             .map(|row| value_of(&row, field_type))
@@ -198,33 +279,7 @@ pub async fn write_values(
         if old == new {
             continue;
         }
-        match &new {
-            Some(v) => {
-                value::Entity::insert(row(&risk.org_id, &risk.id, &def.id, v))
-                    .on_conflict(
-                        OnConflict::columns([value::Column::RiskId, value::Column::FieldId])
-                            .update_columns([
-                                value::Column::TextValue,
-                                value::Column::NumberValue,
-                                value::Column::BooleanValue,
-                                value::Column::DateValue,
-                                value::Column::UserId,
-                                value::Column::Selection,
-                                value::Column::Selections,
-                            ])
-                            .to_owned(),
-                    )
-                    .exec(tx)
-                    .await?;
-            }
-            None => {
-                value::Entity::delete_many()
-                    .filter(value::Column::RiskId.eq(&risk.id))
-                    .filter(value::Column::FieldId.eq(&def.id))
-                    .exec(tx)
-                    .await?;
-            }
-        }
+        save_value(tx, risk, def, new.as_ref()).await?;
         changes.push(FieldChange {
             field: format!("customFields.{}", def.name),
             from: old.map_or(Value::Null, |v| v.to_json()),
