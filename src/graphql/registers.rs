@@ -98,7 +98,8 @@ impl Register {
         first: Option<i32>,
         #[graphql(desc = "A cursor from this connection: return the items after it.")]
         after: Option<String>,
-        #[graphql(desc = "How many to return from the end or before `before`; at most 500.")] last: Option<i32>,
+        #[graphql(desc = "How many to return from the end or before `before`; at most 500.")]
+        last: Option<i32>,
         #[graphql(desc = "A cursor from this connection: return the items before it.")]
         before: Option<String>,
     ) -> AppResult<RiskConnection> {

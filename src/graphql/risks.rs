@@ -200,7 +200,8 @@ impl Risk {
     async fn history(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "How many events, oldest first; 100 when not given, at most 500.")] first: Option<i32>,
+        #[graphql(desc = "How many events, oldest first; 100 when not given, at most 500.")]
+        first: Option<i32>,
         #[graphql(desc = "A cursor of an earlier event: return the events after it.")]
         after: Option<String>,
     ) -> AppResult<RiskEventConnection> {
@@ -410,7 +411,8 @@ impl RiskQuery {
         first: Option<i32>,
         #[graphql(desc = "A cursor from this connection: return the items after it.")]
         after: Option<String>,
-        #[graphql(desc = "How many to return from the end or before `before`; at most 500.")] last: Option<i32>,
+        #[graphql(desc = "How many to return from the end or before `before`; at most 500.")]
+        last: Option<i32>,
         #[graphql(desc = "A cursor from this connection: return the items before it.")]
         before: Option<String>,
     ) -> AppResult<RiskConnection> {
