@@ -8,6 +8,8 @@
 //! Numbers are wall-clock on whatever machine runs it; they are reported, not
 //! asserted (the tests assert statement counts instead).
 
+#[path = "../tests/api/bulk.rs"]
+mod bulk;
 #[path = "../tests/api/postgres.rs"]
 mod postgres;
 
@@ -17,9 +19,8 @@ use riskgraph::auth::{Claims, mint};
 use riskgraph::clock::Clock;
 use riskgraph::config::Config;
 use riskgraph::domain::enums::ScalesPreset;
-use riskgraph::domain::risk::rescore;
 use riskgraph::domain::scales::Scales;
-use sea_orm::{EntityTrait, IntoActiveModel};
+use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
@@ -153,84 +154,18 @@ impl Bench {
     }
 }
 
-/// Risk `k` of the seed, scored by the same domain code the API uses, with
-/// its custom value and (for every tenth) its control link.
-fn seeded_risk(
-    refs: &Refs,
-    k: usize,
-) -> (
-    entity::risk::Model,
-    entity::custom_field_value::Model,
-    Option<entity::risk_control::Model>,
-) {
-    let scales = Scales::preset(ScalesPreset::Default5x5);
-    let mitigation = [riskgraph::domain::scoring::Mitigation {
-        reduces: riskgraph::domain::enums::MitigationTarget::Both,
-        strength: 0.5,
-        health: riskgraph::domain::enums::ControlHealth::Healthy,
-    }];
-    let mut r = refs.template.clone();
-    r.id = format!("rsk_bench{k:07}");
-    r.identifier = format!("B-{}", k + 2);
-    r.title = format!("Bench risk {k}");
-    r.likelihood_level = Some(i32::try_from(k % 5).unwrap_or(0));
-    r.impact_level = Some(i32::try_from((k / 5) % 5).unwrap_or(0));
-    r.tolerance_level = Some(2);
-    let linked = k.is_multiple_of(10);
-    rescore(&mut r, &scales, if linked { &mitigation } else { &[] });
-    let link = linked.then(|| entity::risk_control::Model {
-        risk_id: r.id.clone(),
-        control_id: refs.control.clone(),
-        org_id: r.org_id.clone(),
-        reduces: "BOTH".into(),
-        strength: None,
-        created_at: r.created_at,
-    });
-    let value = entity::custom_field_value::Model {
-        risk_id: r.id.clone(),
-        field_id: refs.field.clone(),
-        org_id: r.org_id.clone(),
-        text_value: Some(["EMEA", "APAC", "Americas"][k % 3].into()),
-        number_value: None,
-        boolean_value: None,
-        date_value: None,
-        user_id: None,
-        selection: None,
-        selections: None,
-    };
-    (r, value, link)
-}
-
-/// Seeds `n` risks straight into the tables (the API would take minutes).
-/// Returns the register id and a few risk ids.
+/// Seeds `n` risks straight into the tables, a control linked to every
+/// tenth. Returns the register id and a few risk ids.
 async fn seed(bench: &Bench, n: usize) -> (String, Vec<String>) {
     let refs = bench.refs().await;
-    let db = &bench.app.state.db;
-    let ids = (0..n.min(64)).map(|k| format!("rsk_bench{k:07}")).collect();
-    // 400 rows a statement keeps SQLite under its bound-parameter limit.
-    for start in (0..n).step_by(400) {
-        let (mut risks, mut values, mut links) = (Vec::new(), Vec::new(), Vec::new());
-        for k in start..(start + 400).min(n) {
-            let (risk, value, link) = seeded_risk(&refs, k);
-            risks.push(risk.into_active_model());
-            values.push(entity::custom_field_value::ActiveModel::from(value));
-            links.extend(link.map(entity::risk_control::ActiveModel::from));
-        }
-        entity::risk::Entity::insert_many(risks)
-            .exec(db)
-            .await
-            .expect("risks");
-        entity::custom_field_value::Entity::insert_many(values)
-            .exec(db)
-            .await
-            .expect("values");
-        if !links.is_empty() {
-            entity::risk_control::Entity::insert_many(links)
-                .exec(db)
-                .await
-                .expect("links");
-        }
-    }
+    let scales = Scales::preset(ScalesPreset::Default5x5);
+    let bulk = bulk::Bulk {
+        template: &refs.template,
+        scales: &scales,
+        control: Some((&refs.control, 0.5, 10)),
+        field: Some(&refs.field),
+    };
+    let ids = bulk.insert(&bench.app.state.db, n).await;
     (refs.register, ids)
 }
 

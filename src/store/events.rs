@@ -20,18 +20,20 @@ pub struct NewEvent<'a> {
     pub residual_after: Option<Score>,
 }
 
+const EVENTS_PER_STATEMENT: usize = 2000;
+
 /// Any constant: the one lock every event-writing transaction takes.
 const FEED_LOCK: i64 = 0x7269_736b_6772_6170;
+
+/// The PostgreSQL channel a commit with events notifies, so every
+/// instance's feed reads them at once.
+pub const CHANNEL: &str = "riskgraph_events";
 
 /// Appends events in the caller's transaction. On PostgreSQL the transaction
 /// first takes the feed lock, held until it commits, so seqs are handed out
 /// in commit order and the dispatcher's tail never skips one still in
 /// flight; and it NOTIFYs, which PostgreSQL delivers on commit to every
 /// instance's dispatcher.
-/// The PostgreSQL channel a commit with events notifies, so every
-/// instance's feed reads them at once.
-pub const CHANNEL: &str = "riskgraph_events";
-
 pub async fn append(db: &impl ConnectionTrait, events: Vec<NewEvent<'_>>) -> AppResult<()> {
     if events.is_empty() {
         return Ok(());
@@ -65,7 +67,13 @@ pub async fn append(db: &impl ConnectionTrait, events: Vec<NewEvent<'_>>) -> App
                 .transpose()?),
         });
     }
-    risk_event::Entity::insert_many(rows).exec(db).await?;
+    // A dozen values a row: chunks keep each statement under the bound
+    // parameter limits of both databases.
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<_> = rows.by_ref().take(EVENTS_PER_STATEMENT).collect();
+        risk_event::Entity::insert_many(chunk).exec(db).await?;
+    }
     if postgres {
         db.execute_unprepared(&format!("NOTIFY {}", CHANNEL))
             .await?;

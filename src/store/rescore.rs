@@ -14,8 +14,8 @@ use chrono::{DateTime, Utc};
 use entity::{control, register, risk, risk_control};
 use sea_orm::sea_query::{Query, SimpleExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IdenStatic,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 use std::collections::HashMap;
 
@@ -54,11 +54,12 @@ pub async fn mitigations_of(
     db: &impl ConnectionTrait,
     risk_ids: &[String],
 ) -> AppResult<HashMap<String, Vec<Mitigation>>> {
-    mitigations_where(
-        db,
-        risk_control::Column::RiskId.is_in(risk_ids.iter().map(String::as_str)),
-    )
-    .await
+    let mut all = HashMap::new();
+    for ids in risk_ids.chunks(CHUNK) {
+        let which = risk_control::Column::RiskId.is_in(ids.iter().map(String::as_str));
+        all.extend(mitigations_where(db, which).await?);
+    }
+    Ok(all)
 }
 
 /// The mitigations of every risk of a register.
@@ -72,6 +73,108 @@ pub async fn mitigations_in_register(
         .and_where(risk::Column::RegisterId.eq(register_id))
         .take();
     mitigations_where(db, risk_control::Column::RiskId.in_subquery(risks)).await
+}
+
+/// Rows per statement when a change touches many risks: far below the bound
+/// parameters a statement may carry (32,766 on SQLite, 65,535 on PostgreSQL)
+/// at the two dozen a row takes.
+pub const CHUNK: usize = 1000;
+
+/// The columns a re-score or a move to new scales changes: the levels (a
+/// remap moves them) and every stored score.
+fn scored(r: &risk::Model) -> [(risk::Column, sea_orm::Value); 20] {
+    use risk::Column as C;
+    [
+        (C::LikelihoodLevel, r.likelihood_level.into()),
+        (C::ImpactLevel, r.impact_level.into()),
+        (
+            C::ResidualLikelihoodOverride,
+            r.residual_likelihood_override.into(),
+        ),
+        (C::ResidualImpactOverride, r.residual_impact_override.into()),
+        (C::InherentScore, r.inherent_score.into()),
+        (C::InherentBand, r.inherent_band.into()),
+        (
+            C::ResidualLikelihoodLevel,
+            r.residual_likelihood_level.into(),
+        ),
+        (C::ResidualImpactLevel, r.residual_impact_level.into()),
+        (
+            C::ResidualLikelihoodValue,
+            r.residual_likelihood_value.into(),
+        ),
+        (C::ResidualImpactValue, r.residual_impact_value.into()),
+        (C::ResidualScore, r.residual_score.into()),
+        (C::ResidualBand, r.residual_band.into()),
+        (C::ResidualOverridden, r.residual_overridden.into()),
+        (C::TargetLikelihoodLevel, r.target_likelihood_level.into()),
+        (C::TargetImpactLevel, r.target_impact_level.into()),
+        (C::TargetLikelihoodValue, r.target_likelihood_value.into()),
+        (C::TargetImpactValue, r.target_impact_value.into()),
+        (C::TargetScore, r.target_score.into()),
+        (C::TargetBand, r.target_band.into()),
+        (C::WithinTolerance, r.within_tolerance.into()),
+    ]
+}
+
+/// Writes the levels and scores of many risks, a chunk of rows per
+/// statement (`UPDATE … FROM` a list of values), each row only if its
+/// version is still the one read. Every `after` carries its new version,
+/// time and author, the same for all.
+pub async fn save_scores(
+    tx: &impl ConnectionTrait,
+    moved: &[(&risk::Model, risk::Model)],
+) -> AppResult<()> {
+    let backend = tx.get_database_backend();
+    for chunk in moved.chunks(CHUNK) {
+        let Some((_, first)) = chunk.first() else {
+            continue;
+        };
+        let mut values: Vec<sea_orm::Value> = Vec::new();
+        // Binds a value; its placeholder in the backend's syntax.
+        let mut bind = |value: sea_orm::Value| {
+            values.push(value);
+            match backend {
+                DbBackend::Postgres => format!("${}", values.len()),
+                _ => "?".to_owned(),
+            }
+        };
+        let names: Vec<&str> = scored(first).iter().map(|(c, _)| c.as_str()).collect();
+        let mut rows = Vec::with_capacity(chunk.len());
+        for (before, after) in chunk {
+            let row: Vec<String> = [before.id.clone().into(), before.version.into()]
+                .into_iter()
+                .chain(scored(after).into_iter().map(|(_, v)| v))
+                .map(&mut bind)
+                .collect();
+            rows.push(format!("({})", row.join(", ")));
+        }
+        let set: Vec<String> = names.iter().map(|n| format!("{n} = v.{n}")).collect();
+        let tail = [
+            bind(first.updated_at.into()),
+            bind(first.updated_by.clone().into()),
+        ];
+        let sql = format!(
+            "WITH v(id, version, {cols}) AS (VALUES {rows}) \
+             UPDATE risks SET {set}, version = v.version + 1, updated_at = {at}, updated_by = {by} \
+             FROM v WHERE risks.id = v.id AND risks.version = v.version",
+            cols = names.join(", "),
+            rows = rows.join(", "),
+            set = set.join(", "),
+            at = tail[0],
+            by = tail[1],
+        );
+        let result = tx
+            .execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+        if result.rows_affected() != chunk.len() as u64 {
+            return Err(AppError::conflict(
+                None,
+                "a risk changed meanwhile; try again",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Writes `after` over `before`, only if nobody changed the row meanwhile.
@@ -149,13 +252,20 @@ pub async fn rescore(
     }
     // Locked in id order, so that writers of overlapping sets of risks wait
     // for each other instead of deadlocking or failing.
-    let risks = risk::Entity::find()
-        .filter(risk::Column::Id.is_in(risk_ids.iter().map(String::as_str)))
-        .filter(risk::Column::OrgId.eq(&principal.org_id))
-        .order_by_asc(risk::Column::Id)
-        .lock_exclusive()
-        .all(tx)
-        .await?;
+    let mut ids: Vec<&str> = risk_ids.iter().map(String::as_str).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut risks = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
+        let locked = risk::Entity::find()
+            .filter(risk::Column::Id.is_in(chunk.iter().copied()))
+            .filter(risk::Column::OrgId.eq(&principal.org_id))
+            .order_by_asc(risk::Column::Id)
+            .lock_exclusive()
+            .all(tx)
+            .await?;
+        risks.extend(locked);
+    }
     let mut register_ids: Vec<&str> = risks.iter().map(|r| r.register_id.as_str()).collect();
     register_ids.sort_unstable();
     register_ids.dedup();
@@ -168,7 +278,8 @@ pub async fn rescore(
         scales.insert(register.id.clone(), Scales::of(&register)?);
     }
     let mitigations = mitigations_of(tx, risk_ids).await?;
-    let mut written = Vec::new();
+    let mut moved = Vec::new();
+    let mut unmoved = Vec::new();
     for before in &risks {
         let Some(scales) = scales.get(&before.register_id) else {
             continue;
@@ -179,17 +290,20 @@ pub async fn rescore(
             scales,
             mitigations.get(&before.id).map_or(&[], Vec::as_slice),
         );
-        let moved = after != *before;
-        if moved {
+        if after != *before {
             after.version = before.version + 1;
             after.updated_at = now;
             after.updated_by = Some(principal.member_id.clone());
-            save(tx, before, &after).await?;
-        }
-        if moved || why.always {
-            written.push((before, after, scales));
+            moved.push((before, after));
+        } else if why.always {
+            unmoved.push((before, after));
         }
     }
+    save_scores(tx, &moved).await?;
+    let written = moved.iter().chain(&unmoved).map(|(before, after)| {
+        let scales = &scales[&before.register_id];
+        (*before, after, scales)
+    });
     let how = Recorded {
         kind: RiskEventKind::Updated,
         cause: why.cause,
@@ -197,7 +311,6 @@ pub async fn rescore(
         at: now,
     };
     let events = written
-        .iter()
         .map(|(before, after, scales)| {
             event(
                 after,

@@ -3,7 +3,7 @@
 
 use super::Actor;
 use super::events;
-use super::rescore::{Recorded, event, mitigations_in_register, mitigations_of, save};
+use super::rescore::{Recorded, event, mitigations_in_register, mitigations_of, save, save_scores};
 use super::{custom_fields, ensure_free, find, find_for_update, find_input};
 use crate::auth::Principal;
 use crate::domain::enums::{ChangeCause, RiskEventKind, RiskStatus};
@@ -269,7 +269,7 @@ pub async fn move_to_scales(
         .all(tx)
         .await?;
     let mitigations = mitigations_in_register(tx, &register.id).await?;
-    let mut moved = Vec::new();
+    let (mut moved, mut changed) = (Vec::new(), Vec::new());
     let mut stranded = 0;
     for before in &risks {
         let Some(mut after) = moving.apply(before) else {
@@ -283,7 +283,11 @@ pub async fn move_to_scales(
         );
         if *before != after {
             let changes = risk_changes(Some(before), &after);
-            moved.push((before, after, changes));
+            after.version = before.version + 1;
+            after.updated_at = now;
+            after.updated_by = Some(principal.member_id.clone());
+            moved.push((before, after));
+            changed.push(changes);
         }
     }
     if stranded > 0 {
@@ -298,25 +302,17 @@ pub async fn move_to_scales(
             ),
         ));
     }
-    let mut saved = Vec::with_capacity(moved.len());
-    for (before, mut after, changes) in moved {
-        after.version = before.version + 1;
-        after.updated_at = now;
-        after.updated_by = Some(principal.member_id.clone());
-        save(tx, before, &after).await?;
-        saved.push((before, after, changes));
-    }
+    save_scores(tx, &moved).await?;
     let how = Recorded {
         kind: RiskEventKind::Updated,
         cause: ChangeCause::ScalesUpdated,
         actor_id: &principal.member_id,
         at: now,
     };
-    let events = saved
+    let events = moved
         .iter()
-        .map(|(before, after, changes)| {
-            event(after, Some((before, old)), new, how, changes.clone())
-        })
+        .zip(changed)
+        .map(|((before, after), changes)| event(after, Some((before, old)), new, how, changes))
         .collect();
     events::append(tx, events).await
 }

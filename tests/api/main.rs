@@ -5,6 +5,7 @@ mod helpers;
 mod postgres;
 
 mod auth;
+mod bulk;
 mod controls;
 mod custom_fields;
 mod errors;
@@ -16,6 +17,7 @@ mod layers;
 mod pagination;
 mod registers;
 mod risks;
+mod scale;
 mod schema;
 mod severities;
 mod subscriptions;
