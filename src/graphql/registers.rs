@@ -89,7 +89,7 @@ impl Register {
         )]
         search: Option<String>,
         #[graphql(
-            desc = "Sort keys, most significant first; by identifier when null or empty. The id breaks ties, so pages never skip or repeat."
+            desc = "Sort keys, most significant first; oldest first when null or empty. The id breaks ties, so pages never skip or repeat."
         )]
         order_by: Option<Vec<RiskOrder>>,
         #[graphql(

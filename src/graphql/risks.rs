@@ -402,7 +402,7 @@ impl RiskQuery {
         )]
         search: Option<String>,
         #[graphql(
-            desc = "Sort keys, most significant first; by identifier when null or empty. The id breaks ties, so pages never skip or repeat."
+            desc = "Sort keys, most significant first; oldest first when null or empty. The id breaks ties, so pages never skip or repeat."
         )]
         order_by: Option<Vec<RiskOrder>>,
         #[graphql(

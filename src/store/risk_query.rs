@@ -16,7 +16,7 @@ use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Select, Value,
 };
-use serde_json::Value as Json;
+use serde_json::{Value as Json, json};
 
 fn ids<T: AsRef<str>>(list: &[T]) -> Vec<String> {
     list.iter().map(|s| s.as_ref().to_owned()).collect()
@@ -130,9 +130,21 @@ impl Key {
         )
     }
 
-    fn name(&self) -> String {
-        use sea_orm::Iden;
-        self.column.to_string()
+    /// The row's value of this key, as its cursor holds it.
+    fn cursor_value(&self, risk: &risk::Model) -> Json {
+        use risk::Column as C;
+        match self.column {
+            C::Identifier => Json::from(risk.identifier.as_str()),
+            C::Title => Json::from(risk.title.as_str()),
+            C::CreatedAt => json!(risk.created_at),
+            C::UpdatedAt => json!(risk.updated_at),
+            C::InherentScore => Json::from(risk.inherent_score),
+            C::ResidualScore => Json::from(risk.residual_score),
+            C::MitigationTargetAt => json!(risk.mitigation_target_at),
+            C::Id => Json::from(risk.id.as_str()),
+            // `keys` makes no other.
+            _ => Json::Null,
+        }
     }
 
     /// A cursor's JSON value as a typed SQL value; None for null.
@@ -188,12 +200,9 @@ fn keys(order: &[RiskOrder]) -> Vec<Key> {
     keys
 }
 
+/// The cursor of a row: its sort keys' values, and nothing else of it.
 fn encode_cursor(keys: &[Key], risk: &risk::Model) -> String {
-    let row = serde_json::to_value(risk).unwrap_or(Json::Null);
-    let values: Vec<Json> = keys
-        .iter()
-        .map(|k| row.get(k.name()).cloned().unwrap_or(Json::Null))
-        .collect();
+    let values: Vec<Json> = keys.iter().map(|k| k.cursor_value(risk)).collect();
     URL_SAFE_NO_PAD.encode(Json::from(values).to_string())
 }
 

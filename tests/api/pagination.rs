@@ -8,6 +8,7 @@ both!(
     filters_search_and_sorts_combine,
     page_sizes_are_bounded,
     a_nested_page_costs_a_bounded_number_of_statements,
+    a_cursor_holds_only_its_sort_keys,
 );
 
 /// 23 risks with scores 1..25 and some unscored, in two registers.
@@ -247,6 +248,43 @@ async fn a_nested_page_costs_a_bounded_number_of_statements(app: TestApp) {
     // principal, page, registers, severities, values, links + controls,
     // members, fields
     assert!(spent <= 8, "a page of 50 took {spent} statements");
+    // A page of 5 costs the same: the statements do not grow with its size.
+    let before = app.statements();
+    admin
+        .ok(&query.replace("first: 50", "first: 5"), json!({}))
+        .await;
+    assert_eq!(app.statements() - before, spent);
+}
+
+async fn a_cursor_holds_only_its_sort_keys(app: TestApp) {
+    let (admin, register) = seed(&app).await;
+    let variables = json!({
+        "f": { "registerId": register },
+        "o": [{ "field": "RESIDUAL_SCORE", "direction": "DESC" }],
+        "first": 3,
+    });
+    let page = admin.ok(PAGE, variables.clone()).await;
+    let edge = page["risks"]["edges"][1].clone();
+    let cursor = edge["cursor"].as_str().expect("cursor");
+    // The score and the id, not the row.
+    assert!(cursor.len() < 80, "cursor of {} bytes", cursor.len());
+    let id = admin
+        .ok(
+            &format!("{{ risks(filter: {{registerId: \"{register}\"}}, orderBy: [{{field: RESIDUAL_SCORE, direction: DESC}}], first: 3) {{ nodes {{ id }} }} }}"),
+            json!({}),
+        )
+        .await["risks"]["nodes"][1]["id"]
+        .clone();
+    // Everything about the risk but its score changes; its cursor does not.
+    admin
+        .ok(
+            "mutation($id: ID!) { updateRisk(id: $id, input: {title: \"Renamed\", notes: \"n\", category: \"Ops\"}) { version } }",
+            json!({ "id": id }),
+        )
+        .await;
+    let again = admin.ok(PAGE, variables).await;
+    assert_eq!(again["risks"]["edges"][1]["cursor"], edge["cursor"]);
+    assert_eq!(again["risks"]["edges"][1]["node"]["title"], "Renamed");
 }
 
 both!(a_page_of_titles_loads_nothing_else);
