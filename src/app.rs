@@ -8,7 +8,7 @@ use crate::config::{Config, Limits};
 use crate::feed::{Feed, listen};
 use crate::graphql::{self, Services};
 use crate::store::{self, StatementCounter};
-use crate::web::state::AppState;
+use crate::web::state::{AppState, PRINCIPALS_HELD, Principals};
 use crate::web::{graphql_http, health, refusals, serve};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -85,6 +85,7 @@ pub async fn state(
         clock,
         statements,
         shutdown,
+        principals: Arc::new(Principals::new(PRINCIPALS_HELD)),
     })
 }
 

@@ -165,7 +165,12 @@ pub async fn authenticate(state: &AppState, token: Option<&str>) -> Result<Princ
     let token =
         token.ok_or_else(|| AppError::Unauthenticated("sign in with a bearer token".into()))?;
     let claims = state.verifier.verify(token)?;
-    store::members::principal_for(&state.db, &claims, state.clock.now()).await
+    if let Some(principal) = state.principals.get(token) {
+        return Ok(principal);
+    }
+    let principal = store::members::principal_for(&state.db, &claims, state.clock.now()).await?;
+    state.principals.insert(token.to_owned(), principal.clone());
+    Ok(principal)
 }
 
 async fn principal(state: &AppState, headers: &HeaderMap) -> Result<Principal, AppError> {

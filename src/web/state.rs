@@ -1,6 +1,6 @@
 //! What every handler shares, built by `app` and handed to the router.
 
-use crate::auth::Verifier;
+use crate::auth::{Principal, Verifier};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::feed::Feed;
@@ -22,4 +22,15 @@ pub struct AppState {
     pub feed: Arc<Feed>,
     /// Flips to true when the server shuts down: WebSockets close with 1001.
     pub shutdown: watch::Receiver<bool>,
+    /// The principals of tokens seen before, so that a request does not
+    /// wait on the database to learn who sent it.
+    pub principals: Arc<Principals>,
 }
+
+/// Principals by token. A token's claims decide its principal, and the
+/// member its first use creates keeps its id, so an entry is true for as long
+/// as the token verifies (which every request still checks first).
+pub type Principals = quick_cache::sync::Cache<String, Principal>;
+
+/// Tokens remembered at once; older ones are looked up again when used.
+pub const PRINCIPALS_HELD: usize = 10_000;

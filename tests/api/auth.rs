@@ -9,7 +9,31 @@ both!(
     members_are_created_just_in_time_from_claims,
     roles_limit_what_members_may_write,
     other_organizations_do_not_exist_for_the_caller,
+    a_token_seen_before_needs_no_database,
 );
+
+async fn a_token_seen_before_needs_no_database(app: TestApp) {
+    let admin = app.admin("acme");
+    let first = app.statements();
+    admin.ok("{ __typename }", json!({})).await;
+    assert!(
+        app.statements() > first,
+        "the first use signs the member in"
+    );
+    let before = app.statements();
+    admin.ok("{ __typename }", json!({})).await;
+    assert_eq!(app.statements(), before);
+    // The same member with another role is another token: looked up, and
+    // held to its own role.
+    let viewer = app.client("acme", "admin", "viewer");
+    viewer
+        .err(
+            "mutation { createRegister(input: {name: \"X\", identifierPrefix: \"X\"}) { id } }",
+            json!({}),
+        )
+        .await
+        .assert("FORBIDDEN", None);
+}
 
 async fn requests_without_a_valid_token_are_unauthenticated(app: TestApp) {
     let (status, body) = app.anonymous().post("{ viewer { role } }", json!({})).await;
