@@ -8,6 +8,7 @@ pub mod member;
 pub mod organization;
 pub mod register;
 pub mod risk;
+pub mod risk_cell_count;
 pub mod risk_control;
 pub mod risk_event;
 pub mod severity;

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_foundation;
 mod m20261123_000002_controls;
 mod m20261123_000003_filter_indexes;
+mod m20261201_000004_cell_counts;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_foundation::Migration),
             Box::new(m20261123_000002_controls::Migration),
             Box::new(m20261123_000003_filter_indexes::Migration),
+            Box::new(m20261201_000004_cell_counts::Migration),
         ]
     }
 }

@@ -4,7 +4,7 @@
 
 use super::custom_fields::ValueInput;
 use super::date::Date;
-use super::enums::{ClosureReason, RiskStage, RiskStatus, TreatmentStrategy};
+use super::enums::{ClosureReason, RiskStage, RiskStatus, ScoreBasis, TreatmentStrategy};
 use super::scales::Scales;
 use super::scoring::{self, Assessment, Mitigation, Score};
 use super::validation::{
@@ -507,6 +507,25 @@ pub fn rescore(risk: &mut risk::Model, scales: &Scales, links: &[Mitigation]) {
     risk.target_score = t.map(|x| x.score);
     risk.target_band = t.map(|x| to_column(x.band));
     risk.within_tolerance = s.within_tolerance;
+}
+
+/// The heatmap cells a risk counts in, by basis: its (likelihood, impact)
+/// levels, or (-1, -1) without both. Archived risks count nowhere.
+pub fn heatmap_cells(risk: &risk::Model) -> Vec<(ScoreBasis, (i32, i32))> {
+    if risk.status == RiskStatus::Archived.as_str() {
+        return Vec::new();
+    }
+    let cell = |l: Option<i32>, i: Option<i32>| l.zip(i).unwrap_or((-1, -1));
+    vec![
+        (
+            ScoreBasis::Inherent,
+            cell(risk.likelihood_level, risk.impact_level),
+        ),
+        (
+            ScoreBasis::Residual,
+            cell(risk.residual_likelihood_level, risk.residual_impact_level),
+        ),
+    ]
 }
 
 /// Which stored score to read.

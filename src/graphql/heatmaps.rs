@@ -167,7 +167,8 @@ impl HeatmapCell {
 }
 
 /// The heatmap of `register`'s risks that match `filter` (its registerId is
-/// ignored): one aggregate statement.
+/// ignored): one aggregate statement, or without a filter one read of the
+/// kept cell counts.
 pub async fn heatmap(
     ctx: &Context<'_>,
     register: Register,
@@ -176,10 +177,15 @@ pub async fn heatmap(
 ) -> AppResult<Heatmap> {
     let actor = ctx.actor(Role::Viewer)?;
     let db = actor.db;
+    let unfiltered = filter.is_none();
     let mut filter = filter.unwrap_or_default();
     filter.register_id = Some(ID(register.model.id.clone()));
     let condition = risk_query::condition(actor.org_id(), &filter, None);
-    let rows = heatmaps::cell_counts(db, condition.clone(), basis).await?;
+    let rows = if unfiltered {
+        heatmaps::kept_counts(db, &register.model.id, basis).await?
+    } else {
+        heatmaps::cell_counts(db, condition.clone(), basis).await?
+    };
     let (l_len, i_len) = (
         int(register.scales.likelihood.len()),
         int(register.scales.impact.len()),

@@ -1,9 +1,11 @@
 //! Heatmaps and register summaries, counted by SQL aggregation over the
 //! stored score columns: never by loading risks.
 
+use crate::domain::enums::RiskStatus;
 use crate::domain::enums::ScoreBasis;
 use crate::error::AppResult;
-use entity::risk;
+use entity::{risk, risk_cell_count};
+use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
@@ -49,6 +51,69 @@ pub async fn cell_counts(
         .into_tuple()
         .all(db)
         .await?)
+}
+
+/// The kept counts of a register's cells, shaped like [`cell_counts`]: the
+/// unfiltered heatmap in one read of at most one row per cell.
+pub async fn kept_counts(
+    db: &impl ConnectionTrait,
+    register_id: &str,
+    basis: ScoreBasis,
+) -> AppResult<Vec<(Option<i32>, Option<i32>, i64)>> {
+    let rows = risk_cell_count::Entity::find()
+        .filter(risk_cell_count::Column::RegisterId.eq(register_id))
+        .filter(risk_cell_count::Column::Basis.eq(basis.as_str()))
+        .filter(risk_cell_count::Column::Count.ne(0))
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|c| {
+            let scored = c.likelihood >= 0 && c.impact >= 0;
+            (
+                scored.then_some(c.likelihood),
+                scored.then_some(c.impact),
+                c.count,
+            )
+        })
+        .collect())
+}
+
+/// Counts a register's cells again from its risks: for risks written
+/// straight into the table (bulk loads), which bypass the writes that keep
+/// the counts.
+pub async fn recount(db: &impl ConnectionTrait, register_id: &str) -> AppResult<()> {
+    risk_cell_count::Entity::delete_many()
+        .filter(risk_cell_count::Column::RegisterId.eq(register_id))
+        .exec(db)
+        .await?;
+    for basis in [ScoreBasis::Inherent, ScoreBasis::Residual] {
+        let rows = cell_counts(
+            db,
+            Condition::all()
+                .add(risk::Column::RegisterId.eq(register_id))
+                .add(risk::Column::Status.ne(RiskStatus::Archived.as_str())),
+            basis,
+        )
+        .await?;
+        let mut counts: HashMap<(i32, i32), i64> = HashMap::new();
+        for (l, i, n) in rows {
+            *counts.entry(l.zip(i).unwrap_or((-1, -1))).or_default() += n;
+        }
+        let models = counts
+            .into_iter()
+            .map(|((l, i), n)| risk_cell_count::ActiveModel {
+                register_id: Set(register_id.to_owned()),
+                basis: Set(basis.as_str().to_owned()),
+                likelihood: Set(l),
+                impact: Set(i),
+                count: Set(n),
+            });
+        risk_cell_count::Entity::insert_many(models)
+            .exec(db)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Up to `first` risks of each cell, highest score first: one statement with

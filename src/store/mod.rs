@@ -19,8 +19,8 @@ use crate::config::Limits;
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QuerySelect, Select,
+    ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr,
+    EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Select, Statement,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,6 +38,35 @@ pub struct Actor<'a> {
 impl Actor<'_> {
     pub fn org_id(&self) -> &str {
         &self.principal.org_id
+    }
+}
+
+/// The values of a hand-written statement, with each one's placeholder in
+/// the backend's syntax.
+pub struct Binder {
+    backend: DbBackend,
+    values: Vec<sea_orm::Value>,
+}
+
+impl Binder {
+    pub fn new(backend: DbBackend) -> Self {
+        Self {
+            backend,
+            values: Vec::new(),
+        }
+    }
+
+    /// Binds a value; returns its placeholder.
+    pub fn bind(&mut self, value: impl Into<sea_orm::Value>) -> String {
+        self.values.push(value.into());
+        match self.backend {
+            DbBackend::Postgres => format!("${}", self.values.len()),
+            _ => "?".to_owned(),
+        }
+    }
+
+    pub fn statement(self, sql: String) -> Statement {
+        Statement::from_sql_and_values(self.backend, sql, self.values)
     }
 }
 

@@ -2,6 +2,7 @@
 //! back the risks whose scores a change moved, each with its event, inside the
 //! caller's transaction.
 
+use super::Binder;
 use super::events::{self, NewEvent};
 use crate::auth::Principal;
 use crate::domain::enums::{ChangeCause, ControlHealth, MitigationTarget, RiskEventKind};
@@ -14,8 +15,8 @@ use chrono::{DateTime, Utc};
 use entity::{control, register, risk, risk_control};
 use sea_orm::sea_query::{Query, SimpleExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IdenStatic,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IdenStatic, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use std::collections::HashMap;
 
@@ -125,35 +126,28 @@ pub async fn save_scores(
     tx: &impl ConnectionTrait,
     moved: &[(&risk::Model, risk::Model)],
 ) -> AppResult<()> {
-    let backend = tx.get_database_backend();
     for chunk in moved.chunks(CHUNK) {
         let Some((_, first)) = chunk.first() else {
             continue;
         };
-        let mut values: Vec<sea_orm::Value> = Vec::new();
-        // Binds a value; its placeholder in the backend's syntax.
-        let mut bind = |value: sea_orm::Value| {
-            values.push(value);
-            match backend {
-                DbBackend::Postgres => format!("${}", values.len()),
-                _ => "?".to_owned(),
-            }
-        };
+        let mut binder = Binder::new(tx.get_database_backend());
         let names: Vec<&str> = scored(first).iter().map(|(c, _)| c.as_str()).collect();
-        let mut rows = Vec::with_capacity(chunk.len());
-        for (before, after) in chunk {
-            let row: Vec<String> = [before.id.clone().into(), before.version.into()]
-                .into_iter()
-                .chain(scored(after).into_iter().map(|(_, v)| v))
-                .map(&mut bind)
-                .collect();
-            rows.push(format!("({})", row.join(", ")));
-        }
+        let rows: Vec<String> = chunk
+            .iter()
+            .map(|(before, after)| {
+                let row: Vec<String> = [before.id.clone().into(), before.version.into()]
+                    .into_iter()
+                    .chain(scored(after).into_iter().map(|(_, v)| v))
+                    .map(|v: sea_orm::Value| binder.bind(v))
+                    .collect();
+                format!("({})", row.join(", "))
+            })
+            .collect();
         let set: Vec<String> = names.iter().map(|n| format!("{n} = v.{n}")).collect();
-        let tail = [
-            bind(first.updated_at.into()),
-            bind(first.updated_by.clone().into()),
-        ];
+        let (at, by) = (
+            binder.bind(first.updated_at),
+            binder.bind(first.updated_by.clone()),
+        );
         let sql = format!(
             "WITH v(id, version, {cols}) AS (VALUES {rows}) \
              UPDATE risks SET {set}, version = v.version + 1, updated_at = {at}, updated_by = {by} \
@@ -161,12 +155,8 @@ pub async fn save_scores(
             cols = names.join(", "),
             rows = rows.join(", "),
             set = set.join(", "),
-            at = tail[0],
-            by = tail[1],
         );
-        let result = tx
-            .execute_raw(Statement::from_sql_and_values(backend, sql, values))
-            .await?;
+        let result = tx.execute_raw(binder.statement(sql)).await?;
         if result.rows_affected() != chunk.len() as u64 {
             return Err(AppError::conflict(
                 None,
@@ -211,13 +201,14 @@ pub struct Recorded<'a> {
 /// they were (None for a creation).
 pub fn event<'a>(
     risk: &'a risk::Model,
-    before: Option<(&risk::Model, &Scales)>,
+    before: Option<(&'a risk::Model, &Scales)>,
     scales: &Scales,
     how: Recorded<'a>,
     changes: Vec<FieldChange>,
 ) -> NewEvent<'a> {
     NewEvent {
         risk,
+        before: before.map(|(b, _)| b),
         kind: how.kind,
         cause: how.cause,
         actor_id: Some(how.actor_id),

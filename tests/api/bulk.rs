@@ -104,6 +104,9 @@ impl Bulk<'_> {
                     .expect("links");
             }
         }
+        riskgraph::store::heatmaps::recount(db, &self.template.register_id)
+            .await
+            .expect("recount");
         (0..n.min(64)).map(|k| format!("rsk_bulk{k:07}")).collect()
     }
 }

@@ -1,15 +1,19 @@
 use crate::both;
+use crate::bulk::Bulk;
 use crate::fixtures;
 use crate::fixtures::{control, link};
 use crate::helpers::{Client, TestApp};
-use sea_orm::{EntityTrait, IntoActiveModel};
+use riskgraph::domain::enums::ScalesPreset;
+use riskgraph::domain::scales::Scales;
+use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
 both!(
     heatmap_counts_match_the_risks_for_both_bases,
     heatmap_cells_drill_down_to_their_risks,
-    a_heatmap_of_ten_thousand_risks_is_one_aggregate_statement,
+    a_heatmap_of_ten_thousand_risks_reads_its_kept_counts,
+    kept_counts_follow_every_change,
     the_summary_counts_by_status_and_band,
     nist_cells_band_as_table_i_2,
     a_remap_from_5x5_to_3x3_moves_every_risk,
@@ -165,7 +169,7 @@ async fn heatmap_cells_drill_down_to_their_risks(app: TestApp) {
     assert_eq!(cells[12]["all"], json!([]));
 }
 
-async fn a_heatmap_of_ten_thousand_risks_is_one_aggregate_statement(app: TestApp) {
+async fn a_heatmap_of_ten_thousand_risks_reads_its_kept_counts(app: TestApp) {
     let admin = app.admin("acme");
     let register = fixtures::register(&admin, "BIG").await;
     let template = fixtures::risk(
@@ -181,29 +185,101 @@ async fn a_heatmap_of_ten_thousand_risks_is_one_aggregate_statement(app: TestApp
         .expect("reads")
         .expect("exists");
     // Setup with no API: 10,000 rows straight into the table.
-    for chunk in 0..20 {
-        let rows = (0..500).map(|n| {
-            let k = chunk * 500 + n;
-            let mut r = model.clone();
-            r.id = format!("rsk_bulk{k:05}");
-            r.identifier = format!("BIG-B{k}");
-            r.residual_likelihood_level = Some(k % 5);
-            r.residual_impact_level = Some((k / 5) % 5);
-            r.into_active_model()
-        });
-        entity::risk::Entity::insert_many(rows)
-            .exec(&app.app.state.db)
-            .await
-            .expect("bulk insert");
-    }
+    let scales = Scales::preset(ScalesPreset::Default5x5);
+    let bulk = Bulk {
+        template: &model,
+        scales: &scales,
+        control: None,
+        field: None,
+    };
+    bulk.insert(&app.app.state.db, 10_000).await;
     let query = "query($r: ID!) { heatmap(registerId: $r) { total cells { count } } }";
     admin.ok(query, json!({ "r": register })).await;
     let before = app.statements();
     let data = admin.ok(query, json!({ "r": register })).await;
     let spent = app.statements() - before;
     assert_eq!(data["heatmap"]["total"], 10_001);
-    // The register and one GROUP BY: the principal is known.
+    // The register and its kept counts: the principal is known.
     assert_eq!(spent, 2, "statements for a heatmap");
+    assert_kept_counts_are_true(&admin, &register).await;
+}
+
+/// The unfiltered heatmap (kept counts) equals the one a filter makes (an
+/// aggregate over the risks), on both bases.
+async fn assert_kept_counts_are_true(admin: &Client, register: &str) {
+    let query = "query($r: ID!, $b: ScoreBasis!) {
+        kept: heatmap(registerId: $r, basis: $b) { total unscored cells { likelihoodLevel impactLevel count } }
+        counted: heatmap(registerId: $r, basis: $b, filter: {includeArchived: false}) { total unscored cells { likelihoodLevel impactLevel count } } }";
+    for basis in ["INHERENT", "RESIDUAL"] {
+        let data = admin.ok(query, json!({ "r": register, "b": basis })).await;
+        assert_eq!(data["kept"], data["counted"], "{basis} heatmap");
+    }
+}
+
+async fn kept_counts_follow_every_change(app: TestApp) {
+    let admin = app.admin("acme");
+    let register = fixtures::register(&admin, "RA").await;
+    let mut risks = Vec::new();
+    for (l, i) in [(0, 0), (4, 4), (4, 4), (2, 3), (1, 1)] {
+        let levels = json!({"likelihoodLevel": l, "impactLevel": i});
+        risks.push(fixtures::risk(&admin, &register, "t", levels).await);
+    }
+    risks.push(fixtures::risk(&admin, &register, "unscored", json!({})).await);
+    assert_kept_counts_are_true(&admin, &register).await;
+    let update =
+        "mutation($id: ID!, $i: UpdateRiskInput!) { updateRisk(id: $id, input: $i) { version } }";
+    let change = |n: usize, input: Value| json!({ "id": risks[n]["id"], "i": input });
+    admin.ok(update, change(0, json!({"impactLevel": 2}))).await;
+    admin
+        .ok(update, change(5, json!({"likelihoodLevel": 3})))
+        .await;
+    admin
+        .ok(update, change(3, json!({"likelihoodLevel": null})))
+        .await;
+    admin
+        .ok(update, change(4, json!({"residualImpactOverride": 0})))
+        .await;
+    assert_kept_counts_are_true(&admin, &register).await;
+    let c = control(&admin, json!({"name": "EDR", "effectiveness": 0.6})).await;
+    link(&admin, &risks[1], &c, "").await;
+    link(&admin, &risks[2], &c, ", reduces: IMPACT").await;
+    assert_kept_counts_are_true(&admin, &register).await;
+    admin
+        .ok(
+            "mutation($id: ID!) { updateControl(id: $id, input: {health: AT_RISK}) { id } }",
+            json!({ "id": c }),
+        )
+        .await;
+    admin
+        .ok(update, change(1, json!({"status": "ARCHIVED"})))
+        .await;
+    admin
+        .ok(
+            "mutation($id: ID!) { deleteRisk(id: $id) }",
+            json!({ "id": risks[2]["id"] }),
+        )
+        .await;
+    assert_kept_counts_are_true(&admin, &register).await;
+    admin.ok(update, change(1, json!({"status": "OPEN"}))).await;
+    admin
+        .ok(
+            "mutation($id: ID!) { archiveControl(id: $id) { id } }",
+            json!({ "id": c }),
+        )
+        .await;
+    let remap = json!({"likelihood": [0, 0, 1, 2, 2], "impact": [0, 0, 1, 2, 2]});
+    admin
+        .ok(
+            "mutation($id: ID!, $m: ScalesRemapInput!) {
+                updateRegister(id: $id, input: {scales: {
+                    likelihood: [{name: \"L\", value: 1}, {name: \"M\", value: 2}, {name: \"H\", value: 3}],
+                    impact: [{name: \"L\", value: 1}, {name: \"M\", value: 2}, {name: \"H\", value: 3}],
+                    bands: [{name: \"Low\", threshold: 0, color: \"#0f0\"}, {name: \"High\", threshold: 4, color: \"#f00\"}]},
+                  scalesRemap: $m}) { version } }",
+            json!({ "id": register, "m": remap }),
+        )
+        .await;
+    assert_kept_counts_are_true(&admin, &register).await;
 }
 
 async fn the_summary_counts_by_status_and_band(app: TestApp) {
