@@ -24,11 +24,17 @@ use tokio::task::JoinHandle;
 
 const TRANSPORT_WS: &str = "graphql-transport-ws";
 const LEGACY_WS: &str = "graphql-ws";
+/// Bytes a socket's read buffer starts with; a larger frame grows it.
+const SOCKET_BUFFER: usize = 4096;
 
 /// Upgrades to a WebSocket that keeps its connection's place (`slot`) while
 /// it lives.
 pub fn upgrade(state: AppState, ws: WebSocketUpgrade, slot: Option<ConnectionSlot>) -> Response {
+    // Frames here are small, and thousands of sockets sit idle: buffers
+    // sized for them, not tungstenite's 128 KiB each way by default.
     ws.protocols([TRANSPORT_WS, LEGACY_WS])
+        .read_buffer_size(SOCKET_BUFFER)
+        .write_buffer_size(0)
         .on_upgrade(move |socket| async move {
             let _slot = slot;
             let legacy = socket
