@@ -23,7 +23,8 @@ use sea_orm::{
     EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Select, Statement,
 };
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Who reads or changes data, through which connection, at what time: what
@@ -71,13 +72,43 @@ impl Binder {
 }
 
 /// Statements sent to the database since start: the N+1 guard of the tests
-/// and the `riskgraph_db_statements_total` metric.
+/// and the `riskgraph_db_statements_total` metric. While recording, it also
+/// keeps the statements, which the load bench sends again straight through
+/// the driver as the floor a request is measured against.
 #[derive(Clone, Default)]
-pub struct StatementCounter(Arc<AtomicU64>);
+pub struct StatementCounter {
+    count: Arc<AtomicU64>,
+    recording: Arc<AtomicBool>,
+    recorded: Arc<Mutex<Vec<Statement>>>,
+}
 
 impl StatementCounter {
     pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// Starts keeping the statements sent from now on.
+    pub fn record(&self) {
+        self.take_recorded();
+        self.recording.store(true, Ordering::Relaxed);
+    }
+
+    /// Stops recording; the statements kept, in the order they were sent.
+    pub fn take_recorded(&self) -> Vec<Statement> {
+        self.recording.store(false, Ordering::Relaxed);
+        self.recorded
+            .lock()
+            .map(|mut kept| std::mem::take(&mut *kept))
+            .unwrap_or_default()
+    }
+
+    fn count(&self, statement: &Statement) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        if self.recording.load(Ordering::Relaxed)
+            && let Ok(mut kept) = self.recorded.lock()
+        {
+            kept.push(statement.clone());
+        }
     }
 }
 
@@ -115,10 +146,8 @@ pub async fn connect(
             .min_connections(1);
     }
     let mut db = Database::connect(options).await?;
-    let count = counter.0.clone();
-    db.set_metric_callback(move |_| {
-        count.fetch_add(1, Ordering::Relaxed);
-    });
+    let counter = counter.clone();
+    db.set_metric_callback(move |info| counter.count(info.statement));
     Ok(db)
 }
 
