@@ -58,6 +58,8 @@ pub async fn state(
 ) -> Result<AppState, StartError> {
     let statements = StatementCounter::default();
     let db = migrate(&config.database_url, &config.limits, &statements).await?;
+    let reader =
+        store::connect_readers(&config.database_url, &db, &config.limits, &statements).await?;
     let verifier = Verifier::new(
         &config.jwt_key,
         config.jwt_issuer.as_deref(),
@@ -72,6 +74,7 @@ pub async fn state(
     );
     let services = Services {
         db: db.clone(),
+        reader: reader.clone(),
         clock: clock.clone(),
         feed: feed.clone(),
         limits: Arc::new(config.limits.clone()),
@@ -80,6 +83,7 @@ pub async fn state(
         schema: graphql::schema(&config.limits, services),
         feed,
         db,
+        reader,
         config: Arc::new(config),
         verifier: Arc::new(verifier),
         clock,

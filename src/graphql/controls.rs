@@ -118,7 +118,7 @@ impl ControlQuery {
         #[graphql(default_with = "Some(false)", desc = "Also list archived controls.")]
         include_archived: Option<bool>,
     ) -> AppResult<Vec<Control>> {
-        let actor = ctx.actor(Role::Viewer)?;
+        let actor = ctx.viewer()?;
         let list = store::controls::list(actor, include_archived.unwrap_or(false)).await?;
         Ok(list.into_iter().map(Control).collect())
     }

@@ -5,7 +5,6 @@ use super::ContextExt;
 use super::registers::Register;
 use super::risks::Risk;
 use super::scores::{RiskBand, ScaleLevel, band, levels};
-use crate::domain::enums::Role;
 use crate::domain::enums::{RiskStatus, ScoreBasis};
 use crate::domain::inputs::RiskFilter;
 use crate::error::{AppError, AppResult};
@@ -175,7 +174,7 @@ pub async fn heatmap(
     basis: ScoreBasis,
     filter: Option<RiskFilter>,
 ) -> AppResult<Heatmap> {
-    let actor = ctx.actor(Role::Viewer)?;
+    let actor = ctx.viewer()?;
     let db = actor.db;
     let unfiltered = filter.is_none();
     let mut filter = filter.unwrap_or_default();
@@ -250,7 +249,7 @@ pub struct RegisterSummary {
 }
 
 pub async fn summary(ctx: &Context<'_>, register: &Register) -> AppResult<RegisterSummary> {
-    let actor = ctx.actor(Role::Viewer)?;
+    let actor = ctx.viewer()?;
     let filter = RiskFilter {
         register_id: Some(ID(register.model.id.clone())),
         ..RiskFilter::default()

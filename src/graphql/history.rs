@@ -6,7 +6,6 @@ use super::risks::{PageInfo, Risk};
 use super::scores::{RiskScore, risk_score};
 use super::viewer::{Member, member};
 use crate::domain::date::Timestamp;
-use crate::domain::enums::Role;
 use crate::domain::enums::{ChangeCause, RiskEventKind};
 use crate::domain::history::FieldChange as Change;
 use crate::domain::scoring::Score;
@@ -113,7 +112,7 @@ pub async fn events_page(
     after: Option<&str>,
     first: Option<i32>,
 ) -> AppResult<RiskEventConnection> {
-    let actor = ctx.actor(Role::Viewer)?;
+    let actor = ctx.viewer()?;
     let max = ctx.services()?.limits.max_page_size;
     let first = u64::try_from(first.unwrap_or(100))
         .map_err(|_| AppError::bad_input("first", "must not be negative"))?;

@@ -100,7 +100,10 @@ pub type RiskgraphSchema = Schema<Query, Mutation, subscriptions::SubscriptionRo
 /// principal and loaders are added to each request by the HTTP layer.
 #[derive(Clone)]
 pub struct Services {
+    /// Writes.
     pub db: DatabaseConnection,
+    /// Reads: on SQLite a pool of its own, beside the one writer.
+    pub reader: DatabaseConnection,
     pub clock: Clock,
     pub feed: Arc<Feed>,
     pub limits: Arc<Limits>,
@@ -137,6 +140,8 @@ pub trait ContextExt {
     /// the time of the request: the one preamble of every resolver that
     /// reads or writes through `store`.
     fn actor(&self, role: Role) -> AppResult<Actor<'_>>;
+    /// The caller, for a read: any role, on the read connections.
+    fn viewer(&self) -> AppResult<Actor<'_>>;
 }
 
 impl ContextExt for Context<'_> {
@@ -161,6 +166,16 @@ impl ContextExt for Context<'_> {
         let services = self.services()?;
         Ok(Actor {
             db: &services.db,
+            principal,
+            now: services.clock.now(),
+        })
+    }
+
+    fn viewer(&self) -> AppResult<Actor<'_>> {
+        let principal = self.principal()?;
+        let services = self.services()?;
+        Ok(Actor {
+            db: &services.reader,
             principal,
             now: services.clock.now(),
         })

@@ -165,7 +165,7 @@ impl RegisterQuery {
         include_archived: Option<bool>,
     ) -> AppResult<Vec<Register>> {
         let include_archived = include_archived.unwrap_or(false);
-        store::registers::list(ctx.actor(Role::Viewer)?, include_archived)
+        store::registers::list(ctx.viewer()?, include_archived)
             .await?
             .into_iter()
             .map(Register::new)

@@ -320,7 +320,7 @@ impl RiskConnection {
     }
     /// Every risk that matches the filter, on all pages.
     async fn total_count(&self, ctx: &Context<'_>) -> AppResult<i64> {
-        let n = risk_query::count(&ctx.services()?.db, self.condition.clone()).await?;
+        let n = risk_query::count(&ctx.services()?.reader, self.condition.clone()).await?;
         Ok(i64::try_from(n).unwrap_or(i64::MAX))
     }
 }
@@ -332,7 +332,7 @@ pub async fn risk_connection(
     order_by: Option<Vec<RiskOrder>>,
     args: risk_query::PageArgs,
 ) -> AppResult<RiskConnection> {
-    let actor = ctx.actor(Role::Viewer)?;
+    let actor = ctx.viewer()?;
     if let Some(search) = &search {
         validation::bounded("search", search, validation::SEARCH_MAX)?;
     }
@@ -381,7 +381,7 @@ impl RiskQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "The risk's global ID.")] id: ID,
     ) -> AppResult<Option<Risk>> {
-        let actor = ctx.actor(Role::Viewer)?;
+        let actor = ctx.viewer()?;
         match store::find::<risk::Entity>(actor.db, actor.org_id(), &id).await {
             Ok(r) => Ok(Some(Risk(r))),
             Err(AppError::NotFound(_)) => Ok(None),

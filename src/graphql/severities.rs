@@ -71,7 +71,7 @@ impl SeverityQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "Which severities; all when null.")] filter: Option<SeverityFilter>,
     ) -> AppResult<Vec<Severity>> {
-        let actor = ctx.actor(Role::Viewer)?;
+        let actor = ctx.viewer()?;
         let list = store::severities::list(actor, filter.unwrap_or_default()).await?;
         Ok(list.into_iter().map(Severity).collect())
     }

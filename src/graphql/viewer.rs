@@ -108,7 +108,7 @@ impl Viewer {
     }
     /// The caller's organization.
     async fn organization(&self, ctx: &Context<'_>) -> AppResult<Organization> {
-        let org = store::members::organization(ctx.actor(Role::Viewer)?).await?;
+        let org = store::members::organization(ctx.viewer()?).await?;
         Ok(Organization(org))
     }
     /// What the caller's token allows.
@@ -134,7 +134,7 @@ impl ViewerQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "A global ID from any object's `id`.")] id: ID,
     ) -> AppResult<Option<Node>> {
-        let actor = ctx.actor(Role::Viewer)?;
+        let actor = ctx.viewer()?;
         let (db, org) = (actor.db, actor.org_id());
         let found = match kind_of(&id) {
             Some(Kind::Organization) if id.as_str() == org => Ok(Node::Organization(Organization(

@@ -151,6 +151,34 @@ pub async fn connect(
     Ok(db)
 }
 
+/// Connections for reads. On a SQLite file, a pool of read-only connections
+/// beside the one writer: in WAL mode readers see the last commit and never
+/// wait for the writer or each other. Anywhere else (PostgreSQL, an
+/// in-memory SQLite that only one connection can see) the writer's pool.
+pub async fn connect_readers(
+    url: &str,
+    writer: &DatabaseConnection,
+    limits: &Limits,
+    counter: &StatementCounter,
+) -> Result<DatabaseConnection, DbErr> {
+    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+    if !url.starts_with("sqlite:") || in_memory {
+        return Ok(writer.clone());
+    }
+    let readers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8));
+    let mut options = ConnectOptions::new(url);
+    options
+        .sqlx_logging(false)
+        .acquire_timeout(limits.request_timeout().max(Duration::from_secs(1)))
+        .max_connections(u32::try_from(readers).unwrap_or(2))
+        .min_connections(1)
+        .map_sqlx_sqlite_opts(|o| o.read_only(true).busy_timeout(Duration::from_secs(10)));
+    let mut db = Database::connect(options).await?;
+    let counter = counter.clone();
+    db.set_metric_callback(move |info| counter.count(info.statement));
+    Ok(db)
+}
+
 /// Tables whose rows belong to one organization and have a string `id`.
 pub trait OrgScoped: EntityTrait {
     fn id_column() -> Self::Column;

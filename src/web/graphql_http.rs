@@ -245,7 +245,7 @@ pub fn shape(response: async_graphql::Response) -> (Value, bool) {
 }
 
 async fn execute(state: &AppState, principal: &Principal, request: Request) -> (Value, bool) {
-    let loaders = Loaders::new(&state.db, &principal.org_id);
+    let loaders = Loaders::new(&state.reader, &principal.org_id);
     shape(
         state
             .schema

@@ -13,7 +13,10 @@ use tokio::sync::watch;
 /// The state of the HTTP and WebSocket handlers. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
+    /// Writes, and reads that must see them in their transaction.
     pub db: DatabaseConnection,
+    /// Reads (see `store::connect_readers`).
+    pub reader: DatabaseConnection,
     pub config: Arc<Config>,
     pub verifier: Arc<Verifier>,
     pub schema: RiskgraphSchema,

@@ -312,7 +312,7 @@ impl Connection {
         };
         // No cache: a subscription lives long, and each event must read the
         // rows as they are now.
-        let loaders = Loaders::new(&self.state.db, &principal.org_id);
+        let loaders = Loaders::new(&self.state.reader, &principal.org_id);
         loaders.disable_cache();
         let request = with_context(request, &principal, loaders);
         let mut stream = self.state.schema.execute_stream(request);

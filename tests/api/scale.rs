@@ -8,10 +8,44 @@ use crate::fixtures::{self, Events};
 use crate::helpers::TestApp;
 use riskgraph::domain::enums::ScalesPreset;
 use riskgraph::domain::scales::Scales;
-use sea_orm::EntityTrait;
+use sea_orm::{EntityTrait, TransactionTrait};
 use serde_json::{Value, json};
 
-both!(ten_thousand_linked_risks_move_with_their_control_and_their_scales);
+both!(
+    ten_thousand_linked_risks_move_with_their_control_and_their_scales,
+    reads_do_not_wait_for_the_writer,
+);
+
+/// While a write transaction holds the writer (SQLite's only one), reads
+/// still answer from their own connections.
+async fn reads_do_not_wait_for_the_writer(app: TestApp) {
+    let admin = app.admin("acme");
+    let register = fixtures::register(&admin, "RA").await;
+    fixtures::risk(
+        &admin,
+        &register,
+        "t",
+        json!({"likelihoodLevel": 1, "impactLevel": 1}),
+    )
+    .await;
+    let busy = app.app.state.db.begin().await.expect("a write transaction");
+    let reads = async {
+        let page = admin.ok("{ risks { nodes { title } } }", json!({})).await;
+        let heatmap = admin
+            .ok(
+                "query($r: ID!) { heatmap(registerId: $r) { total } }",
+                json!({ "r": register }),
+            )
+            .await;
+        (page, heatmap)
+    };
+    let (page, heatmap) = tokio::time::timeout(std::time::Duration::from_secs(5), reads)
+        .await
+        .expect("reads answer while the writer is busy");
+    assert_eq!(page["risks"]["nodes"][0]["title"], "t");
+    assert_eq!(heatmap["heatmap"]["total"], 1);
+    busy.rollback().await.expect("rolls back");
+}
 
 const LINKED: usize = 10_000;
 
