@@ -129,8 +129,9 @@ impl ControlQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "The control's global ID.")] id: ID,
     ) -> AppResult<Option<Control>> {
-        ctx.principal()?;
-        Ok(ctx.loaders()?.controls.load_one(id.0).await?.map(Control))
+        let actor = ctx.viewer()?;
+        let found = store::find_optional::<control::Entity>(actor.db, actor.org_id(), &id).await?;
+        Ok(found.map(Control))
     }
 }
 

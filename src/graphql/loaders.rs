@@ -185,6 +185,24 @@ impl Wants {
     }
 }
 
+/// Loads `keys` at once, without the batching delay (every key is known
+/// already), and primes the loader's cache so the fields under each risk
+/// find them there.
+async fn prime<T>(
+    loader: &DataLoader<T, HashMapCache>,
+    keys: Vec<String>,
+) -> Result<HashMap<String, T::Value>, T::Error>
+where
+    T: Loader<String>,
+{
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let found = loader.loader().load(&keys).await?;
+    loader.feed_many(found.clone()).await;
+    Ok(found)
+}
+
 fn loader<T: Loader<String>>(inner: T) -> DataLoader<T, HashMapCache> {
     DataLoader::with_cache(
         inner,
@@ -234,14 +252,16 @@ impl Loaders {
         let risk_ids = || risks.iter().map(|r| r.id.clone()).collect();
         // Round one: what the risks name directly, and their custom values.
         let (_, _, values, _) = futures_util::try_join!(
-            self.registers.load_many(pick(
-                wants.register,
-                ids(&|r| vec![Some(r.register_id.clone())])
-            )),
-            self.severities
-                .load_many(pick(wants.severity, ids(&|r| vec![r.severity_id.clone()]))),
-            self.values.load_many(pick(wants.values, risk_ids())),
-            self.links.load_many(pick(wants.links, risk_ids())),
+            prime(
+                &self.registers,
+                pick(wants.register, ids(&|r| vec![Some(r.register_id.clone())]))
+            ),
+            prime(
+                &self.severities,
+                pick(wants.severity, ids(&|r| vec![r.severity_id.clone()]))
+            ),
+            prime(&self.values, pick(wants.values, risk_ids())),
+            prime(&self.links, pick(wants.links, risk_ids())),
         )?;
         // Round two: every member (owners and USER values alike) in one batch,
         // and the fields of the values.
@@ -266,8 +286,8 @@ impl Loaders {
             members.dedup();
         }
         futures_util::try_join!(
-            self.members.load_many(members),
-            self.fields.load_many(pick(wants.value_fields, fields)),
+            prime(&self.members, members),
+            prime(&self.fields, pick(wants.value_fields, fields)),
         )?;
         Ok(())
     }

@@ -10,7 +10,7 @@ use crate::domain::enums::Role;
 use crate::domain::enums::ScoreBasis;
 use crate::domain::inputs::{CreateRegisterInput, RiskFilter, RiskOrder, UpdateRegisterInput};
 use crate::domain::scales::Scales;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::store::{self, risk_query::PageArgs};
 use async_graphql::{Context, ID, Object};
 use entity::register;
@@ -187,9 +187,9 @@ impl RegisterQuery {
             RiskFilter,
         >,
     ) -> AppResult<Heatmap> {
-        ctx.principal()?;
-        let found = ctx.loaders()?.registers.load_one(register_id.0).await?;
-        let register = Register::new(found.ok_or_else(|| AppError::not_found("register"))?)?;
+        let actor = ctx.viewer()?;
+        let found = store::find::<register::Entity>(actor.db, actor.org_id(), &register_id).await?;
+        let register = Register::new(found)?;
         heatmap(ctx, register, basis, filter).await
     }
 
@@ -199,8 +199,8 @@ impl RegisterQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "The register's global ID.")] id: ID,
     ) -> AppResult<Option<Register>> {
-        ctx.principal()?;
-        let found = ctx.loaders()?.registers.load_one(id.0).await?;
+        let actor = ctx.viewer()?;
+        let found = store::find_optional::<register::Entity>(actor.db, actor.org_id(), &id).await?;
         found.map(Register::new).transpose()
     }
 }

@@ -382,11 +382,8 @@ impl RiskQuery {
         #[graphql(desc = "The risk's global ID.")] id: ID,
     ) -> AppResult<Option<Risk>> {
         let actor = ctx.viewer()?;
-        match store::find::<risk::Entity>(actor.db, actor.org_id(), &id).await {
-            Ok(r) => Ok(Some(Risk(r))),
-            Err(AppError::NotFound(_)) => Ok(None),
-            Err(e) => Err(e),
-        }
+        let found = store::find_optional::<risk::Entity>(actor.db, actor.org_id(), &id).await?;
+        Ok(found.map(Risk))
     }
 
     /// Risks across the organization's registers: filter, search (identifier,

@@ -83,12 +83,9 @@ impl SeverityQuery {
         #[graphql(desc = "The severity's global ID.")] id: ID,
     ) -> AppResult<Option<Severity>> {
         ctx.principal()?;
-        Ok(ctx
-            .loaders()?
-            .severities
-            .load_one(id.0)
-            .await?
-            .map(Severity))
+        let actor = ctx.viewer()?;
+        let found = store::find_optional::<severity::Entity>(actor.db, actor.org_id(), &id).await?;
+        Ok(found.map(Severity))
     }
 }
 

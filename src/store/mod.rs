@@ -237,6 +237,15 @@ pub async fn find<E: OrgScoped>(
     one(select::<E>(org_id, id), db).await
 }
 
+/// Like [`find`], with None for a row the caller does not have.
+pub async fn find_optional<E: OrgScoped>(
+    db: &impl ConnectionTrait,
+    org_id: &str,
+    id: &str,
+) -> AppResult<Option<E::Model>> {
+    Ok(select::<E>(org_id, id).one(db).await?)
+}
+
 /// Like [`find`], and locks the row until the transaction ends, so that
 /// concurrent writers of one row take turns instead of failing: a write
 /// without `expectedVersion` is never refused for a race. (SQLite has one
