@@ -192,9 +192,17 @@ impl Bench {
     }
 }
 
+/// What the seed made: the register, the control linked to every tenth
+/// risk, and a few risk ids.
+struct Seeded {
+    register: String,
+    control: String,
+    ids: Vec<String>,
+}
+
 /// Seeds `n` risks straight into the tables, a control linked to every
-/// tenth. Returns the register id and a few risk ids.
-async fn seed(bench: &Bench, n: usize) -> (String, Vec<String>) {
+/// tenth.
+async fn seed(bench: &Bench, n: usize) -> Seeded {
     let refs = bench.refs().await;
     let scales = Scales::preset(ScalesPreset::Default5x5);
     let bulk = bulk::Bulk {
@@ -204,7 +212,55 @@ async fn seed(bench: &Bench, n: usize) -> (String, Vec<String>) {
         field: Some(&refs.field),
     };
     let ids = bulk.insert(&bench.app.state.db, n).await;
-    (refs.register, ids)
+    Seeded {
+        register: refs.register,
+        control: refs.control,
+        ids,
+    }
+}
+
+/// One mutation's wall time.
+async fn timed(bench: &Bench, mutation: &str, variables: Value) -> Duration {
+    let t = Instant::now();
+    bench.gql(mutation, variables).await;
+    t.elapsed()
+}
+
+/// The control linked to every tenth risk fails: every linked risk is
+/// re-scored, with its event, in the one transaction of the mutation.
+async fn control_fails(bench: &Bench, control: &str, n: usize) -> Row {
+    let took = timed(
+        bench,
+        "mutation($id: ID!) { updateControl(id: $id, input: {health: CRITICAL}) { id } }",
+        json!({ "id": control }),
+    )
+    .await;
+    (
+        format!(
+            "updateControl(health: CRITICAL), linked to {} risks",
+            n / 10
+        ),
+        ms(took),
+        "<= 1 s (10,000 links)".into(),
+    )
+}
+
+/// New scales with a remap that moves every risk of the register.
+async fn remap(bench: &Bench, register: &str, n: usize) -> Row {
+    let scales = serde_json::to_value(Scales::preset(ScalesPreset::Default5x5)).expect("json");
+    let reversed = json!({ "likelihood": [4, 3, 2, 1, 0], "impact": [4, 3, 2, 1, 0] });
+    let took = timed(
+        bench,
+        "mutation($id: ID!, $s: RiskScalesInput!, $m: ScalesRemapInput!) {
+            updateRegister(id: $id, input: {scales: $s, scalesRemap: $m}) { version } }",
+        json!({ "id": register, "s": scales, "m": reversed }),
+    )
+    .await;
+    (
+        format!("updateRegister with a remap of all {n} risks"),
+        ms(took),
+        "<= 10 s (100,000 risks)".into(),
+    )
 }
 
 /// A table row: what was measured, the figure, the target.
@@ -448,7 +504,11 @@ async fn run(backend: &str, database_url: String, n: usize, subscribers: usize) 
         token: mint(SECRET, &claims),
     };
     let started = Instant::now();
-    let (register, ids) = seed(&bench, n).await;
+    let Seeded {
+        register,
+        control,
+        ids,
+    } = seed(&bench, n).await;
     let mut rows = vec![(
         format!("seed {n} risks"),
         ms(started.elapsed()),
@@ -470,6 +530,8 @@ async fn run(backend: &str, database_url: String, n: usize, subscribers: usize) 
     rows.push(page(&bench, &register).await);
     rows.push(updates(&bench, &ids).await);
     rows.extend(pushes(&bench, &register, &ids, subscribers).await);
+    rows.push(control_fails(&bench, &control, n).await);
+    rows.push(remap(&bench, &register, n).await);
     rows.into_iter()
         .map(|(what, got, target)| (format!("{backend}: {what}"), got, target))
         .collect()
