@@ -7,6 +7,7 @@ mod m20261123_000001_foundation;
 mod m20261123_000002_controls;
 mod m20261123_000003_filter_indexes;
 mod m20261201_000004_cell_counts;
+mod m20261201_000005_redundant_indexes;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_controls::Migration),
             Box::new(m20261123_000003_filter_indexes::Migration),
             Box::new(m20261201_000004_cell_counts::Migration),
+            Box::new(m20261201_000005_redundant_indexes::Migration),
         ]
     }
 }
