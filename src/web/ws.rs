@@ -119,7 +119,9 @@ impl ServerFrame {
 
 /// What subscription tasks hand the connection to send.
 enum Outgoing {
-    Frame(ServerFrame),
+    /// A frame, serialized by the task that made it: a few bytes a slot
+    /// while it waits, however large the frame's JSON.
+    Frame(Message),
     Finished(String),
 }
 
@@ -201,7 +203,7 @@ impl Connection {
                 }
                 Some(out) = self.incoming.recv() => match out {
                     Outgoing::Frame(frame) => {
-                        if socket.send(frame.message()).await.is_err() {
+                        if socket.send(frame).await.is_err() {
                             break None;
                         }
                     }
@@ -342,7 +344,11 @@ impl Connection {
                         payload: body,
                     }
                 };
-                if outgoing.send(Outgoing::Frame(frame)).await.is_err() {
+                if outgoing
+                    .send(Outgoing::Frame(frame.message()))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
                 if first && request_error {
@@ -355,7 +361,7 @@ impl Connection {
                 feed.wake();
             }
             let complete = ServerFrame::Complete { id: id.clone() };
-            let _ = outgoing.send(Outgoing::Frame(complete)).await;
+            let _ = outgoing.send(Outgoing::Frame(complete.message())).await;
             let _ = outgoing.send(Outgoing::Finished(id)).await;
         });
         self.subscriptions.insert(id, task);
