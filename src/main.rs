@@ -81,19 +81,16 @@ async fn shutdown_signal() {
 }
 
 /// An admin token printed at start, for the demo or local organization.
-fn admin_token(key: &JwtKey, (org, sub): (&str, &str), days: u64) -> Result<String, String> {
+fn admin_token(
+    key: &JwtKey,
+    (org, sub, name): (&str, &str, &str),
+    days: u64,
+) -> Result<String, String> {
     let claims = Claims::new(
         (org, sub, "admin"),
         Clock::default().now(),
         Duration::from_secs(days * 86400),
-        Some(
-            if org == demo::ORG {
-                "Demo admin"
-            } else {
-                "Local admin"
-            }
-            .into(),
-        ),
+        Some(name.to_owned()),
         None,
     );
     token_for(key, &claims)
@@ -125,13 +122,13 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             .map_err(|e| format!("demo data: {}", e.message()))?;
         match seeded {
             Some(org) => {
-                let token = admin_token(&jwt_key, (&org, demo::ADMIN), 30)?;
+                let token = admin_token(&jwt_key, (&org, demo::ADMIN, "Demo admin"), 30)?;
                 println!("demo organization {org:?} seeded; admin token (30 days):\n{token}");
             }
             None => println!("the database already holds data; demo data not seeded"),
         }
     } else if local {
-        let token = admin_token(&jwt_key, ("local", "admin"), 1)?;
+        let token = admin_token(&jwt_key, ("local", "admin", "Local admin"), 1)?;
         println!("local mode; admin token (24 hours):\n{token}");
     }
     let url = format!("http://{}", app.addr);

@@ -509,21 +509,28 @@ pub fn rescore(risk: &mut risk::Model, scales: &Scales, links: &[Mitigation]) {
     risk.within_tolerance = s.within_tolerance;
 }
 
+/// Where the kept heatmap counts put a risk without both levels.
+pub const UNSCORED_CELL: (i32, i32) = (-1, -1);
+
+/// The kept-count cell of a pair of levels.
+pub fn heatmap_cell(likelihood: Option<i32>, impact: Option<i32>) -> (i32, i32) {
+    likelihood.zip(impact).unwrap_or(UNSCORED_CELL)
+}
+
 /// The heatmap cells a risk counts in, by basis: its (likelihood, impact)
 /// levels, or (-1, -1) without both. Archived risks count nowhere.
 pub fn heatmap_cells(risk: &risk::Model) -> Vec<(ScoreBasis, (i32, i32))> {
     if risk.status == RiskStatus::Archived.as_str() {
         return Vec::new();
     }
-    let cell = |l: Option<i32>, i: Option<i32>| l.zip(i).unwrap_or((-1, -1));
     vec![
         (
             ScoreBasis::Inherent,
-            cell(risk.likelihood_level, risk.impact_level),
+            heatmap_cell(risk.likelihood_level, risk.impact_level),
         ),
         (
             ScoreBasis::Residual,
-            cell(risk.residual_likelihood_level, risk.residual_impact_level),
+            heatmap_cell(risk.residual_likelihood_level, risk.residual_impact_level),
         ),
     ]
 }

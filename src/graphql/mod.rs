@@ -161,23 +161,24 @@ impl ContextExt for Context<'_> {
     }
 
     fn actor(&self, role: Role) -> AppResult<Actor<'_>> {
-        let principal = self.principal()?;
-        principal.require(role)?;
-        let services = self.services()?;
-        Ok(Actor {
-            db: &services.db,
-            principal,
-            now: services.clock.now(),
-        })
+        self.principal()?.require(role)?;
+        acting(self, |services| &services.db)
     }
 
     fn viewer(&self) -> AppResult<Actor<'_>> {
-        let principal = self.principal()?;
-        let services = self.services()?;
-        Ok(Actor {
-            db: &services.reader,
-            principal,
-            now: services.clock.now(),
-        })
+        acting(self, |services| &services.reader)
     }
+}
+
+/// The signed-in caller on the connections `on` picks, at the request's time.
+fn acting<'a>(
+    ctx: &'a Context<'_>,
+    on: fn(&Services) -> &DatabaseConnection,
+) -> AppResult<Actor<'a>> {
+    let services = ctx.services()?;
+    Ok(Actor {
+        db: on(services),
+        principal: ctx.principal()?,
+        now: services.clock.now(),
+    })
 }

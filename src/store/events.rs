@@ -1,7 +1,7 @@
 //! The outbox: every change to a risk appends its event here, in the
 //! transaction of the change, so committed state and feed never disagree.
 
-use super::Binder;
+use super::{Binder, ROWS_PER_STATEMENT};
 use crate::domain::enums::{ChangeCause, RiskEventKind};
 use crate::domain::history::FieldChange;
 use crate::domain::risk::heatmap_cells;
@@ -24,8 +24,6 @@ pub struct NewEvent<'a> {
     pub residual_before: Option<Score>,
     pub residual_after: Option<Score>,
 }
-
-const EVENTS_PER_STATEMENT: usize = 2000;
 
 /// Any constant: the one lock every event-writing transaction takes.
 const FEED_LOCK: i64 = 0x7269_736b_6772_6170;
@@ -51,7 +49,7 @@ async fn count_cells(db: &impl ConnectionTrait, events: &[NewEvent<'_>]) -> AppR
     }
     deltas.retain(|_, delta| *delta != 0);
     let deltas: Vec<_> = deltas.into_iter().collect();
-    for chunk in deltas.chunks(EVENTS_PER_STATEMENT) {
+    for chunk in deltas.chunks(ROWS_PER_STATEMENT) {
         let mut binder = Binder::new(db.get_database_backend());
         let rows: Vec<String> = chunk
             .iter()
@@ -124,7 +122,7 @@ pub async fn append(db: &impl ConnectionTrait, events: Vec<NewEvent<'_>>) -> App
     // parameter limits of both databases.
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
-        let chunk: Vec<_> = rows.by_ref().take(EVENTS_PER_STATEMENT).collect();
+        let chunk: Vec<_> = rows.by_ref().take(ROWS_PER_STATEMENT).collect();
         risk_event::Entity::insert_many(chunk).exec(db).await?;
     }
     if postgres {

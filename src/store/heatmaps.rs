@@ -3,6 +3,7 @@
 
 use crate::domain::enums::RiskStatus;
 use crate::domain::enums::ScoreBasis;
+use crate::domain::risk::{UNSCORED_CELL, heatmap_cell};
 use crate::error::AppResult;
 use entity::{risk, risk_cell_count};
 use sea_orm::ActiveValue::Set;
@@ -69,7 +70,7 @@ pub async fn kept_counts(
     Ok(rows
         .into_iter()
         .map(|c| {
-            let scored = c.likelihood >= 0 && c.impact >= 0;
+            let scored = (c.likelihood, c.impact) != UNSCORED_CELL;
             (
                 scored.then_some(c.likelihood),
                 scored.then_some(c.impact),
@@ -98,7 +99,7 @@ pub async fn recount(db: &impl ConnectionTrait, register_id: &str) -> AppResult<
         .await?;
         let mut counts: HashMap<(i32, i32), i64> = HashMap::new();
         for (l, i, n) in rows {
-            *counts.entry(l.zip(i).unwrap_or((-1, -1))).or_default() += n;
+            *counts.entry(heatmap_cell(l, i)).or_default() += n;
         }
         let models = counts
             .into_iter()

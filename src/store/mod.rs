@@ -42,6 +42,11 @@ impl Actor<'_> {
     }
 }
 
+/// Rows per statement when a change touches many risks: well below the
+/// bound parameters one statement may carry (32,766 on SQLite, 65,535 on
+/// PostgreSQL) at the two dozen values a row takes at most.
+pub const ROWS_PER_STATEMENT: usize = 1000;
+
 /// The values of a hand-written statement, with each one's placeholder in
 /// the backend's syntax.
 pub struct Binder {

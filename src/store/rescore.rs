@@ -2,8 +2,8 @@
 //! back the risks whose scores a change moved, each with its event, inside the
 //! caller's transaction.
 
-use super::Binder;
 use super::events::{self, NewEvent};
+use super::{Binder, ROWS_PER_STATEMENT};
 use crate::auth::Principal;
 use crate::domain::enums::{ChangeCause, ControlHealth, MitigationTarget, RiskEventKind};
 use crate::domain::history::FieldChange;
@@ -56,7 +56,7 @@ pub async fn mitigations_of(
     risk_ids: &[String],
 ) -> AppResult<HashMap<String, Vec<Mitigation>>> {
     let mut all = HashMap::new();
-    for ids in risk_ids.chunks(CHUNK) {
+    for ids in risk_ids.chunks(ROWS_PER_STATEMENT) {
         let which = risk_control::Column::RiskId.is_in(ids.iter().map(String::as_str));
         all.extend(mitigations_where(db, which).await?);
     }
@@ -75,11 +75,6 @@ pub async fn mitigations_in_register(
         .take();
     mitigations_where(db, risk_control::Column::RiskId.in_subquery(risks)).await
 }
-
-/// Rows per statement when a change touches many risks: far below the bound
-/// parameters a statement may carry (32,766 on SQLite, 65,535 on PostgreSQL)
-/// at the two dozen a row takes.
-pub const CHUNK: usize = 1000;
 
 /// The columns a re-score or a move to new scales changes: the levels (a
 /// remap moves them) and every stored score.
@@ -126,7 +121,7 @@ pub async fn save_scores(
     tx: &impl ConnectionTrait,
     moved: &[(&risk::Model, risk::Model)],
 ) -> AppResult<()> {
-    for chunk in moved.chunks(CHUNK) {
+    for chunk in moved.chunks(ROWS_PER_STATEMENT) {
         let Some((_, first)) = chunk.first() else {
             continue;
         };
@@ -247,7 +242,7 @@ pub async fn rescore(
     ids.sort_unstable();
     ids.dedup();
     let mut risks = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(CHUNK) {
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
         let locked = risk::Entity::find()
             .filter(risk::Column::Id.is_in(chunk.iter().copied()))
             .filter(risk::Column::OrgId.eq(&principal.org_id))
