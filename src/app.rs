@@ -68,7 +68,7 @@ pub async fn state(
     )
     .map_err(StartError::Auth)?;
     let feed = Feed::new(
-        db.clone(),
+        store::uncounted(&db),
         config.limits.feed_buffer,
         config.limits.feed_poll(),
     );
