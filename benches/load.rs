@@ -558,7 +558,7 @@ async fn main() {
         subscribers,
     )
     .await;
-    if let Some(url) = postgres::fresh_database().await {
+    if let Some(url) = postgres::fresh_database(true).await {
         rows.extend(run("PostgreSQL", url, n, subscribers).await);
     }
     let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(10);

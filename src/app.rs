@@ -18,6 +18,7 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::DatabaseConnection;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -36,6 +37,8 @@ pub enum StartError {
     Listen(#[from] std::io::Error),
     #[error("authentication: {0}")]
     Auth(String),
+    #[error("change feed: {0}")]
+    Feed(String),
 }
 
 /// Connects to the database and applies pending migrations.
@@ -67,11 +70,15 @@ pub async fn state(
         config.jwt_leeway_secs,
     )
     .map_err(StartError::Auth)?;
-    let feed = Feed::new(
+    let feed = Feed::open(
         store::uncounted(&db),
         config.limits.feed_buffer,
         config.limits.feed_poll(),
-    );
+        // No transaction that writes events outlives its request.
+        config.limits.request_timeout() + Duration::from_secs(10),
+    )
+    .await
+    .map_err(|err| StartError::Feed(format!("{err:?}")))?;
     let services = Services {
         db: db.clone(),
         reader: reader.clone(),

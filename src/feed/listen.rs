@@ -1,5 +1,6 @@
 //! PostgreSQL LISTEN: wakes this process's dispatcher when a transaction on
-//! any instance commits events (the writing transaction NOTIFYs).
+//! any instance commits events (that instance's feed NOTIFYs, see
+//! `store::events::announce`).
 
 use super::Feed;
 use crate::store::events::CHANNEL;

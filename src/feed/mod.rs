@@ -2,20 +2,25 @@
 //! fans events out through a broadcast channel; subscribers resume from a
 //! cursor and catch up from the table when they fall behind.
 //!
-//! Seq order is commit order: on PostgreSQL every transaction that appends
-//! events takes one advisory lock first (see `store::events`), so the tail
-//! never passes a seq whose transaction is still in flight.
+//! Events go out in seq order with none skipped, though writers commit in
+//! whatever order they finish: see `tail`.
 
 pub mod listen;
+pub mod tail;
 
 use crate::error::{AppError, AppResult};
+use crate::store::events;
 use entity::risk_event;
 use futures_util::Stream;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
-use tokio::sync::{Notify, broadcast, watch};
+use std::time::Instant;
+use tail::{Read, Seq, Tail};
+use tokio::sync::{Mutex, Notify, broadcast, watch};
 
 pub type Event = Arc<risk_event::Model>;
 
@@ -27,55 +32,128 @@ pub struct Feed {
     db: DatabaseConnection,
     sender: broadcast::Sender<Event>,
     wake: Notify,
-    /// The last seq broadcast.
+    /// This process committed events since the table was last read: the
+    /// other instances are told once it has been.
+    committed: AtomicBool,
+    /// The last seq broadcast: every seq up to it is either broadcast or
+    /// will never exist.
     head: AtomicI64,
     poll: Duration,
+    /// Only the dispatcher moves it.
+    tail: Mutex<Tail>,
+}
+
+impl Seq for risk_event::Model {
+    fn seq(&self) -> i64 {
+        self.seq
+    }
 }
 
 impl Feed {
-    pub fn new(db: DatabaseConnection, capacity: usize, poll: Duration) -> Arc<Self> {
-        let (sender, _) = broadcast::channel(capacity.max(1));
-        Arc::new(Self {
-            db,
-            sender,
-            wake: Notify::new(),
-            head: AtomicI64::new(0),
-            poll,
-        })
+    /// Every seq up to this one is broadcast or will never exist.
+    pub fn head(&self) -> i64 {
+        self.head.load(Ordering::SeqCst)
     }
 
-    /// Something was committed: look at the table now.
+    /// Another instance committed something: look at the table now.
     pub fn wake(&self) {
         self.wake.notify_one();
     }
 
-    /// Tails the table until `stop`: wakes on notify, and on a slow poll as
-    /// a safety net for wake-ups lost to another instance or a dropped
-    /// LISTEN connection.
+    /// This process committed something: look at the table now, and tell
+    /// the other instances.
+    pub fn committed(&self) {
+        self.committed.store(true, Ordering::SeqCst);
+        self.wake.notify_one();
+    }
+
+    /// The feed, its tail at the newest event once every seq below that is
+    /// settled (see `tail`): a subscriber starting from `head` misses
+    /// nothing still in flight.
+    pub async fn open(
+        db: DatabaseConnection,
+        capacity: usize,
+        poll: Duration,
+        patience: Duration,
+    ) -> AppResult<Arc<Self>> {
+        let latest = latest_seq(&db).await?;
+        // The snapshot that shows `latest` lists every transaction that may
+        // still hold a seq below it.
+        let (_, in_flight) = events::tail(&db, latest - 1, 1).await?;
+        let since = Instant::now();
+        while let Some(in_flight) = &in_flight
+            && since.elapsed() < patience
+            && !events::finished(&db, in_flight).await?
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let (sender, _) = broadcast::channel(capacity.max(1));
+        Ok(Arc::new(Self {
+            db,
+            sender,
+            wake: Notify::new(),
+            committed: AtomicBool::new(false),
+            head: AtomicI64::new(latest),
+            poll,
+            tail: Mutex::new(Tail::new(latest, patience)),
+        }))
+    }
+
+    /// Whether the tail's hole may be skipped now.
+    async fn settled(&self, tail: &Tail) -> AppResult<bool> {
+        match (&tail.hole, tail.pending()) {
+            (None, _) => Ok(false),
+            (Some(_), None) => Ok(true),
+            (Some(_), Some(in_flight)) => events::finished(&self.db, in_flight).await,
+        }
+    }
+
+    /// Reads the table until nothing more can be passed on now.
+    async fn drain(&self, tail: &mut Tail) -> AppResult<()> {
+        loop {
+            let settled = self.settled(tail).await?;
+            let (events, in_flight) = events::tail(&self.db, tail.last, BATCH).await?;
+            let complete = (events.len() as u64) < BATCH;
+            let passed = tail.advance(
+                Read {
+                    events,
+                    in_flight,
+                    complete,
+                },
+                settled,
+            );
+            let more = !complete && !passed.is_empty();
+            for event in passed {
+                self.head.store(event.seq, Ordering::SeqCst);
+                // No receivers is fine: nobody is listening yet.
+                let _ = self.sender.send(Arc::new(event));
+            }
+            self.head.store(tail.last, Ordering::SeqCst);
+            if !more {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Tails the table until `stop`: wakes when this process or another
+    /// instance commits, and on a slow poll as a safety net for wake-ups
+    /// lost with a dropped LISTEN connection.
     pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
-        let mut last: i64 = latest_seq(&self.db).await.unwrap_or_default();
-        self.head.store(last, Ordering::SeqCst);
+        let mut tail = self.tail.lock().await;
+        let postgres = self.db.get_database_backend() == DbBackend::Postgres;
         loop {
             tokio::select! {
                 () = self.wake.notified() => {}
                 () = tokio::time::sleep(self.poll) => {}
                 _ = stop.changed() => return,
             }
-            loop {
-                let batch = match after(&self.db, last, None, None).await {
-                    Ok(batch) => batch,
-                    Err(_) => break,
-                };
-                let full = batch.len() as u64 == BATCH;
-                for event in batch {
-                    last = event.seq;
-                    self.head.store(last, Ordering::SeqCst);
-                    // No receivers is fine: nobody is listening yet.
-                    let _ = self.sender.send(Arc::new(event));
-                }
-                if !full {
-                    break;
-                }
+            let committed = self.committed.swap(false, Ordering::SeqCst);
+            let mut result = self.drain(&mut tail).await;
+            if committed && postgres && result.is_ok() {
+                result = events::announce(&self.db).await;
+            }
+            if let Err(err) = result {
+                tracing::warn!(error = ?err, "change feed read failed; retrying");
             }
         }
     }
@@ -91,19 +169,19 @@ async fn latest_seq(db: &DatabaseConnection) -> AppResult<i64> {
     Ok(seq.flatten().unwrap_or(0))
 }
 
-/// Up to a batch of events after `seq`, oldest first, of one organization
-/// (and register) when given.
+/// Up to a batch of the scope's events after `seq`, oldest first, and none
+/// past `head`: beyond it a seq may still be missing.
 async fn after(
     db: &DatabaseConnection,
     seq: i64,
-    org_id: Option<&str>,
-    register_id: Option<&str>,
+    head: i64,
+    scope: &Scope,
 ) -> AppResult<Vec<risk_event::Model>> {
-    let mut query = risk_event::Entity::find().filter(risk_event::Column::Seq.gt(seq));
-    if let Some(org) = org_id {
-        query = query.filter(risk_event::Column::OrgId.eq(org));
-    }
-    if let Some(register) = register_id {
+    let mut query = risk_event::Entity::find()
+        .filter(risk_event::Column::Seq.gt(seq))
+        .filter(risk_event::Column::Seq.lte(head))
+        .filter(risk_event::Column::OrgId.eq(&scope.org_id));
+    if let Some(register) = &scope.register_id {
         query = query.filter(risk_event::Column::RegisterId.eq(register));
     }
     Ok(query
@@ -157,8 +235,9 @@ pub fn subscribe(
         let mut replay = cursor.is_some();
         loop {
             if replay {
+                let head = feed.head.load(Ordering::SeqCst);
                 loop {
-                    let batch = after(&feed.db, last, Some(&scope.org_id), scope.register_id.as_deref()).await?;
+                    let batch = after(&feed.db, last, head, &scope).await?;
                     let full = batch.len() as u64 == BATCH;
                     for event in batch {
                         last = event.seq;
@@ -168,6 +247,7 @@ pub fn subscribe(
                         break;
                     }
                 }
+                last = last.max(head);
                 replay = false;
             }
             match receiver.recv().await {

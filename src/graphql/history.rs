@@ -128,6 +128,7 @@ pub async fn events_page(
         risk_id,
         after,
         first,
+        settled: ctx.services()?.feed.head(),
     };
     let (rows, more) = history::page(actor.db, selection).await?;
     let events: Vec<Event> = rows.into_iter().map(std::sync::Arc::new).collect();

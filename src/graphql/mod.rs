@@ -2,6 +2,7 @@
 //! of the merged query and mutation roots. Resolvers stay thin: authorize,
 //! call `store`, wrap the result.
 
+pub mod committed;
 pub mod controls;
 pub mod custom_fields;
 pub mod heatmaps;
@@ -119,6 +120,7 @@ fn builder(
     )
     .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity)
+    .extension(committed::WakeFeed)
 }
 
 /// The schema with its limits and the services its resolvers use.

@@ -9,7 +9,11 @@ use crate::domain::scoring::Score;
 use crate::error::AppResult;
 use chrono::{DateTime, Utc};
 use entity::{risk, risk_event};
-use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, ConnectionTrait, DbBackend, EntityTrait};
+use sea_orm::{
+    ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Statement,
+    TransactionTrait,
+};
 use std::collections::BTreeMap;
 
 pub struct NewEvent<'a> {
@@ -25,13 +29,11 @@ pub struct NewEvent<'a> {
     pub residual_after: Option<Score>,
 }
 
-/// Any constant: the one lock every event-writing transaction takes.
-const FEED_LOCK: i64 = 0x7269_736b_6772_6170;
-
 /// Moves the heatmap cell counts by what the events did: each risk leaves
 /// the cells it was in and enters those it is in now. One upsert per chunk,
-/// in key order; taken under the feed lock, so writers never wait on each
-/// other's cells in opposite orders.
+/// in key order, so writers never wait on each other's cells in opposite
+/// orders; and after the risks themselves, so no writer waits on a risk while
+/// holding a cell.
 async fn count_cells(db: &impl ConnectionTrait, events: &[NewEvent<'_>]) -> AppResult<()> {
     let mut deltas: BTreeMap<(&str, &str, (i32, i32)), i64> = BTreeMap::new();
     for e in events {
@@ -75,23 +77,12 @@ async fn count_cells(db: &impl ConnectionTrait, events: &[NewEvent<'_>]) -> AppR
     Ok(())
 }
 
-/// The PostgreSQL channel a commit with events notifies, so every
-/// instance's feed reads them at once.
-pub const CHANNEL: &str = "riskgraph_events";
-
-/// Appends events in the caller's transaction. On PostgreSQL the transaction
-/// first takes the feed lock, held until it commits, so seqs are handed out
-/// in commit order and the dispatcher's tail never skips one still in
-/// flight; and it NOTIFYs, which PostgreSQL delivers on commit to every
-/// instance's dispatcher.
+/// Appends events in the caller's transaction, which has already written
+/// the risks they describe. Nothing here serializes writers: the feed's tail
+/// (`feed::tail`) passes seqs on in order however the commits fall.
 pub async fn append(db: &impl ConnectionTrait, events: Vec<NewEvent<'_>>) -> AppResult<()> {
     if events.is_empty() {
         return Ok(());
-    }
-    let postgres = db.get_database_backend() == DbBackend::Postgres;
-    if postgres {
-        db.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({FEED_LOCK})"))
-            .await?;
     }
     count_cells(db, &events).await?;
     let mut rows = Vec::with_capacity(events.len());
@@ -125,9 +116,83 @@ pub async fn append(db: &impl ConnectionTrait, events: Vec<NewEvent<'_>>) -> App
         let chunk: Vec<_> = rows.by_ref().take(ROWS_PER_STATEMENT).collect();
         risk_event::Entity::insert_many(chunk).exec(db).await?;
     }
-    if postgres {
-        db.execute_unprepared(&format!("NOTIFY {}", CHANNEL))
+    Ok(())
+}
+
+/// Up to `limit` events after `seq`, oldest first. On PostgreSQL also the
+/// transactions running when they were read: one statement, so the events
+/// and the list come from the same snapshot.
+pub async fn tail(
+    db: &impl ConnectionTrait,
+    seq: i64,
+    limit: u64,
+) -> AppResult<(Vec<risk_event::Model>, Option<Vec<i64>>)> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        let events = risk_event::Entity::find()
+            .filter(risk_event::Column::Seq.gt(seq))
+            .order_by_asc(risk_event::Column::Seq)
+            .limit(limit)
+            .all(db)
             .await?;
+        return Ok((events, None));
     }
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT e.*, array_to_string(ARRAY(SELECT pg_snapshot_xip(s.snap)::text), ',') AS in_flight \
+             FROM (SELECT pg_current_snapshot() AS snap) s \
+             CROSS JOIN LATERAL (SELECT * FROM risk_events WHERE seq > $1 ORDER BY seq LIMIT $2) e",
+            [seq.into(), (limit as i64).into()],
+        ))
+        .await?;
+    let mut in_flight = Vec::new();
+    let mut events = Vec::with_capacity(rows.len());
+    for row in rows {
+        if events.is_empty() {
+            let list: String = row.try_get("", "in_flight")?;
+            in_flight = list.split(',').filter_map(|x| x.parse().ok()).collect();
+        }
+        events.push(risk_event::Model::from_query_result(&row, "")?);
+    }
+    Ok((events, Some(in_flight)))
+}
+
+/// Whether every one of these PostgreSQL transactions has committed or
+/// rolled back.
+pub async fn finished(db: &impl ConnectionTrait, transactions: &[i64]) -> AppResult<bool> {
+    let list = transactions
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let running: Option<i64> = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT count(*) FROM unnest(string_to_array($1, ',')) x \
+             WHERE x <> '' AND pg_xact_status(x::xid8) = 'in progress'",
+            [list.into()],
+        ))
+        .await?
+        .map(|row| row.try_get("", "count"))
+        .transpose()?;
+    Ok(running == Some(0))
+}
+
+/// The PostgreSQL channel on which instances tell each other that events
+/// were committed.
+pub const CHANNEL: &str = "riskgraph_events";
+
+/// Tells every instance's feed to look at the table. Sent by a feed after
+/// its own process committed events, not by each writer: a NOTIFY holds a
+/// database-wide lock through its commit, which would make writers take
+/// turns. Nothing is lost if it is: the feeds poll as well, so its commit
+/// need not wait for the disk.
+pub async fn announce(db: &DatabaseConnection) -> AppResult<()> {
+    let tx = db.begin().await?;
+    tx.execute_unprepared(&format!(
+        "SET LOCAL synchronous_commit = off; NOTIFY {CHANNEL}"
+    ))
+    .await?;
+    tx.commit().await?;
     Ok(())
 }

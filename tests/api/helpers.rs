@@ -32,7 +32,7 @@ macro_rules! postgres_only {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                if let Some(url) = $crate::postgres::fresh_database().await {
+                if let Some(url) = $crate::postgres::fresh_database(false).await {
                     super::$name(url).await;
                 }
             }
@@ -81,7 +81,7 @@ impl TestApp {
             Backend::Sqlite => {
                 format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display())
             }
-            Backend::Postgres => match crate::postgres::fresh_database().await {
+            Backend::Postgres => match crate::postgres::fresh_database(false).await {
                 Some(url) => url,
                 None => {
                     eprintln!("PostgreSQL not installed: skipped");

@@ -55,8 +55,9 @@ fn free_port() -> u16 {
 }
 
 /// Starts a cluster that lives exactly as long as this process: the server
-/// runs under a shell that kills it once our end of its stdin closes.
-fn start_cluster(bin: &Path) -> String {
+/// runs under a shell that stops it, and removes its files, once our end of
+/// its stdin closes.
+fn start_cluster(bin: &Path, durable: bool) -> String {
     let root = is_root();
     let dir = tempfile::Builder::new()
         .prefix("riskgraph-pg-")
@@ -92,10 +93,18 @@ fn start_cluster(bin: &Path) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     let port = free_port();
+    // Tests trade durability for speed; the bench measures what a
+    // production server does, fsync and all.
+    let durability = if durable {
+        ""
+    } else {
+        "-F -c full_page_writes=off -c synchronous_commit=off"
+    };
     let server = format!(
-        "{} -D {} -p {port} -h 127.0.0.1 -k {} -F -c max_connections=400 -c full_page_writes=off -c synchronous_commit=off > {}/log 2>&1 & pid=$!; cat > /dev/null; kill -INT $pid",
+        "{} -D {} -p {port} -h 127.0.0.1 -k {} -c max_connections=400 {durability} > {}/log 2>&1 & pid=$!; cat > /dev/null; kill -INT $pid; wait $pid; rm -rf {}",
         bin.join("postgres").display(),
         data.display(),
+        dir.display(),
         dir.display(),
         dir.display(),
     );
@@ -124,12 +133,12 @@ fn start_cluster(bin: &Path) -> String {
 }
 
 /// The server URL (no database), or None when there is no PostgreSQL here.
-fn server_url() -> Option<String> {
+fn server_url(durable: bool) -> Option<String> {
     if let Ok(url) = std::env::var("TEST_POSTGRES_URL") {
         return Some(url.trim_end_matches('/').to_owned());
     }
     match bin_dir() {
-        Some(bin) => Some(start_cluster(&bin)),
+        Some(bin) => Some(start_cluster(&bin, durable)),
         None => {
             let required = std::env::var("REQUIRE_POSTGRES").as_deref() == Ok("1");
             assert!(
@@ -151,11 +160,12 @@ async fn exec(url: &str, sql: &str) {
 static SERVER: OnceCell<Option<String>> = OnceCell::const_new();
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
-/// A fresh database cloned from the migrated template, or None without PostgreSQL.
-pub async fn fresh_database() -> Option<String> {
+/// A fresh database cloned from the migrated template, or None without
+/// PostgreSQL. The process's first call starts the server, `durable` or not.
+pub async fn fresh_database(durable: bool) -> Option<String> {
     let server = SERVER
         .get_or_init(|| async {
-            let server = tokio::task::spawn_blocking(server_url)
+            let server = tokio::task::spawn_blocking(move || server_url(durable))
                 .await
                 .expect("starts")?;
             exec(

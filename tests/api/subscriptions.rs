@@ -5,8 +5,11 @@ use crate::ws_client::{Received, WsClient};
 use crate::{both, both_with, postgres_only};
 use riskgraph::auth::{Claims, mint};
 use riskgraph::clock::Clock;
+use riskgraph::config::Config;
+use sea_orm::{ConnectionTrait, TransactionTrait};
 use serde_json::{Value, json};
 use std::collections::HashSet;
+use std::time::Duration;
 
 both!(
     a_mutation_reaches_a_subscriber,
@@ -483,7 +486,10 @@ both_with!(a_burst_reaches_a_slow_subscriber_completely, |c| c
 both_with!(an_expired_token_ends_its_subscriptions, |c| c
     .jwt_leeway_secs =
     0);
-postgres_only!(two_instances_deliver_each_others_changes);
+postgres_only!(
+    two_instances_deliver_each_others_changes,
+    events_wait_for_the_transactions_still_writing_before_them,
+);
 
 /// A `riskgraph serve` process of its own.
 pub struct Instance {
@@ -549,4 +555,74 @@ async fn two_instances_deliver_each_others_changes(database_url: String) {
     assert_eq!(got["riskEvents"]["riskId"], second["id"]);
     ws.close().await;
     drop((a.child, b.child));
+}
+
+/// Writers do not wait for each other, so a later seq can commit first. The
+/// feed holds it back until the transaction that holds the earlier seq ends,
+/// then sends both in order, or only the later one after a rollback.
+async fn events_wait_for_the_transactions_still_writing_before_them(database_url: String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = TestApp::with_config(Config::for_database(database_url, SECRET), dir).await;
+    let admin = app.admin("acme");
+    let register = fixtures::register(&admin, "RA").await;
+    let risk = fixtures::risk(&admin, &register, "t", json!({})).await;
+    let edit = |n: usize| {
+        admin.ok(
+            "mutation($id: ID!, $n: String) { updateRisk(id: $id, input: {notes: $n}) { id } }",
+            json!({ "id": risk["id"], "n": format!("edit {n}") }),
+        )
+    };
+    let mut ws =
+        WsClient::signed_in(&app.ws_url(), &token("acme", "viewer", hour_from_now())).await;
+    let from = latest_cursor(&admin).await;
+    ws.subscribe("1", EVENTS, json!({ "r": register, "after": from }))
+        .await;
+    let mut last: i64 = from.parse().expect("a cursor");
+    for commit in [true, false] {
+        // A writer that has taken the next seq and not yet committed.
+        let slow = app.app.state.db.begin().await.expect("begins");
+        slow.execute_unprepared(
+            "INSERT INTO risk_events (org_id, register_id, risk_id, kind, cause, actor_id, \
+             occurred_at, changes, residual_before, residual_after) \
+             SELECT org_id, register_id, risk_id, kind, cause, actor_id, occurred_at, changes, \
+             residual_before, residual_after FROM risk_events ORDER BY seq DESC LIMIT 1",
+        )
+        .await
+        .expect("inserts");
+        edit(1).await;
+        assert!(
+            ws.quiet_for(Duration::from_millis(300)).await,
+            "the later event waits for the earlier writer"
+        );
+        // A page ends before the hole as well, so its cursor skips nothing.
+        let page = admin
+            .ok(
+                "query($r: ID) { riskEvents(registerId: $r, first: 500) { pageInfo { endCursor } } }",
+                json!({ "r": register }),
+            )
+            .await;
+        assert_eq!(
+            page["riskEvents"]["pageInfo"]["endCursor"],
+            json!(last.to_string())
+        );
+        if commit {
+            slow.commit().await.expect("commits");
+        } else {
+            slow.rollback().await.expect("rolls back");
+        }
+        edit(2).await;
+        let expected: Vec<i64> = if commit {
+            vec![last + 1, last + 2, last + 3]
+        } else {
+            vec![last + 2, last + 3]
+        };
+        let got: Vec<i64> = collect(&mut ws, "1", expected.len())
+            .await
+            .iter()
+            .map(|c| c.parse().expect("a cursor"))
+            .collect();
+        assert_eq!(got, expected, "commit: {commit}");
+        last += 3;
+    }
+    ws.close().await;
 }

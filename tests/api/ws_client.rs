@@ -112,6 +112,11 @@ impl WsClient {
         m["payload"]["data"].clone()
     }
 
+    /// Whether nothing arrives for `wait`: for what must not happen yet.
+    pub async fn quiet_for(&mut self, wait: std::time::Duration) -> bool {
+        tokio::time::timeout(wait, self.receive()).await.is_err()
+    }
+
     pub async fn closed(&mut self) -> Option<u16> {
         loop {
             if let Received::Closed(code) = self.receive().await {
