@@ -4,6 +4,7 @@
 //!
 //!     cargo bench --bench load                  # SQLite, and PostgreSQL when installed
 //!     RISKS=20000 cargo bench --bench load      # a smaller register
+//!     cargo bench --bench load -- --quick       # 2,000 risks: does it run (CI)
 //!
 //! Numbers are wall-clock on whatever machine runs it; they are reported, not
 //! asserted (the tests assert statement counts instead).
@@ -539,14 +540,17 @@ async fn run(backend: &str, database_url: String, n: usize, subscribers: usize) 
 
 #[tokio::main]
 async fn main() {
+    // `--quick`: every row on a small register, to prove in CI that the
+    // harness runs; its figures mean little.
+    let quick = std::env::args().any(|a| a == "--quick");
     let n: usize = std::env::var("RISKS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000);
+        .unwrap_or(if quick { 2_000 } else { 100_000 });
     let subscribers: usize = std::env::var("SUBSCRIBERS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000);
+        .unwrap_or(if quick { 20 } else { 1_000 });
     let dir = tempfile::tempdir().expect("temp dir");
     let mut rows = run(
         "SQLite",

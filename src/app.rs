@@ -9,7 +9,7 @@ use crate::feed::{Feed, listen};
 use crate::graphql::{self, Services};
 use crate::store::{self, StatementCounter};
 use crate::web::state::{AppState, PRINCIPALS_HELD, Principals};
-use crate::web::{graphql_http, health, refusals, serve};
+use crate::web::{graphql_http, health, heatmap_svg, pages, refusals, serve};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, StatusCode};
@@ -105,7 +105,10 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .route("/graphql", get(graphql_http::get).post(graphql_http::post))
-        .route("/graphiql", get(health::graphiql))
+        .route("/", get(pages::dashboard))
+        .route("/graphiql", get(pages::graphiql))
+        .route("/assets/{name}", get(pages::asset))
+        .route("/registers/{id}/heatmap.svg", get(heatmap_svg::heatmap_svg))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))

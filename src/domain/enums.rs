@@ -48,6 +48,12 @@ stored_enum! {
     }
 }
 
+impl RiskStatus {
+    /// The statuses heatmaps and summaries count when the filter names none:
+    /// risks still to be dealt with, not CLOSED or ARCHIVED ones.
+    pub const OPEN: [Self; 3] = [Self::Open, Self::Pending, Self::Materialized];
+}
+
 impl Role {
     /// The role named by a token's `role` claim, case-insensitively.
     pub fn from_claim(claim: &str) -> Option<Self> {

@@ -518,9 +518,9 @@ pub fn heatmap_cell(likelihood: Option<i32>, impact: Option<i32>) -> (i32, i32) 
 }
 
 /// The heatmap cells a risk counts in, by basis: its (likelihood, impact)
-/// levels, or (-1, -1) without both. Archived risks count nowhere.
+/// levels, or (-1, -1) without both. Only open risks count.
 pub fn heatmap_cells(risk: &risk::Model) -> Vec<(ScoreBasis, (i32, i32))> {
-    if risk.status == RiskStatus::Archived.as_str() {
+    if !RiskStatus::OPEN.iter().any(|s| s.as_str() == risk.status) {
         return Vec::new();
     }
     vec![

@@ -100,6 +100,16 @@ impl Heatmap {
     }
 }
 
+/// What a heatmap or summary counts when its filter names no status: the
+/// open risks, and archived ones when asked for.
+fn counted_statuses(include_archived: bool) -> Vec<RiskStatus> {
+    let mut statuses = RiskStatus::OPEN.to_vec();
+    if include_archived {
+        statuses.push(RiskStatus::Archived);
+    }
+    statuses
+}
+
 fn int(n: usize) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
@@ -179,6 +189,9 @@ pub async fn heatmap(
     let unfiltered = filter.is_none();
     let mut filter = filter.unwrap_or_default();
     filter.register_id = Some(ID(register.model.id.clone()));
+    if filter.status.is_none() {
+        filter.status = Some(counted_statuses(filter.include_archived == Some(true)));
+    }
     let condition = risk_query::condition(actor.org_id(), &filter, None);
     let rows = if unfiltered {
         heatmaps::kept_counts(db, &register.model.id, basis).await?
@@ -233,18 +246,19 @@ pub struct BandCount {
     pub count: i64,
 }
 
-/// Totals of a register's risks (archived ones left out).
+/// Totals of a register's open risks (OPEN, PENDING or MATERIALIZED), and
+/// how many risks have each status.
 #[derive(SimpleObject)]
 pub struct RegisterSummary {
-    /// Every non-archived risk of the register.
+    /// Every open risk of the register: CLOSED and ARCHIVED ones are left out.
     pub total: i64,
-    /// Risks without a residual score.
+    /// Open risks without a residual score.
     pub unscored: i64,
-    /// Risks whose residual band is above their tolerance.
+    /// Open risks whose residual band is above their tolerance.
     pub outside_tolerance: i64,
-    /// Every status but ARCHIVED, zeros included.
+    /// Every status but ARCHIVED, CLOSED included, zeros included.
     pub by_status: Vec<StatusCount>,
-    /// Every band of the register, zeros included.
+    /// Open risks by residual band: every band of the register, zeros included.
     pub by_residual_band: Vec<BandCount>,
 }
 
@@ -260,9 +274,14 @@ pub async fn summary(ctx: &Context<'_>, register: &Register) -> AppResult<Regist
     let mut by_status: HashMap<String, i64> = HashMap::new();
     let mut by_band = vec![0; bands];
     let (mut total, mut unscored, mut outside) = (0, 0, 0);
+    let open = RiskStatus::OPEN.map(RiskStatus::as_str);
     for (status, band, within, n) in rows {
-        total += n;
+        let counted = open.contains(&status.as_str());
         *by_status.entry(status).or_default() += n;
+        if !counted {
+            continue;
+        }
+        total += n;
         match band
             .and_then(|b| usize::try_from(b).ok())
             .filter(|b| *b < bands)

@@ -119,7 +119,9 @@ impl Register {
         )
         .await
     }
-    /// Likelihood x impact counts of the register's risks that match the filter.
+    /// Likelihood x impact counts of the register's open risks that match the
+    /// filter: CLOSED and ARCHIVED risks are left out unless the filter names
+    /// statuses.
     async fn heatmap(
         &self,
         ctx: &Context<'_>,
@@ -134,7 +136,8 @@ impl Register {
     ) -> AppResult<Heatmap> {
         heatmap(ctx, self.clone(), basis, filter).await
     }
-    /// Counts of the register's risks by status, band and tolerance.
+    /// Counts of the register's open risks by band and tolerance, and of all
+    /// its risks by status.
     async fn summary(&self, ctx: &Context<'_>) -> AppResult<RegisterSummary> {
         summary(ctx, self).await
     }
@@ -172,8 +175,9 @@ impl RegisterQuery {
             .collect()
     }
 
-    /// A register's heatmap: counts per likelihood x impact cell of the risks
-    /// that match the filter.
+    /// A register's heatmap: counts per likelihood x impact cell of the open
+    /// risks that match the filter. CLOSED and ARCHIVED risks are left out
+    /// unless the filter names statuses.
     async fn heatmap(
         &self,
         ctx: &Context<'_>,

@@ -93,7 +93,7 @@ pub async fn recount(db: &impl ConnectionTrait, register_id: &str) -> AppResult<
             db,
             Condition::all()
                 .add(risk::Column::RegisterId.eq(register_id))
-                .add(risk::Column::Status.ne(RiskStatus::Archived.as_str())),
+                .add(risk::Column::Status.is_in(RiskStatus::OPEN.map(RiskStatus::as_str))),
             basis,
         )
         .await?;

@@ -173,12 +173,16 @@ pub async fn authenticate(state: &AppState, token: Option<&str>) -> Result<Princ
     Ok(principal)
 }
 
-async fn principal(state: &AppState, headers: &HeaderMap) -> Result<Principal, AppError> {
-    let token = headers
+/// The bearer token of the Authorization header.
+pub fn bearer_of(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(bearer);
-    authenticate(state, token).await
+        .and_then(bearer)
+}
+
+async fn principal(state: &AppState, headers: &HeaderMap) -> Result<Principal, AppError> {
+    authenticate(state, bearer_of(headers)).await
 }
 
 /// Gives every error a code. Ours carry one already; what async-graphql
@@ -244,7 +248,9 @@ pub fn shape(response: async_graphql::Response) -> (Value, bool) {
     (Value::Object(body), is_request_error)
 }
 
-async fn execute(state: &AppState, principal: &Principal, request: Request) -> (Value, bool) {
+/// Runs one operation as `principal`: the response's JSON, and whether it
+/// failed before execution.
+pub async fn execute(state: &AppState, principal: &Principal, request: Request) -> (Value, bool) {
     let loaders = Loaders::new(&state.reader, &principal.org_id);
     shape(
         state

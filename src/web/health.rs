@@ -1,10 +1,9 @@
-//! Liveness and readiness, and the GraphiQL page.
+//! Liveness and readiness.
 
 use super::state::AppState;
-use async_graphql::http::GraphiQLSource;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse};
+use axum::response::IntoResponse;
 use std::time::Duration;
 
 /// The process is up.
@@ -26,8 +25,4 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
         }
     }
-}
-
-pub async fn graphiql() -> Html<String> {
-    Html(GraphiQLSource::build().endpoint("/graphql").finish())
 }

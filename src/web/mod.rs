@@ -1,8 +1,11 @@
-//! HTTP: GraphQL over HTTP, GraphiQL, and health endpoints.
+//! HTTP: GraphQL over HTTP and WebSocket, the dashboard and GraphiQL pages,
+//! the heatmap image, and health endpoints.
 
 pub mod graphql_http;
 pub mod health;
+pub mod heatmap_svg;
 pub mod limits;
+pub mod pages;
 pub mod refusals;
 pub mod serve;
 pub mod state;

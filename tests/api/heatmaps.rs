@@ -25,7 +25,7 @@ const HEATMAP: &str = r#"query($r: ID!, $b: ScoreBasis!, $f: RiskFilter) { heatm
     cells { likelihoodLevel impactLevel count score band { name } } } }"#;
 
 /// 30 risks over the grid, a third of them reduced by a control, some unscored,
-/// two archived.
+/// three closed, two archived.
 async fn seed(admin: &Client) -> String {
     let register = fixtures::register(admin, "RA").await;
     let c = control(admin, json!({"name": "c", "effectiveness": 0.5})).await;
@@ -34,6 +34,9 @@ async fn seed(admin: &Client) -> String {
         if n % 8 != 5 {
             input["likelihoodLevel"] = json!(n % 5);
             input["impactLevel"] = json!((n * 2) % 5);
+        }
+        if n % 10 == 7 {
+            input["status"] = json!("CLOSED");
         }
         let risk = fixtures::risk(admin, &register, &format!("r{n}"), input).await;
         if n % 3 == 1 {
@@ -91,6 +94,8 @@ async fn heatmap_counts_match_the_risks_for_both_bases(app: TestApp) {
             json!(null),
             json!({ "category": ["Security"] }),
             json!({ "includeArchived": true }),
+            json!({ "status": ["CLOSED"] }),
+            json!({ "status": ["OPEN", "CLOSED"] }),
         ] {
             let map = admin
                 .ok(HEATMAP, json!({ "r": register, "b": basis, "f": filter }))
@@ -102,6 +107,14 @@ async fn heatmap_counts_match_the_risks_for_both_bases(app: TestApp) {
                 filter.clone()
             };
             risk_filter["registerId"] = json!(register);
+            // Without statuses named, a heatmap counts the open risks.
+            if risk_filter.get("status").is_none() {
+                let mut open = vec!["OPEN", "PENDING", "MATERIALIZED"];
+                if filter["includeArchived"] == json!(true) {
+                    open.push("ARCHIVED");
+                }
+                risk_filter["status"] = json!(open);
+            }
             let (cells, total, unscored) = expected(&admin, risk_filter, basis).await;
             assert_eq!(
                 (map["total"].as_i64(), map["unscored"].as_i64()),
@@ -261,6 +274,28 @@ async fn kept_counts_follow_every_change(app: TestApp) {
         .await;
     assert_kept_counts_are_true(&admin, &register).await;
     admin.ok(update, change(1, json!({"status": "OPEN"}))).await;
+    // Closing leaves the heatmap; reopening comes back.
+    admin
+        .ok(update, change(0, json!({"status": "CLOSED"})))
+        .await;
+    admin
+        .ok(update, change(4, json!({"status": "CLOSED"})))
+        .await;
+    assert_kept_counts_are_true(&admin, &register).await;
+    let open = admin
+        .ok(
+            "query($r: ID!) { heatmap(registerId: $r) { total } }",
+            json!({ "r": register }),
+        )
+        .await;
+    assert_eq!(
+        open["heatmap"]["total"],
+        json!(3),
+        "6 risks, 1 deleted, 2 closed"
+    );
+    admin
+        .ok(update, change(4, json!({"status": "PENDING"})))
+        .await;
     admin
         .ok(
             "mutation($id: ID!) { archiveControl(id: $id) { id } }",
@@ -313,7 +348,8 @@ async fn the_summary_counts_by_status_and_band(app: TestApp) {
             s["unscored"].clone(),
             s["outsideTolerance"].clone()
         ),
-        (json!(5), json!(1), json!(1))
+        // The closed risk counts only in byStatus.
+        (json!(4), json!(1), json!(1))
     );
     assert_eq!(
         s["byStatus"],
@@ -328,8 +364,8 @@ async fn the_summary_counts_by_status_and_band(app: TestApp) {
         .iter()
         .filter_map(|b| b["count"].as_i64())
         .collect();
-    // 1 (Low), 9 (Medium), 25 and 25 (Critical).
-    assert_eq!(bands, [1, 1, 0, 2]);
+    // 1 (Low), 25 and 25 (Critical); the closed 9 (Medium) is not counted.
+    assert_eq!(bands, [1, 0, 0, 2]);
 }
 
 async fn nist_cells_band_as_table_i_2(app: TestApp) {
