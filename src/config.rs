@@ -72,7 +72,11 @@ pub struct Limits {
     #[arg(long, env = "RISKGRAPH_MAX_HEADER_BYTES", default_value_t = 32 * 1024)]
     pub max_header_bytes: usize,
     /// Seconds a client has to send its request head.
-    #[arg(long, env = "RISKGRAPH_HEADER_READ_TIMEOUT", default_value_t = 10)]
+    #[arg(
+        long = "header-read-timeout",
+        env = "RISKGRAPH_HEADER_READ_TIMEOUT",
+        default_value_t = 10
+    )]
     pub header_read_timeout_secs: u64,
     /// Most open connections (HTTP and WebSocket); more wait to be accepted.
     #[arg(long, env = "RISKGRAPH_MAX_CONNECTIONS", default_value_t = 16384)]
@@ -89,13 +93,21 @@ pub struct Limits {
     #[arg(long, env = "RISKGRAPH_DEFAULT_PAGE_SIZE", default_value_t = 50)]
     pub default_page_size: usize,
     /// Seconds a request may take before it is cut off.
-    #[arg(long, env = "RISKGRAPH_REQUEST_TIMEOUT", default_value_t = 30)]
+    #[arg(
+        long = "request-timeout",
+        env = "RISKGRAPH_REQUEST_TIMEOUT",
+        default_value_t = 30
+    )]
     pub request_timeout_secs: u64,
     /// Milliseconds a WebSocket client has to send connection_init.
     #[arg(long, env = "RISKGRAPH_WS_INIT_TIMEOUT_MS", default_value_t = 3000)]
     pub ws_init_timeout_ms: u64,
     /// Seconds between keep-alive pings; a client silent for three is dropped.
-    #[arg(long, env = "RISKGRAPH_WS_KEEPALIVE", default_value_t = 15)]
+    #[arg(
+        long = "ws-keepalive",
+        env = "RISKGRAPH_WS_KEEPALIVE",
+        default_value_t = 15
+    )]
     pub ws_keepalive_secs: u64,
     /// Events the feed holds for slow subscribers before they catch up from
     /// the table.
@@ -193,9 +205,18 @@ impl Config {
     }
 }
 
+/// Whether a command may create the local-mode secret: the server may; a
+/// command that mints tokens for it must find the server's, since tokens
+/// signed with a fresh secret would be refused.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum LocalSecret {
+    CreateIfMissing,
+    MustExist,
+}
+
 impl AuthArgs {
     /// The configured key, or else the local-mode secret (true when local).
-    pub fn key(&self, database_url: &str) -> Result<(JwtKey, bool), String> {
+    pub fn key(&self, database_url: &str, local: LocalSecret) -> Result<(JwtKey, bool), String> {
         if let Some(secret) = &self.jwt_secret {
             return Ok((JwtKey::Secret(secret.clone()), false));
         }
@@ -204,7 +225,16 @@ impl AuthArgs {
                 std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             return Ok((JwtKey::PublicKeyPem(pem), false));
         }
-        let secret = local_secret(&local_secret_path(database_url))?;
+        let path = local_secret_path(database_url);
+        if local == LocalSecret::MustExist && !path.exists() {
+            let shown = std::path::absolute(&path).unwrap_or(path);
+            return Err(format!(
+                "no RISKGRAPH_JWT_SECRET or RISKGRAPH_JWT_PUBLIC_KEY is set, and there is no local-mode secret at {}: \
+                 run this where `riskgraph serve` runs, with the same --database-url, or set the server's RISKGRAPH_JWT_SECRET",
+                shown.display()
+            ));
+        }
+        let secret = local_secret(&path)?;
         Ok((JwtKey::Secret(secret), true))
     }
 }

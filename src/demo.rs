@@ -18,7 +18,7 @@ use crate::store::{self, Actor};
 use async_graphql::ID;
 use chrono::{DateTime, Utc};
 use entity::organization;
-use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 
 pub const ORG: &str = "demo";
 pub const ADMIN: &str = "demo-admin";
@@ -40,10 +40,28 @@ const TOPICS: &[(&str, &str)] = &[
 const DEPARTMENTS: &[&str] = &["Engineering", "Finance", "Legal", "Operations", "Sales"];
 const UNITS: &[&str] = &["EMEA", "Americas", "APAC"];
 
-/// Seeds the demo organization when the database has none; returns its key.
-pub async fn seed(db: &DatabaseConnection, now: DateTime<Utc>) -> AppResult<Option<String>> {
+/// What `seed` found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Demo {
+    /// The database was empty: the demo organization is there now.
+    Seeded,
+    /// The demo organization was there already.
+    AlreadySeeded,
+    /// Other organizations are there: nothing was added.
+    OtherData,
+}
+
+/// Seeds the demo organization when the database holds none.
+pub async fn seed(db: &DatabaseConnection, now: DateTime<Utc>) -> AppResult<Demo> {
+    let demo = organization::Entity::find()
+        .filter(organization::Column::ExternalKey.eq(ORG))
+        .count(db)
+        .await?;
+    if demo > 0 {
+        return Ok(Demo::AlreadySeeded);
+    }
     if organization::Entity::find().count(db).await? > 0 {
-        return Ok(None);
+        return Ok(Demo::OtherData);
     }
     let claims = Claims {
         sub: ADMIN.into(),
@@ -85,7 +103,7 @@ pub async fn seed(db: &DatabaseConnection, now: DateTime<Utc>) -> AppResult<Opti
             store::controls::link(actor, (&risk.id, control), reduces, None).await?;
         }
     }
-    Ok(Some(ORG.to_owned()))
+    Ok(Demo::Seeded)
 }
 
 /// Ids of what the demo risks refer to.

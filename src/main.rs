@@ -4,9 +4,10 @@ use clap::{Parser, Subcommand};
 use riskgraph::app::{self, App};
 use riskgraph::auth::{Claims, token_for};
 use riskgraph::clock::Clock;
-use riskgraph::config::{AuthArgs, Config, DatabaseArgs, JwtKey, Limits, ServeArgs};
+use riskgraph::config::{AuthArgs, Config, DatabaseArgs, JwtKey, Limits, LocalSecret, ServeArgs};
+use riskgraph::demo::{self, Demo};
+use riskgraph::graphql;
 use riskgraph::store::StatementCounter;
-use riskgraph::{demo, graphql};
 use std::process::ExitCode;
 use std::time::Duration;
 use tracing_subscriber::EnvFilter;
@@ -58,6 +59,16 @@ struct TokenArgs {
     auth: AuthArgs,
 }
 
+/// Prints a line of `serve`'s output. A server keeps serving when whoever
+/// started it stops reading its stdout (`| head -3`), so a failed write is
+/// ignored, where `println!` would panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 async fn shutdown_signal() {
     let interrupt = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -96,18 +107,54 @@ fn admin_token(
     token_for(key, &claims)
 }
 
+/// Seeds the demo organization before the port answers, and returns a
+/// fresh admin token for it (also when it was seeded by an earlier run).
+async fn demo_token(args: &ServeArgs, key: &JwtKey) -> Result<Option<String>, String> {
+    let statements = StatementCounter::default();
+    let db = app::migrate(&args.database.database_url, &args.limits, &statements)
+        .await
+        .map_err(|e| e.to_string())?;
+    let seeded = demo::seed(&db, Clock::default().now())
+        .await
+        .map_err(|e| format!("demo data: {}", e.message()))?;
+    let _ = db.close().await;
+    let org = demo::ORG;
+    match seeded {
+        Demo::Seeded => say!("demo organization {org:?} seeded"),
+        Demo::AlreadySeeded => say!("demo organization {org:?} found, as seeded before"),
+        Demo::OtherData => {
+            say!("the database holds other organizations: demo data not seeded");
+            return Ok(None);
+        }
+    }
+    let token = admin_token(key, (org, demo::ADMIN, "Demo admin"), 30)?;
+    say!("demo admin token (30 days):\n{token}");
+    Ok(Some(token))
+}
+
 async fn serve(args: ServeArgs) -> Result<(), String> {
-    let (jwt_key, local) = args.auth.key(&args.database.database_url)?;
+    let (jwt_key, local) = args
+        .auth
+        .key(&args.database.database_url, LocalSecret::CreateIfMissing)?;
     if local && !args.bind.ip().is_loopback() {
         return Err(format!(
             "no RISKGRAPH_JWT_SECRET or RISKGRAPH_JWT_PUBLIC_KEY is set: local mode listens on loopback only, not {}",
             args.bind
         ));
     }
+    let token = if args.demo {
+        demo_token(&args, &jwt_key).await?
+    } else if local {
+        let token = admin_token(&jwt_key, ("local", "admin", "Local admin"), 1)?;
+        say!("local mode; admin token (24 hours):\n{token}");
+        Some(token)
+    } else {
+        None
+    };
     let config = Config {
         bind: args.bind,
         database_url: args.database.database_url,
-        jwt_key: jwt_key.clone(),
+        jwt_key,
         jwt_issuer: args.auth.jwt_issuer,
         jwt_audience: args.auth.jwt_audience,
         jwt_leeway_secs: 30,
@@ -116,29 +163,21 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let app = App::spawn(config, Clock::default())
         .await
         .map_err(|e| e.to_string())?;
-    if args.demo {
-        let seeded = demo::seed(&app.state.db, app.state.clock.now())
-            .await
-            .map_err(|e| format!("demo data: {}", e.message()))?;
-        match seeded {
-            Some(org) => {
-                let token = admin_token(&jwt_key, (&org, demo::ADMIN, "Demo admin"), 30)?;
-                println!("demo organization {org:?} seeded; admin token (30 days):\n{token}");
-            }
-            None => println!("the database already holds data; demo data not seeded"),
-        }
-    } else if local {
-        let token = admin_token(&jwt_key, ("local", "admin", "Local admin"), 1)?;
-        println!("local mode; admin token (24 hours):\n{token}");
-    }
     let url = format!("http://{}", app.addr);
-    println!("riskgraph listening on {url}/graphql (GraphiQL: {url}/graphiql)");
+    // The fragment never reaches the server or its logs; the pages keep the
+    // token in the tab.
+    let signed_in = token.map_or(String::new(), |t| format!("#token={t}"));
+    say!(
+        "riskgraph listening on {url}/graphql\n  dashboard: {url}/{signed_in}\n  GraphiQL:  {url}/graphiql{signed_in}"
+    );
     app.serve_until(shutdown_signal()).await;
     Ok(())
 }
 
 fn token(args: TokenArgs) -> Result<(), String> {
-    let (key, _) = args.auth.key(&args.database.database_url)?;
+    let (key, _) = args
+        .auth
+        .key(&args.database.database_url, LocalSecret::MustExist)?;
     let claims = Claims::new(
         (&args.org, &args.sub, &args.role),
         Clock::default().now(),
@@ -157,6 +196,8 @@ async fn main() -> ExitCode {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, not for a log file.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let result = match Cli::parse().command {
         Command::Serve(args) => serve(args).await,

@@ -5,15 +5,18 @@ mod helpers;
 mod postgres;
 
 mod auth;
+mod browser;
 mod bulk;
 mod controls;
 mod custom_fields;
 mod errors;
 mod faults;
+mod first_run;
 mod fixtures;
 mod hardening;
 mod heatmaps;
 mod layers;
+mod pages;
 mod pagination;
 mod registers;
 mod risks;
