@@ -19,8 +19,42 @@ use tracing_subscriber::EnvFilter;
     about = "A GraphQL service for risk registers"
 )]
 struct Cli {
+    /// Log lines as text or JSON (one object a line); text on a terminal,
+    /// JSON otherwise.
+    #[arg(long, global = true, env = "RISKGRAPH_LOG_FORMAT", value_enum)]
+    log_format: Option<LogFormat>,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Logs to stderr, at `RUST_LOG` (info by default). A request's lines carry
+/// its span: the request id, method and path.
+fn init_logs(format: Option<LogFormat>) {
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr);
+    match format.unwrap_or(if terminal {
+        LogFormat::Text
+    } else {
+        LogFormat::Json
+    }) {
+        // Colour codes only for a person at a terminal, not for a file.
+        LogFormat::Text => logs.with_ansi(terminal).init(),
+        LogFormat::Json => logs
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
 }
 
 #[derive(Subcommand)]
@@ -191,15 +225,9 @@ fn token(args: TokenArgs) -> Result<(), String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        // Colour codes only for a person at a terminal, not for a log file.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-    let result = match Cli::parse().command {
+    let cli = Cli::parse();
+    init_logs(cli.log_format);
+    let result = match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Migrate(args) => {
             let statements = StatementCounter::default();

@@ -25,6 +25,23 @@ pub struct ConnectionSlot(
 
 /// Serves `router` until `stop` turns true, then lets requests in flight
 /// finish.
+/// The span every log line of a request carries: its id (the client's
+/// `x-request-id`, or one made up and echoed back), method and path. Not the
+/// query string, which may hold a token (`heatmap.svg?token=`).
+pub fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    tracing::info_span!(
+        "request",
+        request_id = id,
+        method = %request.method(),
+        path = request.uri().path(),
+    )
+}
+
 pub async fn serve(
     listener: TcpListener,
     router: Router,

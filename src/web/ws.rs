@@ -21,6 +21,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 const TRANSPORT_WS: &str = "graphql-transport-ws";
 const LEGACY_WS: &str = "graphql-ws";
@@ -35,12 +36,17 @@ pub fn upgrade(state: AppState, ws: WebSocketUpgrade, slot: Option<ConnectionSlo
     ws.protocols([TRANSPORT_WS, LEGACY_WS])
         .read_buffer_size(SOCKET_BUFFER)
         .write_buffer_size(0)
-        .on_upgrade(move |socket| async move {
-            let _slot = slot;
+        .on_upgrade(move |socket| {
             let legacy = socket
                 .protocol()
                 .is_some_and(|p| p.as_bytes() == LEGACY_WS.as_bytes());
-            Connection::new(state, legacy).run(socket).await;
+            // The socket's log lines carry its request's id.
+            let span = tracing::Span::current();
+            async move {
+                let _slot = slot;
+                Connection::new(state, legacy).run(socket).await;
+            }
+            .instrument(span)
         })
 }
 

@@ -16,6 +16,7 @@ mod fixtures;
 mod hardening;
 mod heatmaps;
 mod layers;
+mod operations;
 mod pages;
 mod pagination;
 mod registers;
