@@ -9,7 +9,7 @@ use crate::feed::{Feed, listen};
 use crate::graphql::{self, Services};
 use crate::store::{self, StatementCounter};
 use crate::web::state::{AppState, PRINCIPALS_HELD, Principals};
-use crate::web::{graphql_http, health, heatmap_svg, pages, refusals, serve};
+use crate::web::{graphql_http, health, heatmap_svg, metrics, pages, refusals, serve};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, StatusCode};
@@ -59,6 +59,7 @@ pub async fn state(
     clock: Clock,
     shutdown: watch::Receiver<bool>,
 ) -> Result<AppState, StartError> {
+    metrics::install();
     let statements = StatementCounter::default();
     let db = migrate(&config.database_url, &config.limits, &statements).await?;
     let reader =
@@ -103,7 +104,11 @@ pub async fn state(
 pub fn router(state: AppState) -> Router {
     let limits = &state.config.limits;
     let request_id = HeaderName::from_static("x-request-id");
-    Router::new()
+    let mut routes = Router::new();
+    if state.config.metrics_bind.is_none() {
+        routes = routes.route("/metrics", get(metrics::scrape));
+    }
+    routes
         .route("/graphql", get(graphql_http::get).post(graphql_http::post))
         .route("/", get(pages::dashboard))
         .route("/graphiql", get(pages::graphiql))
@@ -133,9 +138,37 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// `/metrics` alone on an address of its own, for a scraper on a network
+/// the API is not served to.
+async fn serve_metrics(
+    bind: SocketAddr,
+    state: AppState,
+    mut stopped: watch::Receiver<bool>,
+) -> Result<SocketAddr, StartError> {
+    let listener = TcpListener::bind(bind).await?;
+    let addr = listener.local_addr()?;
+    let app = Router::new()
+        .route("/metrics", get(metrics::scrape))
+        .with_state(state);
+    tokio::spawn(async move {
+        let stop = async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        };
+        if let Err(err) = axum::serve(listener, app)
+            .with_graceful_shutdown(stop)
+            .await
+        {
+            tracing::error!(error = %err, "the metrics listener failed");
+        }
+    });
+    Ok(addr)
+}
+
 /// A running service.
 pub struct App {
     pub addr: SocketAddr,
+    /// Where `/metrics` answers when it has an address of its own.
+    pub metrics_addr: Option<SocketAddr>,
     pub state: AppState,
     stop: watch::Sender<bool>,
     server: JoinHandle<()>,
@@ -154,6 +187,10 @@ impl App {
             let url = state.config.database_url.clone();
             tokio::spawn(listen::run(state.feed.clone(), url, stopped.clone()));
         }
+        let metrics_addr = match state.config.metrics_bind {
+            Some(bind) => Some(serve_metrics(bind, state.clone(), stopped.clone()).await?),
+            None => None,
+        };
         let app = router(state.clone());
         let limits = state.config.limits.clone();
         let server = tokio::spawn(async move {
@@ -161,6 +198,7 @@ impl App {
         });
         Ok(Self {
             addr,
+            metrics_addr,
             state,
             stop,
             server,

@@ -45,6 +45,9 @@ pub struct ServeArgs {
     /// Seed a demo organization when the database is empty.
     #[arg(long)]
     pub demo: bool,
+    /// Serve `/metrics` on this address instead of beside the API.
+    #[arg(long, env = "RISKGRAPH_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
     #[command(flatten)]
     pub limits: Limits,
 }
@@ -180,6 +183,8 @@ pub enum JwtKey {
 #[derive(Clone, Debug)]
 pub struct Config {
     pub bind: SocketAddr,
+    /// Where `/metrics` is served; beside the API when None.
+    pub metrics_bind: Option<SocketAddr>,
     pub database_url: String,
     pub jwt_key: JwtKey,
     pub jwt_issuer: Option<String>,
@@ -195,6 +200,7 @@ impl Config {
     pub fn for_database(database_url: impl Into<String>, secret: &str) -> Self {
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            metrics_bind: None,
             database_url: database_url.into(),
             jwt_key: JwtKey::Secret(SecretString::from(secret.to_owned())),
             jwt_issuer: None,

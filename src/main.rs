@@ -187,6 +187,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     };
     let config = Config {
         bind: args.bind,
+        metrics_bind: args.metrics_bind,
         database_url: args.database.database_url,
         jwt_key,
         jwt_issuer: args.auth.jwt_issuer,

@@ -55,6 +55,11 @@ impl Feed {
         self.head.load(Ordering::SeqCst)
     }
 
+    /// How many seqs the table holds past what has been broadcast.
+    pub async fn lag(&self) -> AppResult<i64> {
+        Ok(latest_seq(&self.db).await? - self.head())
+    }
+
     /// Another instance committed something: look at the table now.
     pub fn wake(&self) {
         self.wake.notify_one();
@@ -123,6 +128,8 @@ impl Feed {
                 settled,
             );
             let more = !complete && !passed.is_empty();
+            metrics::counter!("riskgraph_feed_events_dispatched_total")
+                .increment(passed.len() as u64);
             for event in passed {
                 self.head.store(event.seq, Ordering::SeqCst);
                 // No receivers is fine: nobody is listening yet.

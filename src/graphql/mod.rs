@@ -2,7 +2,6 @@
 //! of the merged query and mutation roots. Resolvers stay thin: authorize,
 //! call `store`, wrap the result.
 
-pub mod committed;
 pub mod controls;
 pub mod custom_fields;
 pub mod heatmaps;
@@ -120,7 +119,6 @@ fn builder(
     )
     .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity)
-    .extension(committed::WakeFeed)
 }
 
 /// The schema with its limits and the services its resolvers use.

@@ -110,6 +110,7 @@ impl StatementCounter {
 
     fn count(&self, statement: &Statement) {
         self.count.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("riskgraph_db_statements_total").increment(1);
         if self.recording.load(Ordering::Relaxed)
             && let Ok(mut kept) = self.recorded.lock()
         {
@@ -183,6 +184,22 @@ pub async fn connect_readers(
     let counter = counter.clone();
     db.set_metric_callback(move |info| counter.count(info.statement));
     Ok(db)
+}
+
+/// Connections of a pool in use and idle.
+pub fn pool_use(db: &DatabaseConnection) -> (u32, u32) {
+    let (size, idle) = match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let pool = db.get_postgres_connection_pool();
+            (pool.size(), pool.num_idle())
+        }
+        _ => {
+            let pool = db.get_sqlite_connection_pool();
+            (pool.size(), pool.num_idle())
+        }
+    };
+    let idle = u32::try_from(idle).unwrap_or(size);
+    (size.saturating_sub(idle), idle)
 }
 
 /// A handle on the same pool that leaves the statement count alone: for the

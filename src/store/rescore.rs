@@ -121,6 +121,8 @@ pub async fn save_scores(
     tx: &impl ConnectionTrait,
     moved: &[(&risk::Model, risk::Model)],
 ) -> AppResult<()> {
+    // Counted as written; a rollback after this is an error, logged apart.
+    metrics::counter!("riskgraph_rescored_risks_total").increment(moved.len() as u64);
     for chunk in moved.chunks(ROWS_PER_STATEMENT) {
         let Some((_, first)) = chunk.first() else {
             continue;

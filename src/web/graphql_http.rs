@@ -22,6 +22,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
+use std::time::Instant;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -81,7 +82,7 @@ fn reply(format: Format, status: StatusCode, body: Value) -> Response {
     response
 }
 
-fn error_body(err: &AppError) -> Value {
+pub fn error_body(err: &AppError) -> Value {
     let gql: async_graphql::Error = err.clone().into();
     let mut e = json!({ "message": gql.message });
     if let Some(ext) = gql.extensions {
@@ -382,6 +383,7 @@ fn refused(format: Format, status: StatusCode, err: AppError) -> Response {
     } else {
         status
     };
+    super::metrics::refused(&err);
     let mut response = fail(format, status, err);
     if status == StatusCode::METHOD_NOT_ALLOWED {
         response
@@ -399,25 +401,29 @@ async fn run(
     is_batch: bool,
     get: bool,
 ) -> Response {
-    let mut mutates = false;
+    let mut kinds = Vec::with_capacity(batch.len());
     for request in &mut batch {
         match precheck(state, request, get) {
-            Ok(ty) => mutates |= ty == Some(OperationType::Mutation),
+            Ok(ty) => kinds.push(ty),
             Err((status, err)) => return refused(format, status, err),
         }
     }
+    let mutates = kinds.contains(&Some(OperationType::Mutation));
     let mut bodies = Vec::with_capacity(batch.len());
     let mut request_error = false;
     let mut database_gone = false;
-    for request in batch {
+    for (request, kind) in batch.into_iter().zip(kinds) {
+        let started = Instant::now();
         let (body, is_request_error) = execute(state, principal, request).await;
+        super::metrics::operation(operation_name(kind), &body, Some(started.elapsed()));
         request_error |= is_request_error;
         database_gone |= has_code(&body, "UNAVAILABLE");
         bodies.push(body);
     }
     if mutates {
-        // Committed: let this instance's feed look now, not at its next poll.
-        state.feed.wake();
+        // Committed: let this instance's feed look now, not at its next poll,
+        // and tell the other instances.
+        state.feed.committed();
     }
     let body = if is_batch {
         Value::Array(bodies)
@@ -435,6 +441,16 @@ async fn run(
     reply(format, status, body)
 }
 
+/// The operation label of a request's metrics.
+pub fn operation_name(kind: Option<OperationType>) -> &'static str {
+    match kind {
+        Some(OperationType::Query) => "query",
+        Some(OperationType::Mutation) => "mutation",
+        Some(OperationType::Subscription) => "subscription",
+        None => "unknown",
+    }
+}
+
 fn has_code(body: &Value, code: &str) -> bool {
     body["errors"]
         .as_array()
@@ -447,9 +463,10 @@ async fn caller(
     headers: &HeaderMap,
     format: Format,
 ) -> Result<Principal, Response> {
-    principal(state, headers)
-        .await
-        .map_err(|err| fail(format, StatusCode::UNAUTHORIZED, err))
+    principal(state, headers).await.map_err(|err| {
+        super::metrics::refused(&err);
+        fail(format, StatusCode::UNAUTHORIZED, err)
+    })
 }
 
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {

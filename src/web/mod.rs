@@ -5,6 +5,7 @@ pub mod graphql_http;
 pub mod health;
 pub mod heatmap_svg;
 pub mod limits;
+pub mod metrics;
 pub mod pages;
 pub mod refusals;
 pub mod serve;

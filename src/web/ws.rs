@@ -4,7 +4,8 @@
 //! connection_init in time, 4409 duplicate id, 4429 second init), and the
 //! legacy `graphql-ws` for older clients.
 
-use super::graphql_http::{authenticate, params, precheck, shape, with_context};
+use super::graphql_http::{authenticate, operation_name, params, precheck, shape, with_context};
+use super::metrics;
 use super::serve::ConnectionSlot;
 use super::state::AppState;
 use crate::auth::{Principal, bearer};
@@ -169,6 +170,7 @@ impl Connection {
     }
 
     async fn run(mut self, mut socket: WebSocket) {
+        let _open = metrics::Held::new(metrics::WEBSOCKETS);
         let limits = self.state.config.limits.clone();
         let init_deadline = tokio::time::sleep(limits.ws_init_timeout());
         tokio::pin!(init_deadline);
@@ -314,10 +316,15 @@ impl Connection {
             Ok(request) => request,
             Err((field, message)) => return Some(failed(id, AppError::bad_input(field, message))),
         };
-        let mutates = match precheck(&self.state, &mut request, false) {
-            Ok(ty) => ty == Some(OperationType::Mutation),
-            Err((_, err)) => return Some(failed(id, err)),
+        let kind = match precheck(&self.state, &mut request, false) {
+            Ok(kind) => kind,
+            Err((_, err)) => {
+                metrics::refused(&err);
+                return Some(failed(id, err));
+            }
         };
+        let mutates = kind == Some(OperationType::Mutation);
+        let subscription = kind == Some(OperationType::Subscription);
         // No cache: a subscription lives long, and each event must read the
         // rows as they are now.
         let loaders = Loaders::new(&self.state.reader, &principal.org_id);
@@ -328,11 +335,17 @@ impl Connection {
         let legacy = self.legacy;
         let feed = self.state.feed.clone();
         let task_id = id.clone();
+        let started = Instant::now();
         let task = tokio::spawn(async move {
+            let _active = subscription.then(|| metrics::Held::new(metrics::SUBSCRIPTIONS));
             let id = task_id;
             let mut first = true;
             while let Some(response) = stream.next().await {
                 let (mut body, request_error) = shape(response);
+                if first {
+                    let took = (!subscription).then(|| started.elapsed());
+                    metrics::operation(operation_name(kind), &body, took);
+                }
                 let frame = if first && request_error {
                     let payload = body["errors"].take();
                     ServerFrame::Error {
@@ -364,7 +377,7 @@ impl Connection {
                 first = false;
             }
             if mutates {
-                feed.wake();
+                feed.committed();
             }
             let complete = ServerFrame::Complete { id: id.clone() };
             let _ = outgoing.send(Outgoing::Frame(complete.message())).await;

@@ -1,7 +1,10 @@
-//! What an operator sees: log lines, by request.
+//! What an operator sees: log lines by request, and Prometheus metrics.
 
-use crate::helpers::SECRET;
+use crate::both;
+use crate::fixtures;
+use crate::helpers::{SECRET, TestApp};
 use crate::subscriptions::{hour_from_now, token};
+use crate::ws_client::WsClient;
 use serde_json::{Value, json};
 use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
@@ -78,4 +81,111 @@ async fn a_requests_log_lines_carry_its_id_and_never_its_token() {
         );
     }
     assert!(!logs.contains(&admin), "no token in the logs");
+}
+
+both!(metrics_count_what_the_service_did);
+
+/// The value of a sample (a histogram's count), summed over the samples of
+/// `metric` whose labels include `labels`.
+fn sample(scrape: &prometheus_parse::Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
+    scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == metric)
+        .filter(|s| labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .map(|s| match &s.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => *v,
+            prometheus_parse::Value::Histogram(buckets) => buckets.last().map_or(0.0, |b| b.count),
+            _ => 0.0,
+        })
+        .sum()
+}
+
+async fn scrape(app: &TestApp) -> prometheus_parse::Scrape {
+    let base = app.url.trim_end_matches("/graphql");
+    let text = app
+        .http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .expect("text");
+    prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
+        .expect("Prometheus text")
+}
+
+/// Counters are per process and tests run side by side, so each check is
+/// on how far a counter moved at least.
+async fn metrics_count_what_the_service_did(app: TestApp) {
+    let admin = app.admin("acme");
+    let before = scrape(&app).await;
+    let (register, risk) = fixtures::scored_risk(&admin, (4, 4)).await;
+    let c = fixtures::control(&admin, json!({"name": "EDR", "effectiveness": 0.5})).await;
+    fixtures::link(&admin, &risk, &c, "").await;
+    admin
+        .err("{ risks(first: -1) { totalCount } }", json!({}))
+        .await;
+    let mut ws = WsClient::signed_in(&app.ws_url(), admin.token.as_deref().unwrap_or("")).await;
+    ws.subscribe(
+        "1",
+        "subscription($r: ID!) { residualRiskChanged(registerId: $r) { cause } }",
+        json!({ "r": register }),
+    )
+    .await;
+    let during = scrape(&app).await;
+    admin
+        .ok(
+            "mutation($id: ID!) { updateControl(id: $id, input: {health: CRITICAL}) { id } }",
+            json!({ "id": c }),
+        )
+        .await;
+    ws.next_data("1").await;
+    let after = scrape(&app).await;
+    let moved = |metric: &str, labels: &[(&str, &str)]| {
+        sample(&after, metric, labels) - sample(&before, metric, labels)
+    };
+    let ok = [("operation", "mutation"), ("outcome", "OK")];
+    // Register, risk, control, link, control health.
+    let mutations = moved("riskgraph_requests_total", &ok);
+    assert!(mutations >= 5.0, "mutations: {mutations}");
+    let refused = [("operation", "query"), ("outcome", "BAD_USER_INPUT")];
+    assert!(
+        moved("riskgraph_requests_total", &refused) >= 1.0,
+        "by outcome"
+    );
+    let timed = [("operation", "mutation")];
+    assert!(
+        moved("riskgraph_request_duration_seconds", &timed) >= 5.0,
+        "latencies"
+    );
+    assert!(sample(&during, "riskgraph_websockets_open", &[]) >= 1.0);
+    assert!(sample(&during, "riskgraph_subscriptions_active", &[]) >= 1.0);
+    assert!(
+        moved("riskgraph_rescored_risks_total", &[]) >= 1.0,
+        "the re-score"
+    );
+    assert!(moved("riskgraph_feed_events_dispatched_total", &[]) >= 1.0);
+    assert!(moved("riskgraph_db_statements_total", &[]) > 0.0);
+    for state in ["in_use", "idle"] {
+        let pool = [("pool", "writer"), ("state", state)];
+        assert!(
+            after
+                .samples
+                .iter()
+                .any(|s| s.metric == "riskgraph_db_connections"
+                    && pool.iter().all(|(k, v)| s.labels.get(k) == Some(*v))),
+            "pool {state}"
+        );
+    }
+    assert!(
+        after
+            .samples
+            .iter()
+            .any(|s| s.metric == "riskgraph_feed_lag_events")
+    );
+    ws.close().await;
 }
