@@ -1,6 +1,7 @@
 //! SeaORM entities, one module per table. Nothing else lives here: rules are in
 //! the service's `domain`, queries in its `store`.
 
+pub mod api_key;
 pub mod control;
 pub mod custom_field_definition;
 pub mod custom_field_value;

@@ -9,6 +9,7 @@ mod m20261123_000003_filter_indexes;
 mod m20261201_000004_cell_counts;
 mod m20261201_000005_redundant_indexes;
 mod m20261201_000006_open_cell_counts;
+mod m20261201_000007_api_keys;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000004_cell_counts::Migration),
             Box::new(m20261201_000005_redundant_indexes::Migration),
             Box::new(m20261201_000006_open_cell_counts::Migration),
+            Box::new(m20261201_000007_api_keys::Migration),
         ]
     }
 }

@@ -54,6 +54,9 @@ pub struct Principal {
     pub role: Role,
     /// When the token stops being valid (seconds since the epoch).
     pub expires_at: i64,
+    /// The API key the caller signed in with, if not a token: revoking it
+    /// ends the caller's subscriptions.
+    pub api_key: Option<String>,
 }
 
 impl Principal {

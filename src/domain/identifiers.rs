@@ -12,10 +12,11 @@ pub enum Kind {
     CustomField,
     Risk,
     Control,
+    ApiKey,
 }
 
 impl Kind {
-    const ALL: [Kind; 7] = [
+    const ALL: [Kind; 8] = [
         Kind::Organization,
         Kind::Member,
         Kind::Register,
@@ -23,6 +24,7 @@ impl Kind {
         Kind::CustomField,
         Kind::Risk,
         Kind::Control,
+        Kind::ApiKey,
     ];
 
     fn prefix(self) -> &'static str {
@@ -34,6 +36,7 @@ impl Kind {
             Kind::CustomField => "cf",
             Kind::Risk => "rsk",
             Kind::Control => "ctl",
+            Kind::ApiKey => "key",
         }
     }
 }

@@ -1,8 +1,9 @@
 //! PostgreSQL LISTEN: wakes this process's dispatcher when a transaction on
 //! any instance commits events (that instance's feed NOTIFYs, see
-//! `store::events::announce`).
+//! `store::events::announce`), and hears of API keys revoked elsewhere.
 
 use super::Feed;
+use crate::store::api_keys;
 use crate::store::events::CHANNEL;
 use sea_orm::sqlx::postgres::PgListener;
 use std::sync::Arc;
@@ -11,12 +12,16 @@ use tokio::sync::watch;
 
 async fn listen(feed: &Feed, url: &str) -> Result<(), sea_orm::sqlx::Error> {
     let mut listener = PgListener::connect(url).await?;
-    listener.listen(CHANNEL).await?;
+    listener.listen_all([CHANNEL, api_keys::CHANNEL]).await?;
     // Anything committed while we were not listening.
     feed.wake();
     loop {
-        listener.recv().await?;
-        feed.wake();
+        let notification = listener.recv().await?;
+        if notification.channel() == api_keys::CHANNEL {
+            feed.heard_revoked(notification.payload().to_owned());
+        } else {
+            feed.wake();
+        }
     }
 }
 

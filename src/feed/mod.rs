@@ -9,7 +9,7 @@ pub mod listen;
 pub mod tail;
 
 use crate::error::{AppError, AppResult};
-use crate::store::events;
+use crate::store::{api_keys, events};
 use entity::risk_event;
 use futures_util::Stream;
 use sea_orm::{
@@ -41,6 +41,8 @@ pub struct Feed {
     poll: Duration,
     /// Only the dispatcher moves it.
     tail: Mutex<Tail>,
+    /// Ids of API keys revoked here or on another instance.
+    revocations: broadcast::Sender<String>,
 }
 
 impl Seq for risk_event::Model {
@@ -58,6 +60,24 @@ impl Feed {
     /// How many seqs the table holds past what has been broadcast.
     pub async fn lag(&self) -> AppResult<i64> {
         Ok(latest_seq(&self.db).await? - self.head())
+    }
+
+    /// An API key was revoked: this process's sockets that use it end now,
+    /// and the other instances are told.
+    pub async fn revoked(&self, key_id: &str) -> AppResult<()> {
+        self.heard_revoked(key_id.to_owned());
+        api_keys::announce_revoked(&self.db, key_id).await
+    }
+
+    /// Another instance revoked an API key.
+    pub fn heard_revoked(&self, key_id: String) {
+        // No receivers is fine: no socket uses a key.
+        let _ = self.revocations.send(key_id);
+    }
+
+    /// The ids of API keys revoked from now on.
+    pub fn revocations(&self) -> broadcast::Receiver<String> {
+        self.revocations.subscribe()
     }
 
     /// Another instance committed something: look at the table now.
@@ -101,6 +121,7 @@ impl Feed {
             head: AtomicI64::new(latest),
             poll,
             tail: Mutex::new(Tail::new(latest, patience)),
+            revocations: broadcast::channel(64).0,
         }))
     }
 

@@ -2,6 +2,7 @@
 //! of the merged query and mutation roots. Resolvers stay thin: authorize,
 //! call `store`, wrap the result.
 
+pub mod api_keys;
 pub mod controls;
 pub mod custom_fields;
 pub mod heatmaps;
@@ -41,6 +42,7 @@ pub struct Query(
     severities::SeverityQuery,
     risks::RiskQuery,
     controls::ControlQuery,
+    api_keys::ApiKeyQuery,
 );
 
 /// Changes. Each field is one transaction with its events: it applies
@@ -53,6 +55,7 @@ pub struct MutationFields(
     custom_fields::CustomFieldMutation,
     risks::RiskMutation,
     controls::ControlMutation,
+    api_keys::ApiKeyMutation,
 );
 
 /// The mutation root. Each of its fields reports its own error and answers

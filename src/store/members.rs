@@ -59,6 +59,7 @@ pub async fn principal_for(
         member_id: member.id,
         role,
         expires_at: claims.exp,
+        api_key: None,
     })
 }
 

@@ -2,6 +2,7 @@
 //! feature. Every function takes the caller's organization and never reads or
 //! writes outside it.
 
+pub mod api_keys;
 pub mod controls;
 pub mod custom_fields;
 pub mod events;
@@ -238,6 +239,7 @@ macro_rules! org_scoped {
 }
 
 org_scoped! {
+    api_key => "API key",
     member => "member",
     register => "register",
     severity => "severity",

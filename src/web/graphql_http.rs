@@ -182,8 +182,24 @@ pub fn bearer_of(headers: &HeaderMap) -> Option<&str> {
         .and_then(bearer)
 }
 
-async fn principal(state: &AppState, headers: &HeaderMap) -> Result<Principal, AppError> {
-    authenticate(state, bearer_of(headers)).await
+/// The principal of an API key's secret: looked up on every request, not
+/// cached, so a revoked key is refused at once on every instance.
+pub async fn authenticate_key(state: &AppState, secret: &str) -> Result<Principal, AppError> {
+    store::api_keys::principal_for((&state.reader, &state.db), secret, state.clock.now()).await
+}
+
+/// The caller of a request: an integration's `X-API-Key`, else the bearer
+/// token of the Authorization header, else `token` (from a URL, for what
+/// cannot send headers).
+pub async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    token: Option<&str>,
+) -> Result<Principal, AppError> {
+    if let Some(secret) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+        return authenticate_key(state, secret).await;
+    }
+    authenticate(state, bearer_of(headers).or(token)).await
 }
 
 /// Gives every error a code. Ours carry one already; what async-graphql
@@ -463,7 +479,7 @@ async fn caller(
     headers: &HeaderMap,
     format: Format,
 ) -> Result<Principal, Response> {
-    principal(state, headers).await.map_err(|err| {
+    signed_in(state, headers, None).await.map_err(|err| {
         super::metrics::refused(&err);
         fail(format, StatusCode::UNAUTHORIZED, err)
     })

@@ -2,7 +2,7 @@
 //! image, for reports and wiki pages. It runs the public `heatmap` query as
 //! the caller, so it shows exactly what the API would, and draws the answer.
 
-use super::graphql_http::{Format, authenticate, bearer_of, execute, fail};
+use super::graphql_http::{Format, execute, fail, signed_in};
 use super::state::AppState;
 use crate::error::AppError;
 use async_graphql::Request;
@@ -31,8 +31,7 @@ pub async fn heatmap_svg(
     Query(params): Query<Params>,
     headers: HeaderMap,
 ) -> Response {
-    let token = bearer_of(&headers).or(params.token.as_deref());
-    let principal = match authenticate(&state, token).await {
+    let principal = match signed_in(&state, &headers, params.token.as_deref()).await {
         Ok(p) => p,
         Err(err) => return fail(Format::Json, StatusCode::UNAUTHORIZED, err),
     };

@@ -4,7 +4,9 @@
 //! connection_init in time, 4409 duplicate id, 4429 second init), and the
 //! legacy `graphql-ws` for older clients.
 
-use super::graphql_http::{authenticate, operation_name, params, precheck, shape, with_context};
+use super::graphql_http::{
+    authenticate, authenticate_key, operation_name, params, precheck, shape, with_context,
+};
 use super::metrics;
 use super::serve::ConnectionSlot;
 use super::state::AppState;
@@ -179,6 +181,8 @@ impl Connection {
         let mut shutdown = self.state.shutdown.clone();
         let mut last_heard = Instant::now();
         let far = Duration::from_secs(365 * 86400);
+        let mut revocations = self.state.feed.revocations();
+        let mut key: Option<String> = None;
         let expiry = tokio::time::sleep(far);
         tokio::pin!(expiry);
 
@@ -201,6 +205,7 @@ impl Connection {
                                 }
                             }
                             if let Some(p) = &self.principal {
+                                key.clone_from(&p.api_key);
                                 let left = p.expires_at + limits_leeway(&self.state) - Clock::default().now().timestamp();
                                 let left = Duration::from_secs(u64::try_from(left.max(0)).unwrap_or(0));
                                 expiry.as_mut().reset(tokio::time::Instant::now() + left.min(far));
@@ -223,14 +228,16 @@ impl Connection {
                     break Some(Close(4408, "Connection initialisation timeout"));
                 }
                 () = &mut expiry, if self.principal.is_some() => {
-                    // The token ran out: every subscription ends with an error.
-                    let ids: Vec<String> = self.subscriptions.keys().cloned().collect();
-                    for id in ids {
-                        self.stop(&id);
-                        let expired = AppError::Unauthenticated("the token has expired".into());
-                        let _ = socket.send(failed(id, expired).message()).await;
+                    let why = ("the token has expired", "Forbidden: the token has expired");
+                    break Some(self.end_all(&mut socket, why).await);
+                }
+                revoked = revocations.recv(), if key.is_some() => {
+                    // A lagging receiver missed ids; revocations are rare
+                    // enough that 64 in flight do not happen.
+                    if revoked.ok() == key {
+                        let why = ("the API key was revoked", "Forbidden: the API key was revoked");
+                        break Some(self.end_all(&mut socket, why).await);
                     }
-                    break Some(Close(4403, "Forbidden: the token has expired"));
                 }
                 _ = keepalive.tick() => {
                     if last_heard.elapsed() > limits.ws_keepalive() * 3 {
@@ -257,6 +264,22 @@ impl Connection {
         }
     }
 
+    /// The caller may no longer: every subscription ends with an
+    /// UNAUTHENTICATED error saying why, and then the socket (4403).
+    async fn end_all(
+        &mut self,
+        socket: &mut WebSocket,
+        (why, reason): (&'static str, &'static str),
+    ) -> Close {
+        let ids: Vec<String> = self.subscriptions.keys().cloned().collect();
+        for id in ids {
+            self.stop(&id);
+            let refused = AppError::Unauthenticated(why.into());
+            let _ = socket.send(failed(id, refused).message()).await;
+        }
+        Close(4403, reason)
+    }
+
     fn stop(&mut self, id: &str) {
         if let Some(task) = self.subscriptions.remove(id) {
             task.abort();
@@ -272,7 +295,11 @@ impl Connection {
                 if self.principal.is_some() {
                     return Err(Close(4429, "Too many initialisation requests"));
                 }
-                match authenticate(&self.state, token_of(&payload)).await {
+                let signed_in = match payload.get("apiKey").and_then(Value::as_str) {
+                    Some(secret) => authenticate_key(&self.state, secret).await,
+                    None => authenticate(&self.state, token_of(&payload)).await,
+                };
+                match signed_in {
                     Ok(principal) => {
                         self.principal = Some(principal);
                         let mut replies = vec![ServerFrame::ConnectionAck];

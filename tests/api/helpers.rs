@@ -173,8 +173,11 @@ impl Client {
             .post(&self.url)
             .header("accept", "application/graphql-response+json")
             .json(&json!({ "query": query, "variables": variables }));
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
+        // `key:<secret>` signs in with an API key instead of a token.
+        match self.token.as_deref().map(|t| t.split_once("key:")) {
+            Some(Some(("", secret))) => request = request.header("x-api-key", secret),
+            Some(_) => request = request.bearer_auth(self.token.as_deref().unwrap_or("")),
+            None => {}
         }
         let response = request.send().await.expect("request sent");
         let status = response.status().as_u16();

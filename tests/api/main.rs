@@ -4,6 +4,7 @@
 mod helpers;
 mod postgres;
 
+mod api_keys;
 mod auth;
 mod browser;
 mod bulk;

@@ -488,6 +488,7 @@ both_with!(an_expired_token_ends_its_subscriptions, |c| c
     0);
 postgres_only!(
     two_instances_deliver_each_others_changes,
+    a_key_revoked_on_one_instance_is_refused_on_another,
     events_wait_for_the_transactions_still_writing_before_them,
 );
 
@@ -625,4 +626,38 @@ async fn events_wait_for_the_transactions_still_writing_before_them(database_url
         last += 3;
     }
     ws.close().await;
+}
+
+async fn a_key_revoked_on_one_instance_is_refused_on_another(database_url: String) {
+    let a = spawn_instance(&database_url).await;
+    let b = spawn_instance(&database_url).await;
+    let admin = Client {
+        http: reqwest::Client::new(),
+        url: a.url.clone(),
+        token: Some(token("acme", "admin", hour_from_now())),
+    };
+    let created = admin
+        .ok(
+            "mutation { createApiKey(input: {name: \"sync\", role: VIEWER}) { secret apiKey { id } } }",
+            json!({}),
+        )
+        .await;
+    let secret = created["createApiKey"]["secret"]
+        .as_str()
+        .unwrap_or_default();
+    let mut ws = WsClient::connect(&b.url.replacen("http", "ws", 1), "graphql-transport-ws").await;
+    ws.send(json!({ "type": "connection_init", "payload": { "apiKey": secret } }))
+        .await;
+    assert_eq!(ws.message().await["type"], "connection_ack");
+    ws.subscribe("1", EVENTS, json!({ "after": null })).await;
+    admin
+        .ok(
+            "mutation($id: ID!) { revokeApiKey(id: $id) { id } }",
+            json!({ "id": created["createApiKey"]["apiKey"]["id"] }),
+        )
+        .await;
+    let ended = ws.message().await;
+    assert_eq!(ended["type"], "error", "{ended}");
+    assert_eq!(ws.closed().await, Some(4403));
+    drop((a.child, b.child));
 }
