@@ -28,6 +28,7 @@ const STORE: &[&[&str]] = &[
         "heatmaps",
         "history",
         "members",
+        "api_keys",
     ],
     &["risks", "risk_query"],
     &["custom_fields", "rescore"],
