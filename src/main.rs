@@ -205,6 +205,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     say!(
         "riskgraph listening on {url}/graphql\n  dashboard: {url}/{signed_in}\n  GraphiQL:  {url}/graphiql{signed_in}"
     );
+    if let Some(metrics) = app.metrics_addr {
+        say!("  metrics:   http://{metrics}/metrics");
+    }
     app.serve_until(shutdown_signal()).await;
     Ok(())
 }
