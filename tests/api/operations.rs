@@ -189,3 +189,37 @@ async fn metrics_count_what_the_service_did(app: TestApp) {
     );
     ws.close().await;
 }
+
+/// `--metrics-bind`: the scrape answers on its own address, not beside the
+/// API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_can_have_an_address_of_their_own() {
+    let apart = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let Some(app) = TestApp::start_with(crate::helpers::Backend::Sqlite, |c| {
+        c.metrics_bind = Some(apart);
+    })
+    .await
+    else {
+        return;
+    };
+    let own = app.app.metrics_addr.expect("a metrics address");
+    let base = app.url.trim_end_matches("/graphql");
+    let beside = app
+        .http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(beside.status(), 404);
+    let scrape = app
+        .http
+        .get(format!("http://{own}/metrics"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(scrape.status(), 200);
+    let text = scrape.text().await.expect("text");
+    prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
+        .expect("Prometheus text");
+    assert!(text.contains("riskgraph_db_connections"), "{text}");
+}
