@@ -97,9 +97,9 @@ impl Bench {
         (tasks * each) as f64 / started.elapsed().as_secs_f64()
     }
 
-    async fn gql(&self, query: &str, variables: Value) -> Value {
-        let body: Value = self
-            .http
+    /// The whole response body of one operation.
+    async fn post(&self, query: &str, variables: Value) -> Value {
+        self.http
             .post(&self.url)
             .bearer_auth(&self.token)
             .json(&json!({ "query": query, "variables": variables }))
@@ -108,7 +108,11 @@ impl Bench {
             .expect("sent")
             .json()
             .await
-            .expect("json");
+            .expect("json")
+    }
+
+    async fn gql(&self, query: &str, variables: Value) -> Value {
+        let body = self.post(query, variables).await;
         assert!(body.get("errors").is_none(), "{body}");
         body["data"].clone()
     }
@@ -224,17 +228,7 @@ async fn seed(bench: &Bench, n: usize) -> Seeded {
 /// missed by a timeout is a row of the table, not the end of the run.
 async fn timed(bench: &Bench, mutation: &str, variables: Value) -> String {
     let t = Instant::now();
-    let body: Value = bench
-        .http
-        .post(&bench.url)
-        .bearer_auth(&bench.token)
-        .json(&json!({ "query": mutation, "variables": variables }))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let body = bench.post(mutation, variables).await;
     let took = ms(t.elapsed());
     match body["errors"][0]["extensions"]["code"].as_str() {
         Some(code) => format!("{code} after {took}"),
