@@ -263,7 +263,7 @@ pub fn subscribe(
         let mut replay = cursor.is_some();
         loop {
             if replay {
-                let head = feed.head.load(Ordering::SeqCst);
+                let head = feed.head();
                 loop {
                     let batch = after(&feed.db, last, head, &scope).await?;
                     let full = batch.len() as u64 == BATCH;

@@ -148,7 +148,7 @@ pub async fn principal_for(
     if key.expires_at.is_some_and(|at| at <= now) {
         return Err(AppError::Unauthenticated("the API key has expired".into()));
     }
-    let role = Role::from_claim(&key.role).ok_or_else(|| AppError::internal("key role"))?;
+    let role = Role::from_stored(&key.role)?;
     let stale = key
         .last_used_at
         .is_none_or(|at| (now - at).num_seconds() >= USE_GRANULARITY_SECS);

@@ -381,7 +381,7 @@ fn check_document(
 }
 
 /// The HTTP status of a response whose errors say the database is gone.
-fn unavailable(format: Format, body: Value) -> Response {
+pub fn unavailable(format: Format, body: Value) -> Response {
     let mut response = reply(format, StatusCode::SERVICE_UNAVAILABLE, body);
     response
         .headers_mut()

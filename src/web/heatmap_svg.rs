@@ -2,7 +2,7 @@
 //! image, for reports and wiki pages. It runs the public `heatmap` query as
 //! the caller, so it shows exactly what the API would, and draws the answer.
 
-use super::graphql_http::{Format, execute, fail, signed_in};
+use super::graphql_http::{Format, execute, fail, signed_in, unavailable};
 use super::state::AppState;
 use crate::error::AppError;
 use async_graphql::Request;
@@ -54,10 +54,11 @@ pub async fn heatmap_svg(
     let (body, _) = execute(&state, &principal, request).await;
     if let Some(code) = body["errors"][0]["extensions"]["code"].as_str() {
         let status = match code {
+            // The API's own answer: 503 with Retry-After.
+            "UNAVAILABLE" => return unavailable(Format::Json, body),
             "NOT_FOUND" => StatusCode::NOT_FOUND,
             "FORBIDDEN" => StatusCode::FORBIDDEN,
             "BAD_USER_INPUT" => StatusCode::BAD_REQUEST,
-            "UNAVAILABLE" => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let mut response = (status, body.to_string()).into_response();

@@ -182,7 +182,6 @@ impl Connection {
         let mut last_heard = Instant::now();
         let far = Duration::from_secs(365 * 86400);
         let mut revocations = self.state.feed.revocations();
-        let mut key: Option<String> = None;
         let expiry = tokio::time::sleep(far);
         tokio::pin!(expiry);
 
@@ -205,7 +204,6 @@ impl Connection {
                                 }
                             }
                             if let Some(p) = &self.principal {
-                                key.clone_from(&p.api_key);
                                 let left = p.expires_at + limits_leeway(&self.state) - Clock::default().now().timestamp();
                                 let left = Duration::from_secs(u64::try_from(left.max(0)).unwrap_or(0));
                                 expiry.as_mut().reset(tokio::time::Instant::now() + left.min(far));
@@ -231,10 +229,10 @@ impl Connection {
                     let why = ("the token has expired", "Forbidden: the token has expired");
                     break Some(self.end_all(&mut socket, why).await);
                 }
-                revoked = revocations.recv(), if key.is_some() => {
+                revoked = revocations.recv(), if self.api_key().is_some() => {
                     // A lagging receiver missed ids; revocations are rare
                     // enough that 64 in flight do not happen.
-                    if revoked.ok() == key {
+                    if revoked.ok().as_deref() == self.api_key() {
                         let why = ("the API key was revoked", "Forbidden: the API key was revoked");
                         break Some(self.end_all(&mut socket, why).await);
                     }
@@ -262,6 +260,11 @@ impl Connection {
             };
             let _ = socket.send(Message::Close(Some(frame))).await;
         }
+    }
+
+    /// The API key the socket signed in with, if it did.
+    fn api_key(&self) -> Option<&str> {
+        self.principal.as_ref()?.api_key.as_deref()
     }
 
     /// The caller may no longer: every subscription ends with an
