@@ -120,8 +120,8 @@ pub async fn append(db: &impl ConnectionTrait, events: Vec<NewEvent<'_>>) -> App
 }
 
 /// Up to `limit` events after `seq`, oldest first. On PostgreSQL also the
-/// transactions running when they were read: one statement, so the events
-/// and the list come from the same snapshot.
+/// transactions on this database running when they were read: one
+/// statement, so the events and the list come from the same snapshot.
 pub async fn tail(
     db: &impl ConnectionTrait,
     seq: i64,
@@ -139,7 +139,14 @@ pub async fn tail(
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT e.*, array_to_string(ARRAY(SELECT pg_snapshot_xip(s.snap)::text), ',') AS in_flight \
+            // Transaction ids are the cluster's: only those of sessions on
+            // this database can hold a seq, so a long transaction in another
+            // database never holds the feed back. (A 64-bit id's low 32 bits
+            // are the session's `backend_xid`.)
+            "SELECT e.*, array_to_string(ARRAY(SELECT x::text FROM pg_snapshot_xip(s.snap) x \
+               WHERE x::text::bigint % 4294967296 IN (SELECT backend_xid::text::bigint \
+                 FROM pg_stat_activity WHERE datname = current_database() AND backend_xid IS NOT NULL)), \
+             ',') AS in_flight \
              FROM (SELECT pg_current_snapshot() AS snap) s \
              CROSS JOIN LATERAL (SELECT * FROM risk_events WHERE seq > $1 ORDER BY seq LIMIT $2) e",
             [seq.into(), (limit as i64).into()],
