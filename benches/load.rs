@@ -5,6 +5,8 @@
 //!     cargo bench --bench load                  # SQLite, and PostgreSQL when installed
 //!     RISKS=20000 cargo bench --bench load      # a smaller register
 //!     cargo bench --bench load -- --quick       # 2,000 risks: does it run (CI)
+//!     cargo bench --bench load -- control remap # only the rows named
+//!     cargo bench --bench load -- postgres page # ... on one database
 //!
 //! Numbers are wall-clock on whatever machine runs it; they are reported, not
 //! asserted (the tests assert statement counts instead).
@@ -496,7 +498,51 @@ async fn pushes(bench: &Bench, register: &str, ids: &[String], subscribers: usiz
     })
 }
 
-async fn run(backend: &str, database_url: String, n: usize, subscribers: usize) -> Vec<Row> {
+const BACKENDS: &[&str] = &["sqlite", "postgres"];
+const ROWS: &[&str] = &[
+    "typename", "heatmap", "page", "updates", "pushes", "control", "remap",
+];
+
+/// The rows a run measures: all, or those named on the command line.
+struct Only(Vec<String>);
+
+impl Only {
+    fn from_args() -> Self {
+        Only(
+            std::env::args()
+                .skip(1)
+                .filter(|a| !a.starts_with("--"))
+                .collect(),
+        )
+    }
+
+    fn named(&self, among: &[&str]) -> Vec<&String> {
+        self.0
+            .iter()
+            .filter(|a| among.contains(&a.as_str()))
+            .collect()
+    }
+
+    /// Whether `row` (or a database, `sqlite` or `postgres`) is measured:
+    /// all are when none of its kind is named.
+    fn wants(&self, what: &str) -> bool {
+        let kind: &[&str] = if BACKENDS.contains(&what) {
+            BACKENDS
+        } else {
+            ROWS
+        };
+        let named = self.named(kind);
+        named.is_empty() || named.iter().any(|a| *a == what)
+    }
+}
+
+async fn run(
+    backend: &str,
+    database_url: String,
+    n: usize,
+    subscribers: usize,
+    only: &Only,
+) -> Vec<Row> {
     let mut config = Config::for_database(database_url, SECRET);
     config.limits.feed_buffer = 65_536;
     let app = App::spawn(config, Clock::default()).await.expect("starts");
@@ -535,13 +581,27 @@ async fn run(backend: &str, database_url: String, n: usize, subscribers: usize) 
             .await
             .expect("analyzes");
     }
-    rows.push(typename(&bench).await);
-    rows.push(heatmap(&bench, &register, n).await);
-    rows.push(page(&bench, &register).await);
-    rows.push(updates(&bench, &ids).await);
-    rows.extend(pushes(&bench, &register, &ids, subscribers).await);
-    rows.push(control_fails(&bench, &control, n).await);
-    rows.push(remap(&bench, &register, n).await);
+    if only.wants("typename") {
+        rows.push(typename(&bench).await);
+    }
+    if only.wants("heatmap") {
+        rows.push(heatmap(&bench, &register, n).await);
+    }
+    if only.wants("page") {
+        rows.push(page(&bench, &register).await);
+    }
+    if only.wants("updates") {
+        rows.push(updates(&bench, &ids).await);
+    }
+    if only.wants("pushes") {
+        rows.extend(pushes(&bench, &register, &ids, subscribers).await);
+    }
+    if only.wants("control") {
+        rows.push(control_fails(&bench, &control, n).await);
+    }
+    if only.wants("remap") {
+        rows.push(remap(&bench, &register, n).await);
+    }
     rows.into_iter()
         .map(|(what, got, target)| (format!("{backend}: {what}"), got, target))
         .collect()
@@ -560,19 +620,20 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(if quick { 20 } else { 1_000 });
+    let only = Only::from_args();
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut rows = run(
-        "SQLite",
-        format!(
+    let mut rows = Vec::new();
+    if only.wants("sqlite") {
+        let url = format!(
             "sqlite://{}?mode=rwc",
             dir.path().join("bench.db").display()
-        ),
-        n,
-        subscribers,
-    )
-    .await;
-    if let Some(url) = postgres::fresh_database(true).await {
-        rows.extend(run("PostgreSQL", url, n, subscribers).await);
+        );
+        rows.extend(run("SQLite", url, n, subscribers, &only).await);
+    }
+    if only.wants("postgres")
+        && let Some(url) = postgres::fresh_database(true).await
+    {
+        rows.extend(run("PostgreSQL", url, n, subscribers, &only).await);
     }
     let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(10);
     println!("\n| {:width$} | measured | target |", "what");
