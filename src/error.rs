@@ -93,6 +93,27 @@ impl AppError {
         }
     }
 
+    /// Names what the error is about in its message, for an operation on
+    /// many things at once (`ids[3] (risk_…): the risk is at version 4`).
+    pub fn about(self, what: &str) -> Self {
+        let named = |m: String| format!("{what}: {m}");
+        match self {
+            Self::Unauthenticated(m) => Self::Unauthenticated(named(m)),
+            Self::Forbidden(m) => Self::Forbidden(named(m)),
+            Self::NotFound(m) => Self::NotFound(named(m)),
+            Self::LimitExceeded(m) => Self::LimitExceeded(named(m)),
+            Self::BadUserInput { field, message } => Self::BadUserInput {
+                field,
+                message: named(message),
+            },
+            Self::Conflict { field, message } => Self::Conflict {
+                field,
+                message: named(message),
+            },
+            other @ (Self::Unavailable | Self::Internal { .. }) => other,
+        }
+    }
+
     /// Prefixes the field of an input error, for errors found in a nested input.
     pub fn within(self, prefix: &str) -> Self {
         match self {

@@ -454,6 +454,26 @@ impl RiskMutation {
         Ok(Some(Risk(saved)))
     }
 
+    /// Changes the same fields of many risks, by the rules of updateRisk, in
+    /// one transaction: every risk changes (each with its event) or none
+    /// does. At most 500 risks. Answers the risks in the order of `ids`.
+    async fn bulk_update_risks(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The risks to change; at most 500, each once.")] ids: Vec<ID>,
+        #[graphql(desc = "The fields to change, the same for every risk.")] input: RiskPatch,
+        #[graphql(
+            desc = "Refuse with CONFLICT, changing nothing, unless each risk is at the version given for it, in the order of `ids`."
+        )]
+        expected_versions: Option<Vec<i32>>,
+    ) -> AppResult<Vec<Risk>> {
+        let actor = ctx.actor(Role::Editor)?;
+        let ids: Vec<String> = ids.into_iter().map(|id| id.0).collect();
+        let saved =
+            store::risks::bulk_update(actor, &ids, input, expected_versions.as_deref()).await?;
+        Ok(saved.into_iter().map(Risk).collect())
+    }
+
     /// Sets status ARCHIVED: the risk leaves lists and heatmaps unless asked for.
     async fn archive_risk(
         &self,

@@ -169,14 +169,75 @@ pub async fn update(
     cause: (RiskEventKind, ChangeCause),
 ) -> AppResult<risk::Model> {
     let tx = db.begin().await?;
-    let before = find_for_update::<risk::Entity>(&tx, &principal.org_id, id).await?;
+    let after = update_in(&tx, principal, now, id, patch, expected_version, cause).await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// Most risks one bulk update may change.
+pub const BULK_MAX: usize = 500;
+
+/// Applies one patch to many risks in one transaction: all of them change,
+/// each with its event, or none does. Risks are locked in id order, so bulk
+/// updates of overlapping sets wait for each other instead of deadlocking;
+/// the answer keeps the order of `ids`. An error names the risk it is about.
+pub async fn bulk_update(
+    Actor { db, principal, now }: Actor<'_>,
+    ids: &[String],
+    patch: RiskPatch,
+    expected_versions: Option<&[i32]>,
+) -> AppResult<Vec<risk::Model>> {
+    if ids.len() > BULK_MAX {
+        return Err(AppError::LimitExceeded(format!(
+            "at most {BULK_MAX} risks at once"
+        )));
+    }
+    if expected_versions.is_some_and(|v| v.len() != ids.len()) {
+        return Err(AppError::bad_input(
+            "expectedVersions",
+            "give one version for each id, in the same order",
+        ));
+    }
+    let mut order: Vec<usize> = (0..ids.len()).collect();
+    order.sort_by(|&a, &b| ids[a].cmp(&ids[b]));
+    if let Some(twice) = order.windows(2).find(|w| ids[w[0]] == ids[w[1]]) {
+        return Err(AppError::bad_input(
+            "ids",
+            format!("{} is given twice", ids[twice[1]]),
+        ));
+    }
+    let cause = (RiskEventKind::Updated, ChangeCause::RiskUpdated);
+    let tx = db.begin().await?;
+    let mut saved = vec![None; ids.len()];
+    for i in order {
+        let expected = expected_versions.map(|v| v[i]);
+        let after = update_in(&tx, principal, now, &ids[i], patch.clone(), expected, cause)
+            .await
+            .map_err(|e| e.about(&format!("ids[{i}] ({})", ids[i])))?;
+        saved[i] = Some(after);
+    }
+    tx.commit().await?;
+    Ok(saved.into_iter().flatten().collect())
+}
+
+/// `update` inside the caller's transaction.
+async fn update_in(
+    tx: &impl ConnectionTrait,
+    principal: &Principal,
+    now: DateTime<Utc>,
+    id: &str,
+    patch: RiskPatch,
+    expected_version: Option<i32>,
+    cause: (RiskEventKind, ChangeCause),
+) -> AppResult<risk::Model> {
+    let before = find_for_update::<risk::Entity>(tx, &principal.org_id, id).await?;
     if expected_version.is_some_and(|v| v != before.version) {
         return Err(AppError::conflict(
             Some("expectedVersion"),
             format!("the risk is at version {}", before.version),
         ));
     }
-    let register = find::<register::Entity>(&tx, &principal.org_id, &before.register_id).await?;
+    let register = find::<register::Entity>(tx, &principal.org_id, &before.register_id).await?;
     let scales = Scales::of(&register)?;
     let mut after = before.clone();
     let ctx = PatchContext {
@@ -185,23 +246,22 @@ pub async fn update(
         actor_id: &principal.member_id,
     };
     let values = rules::apply(&mut after, patch, &ctx)?;
-    check_references(&tx, Some(&before), &after).await?;
-    let mitigations = mitigations_of(&tx, std::slice::from_ref(&before.id)).await?;
+    check_references(tx, Some(&before), &after).await?;
+    let mitigations = mitigations_of(tx, std::slice::from_ref(&before.id)).await?;
     rules::rescore(
         &mut after,
         &scales,
         mitigations.get(&before.id).map_or(&[], Vec::as_slice),
     );
     let mut changes = risk_changes(Some(&before), &after);
-    changes.extend(custom_fields::write_values(&tx, &after, values, false).await?);
+    changes.extend(custom_fields::write_values(tx, &after, values, false).await?);
     if changes.is_empty() {
-        tx.commit().await?;
         return Ok(before);
     }
     after.version = before.version + 1;
     after.updated_at = now;
     after.updated_by = Some(principal.member_id.clone());
-    save(&tx, &before, &after).await?;
+    save(tx, &before, &after).await?;
     let how = Recorded {
         kind: cause.0,
         cause: cause.1,
@@ -209,8 +269,7 @@ pub async fn update(
         at: now,
     };
     let e = event(&after, Some((&before, &scales)), &scales, how, changes);
-    events::append(&tx, vec![e]).await?;
-    tx.commit().await?;
+    events::append(tx, vec![e]).await?;
     Ok(after)
 }
 

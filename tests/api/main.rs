@@ -8,6 +8,7 @@ mod api_keys;
 mod auth;
 mod browser;
 mod bulk;
+mod bulk_edits;
 mod controls;
 mod custom_fields;
 mod errors;
