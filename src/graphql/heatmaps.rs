@@ -7,7 +7,7 @@ use super::risks::Risk;
 use super::scores::{RiskBand, ScaleLevel, band, levels};
 use crate::domain::enums::{RiskStatus, ScoreBasis};
 use crate::domain::inputs::RiskFilter;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::store::{heatmaps, risk_query};
 use async_graphql::{Context, ID, Object, SimpleObject};
 use entity::risk;
@@ -156,14 +156,7 @@ impl HeatmapCell {
         )]
         first: Option<i32>,
     ) -> AppResult<Vec<Risk>> {
-        let max = ctx.services()?.limits.max_page_size;
-        let first = u64::try_from(first.unwrap_or(10))
-            .map_err(|_| AppError::bad_input("first", "must not be negative"))?;
-        if first > max as u64 {
-            return Err(AppError::LimitExceeded(format!(
-                "first may be at most {max}"
-            )));
-        }
+        let first = super::page_size(ctx, first, 10)?;
         if self.count == 0 || first == 0 {
             return Ok(Vec::new());
         }

@@ -9,7 +9,7 @@ use crate::domain::date::Timestamp;
 use crate::domain::enums::{ChangeCause, RiskEventKind};
 use crate::domain::history::FieldChange as Change;
 use crate::domain::scoring::Score;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::feed::{Event, parse_cursor};
 use crate::store::history::{self, Selection};
 use async_graphql::{Context, ID, Json, Object, SimpleObject};
@@ -113,14 +113,7 @@ pub async fn events_page(
     first: Option<i32>,
 ) -> AppResult<RiskEventConnection> {
     let actor = ctx.viewer()?;
-    let max = ctx.services()?.limits.max_page_size;
-    let first = u64::try_from(first.unwrap_or(100))
-        .map_err(|_| AppError::bad_input("first", "must not be negative"))?;
-    if first > max as u64 {
-        return Err(AppError::LimitExceeded(format!(
-            "first may be at most {max}"
-        )));
-    }
+    let first = super::page_size(ctx, first, 100)?;
     let after = after.map(|a| parse_cursor("after", a)).transpose()?;
     let selection = Selection {
         org_id: actor.org_id(),

@@ -8,6 +8,7 @@ pub mod custom_fields;
 pub mod heatmaps;
 pub mod history;
 pub mod loaders;
+pub mod members;
 pub mod registers;
 pub mod risks;
 pub mod scores;
@@ -43,6 +44,7 @@ pub struct Query(
     risks::RiskQuery,
     controls::ControlQuery,
     api_keys::ApiKeyQuery,
+    members::MemberQuery,
 );
 
 /// Changes. Each field is one transaction with its events: it applies
@@ -56,6 +58,7 @@ pub struct MutationFields(
     risks::RiskMutation,
     controls::ControlMutation,
     api_keys::ApiKeyMutation,
+    members::MemberMutation,
 );
 
 /// The mutation root. Each of its fields reports its own error and answers
@@ -132,6 +135,21 @@ pub fn schema(limits: &Limits, services: Services) -> RiskgraphSchema {
 /// The SDL of the schema, as checked in at `schema.graphql`.
 pub fn sdl() -> String {
     builder(&Limits::default()).finish().sdl()
+}
+
+/// How many items a page asks for: `first`, or `default` when not given;
+/// LIMIT_EXCEEDED past the largest page.
+pub fn page_size(ctx: &Context<'_>, first: Option<i32>, default: u64) -> AppResult<u64> {
+    let max = ctx.services()?.limits.max_page_size;
+    let first = first.map_or(Ok(default), |f| {
+        u64::try_from(f).map_err(|_| AppError::bad_input("first", "must not be negative"))
+    })?;
+    if first > max as u64 {
+        return Err(AppError::LimitExceeded(format!(
+            "first may be at most {max}"
+        )));
+    }
+    Ok(first)
 }
 
 /// What resolvers read from the context, without `unwrap`s.

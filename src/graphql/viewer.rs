@@ -56,7 +56,8 @@ impl Organization {
 
 pub struct Member(pub member::Model);
 
-/// A person of the organization, known from the claims of their tokens.
+/// A person of the organization, known from the claims of their tokens (or
+/// added by an admin before their first sign-in).
 #[Object]
 impl Member {
     /// Global ID.
@@ -75,7 +76,7 @@ impl Member {
     async fn role(&self) -> AppResult<Role> {
         Role::from_stored(&self.0.role)
     }
-    /// When the member first signed in.
+    /// When the member was added or first signed in.
     async fn created_at(&self) -> Timestamp {
         Timestamp(self.0.created_at)
     }

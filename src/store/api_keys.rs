@@ -11,6 +11,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use entity::{api_key, member};
 use rand::RngCore;
+
+/// How the member an API key acts as is told apart from people.
+pub const SUBJECT_PREFIX: &str = "api-key:";
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
     DbBackend, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Statement, TransactionTrait,
@@ -65,7 +68,7 @@ pub async fn create(
     let member = member::ActiveModel {
         id: Set(new_id(Kind::Member)),
         org_id: Set(principal.org_id.clone()),
-        subject: Set(format!("api-key:{id}")),
+        subject: Set(format!("{SUBJECT_PREFIX}{id}")),
         email: Set(None),
         name: Set(Some(name.to_owned())),
         role: Set(role.as_str().to_owned()),

@@ -8,8 +8,11 @@ use crate::domain::identifiers::{Kind, new_id};
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Utc};
 use entity::{member, organization};
-use sea_orm::sea_query::Query;
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, Query, SimpleExpr};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, Order, QueryFilter,
+    QueryOrder, QuerySelect,
+};
 
 /// The principal of verified claims. The common case (a known member whose
 /// claims have not changed) costs one statement.
@@ -39,18 +42,25 @@ pub async fn principal_for(
         .one(db)
         .await?;
     let member = match found {
-        Some(m) if m.role == role.as_str() && m.name == claims.name && m.email == claims.email => m,
+        // A claim the token leaves out keeps what is known: the name and
+        // email an admin gave a member before their first sign-in.
         Some(m) => {
-            member::Entity::update(member::ActiveModel {
-                id: Set(m.id.clone()),
-                role: Set(role.as_str().to_owned()),
-                name: Set(claims.name.clone()),
-                email: Set(claims.email.clone()),
-                updated_at: Set(now),
-                ..Default::default()
-            })
-            .exec(db)
-            .await?
+            let name = claims.name.clone().or_else(|| m.name.clone());
+            let email = claims.email.clone().or_else(|| m.email.clone());
+            if m.role == role.as_str() && m.name == name && m.email == email {
+                m
+            } else {
+                member::Entity::update(member::ActiveModel {
+                    id: Set(m.id.clone()),
+                    role: Set(role.as_str().to_owned()),
+                    name: Set(name),
+                    email: Set(email),
+                    updated_at: Set(now),
+                    ..Default::default()
+                })
+                .exec(db)
+                .await?
+            }
         }
         None => create_member(db, claims, role, now).await?,
     };
@@ -113,4 +123,104 @@ pub async fn organization(
         .one(db)
         .await?
         .ok_or_else(|| AppError::not_found("organization"))
+}
+
+/// How members are listed: by display name, ignoring case, then id.
+fn display_name() -> SimpleExpr {
+    Func::lower(Func::coalesce([
+        Expr::col(member::Column::Name),
+        Expr::col(member::Column::Email),
+        Expr::col(member::Column::Subject),
+    ]))
+    .into()
+}
+
+/// Where a page of members starts: after this display name and id.
+pub struct After {
+    pub name: String,
+    pub id: String,
+}
+
+/// A page of the organization's people (API keys are not people), by
+/// display name; `search` matches name, email or subject, ignoring case.
+/// Returns one row more than `first` when more follow.
+pub async fn list(
+    Actor { db, principal, .. }: Actor<'_>,
+    search: Option<&str>,
+    after: Option<After>,
+    first: u64,
+) -> AppResult<Vec<(String, member::Model)>> {
+    use member::Column as C;
+    let mut query = member::Entity::find()
+        .filter(C::OrgId.eq(&principal.org_id))
+        .filter(C::Subject.not_like(format!("{}%", crate::store::api_keys::SUBJECT_PREFIX)));
+    if let Some(pattern) = search.and_then(super::contains_pattern) {
+        query = query.filter(
+            Condition::any()
+                .add(super::lower_like(C::Name, &pattern))
+                .add(super::lower_like(C::Email, &pattern))
+                .add(super::lower_like(C::Subject, &pattern)),
+        );
+    }
+    if let Some(After { name, id }) = after {
+        query = query.filter(
+            Condition::any()
+                .add(display_name().gt(name.clone()))
+                .add(display_name().eq(name).and(Expr::col(C::Id).gt(id))),
+        );
+    }
+    let rows = query
+        .column_as(display_name(), "display_name")
+        .order_by(display_name(), Order::Asc)
+        .order_by_asc(C::Id)
+        .limit(first + 1)
+        .into_model::<Listed>()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.display_name, r.member))
+        .collect())
+}
+
+#[derive(sea_orm::FromQueryResult)]
+struct Listed {
+    display_name: String,
+    #[sea_orm(nested)]
+    member: member::Model,
+}
+
+/// Adds a person before their first sign-in, so risks can be assigned to
+/// them; their first token (same `sub`) signs in as this member.
+pub async fn create(
+    Actor { db, principal, now }: Actor<'_>,
+    subject: &str,
+    name: Option<String>,
+    email: Option<String>,
+    role: Role,
+) -> AppResult<member::Model> {
+    let taken = member::Entity::find()
+        .filter(member::Column::OrgId.eq(&principal.org_id))
+        .filter(member::Column::Subject.eq(subject))
+        .one(db)
+        .await?;
+    if taken.is_some() {
+        return Err(AppError::conflict(
+            Some("subject"),
+            "a member with this subject already exists",
+        ));
+    }
+    let model = member::ActiveModel {
+        id: Set(new_id(Kind::Member)),
+        org_id: Set(principal.org_id.clone()),
+        subject: Set(subject.to_owned()),
+        email: Set(email),
+        name: Set(name),
+        role: Set(role.as_str().to_owned()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    Ok(member::Entity::insert(model)
+        .exec_with_returning(db)
+        .await?)
 }

@@ -19,6 +19,7 @@ use crate::auth::Principal;
 use crate::config::Limits;
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, IntoColumnRef, LikeExpr, SimpleExpr};
 use sea_orm::{
     ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr,
     EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Select, Statement,
@@ -118,6 +119,26 @@ impl StatementCounter {
             kept.push(statement.clone());
         }
     }
+}
+
+/// The LIKE pattern of a search for `text` anywhere, lower-cased and with
+/// LIKE's own characters escaped; None for blank text, which finds all.
+pub fn contains_pattern(text: &str) -> Option<String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    let escaped = text
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    Some(format!("%{escaped}%"))
+}
+
+/// Whether `column`, lower-cased, matches a [`contains_pattern`].
+pub fn lower_like(column: impl IntoColumnRef, pattern: &str) -> SimpleExpr {
+    Expr::expr(Func::lower(Expr::col(column))).like(LikeExpr::new(pattern).escape('\\'))
 }
 
 /// Connects. On PostgreSQL a request that cannot get a connection within

@@ -11,7 +11,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::risk;
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, NullOrdering, SimpleExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, NullOrdering, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Select, Value,
@@ -88,22 +88,12 @@ pub fn condition(org_id: &str, filter: &RiskFilter, search: Option<&str>) -> Con
     if let Some(Timestamp(since)) = f.updated_since {
         cond = cond.add(C::UpdatedAt.gte(since));
     }
-    if let Some(text) = search.map(str::trim).filter(|s| !s.is_empty()) {
-        let escaped = text
-            .to_lowercase()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        let pattern = format!("%{escaped}%");
-        let like = |column: C| {
-            Expr::expr(Func::lower(Expr::col(column)))
-                .like(LikeExpr::new(pattern.clone()).escape('\\'))
-        };
+    if let Some(pattern) = search.and_then(super::contains_pattern) {
         cond = cond.add(
             Condition::any()
-                .add(like(C::Identifier))
-                .add(like(C::Title))
-                .add(like(C::Description)),
+                .add(super::lower_like(C::Identifier, &pattern))
+                .add(super::lower_like(C::Title, &pattern))
+                .add(super::lower_like(C::Description, &pattern)),
         );
     }
     cond

@@ -18,6 +18,7 @@ mod fixtures;
 mod hardening;
 mod heatmaps;
 mod layers;
+mod members;
 mod operations;
 mod pages;
 mod pagination;
