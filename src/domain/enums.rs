@@ -238,9 +238,50 @@ stored_enum! {
     }
 }
 
+stored_enum! {
+    /// What a breakdown groups a register's risks by.
+    BreakdownKey {
+        /// The category text.
+        Category = "CATEGORY",
+        /// The department text.
+        Department = "DEPARTMENT",
+        /// The owner; the key is the member's ID.
+        Owner = "OWNER",
+        /// The severity; the key is its ID.
+        Severity = "SEVERITY",
+        /// The status.
+        Status = "STATUS",
+        /// The stage.
+        Stage = "STAGE",
+        /// The treatment strategy.
+        Treatment = "TREATMENT",
+        /// The band of the chosen basis; the key is the band's position,
+        /// lowest first from 0.
+        Band = "BAND",
+    }
+}
+
+/// How an enumeration's stored name reads to a person: `NOT_SET` is
+/// "Not set".
+pub fn label(stored: &str) -> String {
+    let spaced = stored.to_lowercase().replace('_', " ");
+    let mut chars = spaced.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_names_read_as_words() {
+        assert_eq!(label("NOT_SET"), "Not set");
+        assert_eq!(label("OPEN"), "Open");
+        assert_eq!(label(""), "");
+    }
 
     #[test]
     fn stored_names_round_trip() {

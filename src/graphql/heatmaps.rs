@@ -1,11 +1,11 @@
-//! Heatmaps and register summaries: dense likelihood x impact grids and
-//! counts, aggregated in SQL over the stored score columns.
+//! Heatmaps, register summaries and breakdowns: dense likelihood x impact
+//! grids and counts, aggregated in SQL over the stored score columns.
 
 use super::ContextExt;
 use super::registers::Register;
 use super::risks::Risk;
 use super::scores::{RiskBand, ScaleLevel, band, levels};
-use crate::domain::enums::{RiskStatus, ScoreBasis};
+use crate::domain::enums::{self, BreakdownKey, RiskStatus, ScoreBasis};
 use crate::domain::inputs::RiskFilter;
 use crate::error::AppResult;
 use crate::store::{heatmaps, risk_query};
@@ -307,4 +307,91 @@ pub async fn summary(ctx: &Context<'_>, register: &Register) -> AppResult<Regist
             })
             .collect(),
     })
+}
+
+/// One group of a breakdown, for a chart.
+#[derive(SimpleObject)]
+pub struct BreakdownGroup {
+    /// What the risks share: the text, the enumeration value, the member or
+    /// severity ID, or the band's position; null for risks without one.
+    pub key: Option<String>,
+    /// How a person reads the key: the owner's name, the severity's or band's
+    /// name, `Not set` for a missing key.
+    pub label: String,
+    /// How many risks.
+    pub count: i64,
+    /// The average score of those of them that are scored; null when none is.
+    pub average_score: Option<f64>,
+    /// The highest score among them; null when none is scored.
+    pub max_score: Option<f64>,
+}
+
+/// The register's risks that match `filter`, grouped by `by`: bands lowest
+/// first, every other key by count, largest first, then label.
+pub async fn breakdown(
+    ctx: &Context<'_>,
+    register: &Register,
+    by: BreakdownKey,
+    basis: ScoreBasis,
+    filter: Option<RiskFilter>,
+) -> AppResult<Vec<BreakdownGroup>> {
+    let actor = ctx.viewer()?;
+    let mut filter = filter.unwrap_or_default();
+    filter.register_id = Some(ID(register.model.id.clone()));
+    let condition = risk_query::condition(actor.org_id(), &filter, None);
+    let groups = heatmaps::breakdown(actor.db, condition, by, basis).await?;
+    let ids = || groups.iter().filter_map(|g| g.key.clone());
+    let loaders = ctx.loaders()?;
+    let names: HashMap<String, String> = match by {
+        BreakdownKey::Owner => loaders
+            .members
+            .load_many(ids())
+            .await?
+            .into_iter()
+            .map(|(id, m)| (id, m.name.or(m.email).unwrap_or(m.subject)))
+            .collect(),
+        BreakdownKey::Severity => loaders
+            .severities
+            .load_many(ids())
+            .await?
+            .into_iter()
+            .map(|(id, s)| (id, s.name))
+            .collect(),
+        _ => HashMap::new(),
+    };
+    let label = |key: &str| match by {
+        BreakdownKey::Owner | BreakdownKey::Severity => names.get(key).cloned(),
+        BreakdownKey::Band => key
+            .parse::<usize>()
+            .ok()
+            .and_then(|b| register.scales.bands.get(b))
+            .map(|b| b.name.clone()),
+        BreakdownKey::Status | BreakdownKey::Stage | BreakdownKey::Treatment => {
+            Some(enums::label(key))
+        }
+        BreakdownKey::Category | BreakdownKey::Department => Some(key.to_owned()),
+    };
+    let mut answered: Vec<BreakdownGroup> = groups
+        .into_iter()
+        .map(|g| BreakdownGroup {
+            label: g.key.as_deref().and_then(label).unwrap_or_else(|| {
+                if by == BreakdownKey::Band {
+                    "Unscored"
+                } else {
+                    "Not set"
+                }
+                .into()
+            }),
+            key: g.key,
+            count: g.count,
+            average_score: g.average,
+            max_score: g.max,
+        })
+        .collect();
+    if by == BreakdownKey::Band {
+        answered.sort_by_key(|g| g.key.as_deref().and_then(|k| k.parse::<usize>().ok()));
+    } else {
+        answered.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.label.cmp(&b.label)));
+    }
+    Ok(answered)
 }

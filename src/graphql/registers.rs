@@ -2,12 +2,11 @@
 
 use super::ContextExt;
 use super::custom_fields::CustomFieldDefinition;
-use super::heatmaps::{Heatmap, RegisterSummary, heatmap, summary};
+use super::heatmaps::{BreakdownGroup, Heatmap, RegisterSummary, breakdown, heatmap, summary};
 use super::risks::{RiskConnection, risk_connection};
 use super::scores::RiskScales;
 use crate::domain::date::Timestamp;
-use crate::domain::enums::Role;
-use crate::domain::enums::ScoreBasis;
+use crate::domain::enums::{BreakdownKey, Role, ScoreBasis};
 use crate::domain::inputs::{CreateRegisterInput, RiskFilter, RiskOrder, UpdateRegisterInput};
 use crate::domain::scales::Scales;
 use crate::error::AppResult;
@@ -140,6 +139,24 @@ impl Register {
     /// its risks by status.
     async fn summary(&self, ctx: &Context<'_>) -> AppResult<RegisterSummary> {
         summary(ctx, self).await
+    }
+    /// The register's risks that match the filter, grouped for a chart:
+    /// count, average and highest score per group, in one aggregate. As in
+    /// `risks`, ARCHIVED risks are left out unless the filter asks for them.
+    /// Bands come lowest first; other groups by count, largest first.
+    async fn breakdown(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to group by.")] by: BreakdownKey,
+        #[graphql(
+            default_with = "Some(ScoreBasis::Residual)",
+            desc = "Which scores (and, for BAND, which bands) to report; RESIDUAL when null."
+        )]
+        basis: Option<ScoreBasis>,
+        #[graphql(desc = "Which risks; its registerId is ignored.")] filter: Option<RiskFilter>,
+    ) -> AppResult<Vec<BreakdownGroup>> {
+        let basis = basis.unwrap_or(ScoreBasis::Residual);
+        breakdown(ctx, self, by, basis, filter).await
     }
     /// Grows by one with every change; pass as expectedVersion to update safely.
     async fn version(&self) -> i32 {

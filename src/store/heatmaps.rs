@@ -1,8 +1,8 @@
-//! Heatmaps and register summaries, counted by SQL aggregation over the
+//! Heatmaps, register summaries and breakdowns, counted by SQL aggregation over the
 //! stored score columns: never by loading risks.
 
-use crate::domain::enums::RiskStatus;
 use crate::domain::enums::ScoreBasis;
+use crate::domain::enums::{BreakdownKey, RiskStatus};
 use crate::domain::risk::{UNSCORED_CELL, heatmap_cell};
 use crate::error::AppResult;
 use entity::{risk, risk_cell_count};
@@ -196,4 +196,61 @@ pub async fn summary_counts(
         .into_tuple()
         .all(db)
         .await?)
+}
+
+/// One group of a breakdown: its key (None for risks without one), how many
+/// risks, and the average and highest score of those that are scored.
+pub struct Group {
+    pub key: Option<String>,
+    pub count: i64,
+    pub average: Option<f64>,
+    pub max: Option<f64>,
+}
+
+/// The risks `condition` selects, grouped by `by`, with scores of `basis`:
+/// one aggregate statement.
+pub async fn breakdown(
+    db: &impl ConnectionTrait,
+    condition: Condition,
+    by: BreakdownKey,
+    basis: ScoreBasis,
+) -> AppResult<Vec<Group>> {
+    use risk::Column as C;
+    let inherent = basis == ScoreBasis::Inherent;
+    let key = match by {
+        BreakdownKey::Category => C::Category,
+        BreakdownKey::Department => C::Department,
+        BreakdownKey::Owner => C::OwnerId,
+        BreakdownKey::Severity => C::SeverityId,
+        BreakdownKey::Status => C::Status,
+        BreakdownKey::Stage => C::Stage,
+        BreakdownKey::Treatment => C::Treatment,
+        BreakdownKey::Band if inherent => C::InherentBand,
+        BreakdownKey::Band => C::ResidualBand,
+    };
+    let score = if inherent {
+        C::InherentScore
+    } else {
+        C::ResidualScore
+    };
+    let rows: Vec<(Option<String>, i64, Option<f64>, Option<f64>)> = risk::Entity::find()
+        .select_only()
+        .column_as(Expr::col(key).cast_as("TEXT"), "key")
+        .column_as(Expr::cust("COUNT(*)"), "n")
+        .column_as(Expr::col(score).avg(), "average")
+        .column_as(Expr::col(score).max(), "max")
+        .filter(condition)
+        .group_by(key)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(key, count, average, max)| Group {
+            key,
+            count,
+            average,
+            max,
+        })
+        .collect())
 }

@@ -6,6 +6,7 @@ mod postgres;
 
 mod api_keys;
 mod auth;
+mod breakdowns;
 mod browser;
 mod bulk;
 mod bulk_edits;
