@@ -200,6 +200,7 @@ pub async fn summary_counts(
 
 /// One group of a breakdown: its key (None for risks without one), how many
 /// risks, and the average and highest score of those that are scored.
+#[derive(FromQueryResult)]
 pub struct Group {
     pub key: Option<String>,
     pub count: i64,
@@ -233,24 +234,15 @@ pub async fn breakdown(
     } else {
         C::ResidualScore
     };
-    let rows: Vec<(Option<String>, i64, Option<f64>, Option<f64>)> = risk::Entity::find()
+    Ok(risk::Entity::find()
         .select_only()
         .column_as(Expr::col(key).cast_as("TEXT"), "key")
-        .column_as(Expr::cust("COUNT(*)"), "n")
+        .column_as(Expr::cust("COUNT(*)"), "count")
         .column_as(Expr::col(score).avg(), "average")
         .column_as(Expr::col(score).max(), "max")
         .filter(condition)
         .group_by(key)
-        .into_tuple()
+        .into_model::<Group>()
         .all(db)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(key, count, average, max)| Group {
-            key,
-            count,
-            average,
-            max,
-        })
-        .collect())
+        .await?)
 }
