@@ -29,6 +29,7 @@ pub struct MemberConnection {
 pub struct MemberEdge {
     /// Pass as `after` to continue after this member.
     pub cursor: String,
+    /// The member.
     pub node: Member,
 }
 
