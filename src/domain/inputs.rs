@@ -9,6 +9,7 @@ use super::enums::{
 };
 use super::risk::{CustomFieldValueInput, RiskPatch};
 use super::scales::Scales;
+use crate::error::{AppError, AppResult};
 use async_graphql::{Enum, ID, InputObject, MaybeUndefined};
 
 /// A new register. Risk identifiers are generated as `<identifierPrefix>-<n>`.
@@ -268,9 +269,30 @@ pub struct UpdateControlInput {
     pub effectiveness: MaybeUndefined<f64>,
 }
 
+/// A span of instants; both ends count, and either may be left open.
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct TimeRange {
+    /// At or after this instant.
+    pub from: Option<Timestamp>,
+    /// At or before this instant.
+    pub to: Option<Timestamp>,
+}
+
+/// A span of days; both ends count, and either may be left open.
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct DateRange {
+    /// On or after this day.
+    pub from: Option<Date>,
+    /// On or before this day.
+    pub to: Option<Date>,
+}
+
 /// Which risks to return. Members combine with AND; the values of a list member with OR. Absent or null members do not filter.
 #[derive(InputObject, Clone, Debug, Default)]
 pub struct RiskFilter {
+    /// Only these risks; at most 500. IDs of risks the caller cannot see
+    /// match nothing, like unknown ones.
+    pub ids: Option<Vec<ID>>,
     /// Only this register's risks.
     pub register_id: Option<ID>,
     /// Any of these statuses.
@@ -305,15 +327,70 @@ pub struct RiskFilter {
     pub residual_score_max: Option<f64>,
     /// Only risks within (true) or beyond (false) tolerance; risks where it is unknown match neither.
     pub within_tolerance: Option<bool>,
-    /// Exactly this source.
+    /// This source, ignoring case.
     pub source: Option<String>,
-    /// Exactly this source id.
+    /// This source id, ignoring case.
     pub source_id: Option<String>,
     /// Changed at or after this instant.
     pub updated_since: Option<Timestamp>,
+    /// Created within this span.
+    pub created_at: Option<TimeRange>,
+    /// Last changed within this span.
+    pub updated_at: Option<TimeRange>,
+    /// Closed within this span (so CLOSED, or closed before being archived).
+    pub closed_at: Option<TimeRange>,
+    /// With a mitigation target date within this span.
+    pub mitigation_target_at: Option<DateRange>,
+    /// True: the mitigation target date has passed (it is before today, UTC)
+    /// and the risk is not CLOSED. False: every other risk.
+    pub overdue: Option<bool>,
     /// Archived risks are left out unless this is true or status names ARCHIVED.
     #[graphql(default_with = "Some(false)")]
     pub include_archived: Option<bool>,
+}
+
+/// Most values a list of a filter may hold: each is a bound parameter of
+/// the statement, and both databases cap how many one statement takes.
+pub const FILTER_VALUES_MAX: usize = 500;
+
+impl RiskFilter {
+    /// Refuses a list longer than [`FILTER_VALUES_MAX`], naming it.
+    pub fn check(&self) -> AppResult<()> {
+        let lists = [
+            ("ids", self.ids.as_ref().map(Vec::len)),
+            ("status", self.status.as_ref().map(Vec::len)),
+            ("stage", self.stage.as_ref().map(Vec::len)),
+            ("category", self.category.as_ref().map(Vec::len)),
+            ("department", self.department.as_ref().map(Vec::len)),
+            ("ownerId", self.owner_id.as_ref().map(Vec::len)),
+            ("severityId", self.severity_id.as_ref().map(Vec::len)),
+            ("treatment", self.treatment.as_ref().map(Vec::len)),
+            (
+                "likelihoodLevel",
+                self.likelihood_level.as_ref().map(Vec::len),
+            ),
+            ("impactLevel", self.impact_level.as_ref().map(Vec::len)),
+            (
+                "residualLikelihoodLevel",
+                self.residual_likelihood_level.as_ref().map(Vec::len),
+            ),
+            (
+                "residualImpactLevel",
+                self.residual_impact_level.as_ref().map(Vec::len),
+            ),
+            ("inherentBand", self.inherent_band.as_ref().map(Vec::len)),
+            ("residualBand", self.residual_band.as_ref().map(Vec::len)),
+        ];
+        match lists
+            .iter()
+            .find(|(_, len)| len.is_some_and(|n| n > FILTER_VALUES_MAX))
+        {
+            Some((name, _)) => Err(AppError::LimitExceeded(format!(
+                "filter.{name} may list at most {FILTER_VALUES_MAX} values"
+            ))),
+            None => Ok(()),
+        }
+    }
 }
 
 /// What risks can be sorted by.

@@ -185,7 +185,7 @@ pub async fn heatmap(
     if filter.status.is_none() {
         filter.status = Some(counted_statuses(filter.include_archived == Some(true)));
     }
-    let condition = risk_query::condition(actor.org_id(), &filter, None);
+    let condition = risk_query::condition(actor.org_id(), actor.now.date_naive(), &filter, None)?;
     let rows = if unfiltered {
         heatmaps::kept_counts(db, &register.model.id, basis).await?
     } else {
@@ -261,7 +261,7 @@ pub async fn summary(ctx: &Context<'_>, register: &Register) -> AppResult<Regist
         register_id: Some(ID(register.model.id.clone())),
         ..RiskFilter::default()
     };
-    let condition = risk_query::condition(actor.org_id(), &filter, None);
+    let condition = risk_query::condition(actor.org_id(), actor.now.date_naive(), &filter, None)?;
     let rows = heatmaps::summary_counts(actor.db, condition).await?;
     let bands = register.scales.bands.len();
     let mut by_status: HashMap<String, i64> = HashMap::new();
@@ -338,7 +338,7 @@ pub async fn breakdown(
     let actor = ctx.viewer()?;
     let mut filter = filter.unwrap_or_default();
     filter.register_id = Some(ID(register.model.id.clone()));
-    let condition = risk_query::condition(actor.org_id(), &filter, None);
+    let condition = risk_query::condition(actor.org_id(), actor.now.date_naive(), &filter, None)?;
     let groups = heatmaps::breakdown(actor.db, condition, by, basis).await?;
     let ids = || groups.iter().filter_map(|g| g.key.clone());
     let loaders = ctx.loaders()?;

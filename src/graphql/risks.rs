@@ -336,7 +336,12 @@ pub async fn risk_connection(
     if let Some(search) = &search {
         validation::bounded("search", search, validation::SEARCH_MAX)?;
     }
-    let condition = risk_query::condition(actor.org_id(), &filter, search.as_deref());
+    let condition = risk_query::condition(
+        actor.org_id(),
+        actor.now.date_naive(),
+        &filter,
+        search.as_deref(),
+    )?;
     let page = risk_query::page(
         actor.db,
         condition.clone(),
@@ -395,7 +400,7 @@ impl RiskQuery {
         #[graphql(desc = "Which risks; all the caller's non-archived risks when null.")]
         filter: Option<RiskFilter>,
         #[graphql(
-            desc = "Case-insensitive text to find in identifier, title or description; at most 256 characters."
+            desc = "Case-insensitive text to find in identifier, title, description or sourceId; at most 256 characters."
         )]
         search: Option<String>,
         #[graphql(

@@ -3,7 +3,7 @@
 //! the order is total and a cursor names one position.
 
 use crate::config::Limits;
-use crate::domain::date::Timestamp;
+use crate::domain::date::{Date, Timestamp};
 use crate::domain::enums::RiskStatus;
 use crate::domain::inputs::{RiskFilter, RiskOrder, RiskOrderField, SortDirection};
 use crate::error::{AppError, AppResult};
@@ -11,7 +11,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::risk;
-use sea_orm::sea_query::{Expr, ExprTrait, NullOrdering, SimpleExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, NullOrdering, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Select, Value,
@@ -22,11 +22,22 @@ fn ids<T: AsRef<str>>(list: &[T]) -> Vec<String> {
     list.iter().map(|s| s.as_ref().to_owned()).collect()
 }
 
-/// The filter and search as one SQL condition, scoped to the organization.
-pub fn condition(org_id: &str, filter: &RiskFilter, search: Option<&str>) -> Condition {
+/// The filter and search as one SQL condition, scoped to the organization;
+/// `today` is the day `overdue` is judged on. A list too long for one
+/// statement is refused.
+pub fn condition(
+    org_id: &str,
+    today: NaiveDate,
+    filter: &RiskFilter,
+    search: Option<&str>,
+) -> AppResult<Condition> {
     use risk::Column as C;
+    filter.check()?;
     let mut cond = Condition::all().add(C::OrgId.eq(org_id));
     let f = filter;
+    if let Some(ids) = &f.ids {
+        cond = cond.add(C::Id.is_in(ids.iter().map(|id| id.as_str())));
+    }
     if let Some(id) = &f.register_id {
         cond = cond.add(C::RegisterId.eq(id.as_str()));
     }
@@ -79,24 +90,60 @@ pub fn condition(org_id: &str, filter: &RiskFilter, search: Option<&str>) -> Con
     if let Some(within) = f.within_tolerance {
         cond = cond.add(C::WithinTolerance.eq(within));
     }
-    if let Some(source) = &f.source {
-        cond = cond.add(C::Source.eq(source.as_str()));
-    }
-    if let Some(source_id) = &f.source_id {
-        cond = cond.add(C::SourceId.eq(source_id.as_str()));
+    for (column, value) in [(C::Source, &f.source), (C::SourceId, &f.source_id)] {
+        if let Some(value) = value {
+            cond = cond.add(Expr::expr(Func::lower(Expr::col(column))).eq(value.to_lowercase()));
+        }
     }
     if let Some(Timestamp(since)) = f.updated_since {
         cond = cond.add(C::UpdatedAt.gte(since));
+    }
+    let spans = [
+        (C::CreatedAt, &f.created_at),
+        (C::UpdatedAt, &f.updated_at),
+        (C::ClosedAt, &f.closed_at),
+    ];
+    for (column, span) in spans {
+        let Some(span) = span else { continue };
+        if let Some(Timestamp(from)) = span.from {
+            cond = cond.add(column.gte(from));
+        }
+        if let Some(Timestamp(to)) = span.to {
+            cond = cond.add(column.lte(to));
+        }
+    }
+    if let Some(span) = &f.mitigation_target_at {
+        if let Some(Date(from)) = span.from {
+            cond = cond.add(C::MitigationTargetAt.gte(from));
+        }
+        if let Some(Date(to)) = span.to {
+            cond = cond.add(C::MitigationTargetAt.lte(to));
+        }
+    }
+    if let Some(overdue) = f.overdue {
+        let closed = RiskStatus::Closed.as_str();
+        cond = cond.add(if overdue {
+            Condition::all()
+                .add(C::MitigationTargetAt.lt(today))
+                .add(C::Status.ne(closed))
+        } else {
+            // Spelled out: NOT of the above would drop risks without a date.
+            Condition::any()
+                .add(C::MitigationTargetAt.is_null())
+                .add(C::MitigationTargetAt.gte(today))
+                .add(C::Status.eq(closed))
+        });
     }
     if let Some(pattern) = search.and_then(super::contains_pattern) {
         cond = cond.add(
             Condition::any()
                 .add(super::lower_like(C::Identifier, &pattern))
                 .add(super::lower_like(C::Title, &pattern))
-                .add(super::lower_like(C::Description, &pattern)),
+                .add(super::lower_like(C::Description, &pattern))
+                .add(super::lower_like(C::SourceId, &pattern)),
         );
     }
-    cond
+    Ok(cond)
 }
 
 pub async fn count(db: &impl ConnectionTrait, condition: Condition) -> AppResult<u64> {

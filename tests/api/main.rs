@@ -14,6 +14,7 @@ mod controls;
 mod custom_fields;
 mod errors;
 mod faults;
+mod filters;
 mod first_run;
 mod fixtures;
 mod hardening;
