@@ -287,6 +287,28 @@ pub struct DateRange {
     pub to: Option<Date>,
 }
 
+/// A condition on one custom field's value; a risk without a value for the
+/// field matches none. Conditions given together must all hold.
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct CustomFieldCondition {
+    /// The field.
+    pub field_id: ID,
+    /// The text, or the selected option, is exactly this.
+    pub equals: Option<String>,
+    /// The text, or the selected option, is one of these; at most 500.
+    #[graphql(name = "in")]
+    pub any_of: Option<Vec<String>>,
+    /// The text contains this, ignoring case.
+    pub contains: Option<String>,
+    /// The number is at least this.
+    pub min: Option<f64>,
+    /// The number is at most this.
+    pub max: Option<f64>,
+}
+
+/// Most custom field conditions in one filter.
+pub const FIELD_CONDITIONS_MAX: usize = 20;
+
 /// Which risks to return. Members combine with AND; the values of a list member with OR. Absent or null members do not filter.
 #[derive(InputObject, Clone, Debug, Default)]
 pub struct RiskFilter {
@@ -344,6 +366,8 @@ pub struct RiskFilter {
     /// True: the mitigation target date has passed (it is before today, UTC)
     /// and the risk is not CLOSED. False: every other risk.
     pub overdue: Option<bool>,
+    /// Conditions on custom field values, all of which must hold; at most 20.
+    pub custom_fields: Option<Vec<CustomFieldCondition>>,
     /// Archived risks are left out unless this is true or status names ARCHIVED.
     #[graphql(default_with = "Some(false)")]
     pub include_archived: Option<bool>,
@@ -381,6 +405,21 @@ impl RiskFilter {
             ("inherentBand", self.inherent_band.as_ref().map(Vec::len)),
             ("residualBand", self.residual_band.as_ref().map(Vec::len)),
         ];
+        let conditions = self.custom_fields.as_deref().unwrap_or_default();
+        if conditions.len() > FIELD_CONDITIONS_MAX {
+            return Err(AppError::LimitExceeded(format!(
+                "filter.customFields may hold at most {FIELD_CONDITIONS_MAX} conditions"
+            )));
+        }
+        if conditions.iter().any(|c| {
+            c.any_of
+                .as_ref()
+                .is_some_and(|v| v.len() > FILTER_VALUES_MAX)
+        }) {
+            return Err(AppError::LimitExceeded(format!(
+                "filter.customFields.in may list at most {FILTER_VALUES_MAX} values"
+            )));
+        }
         match lists
             .iter()
             .find(|(_, len)| len.is_some_and(|n| n > FILTER_VALUES_MAX))

@@ -84,7 +84,7 @@ impl Register {
         #[graphql(desc = "Which of the register's risks; its registerId is ignored.")]
         filter: Option<RiskFilter>,
         #[graphql(
-            desc = "Case-insensitive text to find in identifier, title, description or sourceId; at most 256 characters."
+            desc = "Case-insensitive text to find in identifier, title, description, sourceId or a custom text value; at most 256 characters."
         )]
         search: Option<String>,
         #[graphql(

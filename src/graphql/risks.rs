@@ -400,7 +400,7 @@ impl RiskQuery {
         #[graphql(desc = "Which risks; all the caller's non-archived risks when null.")]
         filter: Option<RiskFilter>,
         #[graphql(
-            desc = "Case-insensitive text to find in identifier, title, description or sourceId; at most 256 characters."
+            desc = "Case-insensitive text to find in identifier, title, description, sourceId or a custom text value; at most 256 characters."
         )]
         search: Option<String>,
         #[graphql(

@@ -5,13 +5,16 @@
 use crate::config::Limits;
 use crate::domain::date::{Date, Timestamp};
 use crate::domain::enums::RiskStatus;
-use crate::domain::inputs::{RiskFilter, RiskOrder, RiskOrderField, SortDirection};
+use crate::domain::inputs::{
+    CustomFieldCondition, RiskFilter, RiskOrder, RiskOrderField, SortDirection,
+};
 use crate::error::{AppError, AppResult};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, NaiveDate, Utc};
+use entity::custom_field_value::{self, Column as V};
 use entity::risk;
-use sea_orm::sea_query::{Expr, ExprTrait, Func, NullOrdering, SimpleExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, NullOrdering, Query, SelectStatement, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Select, Value,
@@ -134,16 +137,77 @@ pub fn condition(
                 .add(C::Status.eq(closed))
         });
     }
+    for c in f.custom_fields.as_deref().unwrap_or_default() {
+        cond = cond.add(C::Id.in_subquery(with_value(
+            org_id,
+            c.field_id.as_str(),
+            field_condition(c),
+        )));
+    }
     if let Some(pattern) = search.and_then(super::contains_pattern) {
+        let text_values = with_value(
+            org_id,
+            None,
+            Condition::all().add(super::lower_like(V::TextValue, &pattern)),
+        );
         cond = cond.add(
             Condition::any()
                 .add(super::lower_like(C::Identifier, &pattern))
                 .add(super::lower_like(C::Title, &pattern))
                 .add(super::lower_like(C::Description, &pattern))
-                .add(super::lower_like(C::SourceId, &pattern)),
+                .add(super::lower_like(C::SourceId, &pattern))
+                .add(C::Id.in_subquery(text_values)),
         );
     }
     Ok(cond)
+}
+
+/// The risks of the organization with a custom value (of `field`, when
+/// given) that meets `condition`.
+fn with_value<'a>(
+    org_id: &str,
+    field: impl Into<Option<&'a str>>,
+    condition: Condition,
+) -> SelectStatement {
+    let mut query = Query::select();
+    query
+        .column(V::RiskId)
+        .from(custom_field_value::Entity)
+        .and_where(V::OrgId.eq(org_id))
+        .cond_where(condition);
+    if let Some(field) = field.into() {
+        query.and_where(V::FieldId.eq(field));
+    }
+    query.take()
+}
+
+/// What one custom field condition asks of a value: text or selected
+/// option for `equals` and `in`, text for `contains`, number for the bounds.
+fn field_condition(c: &CustomFieldCondition) -> Condition {
+    let either = |matches: &dyn Fn(V) -> SimpleExpr| {
+        Condition::any()
+            .add(matches(V::TextValue))
+            .add(matches(V::Selection))
+    };
+    let mut all = Condition::all();
+    if let Some(value) = &c.equals {
+        all = all.add(either(&|column| Expr::col(column).eq(value.as_str())));
+    }
+    if let Some(values) = &c.any_of {
+        all = all.add(either(&|column| {
+            Expr::col(column).is_in(values.iter().map(String::as_str))
+        }));
+    }
+    if let Some(pattern) = c.contains.as_deref().and_then(super::contains_pattern) {
+        all = all.add(super::lower_like(V::TextValue, &pattern));
+    }
+    if let Some(min) = c.min {
+        all = all.add(V::NumberValue.gte(min));
+    }
+    if let Some(max) = c.max {
+        all = all.add(V::NumberValue.lte(max));
+    }
+    all
 }
 
 pub async fn count(db: &impl ConnectionTrait, condition: Condition) -> AppResult<u64> {

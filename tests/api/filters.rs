@@ -1,5 +1,5 @@
 //! The filters import and reporting need: ids, spans of dates, overdue,
-//! sources ignoring case; and bounded lists.
+//! sources ignoring case, custom field values; and bounded lists.
 
 use crate::both;
 use crate::fixtures;
@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 
 both!(
     each_filter_selects_what_a_user_expects,
-    long_lists_are_refused
+    custom_field_values_filter_and_are_searched,
+    long_lists_are_refused,
 );
 
 /// The titles of the register's risks that match, sorted.
@@ -157,6 +158,86 @@ async fn long_lists_are_refused(app: TestApp) {
         .err(
             "query($r: ID!, $c: [String!]) { register(id: $r) { heatmap(filter: {category: $c}) { total } } }",
             json!({ "r": register, "c": many(501) }),
+        )
+        .await
+        .assert("LIMIT_EXCEEDED", None);
+}
+
+async fn field(client: &Client, register: &str, input: Value) -> String {
+    let mut input = input;
+    input["registerId"] = json!(register);
+    let mutation = "mutation($i: CreateCustomFieldInput!) { createCustomField(input: $i) { id } }";
+    fixtures::created(client, mutation, json!({ "i": input }), "createCustomField").await
+}
+
+async fn custom_field_values_filter_and_are_searched(app: TestApp) {
+    let admin = app.admin("acme");
+    let register = fixtures::register(&admin, "RA").await;
+    let unit = field(&admin, &register, json!({ "name": "Unit", "type": "TEXT" })).await;
+    let loss = field(
+        &admin,
+        &register,
+        json!({ "name": "Loss", "type": "NUMBER" }),
+    )
+    .await;
+    let region = field(
+        &admin,
+        &register,
+        json!({ "name": "Region", "type": "SINGLE_SELECT", "options": ["EMEA", "APAC"] }),
+    )
+    .await;
+    for (title, text, number, selection) in [
+        ("payments", "Payments platform", 900.0, "EMEA"),
+        ("ledger", "Ledger", 50.0, "APAC"),
+    ] {
+        let values = json!([
+            { "fieldId": unit, "text": text },
+            { "fieldId": loss, "number": number },
+            { "fieldId": region, "selection": selection },
+        ]);
+        fixtures::risk(&admin, &register, title, json!({ "customFields": values })).await;
+    }
+    fixtures::risk(&admin, &register, "bare", json!({})).await;
+    let cases = [
+        (
+            json!([{ "fieldId": unit, "equals": "Ledger" }]),
+            vec!["ledger"],
+        ),
+        (
+            json!([{ "fieldId": unit, "contains": "PLATFORM" }]),
+            vec!["payments"],
+        ),
+        (
+            json!([{ "fieldId": region, "in": ["APAC", "LATAM"] }]),
+            vec!["ledger"],
+        ),
+        (json!([{ "fieldId": loss, "min": 100 }]), vec!["payments"]),
+        (json!([{ "fieldId": loss, "max": 100 }]), vec!["ledger"]),
+        (
+            json!([{ "fieldId": loss, "min": 10 }, { "fieldId": region, "equals": "EMEA" }]),
+            vec!["payments"],
+        ),
+        (json!([{ "fieldId": unit, "equals": "EMEA" }]), vec![]),
+    ];
+    for (conditions, expected) in cases {
+        let filter = json!({ "customFields": conditions });
+        assert_eq!(
+            titles(&admin, &register, filter.clone(), None).await,
+            expected,
+            "{filter}"
+        );
+    }
+    assert_eq!(
+        titles(&admin, &register, json!({}), Some("payments PLAT")).await,
+        ["payments"]
+    );
+    let many: Vec<Value> = (0..21)
+        .map(|_| json!({ "fieldId": unit, "equals": "x" }))
+        .collect();
+    admin
+        .err(
+            "query($f: RiskFilter) { risks(filter: $f) { totalCount } }",
+            json!({ "f": { "customFields": many } }),
         )
         .await
         .assert("LIMIT_EXCEEDED", None);
