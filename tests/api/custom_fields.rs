@@ -1,6 +1,6 @@
 use crate::both;
 use crate::fixtures::{self, RISK_FIELDS};
-use crate::helpers::{Client, TestApp};
+use crate::helpers::TestApp;
 use serde_json::{Value, json};
 
 both!(
@@ -11,13 +11,6 @@ both!(
     required_fields_must_be_given_on_create,
     archived_fields_leave_the_register,
 );
-
-async fn field(client: &Client, register: &str, input: Value) -> String {
-    let mut input = input;
-    input["registerId"] = json!(register);
-    let mutation = "mutation($i: CreateCustomFieldInput!) { createCustomField(input: $i) { id } }";
-    fixtures::created(client, mutation, json!({ "i": input }), "createCustomField").await
-}
 
 fn value_of<'a>(risk: &'a Value, field_id: &str) -> &'a Value {
     risk["customFields"]
@@ -30,33 +23,35 @@ async fn custom_fields_of_every_type_hold_their_values(app: TestApp) {
     let admin = app.admin("acme");
     let register = fixtures::register(&admin, "RA").await;
     let me = fixtures::me(&admin).await;
-    let text = field(&admin, &register, json!({"name": "Text", "type": "TEXT"})).await;
-    let number = field(
+    let text =
+        fixtures::custom_field(&admin, &register, json!({"name": "Text", "type": "TEXT"})).await;
+    let number = fixtures::custom_field(
         &admin,
         &register,
         json!({"name": "Loss", "type": "NUMBER", "numberFormat": "PERCENTAGE"}),
     )
     .await;
-    let boolean = field(
+    let boolean = fixtures::custom_field(
         &admin,
         &register,
         json!({"name": "Regulated", "type": "BOOLEAN"}),
     )
     .await;
-    let date = field(&admin, &register, json!({"name": "Review", "type": "DATE"})).await;
-    let user = field(
+    let date =
+        fixtures::custom_field(&admin, &register, json!({"name": "Review", "type": "DATE"})).await;
+    let user = fixtures::custom_field(
         &admin,
         &register,
         json!({"name": "Reviewer", "type": "USER"}),
     )
     .await;
-    let single = field(
+    let single = fixtures::custom_field(
         &admin,
         &register,
         json!({"name": "Unit", "type": "SINGLE_SELECT", "options": ["EMEA", "APAC"]}),
     )
     .await;
-    let multi = field(
+    let multi = fixtures::custom_field(
         &admin,
         &register,
         json!({"name": "Tags", "type": "MULTI_SELECT", "options": ["a", "b", "c"]}),
@@ -125,7 +120,7 @@ async fn definitions_are_validated(app: TestApp) {
             .await
             .assert("BAD_USER_INPUT", Some(field));
     }
-    field(&admin, &register, json!({"name": "Dup", "type": "TEXT"})).await;
+    fixtures::custom_field(&admin, &register, json!({"name": "Dup", "type": "TEXT"})).await;
     admin
         .err(
             create,
@@ -133,7 +128,7 @@ async fn definitions_are_validated(app: TestApp) {
         )
         .await
         .assert("CONFLICT", Some("name"));
-    let select = field(
+    let select = fixtures::custom_field(
         &admin,
         &register,
         json!({"name": "Sel", "type": "SINGLE_SELECT", "options": ["x"]}),
@@ -155,20 +150,21 @@ async fn values_are_validated_against_their_field(app: TestApp) {
     let admin = app.admin("acme");
     let register = fixtures::register(&admin, "RA").await;
     let other_register = fixtures::register(&admin, "OB").await;
-    let number = field(
+    let number = fixtures::custom_field(
         &admin,
         &register,
         json!({"name": "N", "type": "NUMBER", "numberFormat": "PERCENTAGE"}),
     )
     .await;
-    let single = field(
+    let single = fixtures::custom_field(
         &admin,
         &register,
         json!({"name": "S", "type": "SINGLE_SELECT", "options": ["a"]}),
     )
     .await;
-    let user = field(&admin, &register, json!({"name": "U", "type": "USER"})).await;
-    let elsewhere = field(
+    let user =
+        fixtures::custom_field(&admin, &register, json!({"name": "U", "type": "USER"})).await;
+    let elsewhere = fixtures::custom_field(
         &admin,
         &other_register,
         json!({"name": "E", "type": "TEXT"}),
@@ -215,8 +211,8 @@ async fn values_are_validated_against_their_field(app: TestApp) {
 async fn value_updates_are_partial_and_all_null_clears(app: TestApp) {
     let admin = app.admin("acme");
     let register = fixtures::register(&admin, "RA").await;
-    let a = field(&admin, &register, json!({"name": "A", "type": "TEXT"})).await;
-    let b = field(&admin, &register, json!({"name": "B", "type": "NUMBER"})).await;
+    let a = fixtures::custom_field(&admin, &register, json!({"name": "A", "type": "TEXT"})).await;
+    let b = fixtures::custom_field(&admin, &register, json!({"name": "B", "type": "NUMBER"})).await;
     let risk = fixtures::risk(
         &admin,
         &register,
@@ -247,7 +243,7 @@ async fn value_updates_are_partial_and_all_null_clears(app: TestApp) {
 async fn required_fields_must_be_given_on_create(app: TestApp) {
     let admin = app.admin("acme");
     let register = fixtures::register(&admin, "RA").await;
-    let required = field(
+    let required = fixtures::custom_field(
         &admin,
         &register,
         json!({"name": "Owner unit", "type": "TEXT", "required": true}),
@@ -279,7 +275,8 @@ async fn required_fields_must_be_given_on_create(app: TestApp) {
 async fn archived_fields_leave_the_register(app: TestApp) {
     let admin = app.admin("acme");
     let register = fixtures::register(&admin, "RA").await;
-    let old = field(&admin, &register, json!({"name": "Old", "type": "TEXT"})).await;
+    let old =
+        fixtures::custom_field(&admin, &register, json!({"name": "Old", "type": "TEXT"})).await;
     let archived = admin
         .ok(
             "mutation($id: ID!) { archiveCustomField(id: $id) { archived } }",

@@ -163,24 +163,18 @@ async fn long_lists_are_refused(app: TestApp) {
         .assert("LIMIT_EXCEEDED", None);
 }
 
-async fn field(client: &Client, register: &str, input: Value) -> String {
-    let mut input = input;
-    input["registerId"] = json!(register);
-    let mutation = "mutation($i: CreateCustomFieldInput!) { createCustomField(input: $i) { id } }";
-    fixtures::created(client, mutation, json!({ "i": input }), "createCustomField").await
-}
-
 async fn custom_field_values_filter_and_are_searched(app: TestApp) {
     let admin = app.admin("acme");
     let register = fixtures::register(&admin, "RA").await;
-    let unit = field(&admin, &register, json!({ "name": "Unit", "type": "TEXT" })).await;
-    let loss = field(
+    let unit =
+        fixtures::custom_field(&admin, &register, json!({ "name": "Unit", "type": "TEXT" })).await;
+    let loss = fixtures::custom_field(
         &admin,
         &register,
         json!({ "name": "Loss", "type": "NUMBER" }),
     )
     .await;
-    let region = field(
+    let region = fixtures::custom_field(
         &admin,
         &register,
         json!({ "name": "Region", "type": "SINGLE_SELECT", "options": ["EMEA", "APAC"] }),

@@ -57,6 +57,14 @@ pub async fn link(client: &Client, risk: &Value, control: &str, extra: &str) -> 
         .clone()
 }
 
+/// A custom field of `register` with the given input; returns its id.
+pub async fn custom_field(client: &Client, register: &str, input: Value) -> String {
+    let mut input = input;
+    input["registerId"] = json!(register);
+    let mutation = "mutation($i: CreateCustomFieldInput!) { createCustomField(input: $i) { id } }";
+    created(client, mutation, json!({ "i": input }), "createCustomField").await
+}
+
 pub async fn severity(client: &Client, name: &str) -> String {
     let mutation = "mutation($n: String!) { createSeverity(input: {name: $n}) { id } }";
     created(client, mutation, json!({ "n": name }), "createSeverity").await
