@@ -46,6 +46,23 @@ pub fn required(field: &str, value: &str, max: usize) -> AppResult<()> {
     bounded(field, value, max)
 }
 
+/// Optional short text, trimmed: blank is none, longer than `max` refused.
+pub fn optional_text(field: &str, value: Option<String>, max: usize) -> AppResult<Option<String>> {
+    let Some(value) = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    bounded(field, &value, max)?;
+    Ok(Some(value))
+}
+
+/// An email address, as far as a form can tell: something@something.
+pub fn email(field: &str, value: &str) -> AppResult<()> {
+    match value.split_once('@') {
+        Some((user, domain)) if !user.is_empty() && !domain.is_empty() => Ok(()),
+        _ => Err(AppError::bad_input(field, "not an email address")),
+    }
+}
+
 /// Long text: at most 64 KiB of UTF-8.
 pub fn long_text(field: &str, value: &str) -> AppResult<()> {
     if value.len() > LONG_TEXT_MAX_BYTES {
@@ -94,6 +111,18 @@ pub fn level(field: &str, level: i32, len: usize, what: &str) -> AppResult<usize
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn optional_text_is_trimmed_and_bounded() {
+        assert_eq!(
+            optional_text("n", Some("  a ".into()), 3).ok(),
+            Some(Some("a".into()))
+        );
+        assert_eq!(optional_text("n", Some("   ".into()), 3).ok(), Some(None));
+        assert!(optional_text("n", Some("abcd".into()), 3).is_err());
+        assert!(email("e", "a@b").is_ok());
+        assert!(email("e", "not mail").is_err() && email("e", "@b").is_err());
+    }
 
     #[test]
     fn references_are_lower_case_with_underscores() {

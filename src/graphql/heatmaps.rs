@@ -8,7 +8,7 @@ use super::scores::{RiskBand, ScaleLevel, band, levels};
 use crate::domain::enums::{self, BreakdownKey, RiskStatus, ScoreBasis};
 use crate::domain::inputs::RiskFilter;
 use crate::error::AppResult;
-use crate::store::{heatmaps, risk_query};
+use crate::store::{self, heatmaps, risk_query};
 use async_graphql::{Context, ID, Object, SimpleObject};
 use entity::risk;
 use sea_orm::{Condition, DatabaseConnection};
@@ -348,7 +348,7 @@ pub async fn breakdown(
             .load_many(ids())
             .await?
             .into_iter()
-            .map(|(id, m)| (id, m.name.or(m.email).unwrap_or(m.subject)))
+            .map(|(id, m)| (id, store::members::shown_as(m)))
             .collect(),
         BreakdownKey::Severity => loaders
             .severities

@@ -124,21 +124,12 @@ impl MemberMutation {
                 format!("subjects starting {SUBJECT_PREFIX} belong to API keys"),
             ));
         }
-        let name = optional("name", input.name)?;
-        let email = optional("email", input.email)?;
-        if email.as_deref().is_some_and(|e| !e.contains('@')) {
-            return Err(AppError::bad_input("email", "not an email address"));
+        let name = validation::optional_text("name", input.name, NAME_MAX)?;
+        let email = validation::optional_text("email", input.email, NAME_MAX)?;
+        if let Some(email) = &email {
+            validation::email("email", email)?;
         }
         let created = members::create(actor, subject, name, email, input.role).await?;
         Ok(Member(created))
     }
-}
-
-/// A trimmed optional text of at most NAME_MAX characters; blank is none.
-fn optional(field: &str, value: Option<String>) -> AppResult<Option<String>> {
-    let Some(value) = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) else {
-        return Ok(None);
-    };
-    validation::bounded(field, &value, NAME_MAX)?;
-    Ok(Some(value))
 }

@@ -125,6 +125,12 @@ pub async fn organization(
         .ok_or_else(|| AppError::not_found("organization"))
 }
 
+/// How a member is shown: name, else email, else subject (the SQL of
+/// [`display_name`] orders by the same, lower-cased).
+pub fn shown_as(m: member::Model) -> String {
+    m.name.or(m.email).unwrap_or(m.subject)
+}
+
 /// How members are listed: by display name, ignoring case, then id.
 fn display_name() -> SimpleExpr {
     Func::lower(Func::coalesce([

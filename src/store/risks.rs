@@ -21,6 +21,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder, QuerySelect, TransactionTrait,
 };
+use std::collections::HashMap;
 
 /// Checks what a patch changed that needs the database: unique identifier
 /// and source key, an enabled severity and an owner of the organization.
@@ -169,7 +170,17 @@ pub async fn update(
     cause: (RiskEventKind, ChangeCause),
 ) -> AppResult<risk::Model> {
     let tx = db.begin().await?;
-    let after = update_in(&tx, principal, now, id, patch, expected_version, cause).await?;
+    let mut scales = HashMap::new();
+    let after = update_in(
+        &tx,
+        principal,
+        now,
+        (id, &mut scales),
+        patch,
+        expected_version,
+        cause,
+    )
+    .await?;
     tx.commit().await?;
     Ok(after)
 }
@@ -209,9 +220,12 @@ pub async fn bulk_update(
     let cause = (RiskEventKind::Updated, ChangeCause::RiskUpdated);
     let tx = db.begin().await?;
     let mut saved = vec![None; ids.len()];
+    // Read once per register, not once per risk.
+    let mut scales = HashMap::new();
     for i in order {
         let expected = expected_versions.map(|v| v[i]);
-        let after = update_in(&tx, principal, now, &ids[i], patch.clone(), expected, cause)
+        let risk = (ids[i].as_str(), &mut scales);
+        let after = update_in(&tx, principal, now, risk, patch.clone(), expected, cause)
             .await
             .map_err(|e| e.about(&format!("ids[{i}] ({})", ids[i])))?;
         saved[i] = Some(after);
@@ -220,12 +234,13 @@ pub async fn bulk_update(
     Ok(saved.into_iter().flatten().collect())
 }
 
-/// `update` inside the caller's transaction.
+/// `update` inside the caller's transaction; `scales` holds the scales of
+/// the registers read so far.
 async fn update_in(
     tx: &impl ConnectionTrait,
     principal: &Principal,
     now: DateTime<Utc>,
-    id: &str,
+    (id, scales): (&str, &mut HashMap<String, Scales>),
     patch: RiskPatch,
     expected_version: Option<i32>,
     cause: (RiskEventKind, ChangeCause),
@@ -237,11 +252,14 @@ async fn update_in(
             format!("the risk is at version {}", before.version),
         ));
     }
-    let register = find::<register::Entity>(tx, &principal.org_id, &before.register_id).await?;
-    let scales = Scales::of(&register)?;
+    if !scales.contains_key(&before.register_id) {
+        let register = find::<register::Entity>(tx, &principal.org_id, &before.register_id).await?;
+        scales.insert(before.register_id.clone(), Scales::of(&register)?);
+    }
+    let scales = &scales[&before.register_id];
     let mut after = before.clone();
     let ctx = PatchContext {
-        scales: &scales,
+        scales,
         now,
         actor_id: &principal.member_id,
     };
@@ -250,7 +268,7 @@ async fn update_in(
     let mitigations = mitigations_of(tx, std::slice::from_ref(&before.id)).await?;
     rules::rescore(
         &mut after,
-        &scales,
+        scales,
         mitigations.get(&before.id).map_or(&[], Vec::as_slice),
     );
     let mut changes = risk_changes(Some(&before), &after);
@@ -268,7 +286,7 @@ async fn update_in(
         actor_id: &principal.member_id,
         at: now,
     };
-    let e = event(&after, Some((&before, &scales)), &scales, how, changes);
+    let e = event(&after, Some((&before, scales)), scales, how, changes);
     events::append(tx, vec![e]).await?;
     Ok(after)
 }
