@@ -91,6 +91,9 @@ pub struct Limits {
     /// Most operations in one batched request.
     #[arg(long, env = "RISKGRAPH_MAX_BATCH", default_value_t = 10)]
     pub max_batch: usize,
+    /// Most rows one importRisks call takes.
+    #[arg(long, env = "RISKGRAPH_MAX_IMPORT_ROWS", default_value_t = 5000)]
+    pub max_import_rows: usize,
     #[arg(long, env = "RISKGRAPH_MAX_PAGE_SIZE", default_value_t = 500)]
     pub max_page_size: usize,
     #[arg(long, env = "RISKGRAPH_DEFAULT_PAGE_SIZE", default_value_t = 50)]
@@ -135,6 +138,7 @@ impl Default for Limits {
             max_connections: 16384,
             db_acquire_timeout_ms: 3000,
             max_batch: 10,
+            max_import_rows: 5000,
             max_page_size: 500,
             default_page_size: 50,
             request_timeout_secs: 30,

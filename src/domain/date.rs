@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 pub struct Date(pub NaiveDate);
 
 /// Exactly `YYYY-MM-DD`: chrono alone would take `2026-1-1` or `+2026-01-01`.
-fn parse(text: &str) -> Option<NaiveDate> {
+pub fn parse(text: &str) -> Option<NaiveDate> {
     let b = text.as_bytes();
     let shape = b.len() == 10
         && b.iter().enumerate().all(|(i, c)| {

@@ -225,6 +225,19 @@ stored_enum! {
         ControlUnlinked = "CONTROL_UNLINKED",
         /// The register's scales changed (updateRegister).
         ScalesUpdated = "SCALES_UPDATED",
+        /// importRisks created or changed the risk.
+        RisksImported = "RISKS_IMPORTED",
+    }
+}
+
+stored_enum! {
+    /// How an import finds the risk a row is about; a row that matches none
+    /// creates one.
+    ImportMatch {
+        /// The `identifier` column, within the register.
+        Identifier = "IDENTIFIER",
+        /// The `source` and `sourceId` columns together, within the organization.
+        SourceId = "SOURCE_ID",
     }
 }
 

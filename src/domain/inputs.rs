@@ -329,6 +329,8 @@ pub struct RiskFilter {
     pub owner_id: Option<Vec<ID>>,
     /// With any of these severities.
     pub severity_id: Option<Vec<ID>>,
+    /// With any of these severities, named by reference (e.g. `high`), ignoring case.
+    pub severity_reference: Option<Vec<String>>,
     /// With any of these treatments.
     pub treatment: Option<Vec<TreatmentStrategy>>,
     /// Inherent likelihood level in this list.
@@ -388,6 +390,10 @@ impl RiskFilter {
             ("department", self.department.as_ref().map(Vec::len)),
             ("ownerId", self.owner_id.as_ref().map(Vec::len)),
             ("severityId", self.severity_id.as_ref().map(Vec::len)),
+            (
+                "severityReference",
+                self.severity_reference.as_ref().map(Vec::len),
+            ),
             ("treatment", self.treatment.as_ref().map(Vec::len)),
             (
                 "likelihoodLevel",

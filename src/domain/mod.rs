@@ -9,6 +9,7 @@ pub mod history;
 pub mod identifiers;
 pub mod inputs;
 pub mod risk;
+pub mod risk_csv;
 pub mod scales;
 pub mod scoring;
 pub mod validation;

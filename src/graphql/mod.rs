@@ -7,6 +7,7 @@ pub mod controls;
 pub mod custom_fields;
 pub mod heatmaps;
 pub mod history;
+pub mod imports;
 pub mod loaders;
 pub mod members;
 pub mod registers;
@@ -59,6 +60,7 @@ pub struct MutationFields(
     controls::ControlMutation,
     api_keys::ApiKeyMutation,
     members::MemberMutation,
+    imports::ImportMutation,
 );
 
 /// The mutation root. Each of its fields reports its own error and answers

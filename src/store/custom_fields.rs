@@ -8,6 +8,7 @@ use crate::domain::history::FieldChange;
 use crate::domain::identifiers::{Kind, new_id};
 use crate::domain::inputs::{CreateCustomFieldInput, UpdateCustomFieldInput};
 use crate::domain::risk::CustomFieldValueInput;
+use crate::domain::risk_csv::CustomColumn;
 use crate::domain::validation::{self, NAME_MAX, not_cleared};
 use crate::error::{AppError, AppResult};
 use entity::{
@@ -16,7 +17,7 @@ use entity::{
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, TransactionTrait,
 };
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -39,6 +40,27 @@ pub fn number_format_of(def: &definition::Model) -> AppResult<Option<NumberForma
         .as_deref()
         .map(NumberFormat::from_stored)
         .transpose()
+}
+
+/// The register's active fields as spreadsheet columns, in form order.
+pub async fn columns(db: &impl ConnectionTrait, register_id: &str) -> AppResult<Vec<CustomColumn>> {
+    definition::Entity::find()
+        .filter(definition::Column::RegisterId.eq(register_id))
+        .filter(definition::Column::Archived.eq(false))
+        .order_by_asc(definition::Column::Position)
+        .order_by_asc(definition::Column::Name)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|d| {
+            Ok(CustomColumn::new(
+                d.id.clone(),
+                &d.name,
+                type_of(&d)?,
+                d.required,
+            ))
+        })
+        .collect()
 }
 
 /// The value a row holds, read as its field's type.

@@ -13,7 +13,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::custom_field_value::{self, Column as V};
-use entity::risk;
+use entity::{risk, severity};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, NullOrdering, Query, SelectStatement, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter,
@@ -70,6 +70,17 @@ pub fn condition(
         if let Some(values) = values {
             cond = cond.add(column.is_in(values));
         }
+    }
+    if let Some(references) = &f.severity_reference {
+        let named = Query::select()
+            .column(severity::Column::Id)
+            .from(severity::Entity)
+            .and_where(severity::Column::OrgId.eq(org_id))
+            .and_where(
+                severity::Column::Reference.is_in(references.iter().map(|r| r.to_lowercase())),
+            )
+            .take();
+        cond = cond.add(C::SeverityId.in_subquery(named));
     }
     let levels: [(C, &Option<Vec<i32>>); 6] = [
         (C::LikelihoodLevel, &f.likelihood_level),

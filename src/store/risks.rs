@@ -7,7 +7,7 @@ use super::rescore::{Recorded, event, mitigations_in_register, mitigations_of, s
 use super::{custom_fields, ensure_free, find, find_for_update, find_input};
 use crate::auth::Principal;
 use crate::domain::enums::{ChangeCause, RiskEventKind, RiskStatus};
-use crate::domain::history::risk_changes;
+use crate::domain::history::{FieldChange, risk_changes};
 use crate::domain::identifiers::{Kind, new_id, risk_identifier};
 use crate::domain::inputs::{CreateRiskInput, ScalesRemapInput};
 use crate::domain::risk::{self as rules, PatchContext, RiskPatch};
@@ -80,19 +80,101 @@ pub async fn create(
 ) -> AppResult<risk::Model> {
     let (register_id, patch) = input.into_patch();
     let tx = db.begin().await?;
-    let register =
-        // Locked before its scales are read, so a scales change cannot slip
-        // between this risk's validation and its insert.
-        find_for_update::<register::Entity>(&tx, &principal.org_id, &register_id)
-            .await
-            .map_err(|err| err.missing_is_input("registerId"))?;
+    let register = register_for_risks(&tx, &principal.org_id, &register_id).await?;
+    let scales = HashMap::from([(register.id.clone(), Scales::of(&register)?)]);
+    let written = create_in(
+        &tx,
+        principal,
+        now,
+        (&register, &scales[&register.id]),
+        patch,
+    )
+    .await?;
+    record(
+        &tx,
+        principal,
+        now,
+        &scales,
+        ChangeCause::RiskCreated,
+        &[&written],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(written.risk)
+}
+
+/// The register new risks go into, locked before its scales are read so that
+/// a scales change cannot slip between a risk's validation and its insert.
+pub async fn register_for_risks(
+    tx: &impl ConnectionTrait,
+    org_id: &str,
+    register_id: &str,
+) -> AppResult<register::Model> {
+    let register = find_for_update::<register::Entity>(tx, org_id, register_id)
+        .await
+        .map_err(|err| err.missing_is_input("registerId"))?;
     if register.archived {
         return Err(AppError::bad_input(
             "registerId",
             "the register is archived",
         ));
     }
-    let scales = Scales::of(&register)?;
+    Ok(register)
+}
+
+/// What a write did to one risk, kept until its event is recorded.
+pub struct Written {
+    pub risk: risk::Model,
+    /// None for a creation.
+    before: Option<risk::Model>,
+    kind: RiskEventKind,
+    changes: Vec<FieldChange>,
+}
+
+impl Written {
+    /// False for an update that changed nothing: it gets no event.
+    pub fn changed(&self) -> bool {
+        !self.changes.is_empty()
+    }
+}
+
+/// Appends the events of what was written, one per changed risk;
+/// `scales` holds the scales of every register involved.
+pub async fn record(
+    tx: &impl ConnectionTrait,
+    principal: &Principal,
+    now: DateTime<Utc>,
+    scales: &HashMap<String, Scales>,
+    cause: ChangeCause,
+    written: &[&Written],
+) -> AppResult<()> {
+    let events = written
+        .iter()
+        .filter(|w| w.changed())
+        .map(|w| {
+            let scales = &scales[&w.risk.register_id];
+            let how = Recorded {
+                kind: w.kind,
+                cause,
+                actor_id: &principal.member_id,
+                at: now,
+            };
+            let before = w.before.as_ref().map(|b| (b, scales));
+            event(&w.risk, before, scales, how, w.changes.clone())
+        })
+        .collect();
+    events::append(tx, events).await
+}
+
+/// Inserts a risk into a register locked by `register_for_risks`, inside
+/// the caller's transaction.
+pub async fn create_in(
+    tx: &impl ConnectionTrait,
+    principal: &Principal,
+    now: DateTime<Utc>,
+    (register, scales): (&register::Model, &Scales),
+    patch: RiskPatch,
+) -> AppResult<Written> {
     let mut risk = rules::new_risk(
         new_id(Kind::Risk),
         (&register.org_id, &register.id),
@@ -100,37 +182,31 @@ pub async fn create(
         now,
     );
     let ctx = PatchContext {
-        scales: &scales,
+        scales,
         now,
         actor_id: &principal.member_id,
     };
     let values = rules::apply(&mut risk, patch, &ctx)?;
     if risk.identifier.is_empty() {
-        risk.identifier = take_identifier(&tx, &register.id).await?;
+        risk.identifier = take_identifier(tx, &register.id).await?;
     }
-    check_references(&tx, None, &risk).await?;
-    rules::rescore(&mut risk, &scales, &[]);
+    check_references(tx, None, &risk).await?;
+    rules::rescore(&mut risk, scales, &[]);
     risk.clone()
         .into_active_model()
         .reset_all()
-        .insert(&tx)
+        .insert(tx)
         .await?;
     let mut changes = risk_changes(None, &risk);
-    changes.extend(custom_fields::write_values(&tx, &risk, values, true).await?);
-    let how = Recorded {
+    changes.extend(custom_fields::write_values(tx, &risk, values, true).await?);
+    Ok(Written {
+        risk,
+        before: None,
         kind: RiskEventKind::Created,
-        cause: ChangeCause::RiskCreated,
-        actor_id: &principal.member_id,
-        at: now,
-    };
-    events::append(&tx, vec![event(&risk, None, &scales, how, changes)]).await?;
-    tx.commit().await?;
-    Ok(risk)
+        changes,
+    })
 }
 
-/// Applies a patch. A patch that changes nothing writes nothing and keeps the
-/// version; `expected_version` guards against lost updates, and the UPDATE
-/// itself re-checks the version so a concurrent writer cannot slip between.
 /// The next generated identifier of a register. The counter is bumped with a
 /// single UPDATE ... RETURNING inside the caller's transaction, so concurrent
 /// creates serialize on the register row and never share a number; numbers
@@ -162,27 +238,31 @@ pub async fn take_identifier(tx: &impl ConnectionTrait, register_id: &str) -> Ap
     }
 }
 
+/// Applies a patch. A patch that changes nothing writes nothing and keeps the
+/// version; `expected_version` guards against lost updates, and the UPDATE
+/// itself re-checks the version so a concurrent writer cannot slip between.
 pub async fn update(
     Actor { db, principal, now }: Actor<'_>,
     id: &str,
     patch: RiskPatch,
     expected_version: Option<i32>,
-    cause: (RiskEventKind, ChangeCause),
+    (kind, cause): (RiskEventKind, ChangeCause),
 ) -> AppResult<risk::Model> {
     let tx = db.begin().await?;
     let mut scales = HashMap::new();
-    let after = update_in(
+    let written = update_in(
         &tx,
         principal,
         now,
         (id, &mut scales),
         patch,
         expected_version,
-        cause,
+        kind,
     )
     .await?;
+    record(&tx, principal, now, &scales, cause, &[&written]).await?;
     tx.commit().await?;
-    Ok(after)
+    Ok(written.risk)
 }
 
 /// Most risks one bulk update may change.
@@ -217,34 +297,37 @@ pub async fn bulk_update(
             format!("{} is given twice", ids[twice[1]]),
         ));
     }
-    let cause = (RiskEventKind::Updated, ChangeCause::RiskUpdated);
     let tx = db.begin().await?;
-    let mut saved = vec![None; ids.len()];
+    let mut saved: Vec<Option<Written>> = ids.iter().map(|_| None).collect();
     // Read once per register, not once per risk.
     let mut scales = HashMap::new();
     for i in order {
         let expected = expected_versions.map(|v| v[i]);
         let risk = (ids[i].as_str(), &mut scales);
-        let after = update_in(&tx, principal, now, risk, patch.clone(), expected, cause)
+        let kind = RiskEventKind::Updated;
+        let written = update_in(&tx, principal, now, risk, patch.clone(), expected, kind)
             .await
             .map_err(|e| e.about(&format!("ids[{i}] ({})", ids[i])))?;
-        saved[i] = Some(after);
+        saved[i] = Some(written);
     }
+    let saved: Vec<Written> = saved.into_iter().flatten().collect();
+    let all: Vec<&Written> = saved.iter().collect();
+    record(&tx, principal, now, &scales, ChangeCause::RiskUpdated, &all).await?;
     tx.commit().await?;
-    Ok(saved.into_iter().flatten().collect())
+    Ok(saved.into_iter().map(|w| w.risk).collect())
 }
 
-/// `update` inside the caller's transaction; `scales` holds the scales of
-/// the registers read so far.
-async fn update_in(
+/// `update` inside the caller's transaction, which records its event;
+/// `scales` holds the scales of the registers read so far.
+pub async fn update_in(
     tx: &impl ConnectionTrait,
     principal: &Principal,
     now: DateTime<Utc>,
     (id, scales): (&str, &mut HashMap<String, Scales>),
     patch: RiskPatch,
     expected_version: Option<i32>,
-    cause: (RiskEventKind, ChangeCause),
-) -> AppResult<risk::Model> {
+    kind: RiskEventKind,
+) -> AppResult<Written> {
     let before = find_for_update::<risk::Entity>(tx, &principal.org_id, id).await?;
     if expected_version.is_some_and(|v| v != before.version) {
         return Err(AppError::conflict(
@@ -274,21 +357,23 @@ async fn update_in(
     let mut changes = risk_changes(Some(&before), &after);
     changes.extend(custom_fields::write_values(tx, &after, values, false).await?);
     if changes.is_empty() {
-        return Ok(before);
+        return Ok(Written {
+            risk: before,
+            before: None,
+            kind,
+            changes,
+        });
     }
     after.version = before.version + 1;
     after.updated_at = now;
     after.updated_by = Some(principal.member_id.clone());
     save(tx, &before, &after).await?;
-    let how = Recorded {
-        kind: cause.0,
-        cause: cause.1,
-        actor_id: &principal.member_id,
-        at: now,
-    };
-    let e = event(&after, Some((&before, scales)), scales, how, changes);
-    events::append(tx, vec![e]).await?;
-    Ok(after)
+    Ok(Written {
+        risk: after,
+        before: Some(before),
+        kind,
+        changes,
+    })
 }
 
 pub async fn archive(actor: Actor<'_>, id: &str) -> AppResult<risk::Model> {

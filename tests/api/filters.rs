@@ -41,11 +41,12 @@ async fn each_filter_selects_what_a_user_expects(app: TestApp) {
     let admin = app.admin("acme");
     let register = fixtures::register(&admin, "RA").await;
     // The test clock starts on 2026-03-01.
+    let high = fixtures::severity(&admin, "High Impact").await;
     let late = fixtures::risk(
         &admin,
         &register,
         "late",
-        json!({ "mitigationTargetAt": "2026-02-01", "source": "Jira", "sourceId": "SEC-1" }),
+        json!({ "mitigationTargetAt": "2026-02-01", "source": "Jira", "sourceId": "SEC-1", "severityId": high }),
     )
     .await;
     let done = fixtures::risk(
@@ -72,7 +73,14 @@ async fn each_filter_selects_what_a_user_expects(app: TestApp) {
     fixtures::risk(&admin, &register, "undated", json!({})).await;
     let other = app.admin("globex");
     let theirs_register = fixtures::register(&other, "GX").await;
-    let theirs = fixtures::risk(&other, &theirs_register, "theirs", json!({})).await;
+    let theirs_high = fixtures::severity(&other, "High Impact").await;
+    let theirs = fixtures::risk(
+        &other,
+        &theirs_register,
+        "theirs",
+        json!({ "severityId": theirs_high }),
+    )
+    .await;
 
     let cases = [
         (json!({ "overdue": true }), vec!["late"]),
@@ -82,6 +90,13 @@ async fn each_filter_selects_what_a_user_expects(app: TestApp) {
         ),
         (json!({ "source": "jira" }), vec!["late"]),
         (json!({ "sourceId": "sec-1" }), vec!["late"]),
+        // By reference, as 4me filters; another organization's severity of
+        // the same reference is not this one's.
+        (
+            json!({ "severityReference": ["HIGH_IMPACT", "unknown"] }),
+            vec!["late"],
+        ),
+        (json!({ "severityReference": [] }), vec![]),
         (
             json!({ "ids": [late["id"], planned["id"], theirs["id"]] }),
             vec!["late", "planned"],

@@ -1,0 +1,318 @@
+//! `importRisks`: a CSV file upserted into one register in one transaction.
+//! Each row runs the rules of `createRisk` or `updateRisk` inside a savepoint,
+//! so a bad row is reported without stopping the others; any error, or a dry
+//! run, rolls the whole import back.
+
+use super::Actor;
+use super::custom_fields;
+use super::risks::{self, Written};
+use crate::domain::enums::{ChangeCause, ImportMatch, RiskEventKind};
+use crate::domain::risk_csv::{CellError, Header, MatchKey, References};
+use crate::domain::scales::Scales;
+use crate::error::{AppError, AppResult};
+use entity::{member, register, risk, severity};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    TransactionTrait,
+};
+use std::collections::HashMap;
+
+/// Values one lookup statement binds at most.
+const LOOKUP_CHUNK: usize = 500;
+
+/// What is imported, and how.
+pub struct Import<'a> {
+    pub register_id: &'a str,
+    pub csv: &'a str,
+    pub match_by: ImportMatch,
+    pub dry_run: bool,
+    pub max_rows: usize,
+}
+
+/// A problem with a row: its number counts the header as row 1.
+#[derive(Debug)]
+pub struct RowError {
+    pub row: usize,
+    pub column: Option<String>,
+    pub message: String,
+}
+
+/// What an import did, or, with errors or a dry run, would do.
+#[derive(Debug, Default)]
+pub struct Imported {
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub errors: Vec<RowError>,
+}
+
+impl Imported {
+    fn refuse(&mut self, row: usize, errors: impl IntoIterator<Item = CellError>) {
+        self.errors.extend(errors.into_iter().map(|e| RowError {
+            row,
+            column: e.column,
+            message: e.message,
+        }));
+    }
+}
+
+/// The file's records, header included; more than `max_rows` data rows is
+/// refused before anything is read from the database.
+fn records(csv: &str, max_rows: usize) -> AppResult<Vec<csv::StringRecord>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(csv.as_bytes());
+    let mut records = Vec::new();
+    for record in reader.records() {
+        if records.len() > max_rows {
+            return Err(AppError::LimitExceeded(format!(
+                "an import holds at most {max_rows} rows"
+            )));
+        }
+        // The input is a string, so UTF-8 errors cannot happen; the reader
+        // has no other.
+        records.push(record.map_err(|err| AppError::bad_input("csv", err.to_string()))?);
+    }
+    Ok(records)
+}
+
+pub async fn import(
+    Actor { db, principal, now }: Actor<'_>,
+    import: Import<'_>,
+) -> AppResult<Imported> {
+    let records = records(import.csv, import.max_rows)?;
+    let Some((head, rows)) = records.split_first() else {
+        return Err(AppError::bad_input(
+            "csv",
+            "the file is empty: it needs a header row",
+        ));
+    };
+    let rows: Vec<Vec<&str>> = rows.iter().map(|r| r.iter().collect()).collect();
+    let tx = db.begin().await?;
+    let register = risks::register_for_risks(&tx, &principal.org_id, import.register_id).await?;
+    let mut scales = HashMap::from([(register.id.clone(), Scales::of(&register)?)]);
+    let mut outcome = Imported::default();
+    let custom = custom_fields::columns(&tx, &register.id).await?;
+    let header = match Header::read(&head.iter().collect::<Vec<_>>(), custom, import.match_by) {
+        Ok(header) => header,
+        Err(errors) => {
+            outcome.refuse(1, errors);
+            return Ok(outcome);
+        }
+    };
+    let names: Vec<&str> = rows.iter().flat_map(|r| header.member_names(r)).collect();
+    let refs = References {
+        severities: severities(&tx, &principal.org_id).await?,
+        members: members(&tx, &principal.org_id, &names).await?,
+    };
+    let keys: Vec<Result<Option<MatchKey>, CellError>> = rows
+        .iter()
+        .map(|cells| header.key(cells, import.match_by))
+        .collect();
+    let found = existing(&tx, &register, keys.iter().flatten().flatten()).await?;
+    let mut first_of: HashMap<&MatchKey, usize> = HashMap::new();
+    let mut written: Vec<Written> = Vec::new();
+    for (i, (cells, key)) in rows.iter().zip(&keys).enumerate() {
+        let row = i + 2;
+        if cells.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        let key = match key {
+            Ok(key) => key.as_ref(),
+            Err(e) => {
+                outcome.refuse(row, [e.clone()]);
+                continue;
+            }
+        };
+        if let Some(key) = key
+            && let Some(first) = first_of.insert(key, row)
+        {
+            let message = format!("row {first} is about the same risk");
+            outcome.refuse(row, [CellError::new(None, message)]);
+            continue;
+        }
+        let target = match key.and_then(|k| found.get(k)) {
+            Some((id, register_id)) if *register_id != register.id => {
+                let message =
+                    format!("the risk {id} with this source and sourceId is in another register");
+                outcome.refuse(row, [CellError::new("sourceId".to_owned(), message)]);
+                continue;
+            }
+            target => target.map(|(id, _)| id.as_str()),
+        };
+        let (patch, fields) = match header.patch(cells, &refs, target.is_none()) {
+            Ok(read) => read,
+            Err(errors) => {
+                outcome.refuse(row, errors);
+                continue;
+            }
+        };
+        let savepoint = tx.begin().await?;
+        let saved = match target {
+            None => {
+                let into = (&register, &scales[&register.id]);
+                risks::create_in(&savepoint, principal, now, into, patch).await
+            }
+            Some(id) => {
+                let kind = RiskEventKind::Updated;
+                risks::update_in(
+                    &savepoint,
+                    principal,
+                    now,
+                    (id, &mut scales),
+                    patch,
+                    None,
+                    kind,
+                )
+                .await
+            }
+        };
+        match saved {
+            Ok(w) => {
+                savepoint.commit().await?;
+                match (target, w.changed()) {
+                    (None, _) => outcome.created += 1,
+                    (Some(_), true) => outcome.updated += 1,
+                    (Some(_), false) => outcome.unchanged += 1,
+                }
+                written.push(w);
+            }
+            Err(err) => {
+                savepoint.rollback().await?;
+                let (field, message) = match err {
+                    AppError::BadUserInput { field, message }
+                    | AppError::Conflict {
+                        field: Some(field),
+                        message,
+                    } => (Some(field), message),
+                    AppError::Conflict { message, .. } | AppError::NotFound(message) => {
+                        (None, message)
+                    }
+                    other => return Err(other),
+                };
+                let column = field.map(|f| header.column_of(&f, &fields));
+                outcome.refuse(row, [CellError::new(column, message)]);
+            }
+        }
+    }
+    if outcome.errors.is_empty() && !import.dry_run {
+        let all: Vec<&Written> = written.iter().collect();
+        risks::record(
+            &tx,
+            principal,
+            now,
+            &scales,
+            ChangeCause::RisksImported,
+            &all,
+        )
+        .await?;
+        tx.commit().await?;
+    }
+    Ok(outcome)
+}
+
+/// The organization's severities by reference.
+async fn severities(tx: &impl ConnectionTrait, org_id: &str) -> AppResult<HashMap<String, String>> {
+    let rows: Vec<(String, String)> = severity::Entity::find()
+        .select_only()
+        .columns([severity::Column::Reference, severity::Column::Id])
+        .filter(severity::Column::OrgId.eq(org_id))
+        .into_tuple()
+        .all(tx)
+        .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// The members the file names, by lowercased email and subject; a name two
+/// members answer to maps to None.
+async fn members(
+    tx: &impl ConnectionTrait,
+    org_id: &str,
+    names: &[&str],
+) -> AppResult<HashMap<String, Option<String>>> {
+    let mut wanted: Vec<String> = names.iter().map(|n| n.to_lowercase()).collect();
+    wanted.sort();
+    wanted.dedup();
+    let mut known: HashMap<String, Option<String>> = HashMap::new();
+    let lower = |c: member::Column| Expr::expr(Func::lower(Expr::col(c)));
+    for chunk in wanted.chunks(LOOKUP_CHUNK) {
+        let rows: Vec<(String, Option<String>, String)> = member::Entity::find()
+            .select_only()
+            .columns([
+                member::Column::Id,
+                member::Column::Email,
+                member::Column::Subject,
+            ])
+            .filter(member::Column::OrgId.eq(org_id))
+            .filter(
+                Condition::any()
+                    .add(lower(member::Column::Email).is_in(chunk.iter().cloned()))
+                    .add(lower(member::Column::Subject).is_in(chunk.iter().cloned())),
+            )
+            .into_tuple()
+            .all(tx)
+            .await?;
+        for (id, email, subject) in rows {
+            for name in email.into_iter().chain([subject]) {
+                let name = name.to_lowercase();
+                let entry = known.entry(name).or_insert_with(|| Some(id.clone()));
+                if entry.as_deref() != Some(id.as_str()) {
+                    *entry = None;
+                }
+            }
+        }
+    }
+    Ok(known)
+}
+
+/// The risks the rows' keys name: by identifier in the register, or by
+/// source and source id in the organization (with the register each is in).
+async fn existing<'k>(
+    tx: &impl ConnectionTrait,
+    register: &register::Model,
+    keys: impl Iterator<Item = &'k MatchKey>,
+) -> AppResult<HashMap<MatchKey, (String, String)>> {
+    let (mut identifiers, mut source_ids) = (Vec::new(), Vec::new());
+    for key in keys {
+        match key {
+            MatchKey::Identifier(identifier) => identifiers.push(identifier.as_str()),
+            MatchKey::Source(_, id) => source_ids.push(id.as_str()),
+        }
+    }
+    let mut found = HashMap::new();
+    for chunk in identifiers.chunks(LOOKUP_CHUNK) {
+        let rows: Vec<(String, String)> = risk::Entity::find()
+            .select_only()
+            .columns([risk::Column::Identifier, risk::Column::Id])
+            .filter(risk::Column::RegisterId.eq(&register.id))
+            .filter(risk::Column::Identifier.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(tx)
+            .await?;
+        for (identifier, id) in rows {
+            found.insert(MatchKey::Identifier(identifier), (id, register.id.clone()));
+        }
+    }
+    for chunk in source_ids.chunks(LOOKUP_CHUNK) {
+        let rows: Vec<(String, String, String, String)> = risk::Entity::find()
+            .select_only()
+            .columns([
+                risk::Column::Source,
+                risk::Column::SourceId,
+                risk::Column::Id,
+                risk::Column::RegisterId,
+            ])
+            .filter(risk::Column::OrgId.eq(&register.org_id))
+            .filter(risk::Column::Source.is_not_null())
+            .filter(risk::Column::SourceId.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(tx)
+            .await?;
+        for (source, source_id, id, register_id) in rows {
+            found.insert(MatchKey::Source(source, source_id), (id, register_id));
+        }
+    }
+    Ok(found)
+}
