@@ -11,6 +11,7 @@ pub mod history;
 pub mod members;
 pub mod registers;
 pub mod rescore;
+pub mod risk_export;
 pub mod risk_import;
 pub mod risk_query;
 pub mod risks;

@@ -386,6 +386,55 @@ fn ordered(mut query: Select<risk::Entity>, keys: &[Key], forward: bool) -> Sele
     query
 }
 
+/// Every risk a condition matches, in order, a batch at a time: how an
+/// export walks a register without holding it in memory. Each batch starts
+/// past the last row of the one before, as a cursor would.
+pub struct Batches {
+    condition: Condition,
+    keys: Vec<Key>,
+    after: Option<Vec<Option<Value>>>,
+    size: u64,
+    done: bool,
+}
+
+impl Batches {
+    pub fn new(condition: Condition, order: &[RiskOrder], size: u64) -> Self {
+        Self {
+            condition,
+            keys: keys(order),
+            after: None,
+            size,
+            done: false,
+        }
+    }
+
+    /// The next batch; None once every row has been read.
+    pub async fn next(&mut self, db: &impl ConnectionTrait) -> AppResult<Option<Vec<risk::Model>>> {
+        if self.done {
+            return Ok(None);
+        }
+        let mut query = risk::Entity::find().filter(self.condition.clone());
+        if let Some(values) = &self.after {
+            query = query.filter(past_cursor(&self.keys, values, true));
+        }
+        let rows = ordered(query, &self.keys, true)
+            .limit(self.size)
+            .all(db)
+            .await?;
+        self.done = (rows.len() as u64) < self.size;
+        let Some(last) = rows.last() else {
+            return Ok(None);
+        };
+        self.after = Some(
+            self.keys
+                .iter()
+                .map(|k| k.sql_value(&k.cursor_value(last)).flatten())
+                .collect(),
+        );
+        Ok(Some(rows))
+    }
+}
+
 /// Relay pagination arguments.
 #[derive(Clone, Debug, Default)]
 pub struct PageArgs {

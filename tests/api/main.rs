@@ -19,6 +19,7 @@ mod first_run;
 mod fixtures;
 mod hardening;
 mod heatmaps;
+mod imports;
 mod layers;
 mod members;
 mod operations;
