@@ -275,6 +275,111 @@ async fn remap(bench: &Bench, register: &str, n: usize) -> Row {
     )
 }
 
+/// This process's resident memory, in KiB (Linux).
+fn resident_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+            line.split_whitespace().nth(1)?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
+/// The whole register as CSV, read as it streams and thrown away; the
+/// server runs in this process, so the resident memory sampled meanwhile is
+/// what the export costs.
+async fn export(bench: &Bench, register: &str, n: usize) -> Row {
+    let url = bench
+        .url
+        .replace("/graphql", &format!("/registers/{register}/risks.csv"));
+    let before = resident_kib();
+    let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(before));
+    let sampler = {
+        let peak = peak.clone();
+        tokio::spawn(async move {
+            loop {
+                peak.fetch_max(resident_kib(), std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+    let t = Instant::now();
+    let mut response = bench
+        .http
+        .get(&url)
+        .bearer_auth(&bench.token)
+        .send()
+        .await
+        .expect("sent");
+    let (mut bytes, mut lines) = (0, 0);
+    while let Some(chunk) = response.chunk().await.expect("streams") {
+        bytes += chunk.len();
+        lines += chunk.iter().filter(|b| **b == b'\n').count();
+    }
+    let took = t.elapsed();
+    sampler.abort();
+    let grew = peak
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .saturating_sub(before);
+    (
+        format!("GET risks.csv, {n} risks"),
+        format!(
+            "{:.0} rows/s ({} lines, {:.1} MB in {}); resident memory +{:.1} MiB at most",
+            (lines.saturating_sub(1)) as f64 / took.as_secs_f64(),
+            lines,
+            bytes as f64 / 1e6,
+            ms(took),
+            grew as f64 / 1024.0
+        ),
+        "memory flat in the register's size".into(),
+    )
+}
+
+/// `n` new risks imported into a fresh register, as many calls of the
+/// largest import allowed as it takes.
+async fn import(bench: &Bench, n: usize) -> Row {
+    let register = bench
+        .created(
+            r#"mutation { createRegister(input: {name: "Imported", identifierPrefix: "IM"}) { id } }"#,
+            json!({}),
+            "createRegister",
+        )
+        .await;
+    let per_call = bench.app.state.config.limits.max_import_rows;
+    let mutation = "mutation($r: ID!, $csv: String!) { importRisks(registerId: $r, csv: $csv) { created errors { row message } } }";
+    let (mut created, mut busy) = (0, Duration::ZERO);
+    let statements = bench.app.state.statements.get();
+    for first in (0..n).step_by(per_call) {
+        let mut csv = String::from(
+            "title,category,status,likelihoodLevel,impactLevel,treatment,source,sourceId\n",
+        );
+        for k in first..(first + per_call).min(n) {
+            csv.push_str(&format!(
+                "Imported risk {k},Operations,OPEN,{},{},MITIGATE,Sheet,S-{k}\n",
+                k % 5,
+                (k / 5) % 5
+            ));
+        }
+        let t = Instant::now();
+        let data = bench
+            .gql(mutation, json!({ "r": register, "csv": csv }))
+            .await;
+        busy += t.elapsed();
+        created += data["importRisks"]["created"].as_u64().unwrap_or(0);
+    }
+    (
+        format!("importRisks, {n} new risks, {per_call} a call"),
+        format!(
+            "{:.0} rows/s ({created} created in {}; {:.1} statements a row)",
+            created as f64 / busy.as_secs_f64(),
+            ms(busy),
+            (bench.app.state.statements.get() - statements) as f64 / created.max(1) as f64
+        ),
+        "reported".into(),
+    )
+}
+
 /// A table row: what was measured, the figure, the target.
 type Row = (String, String, String);
 
@@ -500,7 +605,7 @@ async fn pushes(bench: &Bench, register: &str, ids: &[String], subscribers: usiz
 
 const BACKENDS: &[&str] = &["sqlite", "postgres"];
 const ROWS: &[&str] = &[
-    "typename", "heatmap", "page", "updates", "pushes", "control", "remap",
+    "typename", "heatmap", "page", "updates", "pushes", "control", "remap", "export", "import",
 ];
 
 /// The rows a run measures: all, or those named on the command line.
@@ -601,6 +706,12 @@ async fn run(
     }
     if only.wants("remap") {
         rows.push(remap(&bench, &register, n).await);
+    }
+    if only.wants("export") {
+        rows.push(export(&bench, &register, n).await);
+    }
+    if only.wants("import") {
+        rows.push(import(&bench, n).await);
     }
     rows.into_iter()
         .map(|(what, got, target)| (format!("{backend}: {what}"), got, target))

@@ -253,28 +253,50 @@ async fn save_value(
     Ok(())
 }
 
-/// Writes a risk's custom field values from a create or update. Only the
-/// fields listed change; with `creating`, every required field must end up set.
-/// Returns the history of what changed.
-pub async fn write_values(
-    tx: &impl ConnectionTrait,
-    risk: &risk::Model,
-    inputs: Vec<CustomFieldValueInput>,
-    creating: bool,
-) -> AppResult<Vec<FieldChange>> {
-    let defs: HashMap<String, definition::Model> = definition::Entity::find()
-        .filter(definition::Column::RegisterId.eq(&risk.register_id))
+/// A register's field definitions by id, archived ones included (values
+/// naming them are refused by name).
+pub type Definitions = HashMap<String, definition::Model>;
+
+pub async fn definitions(tx: &impl ConnectionTrait, register_id: &str) -> AppResult<Definitions> {
+    Ok(definition::Entity::find()
+        .filter(definition::Column::RegisterId.eq(register_id))
         .all(tx)
         .await?
         .into_iter()
         .map(|d| (d.id.clone(), d))
-        .collect();
-    let parsed = parse_inputs(&defs, inputs)?;
+        .collect())
+}
+
+/// A risk's new custom values, checked and compared with what it holds,
+/// not yet written: a create or update checks everything before it writes
+/// anything.
+pub struct CheckedValues<'a> {
+    changed: Vec<(&'a definition::Model, Option<FieldValue>)>,
+    pub changes: Vec<FieldChange>,
+}
+
+/// Checks the values of a create or update. Only the fields listed change;
+/// with `creating`, every required field must end up set.
+pub async fn check_values<'a>(
+    tx: &impl ConnectionTrait,
+    defs: &'a Definitions,
+    risk: &risk::Model,
+    inputs: Vec<CustomFieldValueInput>,
+    creating: bool,
+) -> AppResult<CheckedValues<'a>> {
+    let mut checked = CheckedValues {
+        changed: Vec::new(),
+        changes: Vec::new(),
+    };
+    if inputs.is_empty() && !creating {
+        return Ok(checked);
+    }
+    let parsed = parse_inputs(defs, inputs)?;
     check_users(tx, &risk.org_id, &parsed).await?;
     if creating {
-        check_required(&defs, &parsed)?;
+        check_required(defs, &parsed)?;
     }
-    let mut existing: HashMap<String, value::Model> = if creating {
+    let mut existing: HashMap<String, value::Model> = if creating || parsed.is_empty() {
         HashMap::new()
     } else {
         value::Entity::find()
@@ -285,7 +307,6 @@ pub async fn write_values(
             .map(|v| (v.field_id.clone(), v))
             .collect()
     };
-    let mut changes = Vec::new();
     for Parsed {
         def,
         field_type,
@@ -301,14 +322,28 @@ pub async fn write_values(
         if old == new {
             continue;
         }
-        save_value(tx, risk, def, new.as_ref()).await?;
-        changes.push(FieldChange {
+        checked.changes.push(FieldChange {
             field: format!("customFields.{}", def.name),
             from: old.map_or(Value::Null, |v| v.to_json()),
-            to: new.map_or(Value::Null, |v| v.to_json()),
+            to: new.as_ref().map_or(Value::Null, FieldValue::to_json),
         });
+        checked.changed.push((def, new));
     }
-    Ok(changes)
+    Ok(checked)
+}
+
+impl CheckedValues<'_> {
+    /// Writes the values that changed, once the risk's row exists.
+    pub async fn write(
+        self,
+        tx: &impl ConnectionTrait,
+        risk: &risk::Model,
+    ) -> AppResult<Vec<FieldChange>> {
+        for (def, new) in &self.changed {
+            save_value(tx, risk, def, new.as_ref()).await?;
+        }
+        Ok(self.changes)
+    }
 }
 
 async fn check_name_free(

@@ -1,14 +1,13 @@
 //! `importRisks`: a CSV file upserted into one register in one transaction.
-//! Each row runs the rules of `createRisk` or `updateRisk` inside a savepoint,
-//! so a bad row is reported without stopping the others; any error, or a dry
-//! run, rolls the whole import back.
+//! Each row runs the rules of `createRisk` or `updateRisk`, which check
+//! before they write, so a bad row is reported without stopping the others;
+//! any error, or a dry run, rolls the whole import back.
 
 use super::Actor;
 use super::custom_fields;
-use super::risks::{self, Written};
+use super::risks::{self, Registers, Written};
 use crate::domain::enums::{ChangeCause, ImportMatch, RiskEventKind};
 use crate::domain::risk_csv::{CellError, Header, MatchKey, References};
-use crate::domain::scales::Scales;
 use crate::error::{AppError, AppResult};
 use entity::{member, register, risk, severity};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
@@ -92,7 +91,8 @@ pub async fn import(
     let rows: Vec<Vec<&str>> = rows.iter().map(|r| r.iter().collect()).collect();
     let tx = db.begin().await?;
     let register = risks::register_for_risks(&tx, &principal.org_id, import.register_id).await?;
-    let mut scales = HashMap::from([(register.id.clone(), Scales::of(&register)?)]);
+    let mut registers = Registers::default();
+    registers.add(&tx, &register).await?;
     let mut outcome = Imported::default();
     let custom = custom_fields::columns(&tx, &register.id).await?;
     let header = match Header::read(&head.iter().collect::<Vec<_>>(), custom, import.match_by) {
@@ -149,29 +149,18 @@ pub async fn import(
                 continue;
             }
         };
-        let savepoint = tx.begin().await?;
+        // Each write checks everything before it writes anything, so a
+        // refused row leaves nothing behind for the rows after it to see.
         let saved = match target {
-            None => {
-                let into = (&register, &scales[&register.id]);
-                risks::create_in(&savepoint, principal, now, into, patch).await
-            }
+            None => risks::create_in(&tx, principal, now, (&register, &registers), patch).await,
             Some(id) => {
                 let kind = RiskEventKind::Updated;
-                risks::update_in(
-                    &savepoint,
-                    principal,
-                    now,
-                    (id, &mut scales),
-                    patch,
-                    None,
-                    kind,
-                )
-                .await
+                let risk = (id, &mut registers);
+                risks::update_in(&tx, principal, now, risk, patch, None, kind).await
             }
         };
         match saved {
             Ok(w) => {
-                savepoint.commit().await?;
                 match (target, w.changed()) {
                     (None, _) => outcome.created += 1,
                     (Some(_), true) => outcome.updated += 1,
@@ -180,16 +169,16 @@ pub async fn import(
                 written.push(w);
             }
             Err(err) => {
-                savepoint.rollback().await?;
                 let (field, message) = match err {
                     AppError::BadUserInput { field, message }
                     | AppError::Conflict {
                         field: Some(field),
                         message,
                     } => (Some(field), message),
-                    AppError::Conflict { message, .. } | AppError::NotFound(message) => {
-                        (None, message)
-                    }
+                    AppError::NotFound(message) => (None, message),
+                    // The database refused a write (a concurrent writer took
+                    // a unique key): the transaction is lost, and so is the
+                    // import.
                     other => return Err(other),
                 };
                 let column = field.map(|f| header.column_of(&f, &fields));
@@ -203,7 +192,7 @@ pub async fn import(
             &tx,
             principal,
             now,
-            &scales,
+            &registers,
             ChangeCause::RisksImported,
             &all,
         )

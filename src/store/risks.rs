@@ -2,9 +2,10 @@
 //! values, its recomputed scores and its events together.
 
 use super::Actor;
+use super::custom_fields::{self, Definitions};
 use super::events;
 use super::rescore::{Recorded, event, mitigations_in_register, mitigations_of, save, save_scores};
-use super::{custom_fields, ensure_free, find, find_for_update, find_input};
+use super::{ensure_free, find, find_for_update, find_input};
 use crate::auth::Principal;
 use crate::domain::enums::{ChangeCause, RiskEventKind, RiskStatus};
 use crate::domain::history::{FieldChange, risk_changes};
@@ -81,24 +82,11 @@ pub async fn create(
     let (register_id, patch) = input.into_patch();
     let tx = db.begin().await?;
     let register = register_for_risks(&tx, &principal.org_id, &register_id).await?;
-    let scales = HashMap::from([(register.id.clone(), Scales::of(&register)?)]);
-    let written = create_in(
-        &tx,
-        principal,
-        now,
-        (&register, &scales[&register.id]),
-        patch,
-    )
-    .await?;
-    record(
-        &tx,
-        principal,
-        now,
-        &scales,
-        ChangeCause::RiskCreated,
-        &[&written],
-    )
-    .await?;
+    let mut registers = Registers::default();
+    registers.add(&tx, &register).await?;
+    let written = create_in(&tx, principal, now, (&register, &registers), patch).await?;
+    let cause = ChangeCause::RiskCreated;
+    record(&tx, principal, now, &registers, cause, &[&written]).await?;
     tx.commit().await?;
     Ok(written.risk)
 }
@@ -122,6 +110,46 @@ pub async fn register_for_risks(
     Ok(register)
 }
 
+/// What writes to risks read once per register: its scales and fields.
+#[derive(Default)]
+pub struct Registers {
+    scales: HashMap<String, Scales>,
+    fields: HashMap<String, Definitions>,
+}
+
+impl Registers {
+    /// Reads what a register's risks are written with, unless already read.
+    pub async fn add(
+        &mut self,
+        tx: &impl ConnectionTrait,
+        register: &register::Model,
+    ) -> AppResult<()> {
+        if !self.scales.contains_key(&register.id) {
+            let fields = custom_fields::definitions(tx, &register.id).await?;
+            self.fields.insert(register.id.clone(), fields);
+            self.scales
+                .insert(register.id.clone(), Scales::of(register)?);
+        }
+        Ok(())
+    }
+
+    /// Like [`Registers::add`], by id, for a register of the organization.
+    async fn add_id(&mut self, tx: &impl ConnectionTrait, org_id: &str, id: &str) -> AppResult<()> {
+        if !self.scales.contains_key(id) {
+            let register = find::<register::Entity>(tx, org_id, id).await?;
+            self.add(tx, &register).await?;
+        }
+        Ok(())
+    }
+
+    fn of(&self, register_id: &str) -> AppResult<(&Scales, &Definitions)> {
+        match (self.scales.get(register_id), self.fields.get(register_id)) {
+            (Some(scales), Some(fields)) => Ok((scales, fields)),
+            _ => Err(AppError::internal("a register's scales were not read")),
+        }
+    }
+}
+
 /// What a write did to one risk, kept until its event is recorded.
 pub struct Written {
     pub risk: risk::Model,
@@ -138,43 +166,41 @@ impl Written {
     }
 }
 
-/// Appends the events of what was written, one per changed risk;
-/// `scales` holds the scales of every register involved.
+/// Appends the events of what was written, one per changed risk.
 pub async fn record(
     tx: &impl ConnectionTrait,
     principal: &Principal,
     now: DateTime<Utc>,
-    scales: &HashMap<String, Scales>,
+    registers: &Registers,
     cause: ChangeCause,
     written: &[&Written],
 ) -> AppResult<()> {
-    let events = written
-        .iter()
-        .filter(|w| w.changed())
-        .map(|w| {
-            let scales = &scales[&w.risk.register_id];
-            let how = Recorded {
-                kind: w.kind,
-                cause,
-                actor_id: &principal.member_id,
-                at: now,
-            };
-            let before = w.before.as_ref().map(|b| (b, scales));
-            event(&w.risk, before, scales, how, w.changes.clone())
-        })
-        .collect();
+    let mut events = Vec::with_capacity(written.len());
+    for w in written.iter().filter(|w| w.changed()) {
+        let (scales, _) = registers.of(&w.risk.register_id)?;
+        let how = Recorded {
+            kind: w.kind,
+            cause,
+            actor_id: &principal.member_id,
+            at: now,
+        };
+        let before = w.before.as_ref().map(|b| (b, scales));
+        events.push(event(&w.risk, before, scales, how, w.changes.clone()));
+    }
     events::append(tx, events).await
 }
 
-/// Inserts a risk into a register locked by `register_for_risks`, inside
-/// the caller's transaction.
+/// Inserts a risk into a register locked by `register_for_risks` (and
+/// added to `registers`), inside the caller's transaction. Everything is
+/// checked before anything is written.
 pub async fn create_in(
     tx: &impl ConnectionTrait,
     principal: &Principal,
     now: DateTime<Utc>,
-    (register, scales): (&register::Model, &Scales),
+    (register, registers): (&register::Model, &Registers),
     patch: RiskPatch,
 ) -> AppResult<Written> {
+    let (scales, fields) = registers.of(&register.id)?;
     let mut risk = rules::new_risk(
         new_id(Kind::Risk),
         (&register.org_id, &register.id),
@@ -191,6 +217,7 @@ pub async fn create_in(
         risk.identifier = take_identifier(tx, &register.id).await?;
     }
     check_references(tx, None, &risk).await?;
+    let values = custom_fields::check_values(tx, fields, &risk, values, true).await?;
     rules::rescore(&mut risk, scales, &[]);
     risk.clone()
         .into_active_model()
@@ -198,7 +225,7 @@ pub async fn create_in(
         .insert(tx)
         .await?;
     let mut changes = risk_changes(None, &risk);
-    changes.extend(custom_fields::write_values(tx, &risk, values, true).await?);
+    changes.extend(values.write(tx, &risk).await?);
     Ok(Written {
         risk,
         before: None,
@@ -249,18 +276,18 @@ pub async fn update(
     (kind, cause): (RiskEventKind, ChangeCause),
 ) -> AppResult<risk::Model> {
     let tx = db.begin().await?;
-    let mut scales = HashMap::new();
+    let mut registers = Registers::default();
     let written = update_in(
         &tx,
         principal,
         now,
-        (id, &mut scales),
+        (id, &mut registers),
         patch,
         expected_version,
         kind,
     )
     .await?;
-    record(&tx, principal, now, &scales, cause, &[&written]).await?;
+    record(&tx, principal, now, &registers, cause, &[&written]).await?;
     tx.commit().await?;
     Ok(written.risk)
 }
@@ -300,10 +327,10 @@ pub async fn bulk_update(
     let tx = db.begin().await?;
     let mut saved: Vec<Option<Written>> = ids.iter().map(|_| None).collect();
     // Read once per register, not once per risk.
-    let mut scales = HashMap::new();
+    let mut registers = Registers::default();
     for i in order {
         let expected = expected_versions.map(|v| v[i]);
-        let risk = (ids[i].as_str(), &mut scales);
+        let risk = (ids[i].as_str(), &mut registers);
         let kind = RiskEventKind::Updated;
         let written = update_in(&tx, principal, now, risk, patch.clone(), expected, kind)
             .await
@@ -312,18 +339,27 @@ pub async fn bulk_update(
     }
     let saved: Vec<Written> = saved.into_iter().flatten().collect();
     let all: Vec<&Written> = saved.iter().collect();
-    record(&tx, principal, now, &scales, ChangeCause::RiskUpdated, &all).await?;
+    record(
+        &tx,
+        principal,
+        now,
+        &registers,
+        ChangeCause::RiskUpdated,
+        &all,
+    )
+    .await?;
     tx.commit().await?;
     Ok(saved.into_iter().map(|w| w.risk).collect())
 }
 
 /// `update` inside the caller's transaction, which records its event;
-/// `scales` holds the scales of the registers read so far.
+/// `registers` holds what was read of the registers so far. Everything is
+/// checked before anything is written.
 pub async fn update_in(
     tx: &impl ConnectionTrait,
     principal: &Principal,
     now: DateTime<Utc>,
-    (id, scales): (&str, &mut HashMap<String, Scales>),
+    (id, registers): (&str, &mut Registers),
     patch: RiskPatch,
     expected_version: Option<i32>,
     kind: RiskEventKind,
@@ -335,11 +371,10 @@ pub async fn update_in(
             format!("the risk is at version {}", before.version),
         ));
     }
-    if !scales.contains_key(&before.register_id) {
-        let register = find::<register::Entity>(tx, &principal.org_id, &before.register_id).await?;
-        scales.insert(before.register_id.clone(), Scales::of(&register)?);
-    }
-    let scales = &scales[&before.register_id];
+    registers
+        .add_id(tx, &principal.org_id, &before.register_id)
+        .await?;
+    let (scales, fields) = registers.of(&before.register_id)?;
     let mut after = before.clone();
     let ctx = PatchContext {
         scales,
@@ -354,8 +389,9 @@ pub async fn update_in(
         scales,
         mitigations.get(&before.id).map_or(&[], Vec::as_slice),
     );
+    let values = custom_fields::check_values(tx, fields, &after, values, false).await?;
     let mut changes = risk_changes(Some(&before), &after);
-    changes.extend(custom_fields::write_values(tx, &after, values, false).await?);
+    changes.extend(values.changes.iter().cloned());
     if changes.is_empty() {
         return Ok(Written {
             risk: before,
@@ -368,6 +404,7 @@ pub async fn update_in(
     after.updated_at = now;
     after.updated_by = Some(principal.member_id.clone());
     save(tx, &before, &after).await?;
+    values.write(tx, &after).await?;
     Ok(Written {
         risk: after,
         before: Some(before),

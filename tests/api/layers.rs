@@ -29,6 +29,8 @@ const STORE: &[&[&str]] = &[
         "history",
         "members",
         "api_keys",
+        "risk_import",
+        "risk_export",
     ],
     &["risks", "risk_query"],
     &["custom_fields", "rescore"],
