@@ -115,6 +115,7 @@ pub fn router(state: AppState) -> Router {
         .route("/assets/{name}", get(pages::asset))
         .route("/registers/{id}/heatmap.svg", get(heatmap_svg::heatmap_svg))
         .route("/registers/{id}/risks.csv", get(export::risks_csv))
+        .route("/registers/{id}/risks.xlsx", get(export::risks_xlsx))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))

@@ -142,6 +142,35 @@ pub fn header(custom: &[CustomColumn]) -> Vec<String> {
         .collect()
 }
 
+/// Which columns of an export hold numbers (levels, scores, the version,
+/// NUMBER fields), for formats that type their cells.
+pub fn numeric(custom: &[CustomColumn]) -> Vec<bool> {
+    use Column as C;
+    COLUMNS
+        .iter()
+        .map(|(column, _)| {
+            matches!(
+                column,
+                C::LikelihoodLevel
+                    | C::ImpactLevel
+                    | C::InherentScore
+                    | C::ResidualLikelihoodOverride
+                    | C::ResidualImpactOverride
+                    | C::ResidualLikelihoodLevel
+                    | C::ResidualImpactLevel
+                    | C::ResidualScore
+                    | C::ToleranceLevel
+                    | C::Version
+            )
+        })
+        .chain(
+            custom
+                .iter()
+                .map(|c| c.field_type == CustomFieldType::Number),
+        )
+        .collect()
+}
+
 /// How an export names what a risk refers to: severities by reference and
 /// members by email or subject, keyed by id.
 pub struct Names<'a> {
@@ -753,6 +782,16 @@ mod tests {
         assert_eq!(names[0], "id");
         assert_eq!(names[COLUMNS.len()], "Business unit");
         assert_eq!(names[COLUMNS.len() + 1], "Notes (custom field)");
+    }
+
+    #[test]
+    fn numbers_are_known_by_column() {
+        let numeric = numeric(&custom());
+        assert_eq!(numeric.len(), header(&custom()).len());
+        let at = |name: &str| COLUMNS.iter().position(|(_, n)| *n == name).expect(name);
+        assert!(numeric[at("residualScore")] && numeric[at("version")]);
+        assert!(!numeric[at("identifier")] && !numeric[at("residualBand")]);
+        assert!(!numeric[COLUMNS.len()], "a TEXT field");
     }
 
     #[test]

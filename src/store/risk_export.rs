@@ -62,6 +62,11 @@ impl Export {
         risk_csv::header(&self.custom)
     }
 
+    /// For each column, whether it holds numbers.
+    pub fn numeric(&self) -> Vec<bool> {
+        risk_csv::numeric(&self.custom)
+    }
+
     /// The next batch of rows; None at the end.
     pub async fn rows(&mut self, db: &impl ConnectionTrait) -> AppResult<Option<Vec<Vec<String>>>> {
         let Some(risks) = self.batches.next(db).await? else {

@@ -1,7 +1,11 @@
-//! `GET /registers/{id}/risks.csv`: a register's risks as an RFC 4180 file,
-//! streamed a batch at a time. It takes the `filter`, `search` and `orderBy`
-//! arguments of the `risks` query (the first and last as JSON), and signs in
-//! the way the API does, or with `?token=` for a plain download link.
+//! `GET /registers/{id}/risks.csv` and `.xlsx`: a register's risks as a
+//! spreadsheet, read a batch at a time. Both take the `filter`, `search` and
+//! `orderBy` arguments of the `risks` query (the first and last as JSON), and
+//! sign in the way the API does, or with `?token=` for a download link.
+//!
+//! The CSV streams as it is read. The workbook is written by
+//! rust_xlsxwriter in its constant-memory mode (rows go to a temporary file)
+//! on a blocking thread, and streams out when the last row is in.
 
 use super::graphql_http::{Format, fail, signed_in};
 use super::state::AppState;
@@ -13,7 +17,10 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use rust_xlsxwriter::{Workbook, XlsxError};
 use serde::Deserialize;
+use std::io::Write;
+use tokio::sync::mpsc;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -51,6 +58,19 @@ fn refused(err: AppError) -> Response {
     fail(Format::Json, status, err)
 }
 
+/// A download: its type, and its name from the register's prefix.
+fn download(body: Body, prefix: &str, extension: &str, kind: &'static str) -> Response {
+    let name = format!("attachment; filename=\"{prefix}-risks.{extension}\"");
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(name) = HeaderValue::from_str(&name) {
+        headers.insert(header::CONTENT_DISPOSITION, name);
+    }
+    response
+}
+
 pub async fn risks_csv(
     State(state): State<AppState>,
     Path(register): Path<String>,
@@ -59,21 +79,14 @@ pub async fn risks_csv(
 ) -> Response {
     match open(&state, &register, &params, &headers).await {
         Ok(export) => {
-            let name = format!(
-                "attachment; filename=\"{}-risks.csv\"",
-                export.register.identifier_prefix
-            );
-            let mut response = Body::from_stream(csv_stream(state, export)).into_response();
-            let headers = response.headers_mut();
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/csv; charset=utf-8; header=present"),
-            );
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            if let Ok(name) = HeaderValue::from_str(&name) {
-                headers.insert(header::CONTENT_DISPOSITION, name);
-            }
-            response
+            let prefix = export.register.identifier_prefix.clone();
+            let kind = "text/csv; charset=utf-8; header=present";
+            download(
+                Body::from_stream(csv_stream(state, export)),
+                &prefix,
+                "csv",
+                kind,
+            )
         }
         Err(err) => refused(err),
     }
@@ -100,6 +113,129 @@ async fn open(
     .await
 }
 
+pub async fn risks_xlsx(
+    State(state): State<AppState>,
+    Path(register): Path<String>,
+    Query(params): Query<Params>,
+    headers: HeaderMap,
+) -> Response {
+    match open(&state, &register, &params, &headers).await {
+        Ok(export) => {
+            let prefix = export.register.identifier_prefix.clone();
+            let kind = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+            download(
+                Body::from_stream(xlsx_stream(state, export)),
+                &prefix,
+                "xlsx",
+                kind,
+            )
+        }
+        Err(err) => refused(err),
+    }
+}
+
+/// What a reader of the body sees of an error part-way: a generic message,
+/// the cause in the log.
+fn broken(err: AppError) -> std::io::Error {
+    std::io::Error::other(match err {
+        AppError::Internal { id } => format!("internal error (id {id})"),
+        other => other.message(),
+    })
+}
+
+/// Bytes the workbook writer hands to the response, from its thread.
+struct Sink(mpsc::Sender<std::io::Result<Bytes>>);
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .blocking_send(Ok(Bytes::copy_from_slice(buf)))
+            .map_err(|_| std::io::Error::other("the client went away"))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Excel refuses longer text in a cell.
+const XLSX_CELL_CHARS: usize = 32_767;
+
+/// Writes the workbook from the rows received, then sends it out.
+fn workbook(
+    (header, numeric): (Vec<String>, Vec<bool>),
+    mut rows: mpsc::Receiver<Result<Vec<Vec<String>>, AppError>>,
+    out: mpsc::Sender<std::io::Result<Bytes>>,
+) -> Result<(), XlsxError> {
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet_with_constant_memory()?;
+    sheet.set_name("Risks")?.set_freeze_panes(1, 0)?;
+    for (col, name) in (0..).zip(&header) {
+        sheet.write_string(0, col, name)?;
+    }
+    let mut row: u32 = 1;
+    while let Some(batch) = rows.blocking_recv() {
+        let batch = match batch {
+            Ok(batch) => batch,
+            Err(err) => {
+                let _ = out.blocking_send(Err(broken(err)));
+                return Ok(());
+            }
+        };
+        for cells in batch {
+            for ((col, cell), number) in (0..).zip(&cells).zip(&numeric) {
+                match cell.parse::<f64>() {
+                    Ok(n) if *number => sheet.write_number(row, col, n)?,
+                    _ if cell.is_empty() => sheet,
+                    _ => {
+                        let end = cell
+                            .char_indices()
+                            .nth(XLSX_CELL_CHARS)
+                            .map_or(cell.len(), |(at, _)| at);
+                        sheet.write_string(row, col, &cell[..end])?
+                    }
+                };
+            }
+            row += 1;
+        }
+    }
+    let sink = std::io::BufWriter::with_capacity(64 * 1024, Sink(out));
+    book.save_to_writer(sink)
+}
+
+/// Batches are read here and written on a blocking thread; the body is what
+/// that thread sends.
+fn xlsx_stream(
+    state: AppState,
+    mut export: Export,
+) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> {
+    let (rows_in, rows_out) = mpsc::channel(2);
+    let (bytes_in, mut bytes_out) = mpsc::channel(8);
+    let columns = (export.header(), export.numeric());
+    let failed = bytes_in.clone();
+    tokio::task::spawn_blocking(move || {
+        if let Err(err) = workbook(columns, rows_out, bytes_in) {
+            let _ = failed.blocking_send(Err(broken(AppError::internal(err))));
+        }
+    });
+    tokio::spawn(async move {
+        loop {
+            let batch = export.rows(&state.reader).await.transpose();
+            let Some(batch) = batch else { break };
+            let stop = batch.is_err();
+            if rows_in.send(batch).await.is_err() || stop {
+                break;
+            }
+        }
+    });
+    async_stream::stream! {
+        while let Some(chunk) = bytes_out.recv().await {
+            yield chunk;
+        }
+    }
+}
+
 fn encode(rows: &[Vec<String>]) -> std::io::Result<Bytes> {
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
@@ -122,13 +258,7 @@ fn csv_stream(
     async_stream::try_stream! {
         yield encode(&[export.header()])?;
         loop {
-            let rows = export.rows(&state.reader).await.map_err(|err| {
-                let err = match err {
-                    AppError::Internal { id } => format!("internal error (id {id})"),
-                    other => other.message(),
-                };
-                std::io::Error::other(err)
-            })?;
+            let rows = export.rows(&state.reader).await.map_err(broken)?;
             let Some(rows) = rows else { break };
             yield encode(&rows)?;
         }

@@ -13,6 +13,7 @@ both!(
     rows_match_by_source_and_source_id,
     an_export_takes_the_arguments_of_risks_and_streams_every_batch,
     an_export_refuses_like_the_api,
+    a_workbook_holds_what_the_csv_holds,
 );
 both_with!(imports_are_checked_before_anything_is_written, |config| {
     config.limits.max_import_rows = 3;
@@ -24,10 +25,14 @@ const IMPORT: &str = "mutation($r: ID!, $csv: String!, $by: ImportMatch, $dry: B
 
 /// The register's export as the client receives it: status, content type, body.
 async fn export(client: &Client, register: &str, query: &str) -> (u16, String, String) {
+    let (status, kind, body) = download(client, &format!("{register}/risks.csv{query}")).await;
+    (status, kind, String::from_utf8(body).expect("UTF-8"))
+}
+
+/// `GET /registers/{path}`: status, content type, body.
+async fn download(client: &Client, path: &str) -> (u16, String, Vec<u8>) {
     let base = client.url.trim_end_matches("/graphql");
-    let mut request = client
-        .http
-        .get(format!("{base}/registers/{register}/risks.csv{query}"));
+    let mut request = client.http.get(format!("{base}/registers/{path}"));
     if let Some(token) = &client.token {
         request = request.bearer_auth(token);
     }
@@ -39,7 +44,52 @@ async fn export(client: &Client, register: &str, query: &str) -> (u16, String, S
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    (status, kind, response.text().await.expect("body"))
+    let body = response.bytes().await.expect("body").to_vec();
+    (status, kind, body)
+}
+
+/// The cells of the first sheet of a workbook, row by row: text as it
+/// reads, numbers as numbers.
+fn sheet(xlsx: &[u8]) -> Vec<Vec<Value>> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(xlsx)).expect("a zip file");
+    let mut xml = String::new();
+    std::io::Read::read_to_string(
+        &mut archive
+            .by_name("xl/worksheets/sheet1.xml")
+            .expect("a sheet"),
+        &mut xml,
+    )
+    .expect("UTF-8");
+    let doc = roxmltree::Document::parse(&xml).expect("XML");
+    let column = |reference: &str| {
+        reference
+            .chars()
+            .take_while(char::is_ascii_uppercase)
+            .fold(0, |n, c| n * 26 + (c as usize - 'A' as usize + 1))
+            - 1
+    };
+    doc.descendants()
+        .filter(|n| n.has_tag_name("row"))
+        .map(|row| {
+            let mut cells = Vec::new();
+            for c in row.children().filter(|n| n.has_tag_name("c")) {
+                let at = column(c.attribute("r").unwrap_or("A"));
+                cells.resize(at + 1, json!(""));
+                let text = |tag: &str| {
+                    c.descendants()
+                        .find(|n| n.has_tag_name(tag))
+                        .and_then(|n| n.text())
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                cells[at] = match c.attribute("t") {
+                    Some("inlineStr") => json!(text("t")),
+                    _ => json!(text("v").parse::<f64>().expect("a number")),
+                };
+            }
+            cells
+        })
+        .collect()
 }
 
 /// The rows of a CSV file, header first, read as a spreadsheet would.
@@ -535,4 +585,56 @@ async fn an_export_refuses_like_the_api(app: TestApp) {
     assert_eq!(body["errors"][0]["extensions"]["field"], "filter");
     let (status, _, body) = export(&admin, &register, "?orderBy=not-json").await;
     assert_eq!((status, code(&body).as_str()), (400, "BAD_USER_INPUT"));
+}
+
+async fn a_workbook_holds_what_the_csv_holds(app: TestApp) {
+    let admin = app.admin("acme");
+    let register = fixtures::register(&admin, "RA").await;
+    let loss = fixtures::custom_field(
+        &admin,
+        &register,
+        json!({ "name": "Loss", "type": "NUMBER" }),
+    )
+    .await;
+    let values = json!({ "likelihoodLevel": 2, "impactLevel": 3, "description": "a, \"b\"\nc",
+        "customFields": [{ "fieldId": loss, "number": 1250.75 }] });
+    fixtures::risk(&admin, &register, "Scored", values).await;
+    fixtures::risk(&admin, &register, "Bare", json!({})).await;
+    let (_, _, csv) = export(&admin, &register, "").await;
+    let (status, kind, xlsx) = download(&admin, &format!("{register}/risks.xlsx")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        kind,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    let table = rows(&csv);
+    let sheet = sheet(&xlsx);
+    assert_eq!(sheet.len(), table.len());
+    // Levels, scores, the version and NUMBER fields are numbers to Excel.
+    let numbers = [
+        "likelihoodLevel",
+        "impactLevel",
+        "inherentScore",
+        "residualLikelihoodOverride",
+        "residualImpactOverride",
+        "residualLikelihoodLevel",
+        "residualImpactLevel",
+        "residualScore",
+        "toleranceLevel",
+        "version",
+        "Loss",
+    ];
+    for (r, (csv_row, sheet_row)) in table.iter().zip(&sheet).enumerate() {
+        for (c, cell) in csv_row.iter().enumerate() {
+            let got = sheet_row.get(c).cloned().unwrap_or(json!(""));
+            let numeric = r > 0 && !cell.is_empty() && numbers.contains(&table[0][c].as_str());
+            let want = if numeric {
+                json!(cell.parse::<f64>().expect("number"))
+            } else {
+                json!(cell)
+            };
+            assert_eq!(got, want, "row {r}, column {}", table[0][c]);
+        }
+    }
+    assert_eq!(cell(&table, 1, "Loss"), "1250.75");
 }
