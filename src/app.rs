@@ -8,8 +8,9 @@ use crate::config::{Config, Limits};
 use crate::feed::{Feed, listen};
 use crate::graphql::{self, Services};
 use crate::store::{self, StatementCounter};
+use crate::web::export::{self, Sheet};
 use crate::web::state::{AppState, PRINCIPALS_HELD, Principals};
-use crate::web::{export, graphql_http, health, heatmap_svg, metrics, pages, refusals, serve};
+use crate::web::{graphql_http, health, heatmap_svg, metrics, pages, refusals, serve};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, StatusCode};
@@ -114,8 +115,14 @@ pub fn router(state: AppState) -> Router {
         .route("/graphiql", get(pages::graphiql))
         .route("/assets/{name}", get(pages::asset))
         .route("/registers/{id}/heatmap.svg", get(heatmap_svg::heatmap_svg))
-        .route("/registers/{id}/risks.csv", get(export::risks_csv))
-        .route("/registers/{id}/risks.xlsx", get(export::risks_xlsx))
+        .route(
+            "/registers/{id}/risks.csv",
+            get(|s, p, q, h| export::risks(Sheet::Csv, s, p, q, h)),
+        )
+        .route(
+            "/registers/{id}/risks.xlsx",
+            get(|s, p, q, h| export::risks(Sheet::Xlsx, s, p, q, h)),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))

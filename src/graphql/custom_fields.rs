@@ -27,7 +27,7 @@ impl CustomFieldDefinition {
             .registers
             .load_one(self.0.register_id.clone())
             .await?;
-        Register::new(found.ok_or_else(|| AppError::not_found("register"))?)
+        found.ok_or_else(|| AppError::not_found("register"))
     }
     /// Unique among the register's active fields.
     async fn name(&self) -> &str {

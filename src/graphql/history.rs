@@ -164,8 +164,7 @@ impl ResidualRiskChange {
         let Some(register) = register else {
             return Ok(None);
         };
-        let scales = crate::domain::scales::Scales::of(&register)?;
-        Ok(Some(risk_score(&scales, score)))
+        Ok(Some(risk_score(&register.scales, score)))
     }
 }
 

@@ -2,6 +2,7 @@
 //! these, so a page of risks costs a handful of statements, not one per row.
 //! Each request gets its own set, scoped to the caller's organization.
 
+use super::registers::Register;
 use crate::error::AppError;
 use crate::store::OrgScoped;
 use async_graphql::Lookahead;
@@ -40,6 +41,23 @@ where
             .into_iter()
             .map(|row| (E::id_of(&row).to_owned(), row))
             .collect())
+    }
+}
+
+/// Registers by id, with their scales parsed once for the request.
+pub struct RegistersById(ById<register::Entity>);
+
+impl Loader<String> for RegistersById {
+    type Value = Register;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Register>, AppError> {
+        self.0
+            .load(keys)
+            .await?
+            .into_iter()
+            .map(|(id, model)| Ok((id, Register::new(model)?)))
+            .collect()
     }
 }
 
@@ -215,7 +233,7 @@ fn loader<T: Loader<String>>(inner: T) -> DataLoader<T, HashMapCache> {
 pub struct Loaders {
     pub members: DataLoader<ById<member::Entity>, HashMapCache>,
     pub severities: DataLoader<ById<severity::Entity>, HashMapCache>,
-    pub registers: DataLoader<ById<register::Entity>, HashMapCache>,
+    pub registers: DataLoader<RegistersById, HashMapCache>,
     pub fields: DataLoader<ById<custom_field_definition::Entity>, HashMapCache>,
     pub values: DataLoader<ValuesByRisk, HashMapCache>,
     pub fields_by_register: DataLoader<FieldsByRegister, HashMapCache>,
@@ -310,7 +328,11 @@ impl Loaders {
         Self {
             members: by_id(db, org_id),
             severities: by_id(db, org_id),
-            registers: by_id(db, org_id),
+            registers: loader(RegistersById(ById {
+                db: db.clone(),
+                org_id: org_id.to_owned(),
+                entity: PhantomData,
+            })),
             fields: by_id(db, org_id),
             values: loader(ValuesByRisk {
                 db: db.clone(),

@@ -13,18 +13,21 @@ use crate::error::AppResult;
 use crate::store::{self, risk_query::PageArgs};
 use async_graphql::{Context, ID, Object};
 use entity::register;
+use std::sync::Arc;
 
+/// A register with its scales read: shared, so that the register of every
+/// risk on a page is read (and its scales parsed) once per request.
 #[derive(Clone)]
 pub struct Register {
-    pub model: register::Model,
-    pub scales: Scales,
+    pub model: Arc<register::Model>,
+    pub scales: Arc<Scales>,
 }
 
 impl Register {
     pub fn new(model: register::Model) -> AppResult<Self> {
         Ok(Self {
-            scales: Scales::of(&model)?,
-            model,
+            scales: Arc::new(Scales::of(&model)?),
+            model: Arc::new(model),
         })
     }
 }
@@ -54,7 +57,7 @@ impl Register {
     }
     /// Likelihood and impact levels, bands and optional matrix that score its risks.
     async fn scales(&self) -> RiskScales {
-        RiskScales::from(&self.scales)
+        RiskScales::from(self.scales.as_ref())
     }
     /// The register's custom fields in position order.
     async fn custom_fields(

@@ -30,7 +30,7 @@ impl Risk {
             .registers
             .load_one(self.0.register_id.clone())
             .await?;
-        Register::new(found.ok_or_else(|| AppError::not_found("register"))?)
+        found.ok_or_else(|| AppError::not_found("register"))
     }
 
     async fn score(&self, ctx: &Context<'_>, which: Stored) -> AppResult<Option<RiskScore>> {

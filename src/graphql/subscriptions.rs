@@ -27,9 +27,7 @@ async fn scope(
     let register = match register_id {
         Some(id) => {
             let found = ctx.loaders()?.registers.load_one(id.0.clone()).await?;
-            Some(Register::new(
-                found.ok_or_else(|| AppError::not_found("register"))?,
-            )?)
+            Some(found.ok_or_else(|| AppError::not_found("register"))?)
         }
         None => None,
     };

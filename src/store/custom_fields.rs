@@ -270,6 +270,7 @@ pub async fn definitions(tx: &impl ConnectionTrait, register_id: &str) -> AppRes
 /// A risk's new custom values, checked and compared with what it holds,
 /// not yet written: a create or update checks everything before it writes
 /// anything.
+#[derive(Default)]
 pub struct CheckedValues<'a> {
     changed: Vec<(&'a definition::Model, Option<FieldValue>)>,
     pub changes: Vec<FieldChange>,
@@ -288,9 +289,6 @@ pub async fn check_values<'a>(
         changed: Vec::new(),
         changes: Vec::new(),
     };
-    if inputs.is_empty() && !creating {
-        return Ok(checked);
-    }
     let parsed = parse_inputs(defs, inputs)?;
     check_users(tx, &risk.org_id, &parsed).await?;
     if creating {

@@ -284,6 +284,16 @@ async fn one<E: OrgScoped>(select: Select<E>, db: &impl ConnectionTrait) -> AppR
         .ok_or_else(|| AppError::not_found(E::NAME))
 }
 
+/// The organization's members as `(id, email, subject)`, the two names a
+/// spreadsheet knows them by; callers narrow it further.
+pub fn member_names(org_id: &str) -> Select<entity::member::Entity> {
+    use entity::member::{Column, Entity};
+    Entity::find()
+        .select_only()
+        .columns([Column::Id, Column::Email, Column::Subject])
+        .filter(Column::OrgId.eq(org_id))
+}
+
 /// The row with `id` in the caller's organization, or NOT_FOUND: another
 /// organization's rows do not exist for the caller.
 pub async fn find<E: OrgScoped>(

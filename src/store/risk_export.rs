@@ -129,14 +129,7 @@ async fn contacts(
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows: Vec<(String, Option<String>, String)> = member::Entity::find()
-        .select_only()
-        .columns([
-            member::Column::Id,
-            member::Column::Email,
-            member::Column::Subject,
-        ])
-        .filter(member::Column::OrgId.eq(org_id))
+    let rows: Vec<(String, Option<String>, String)> = super::member_names(org_id)
         .filter(member::Column::Id.is_in(ids))
         .into_tuple()
         .all(db)

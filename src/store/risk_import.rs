@@ -92,7 +92,8 @@ pub async fn import(
     let tx = db.begin().await?;
     let register = risks::register_for_risks(&tx, &principal.org_id, import.register_id).await?;
     let mut registers = Registers::default();
-    registers.add(&tx, &register).await?;
+    registers.add(&register)?;
+    registers.add_fields(&tx, &register.id).await?;
     let mut outcome = Imported::default();
     let custom = custom_fields::columns(&tx, &register.id).await?;
     let header = match Header::read(&head.iter().collect::<Vec<_>>(), custom, import.match_by) {
@@ -227,14 +228,7 @@ async fn members(
     let mut known: HashMap<String, Option<String>> = HashMap::new();
     let lower = |c: member::Column| Expr::expr(Func::lower(Expr::col(c)));
     for chunk in wanted.chunks(LOOKUP_CHUNK) {
-        let rows: Vec<(String, Option<String>, String)> = member::Entity::find()
-            .select_only()
-            .columns([
-                member::Column::Id,
-                member::Column::Email,
-                member::Column::Subject,
-            ])
-            .filter(member::Column::OrgId.eq(org_id))
+        let rows: Vec<(String, Option<String>, String)> = super::member_names(org_id)
             .filter(
                 Condition::any()
                     .add(lower(member::Column::Email).is_in(chunk.iter().cloned()))

@@ -83,7 +83,8 @@ pub async fn create(
     let tx = db.begin().await?;
     let register = register_for_risks(&tx, &principal.org_id, &register_id).await?;
     let mut registers = Registers::default();
-    registers.add(&tx, &register).await?;
+    registers.add(&register)?;
+    registers.add_fields(&tx, &register.id).await?;
     let written = create_in(&tx, principal, now, (&register, &registers), patch).await?;
     let cause = ChangeCause::RiskCreated;
     record(&tx, principal, now, &registers, cause, &[&written]).await?;
@@ -118,15 +119,9 @@ pub struct Registers {
 }
 
 impl Registers {
-    /// Reads what a register's risks are written with, unless already read.
-    pub async fn add(
-        &mut self,
-        tx: &impl ConnectionTrait,
-        register: &register::Model,
-    ) -> AppResult<()> {
+    /// Reads a register's scales, unless already read.
+    pub fn add(&mut self, register: &register::Model) -> AppResult<()> {
         if !self.scales.contains_key(&register.id) {
-            let fields = custom_fields::definitions(tx, &register.id).await?;
-            self.fields.insert(register.id.clone(), fields);
             self.scales
                 .insert(register.id.clone(), Scales::of(register)?);
         }
@@ -137,16 +132,35 @@ impl Registers {
     async fn add_id(&mut self, tx: &impl ConnectionTrait, org_id: &str, id: &str) -> AppResult<()> {
         if !self.scales.contains_key(id) {
             let register = find::<register::Entity>(tx, org_id, id).await?;
-            self.add(tx, &register).await?;
+            self.add(&register)?;
         }
         Ok(())
     }
 
-    fn of(&self, register_id: &str) -> AppResult<(&Scales, &Definitions)> {
-        match (self.scales.get(register_id), self.fields.get(register_id)) {
-            (Some(scales), Some(fields)) => Ok((scales, fields)),
-            _ => Err(AppError::internal("a register's scales were not read")),
+    /// Reads a register's custom fields, unless already read: only writes
+    /// that set values, and creations, need them.
+    pub async fn add_fields(
+        &mut self,
+        tx: &impl ConnectionTrait,
+        register_id: &str,
+    ) -> AppResult<()> {
+        if !self.fields.contains_key(register_id) {
+            let fields = custom_fields::definitions(tx, register_id).await?;
+            self.fields.insert(register_id.to_owned(), fields);
         }
+        Ok(())
+    }
+
+    fn scales(&self, register_id: &str) -> AppResult<&Scales> {
+        self.scales
+            .get(register_id)
+            .ok_or_else(|| AppError::internal("a register's scales were not read"))
+    }
+
+    fn fields(&self, register_id: &str) -> AppResult<&Definitions> {
+        self.fields
+            .get(register_id)
+            .ok_or_else(|| AppError::internal("a register's fields were not read"))
     }
 }
 
@@ -177,7 +191,7 @@ pub async fn record(
 ) -> AppResult<()> {
     let mut events = Vec::with_capacity(written.len());
     for w in written.iter().filter(|w| w.changed()) {
-        let (scales, _) = registers.of(&w.risk.register_id)?;
+        let scales = registers.scales(&w.risk.register_id)?;
         let how = Recorded {
             kind: w.kind,
             cause,
@@ -200,7 +214,10 @@ pub async fn create_in(
     (register, registers): (&register::Model, &Registers),
     patch: RiskPatch,
 ) -> AppResult<Written> {
-    let (scales, fields) = registers.of(&register.id)?;
+    let (scales, fields) = (
+        registers.scales(&register.id)?,
+        registers.fields(&register.id)?,
+    );
     let mut risk = rules::new_risk(
         new_id(Kind::Risk),
         (&register.org_id, &register.id),
@@ -371,17 +388,19 @@ pub async fn update_in(
             format!("the risk is at version {}", before.version),
         ));
     }
-    registers
-        .add_id(tx, &principal.org_id, &before.register_id)
-        .await?;
-    let (scales, fields) = registers.of(&before.register_id)?;
+    let register = &before.register_id;
+    registers.add_id(tx, &principal.org_id, register).await?;
     let mut after = before.clone();
     let ctx = PatchContext {
-        scales,
+        scales: registers.scales(register)?,
         now,
         actor_id: &principal.member_id,
     };
     let values = rules::apply(&mut after, patch, &ctx)?;
+    if !values.is_empty() {
+        registers.add_fields(tx, register).await?;
+    }
+    let scales = registers.scales(register)?;
     check_references(tx, Some(&before), &after).await?;
     let mitigations = mitigations_of(tx, std::slice::from_ref(&before.id)).await?;
     rules::rescore(
@@ -389,7 +408,12 @@ pub async fn update_in(
         scales,
         mitigations.get(&before.id).map_or(&[], Vec::as_slice),
     );
-    let values = custom_fields::check_values(tx, fields, &after, values, false).await?;
+    let values = if values.is_empty() {
+        custom_fields::CheckedValues::default()
+    } else {
+        let fields = registers.fields(register)?;
+        custom_fields::check_values(tx, fields, &after, values, false).await?
+    };
     let mut changes = risk_changes(Some(&before), &after);
     changes.extend(values.changes.iter().cloned());
     if changes.is_empty() {

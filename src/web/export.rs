@@ -58,38 +58,62 @@ fn refused(err: AppError) -> Response {
     fail(Format::Json, status, err)
 }
 
-/// A download: its type, and its name from the register's prefix.
-fn download(body: Body, prefix: &str, extension: &str, kind: &'static str) -> Response {
-    let name = format!("attachment; filename=\"{prefix}-risks.{extension}\"");
-    let mut response = body.into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Ok(name) = HeaderValue::from_str(&name) {
-        headers.insert(header::CONTENT_DISPOSITION, name);
-    }
-    response
+/// The spreadsheet formats a register exports to.
+#[derive(Clone, Copy)]
+pub enum Sheet {
+    Csv,
+    Xlsx,
 }
 
-pub async fn risks_csv(
+impl Sheet {
+    fn extension(self) -> &'static str {
+        match self {
+            Sheet::Csv => "csv",
+            Sheet::Xlsx => "xlsx",
+        }
+    }
+
+    fn media_type(self) -> &'static str {
+        match self {
+            Sheet::Csv => "text/csv; charset=utf-8; header=present",
+            Sheet::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        }
+    }
+}
+
+/// `GET /registers/{id}/risks.csv` or `.xlsx`: the download, named after
+/// the register's prefix, or a GraphQL error.
+pub async fn risks(
+    sheet: Sheet,
     State(state): State<AppState>,
     Path(register): Path<String>,
     Query(params): Query<Params>,
     headers: HeaderMap,
 ) -> Response {
-    match open(&state, &register, &params, &headers).await {
-        Ok(export) => {
-            let prefix = export.register.identifier_prefix.clone();
-            let kind = "text/csv; charset=utf-8; header=present";
-            download(
-                Body::from_stream(csv_stream(state, export)),
-                &prefix,
-                "csv",
-                kind,
-            )
-        }
-        Err(err) => refused(err),
+    let export = match open(&state, &register, &params, &headers).await {
+        Ok(export) => export,
+        Err(err) => return refused(err),
+    };
+    let name = format!(
+        "attachment; filename=\"{}-risks.{}\"",
+        export.register.identifier_prefix,
+        sheet.extension()
+    );
+    let body = match sheet {
+        Sheet::Csv => Body::from_stream(csv_stream(state, export)),
+        Sheet::Xlsx => Body::from_stream(xlsx_stream(state, export)),
+    };
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(sheet.media_type()),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(name) = HeaderValue::from_str(&name) {
+        headers.insert(header::CONTENT_DISPOSITION, name);
     }
+    response
 }
 
 async fn open(
@@ -111,27 +135,6 @@ async fn open(
         today,
     )
     .await
-}
-
-pub async fn risks_xlsx(
-    State(state): State<AppState>,
-    Path(register): Path<String>,
-    Query(params): Query<Params>,
-    headers: HeaderMap,
-) -> Response {
-    match open(&state, &register, &params, &headers).await {
-        Ok(export) => {
-            let prefix = export.register.identifier_prefix.clone();
-            let kind = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-            download(
-                Body::from_stream(xlsx_stream(state, export)),
-                &prefix,
-                "xlsx",
-                kind,
-            )
-        }
-        Err(err) => refused(err),
-    }
 }
 
 /// What a reader of the body sees of an error part-way: a generic message,
