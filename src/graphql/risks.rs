@@ -15,7 +15,6 @@ use crate::domain::enums::{
 };
 use crate::domain::inputs::{CreateRiskInput, RiskFilter, RiskOrder};
 use crate::domain::risk::{RiskPatch, Stored, stored_score};
-use crate::domain::validation;
 use crate::error::{AppError, AppResult};
 use crate::store::{self, risk_query};
 use async_graphql::{Context, ID, Lookahead, Object, SimpleObject};
@@ -333,9 +332,6 @@ pub async fn risk_connection(
     args: risk_query::PageArgs,
 ) -> AppResult<RiskConnection> {
     let actor = ctx.viewer()?;
-    if let Some(search) = &search {
-        validation::bounded("search", search, validation::SEARCH_MAX)?;
-    }
     let condition = risk_query::condition(
         actor.org_id(),
         actor.now.date_naive(),

@@ -8,6 +8,7 @@ use crate::domain::enums::RiskStatus;
 use crate::domain::inputs::{
     CustomFieldCondition, RiskFilter, RiskOrder, RiskOrderField, SortDirection,
 };
+use crate::domain::validation;
 use crate::error::{AppError, AppResult};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -27,7 +28,7 @@ fn ids<T: AsRef<str>>(list: &[T]) -> Vec<String> {
 
 /// The filter and search as one SQL condition, scoped to the organization;
 /// `today` is the day `overdue` is judged on. A list too long for one
-/// statement is refused.
+/// statement, or a search too long to mean anything, is refused.
 pub fn condition(
     org_id: &str,
     today: NaiveDate,
@@ -36,6 +37,9 @@ pub fn condition(
 ) -> AppResult<Condition> {
     use risk::Column as C;
     filter.check()?;
+    if let Some(search) = search {
+        validation::bounded("search", search, validation::SEARCH_MAX)?;
+    }
     let mut cond = Condition::all().add(C::OrgId.eq(org_id));
     let f = filter;
     if let Some(ids) = &f.ids {

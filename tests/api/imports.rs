@@ -585,6 +585,13 @@ async fn an_export_refuses_like_the_api(app: TestApp) {
     assert_eq!(body["errors"][0]["extensions"]["field"], "filter");
     let (status, _, body) = export(&admin, &register, "?orderBy=not-json").await;
     assert_eq!((status, code(&body).as_str()), (400, "BAD_USER_INPUT"));
+    let long = format!("?search={}", "x".repeat(300));
+    let (status, _, body) = export(&admin, &register, &long).await;
+    assert_eq!(
+        (status, code(&body).as_str()),
+        (400, "BAD_USER_INPUT"),
+        "{body}"
+    );
 }
 
 async fn a_workbook_holds_what_the_csv_holds(app: TestApp) {
