@@ -603,6 +603,32 @@ fn day(cell: &str) -> Result<Date, String> {
         .ok_or_else(|| format!("{:?} is not a date as YYYY-MM-DD", cell.trim()))
 }
 
+/// A cell's value for the patch. An empty cell leaves a new risk's field
+/// unset and clears an existing risk's.
+fn given<T>(
+    cell: &str,
+    creating: bool,
+    read: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<MaybeUndefined<T>, String> {
+    if !cell.trim().is_empty() {
+        read(cell).map(MaybeUndefined::Value)
+    } else if creating {
+        Ok(MaybeUndefined::Undefined)
+    } else {
+        Ok(MaybeUndefined::Null)
+    }
+}
+
+/// `given`, for a cell naming one of an enumeration's values.
+fn choice<T: Copy>(
+    cell: &str,
+    creating: bool,
+    all: &[T],
+    as_str: fn(T) -> &'static str,
+) -> Result<MaybeUndefined<T>, String> {
+    given(cell, creating, |c| enumerated(all, as_str, c))
+}
+
 /// Sets one built-in field of the patch from its cell.
 fn set(
     patch: &mut RiskPatch,
@@ -612,25 +638,6 @@ fn set(
     creating: bool,
 ) -> Result<(), String> {
     use Column as C;
-    // An empty cell: unset on a new risk, cleared on an existing one.
-    fn blank<T>(creating: bool) -> MaybeUndefined<T> {
-        if creating {
-            MaybeUndefined::Undefined
-        } else {
-            MaybeUndefined::Null
-        }
-    }
-    fn given<T>(
-        cell: &str,
-        creating: bool,
-        read: impl FnOnce(&str) -> Result<T, String>,
-    ) -> Result<MaybeUndefined<T>, String> {
-        if cell.trim().is_empty() {
-            Ok(blank(creating))
-        } else {
-            read(cell).map(MaybeUndefined::Value)
-        }
-    }
     let words = |cell: &str| given(cell, creating, |c| Ok(c.to_owned()));
     let level = |cell: &str| given(cell, creating, whole);
     match column {
@@ -641,25 +648,19 @@ fn set(
         C::Description => patch.description = words(cell)?,
         C::Category => patch.category = words(cell)?,
         C::Department => patch.department = words(cell)?,
-        C::Status => {
-            patch.status = given(cell, creating, |c| {
-                enumerated(RiskStatus::ALL, RiskStatus::as_str, c)
-            })?;
-        }
-        C::Stage => {
-            patch.stage = given(cell, creating, |c| {
-                enumerated(RiskStage::ALL, RiskStage::as_str, c)
-            })?;
-        }
+        C::Status => patch.status = choice(cell, creating, RiskStatus::ALL, RiskStatus::as_str)?,
+        C::Stage => patch.stage = choice(cell, creating, RiskStage::ALL, RiskStage::as_str)?,
         C::ClosureReason => {
-            patch.closure_reason = given(cell, creating, |c| {
-                enumerated(ClosureReason::ALL, ClosureReason::as_str, c)
-            })?;
+            patch.closure_reason =
+                choice(cell, creating, ClosureReason::ALL, ClosureReason::as_str)?;
         }
         C::Treatment => {
-            patch.treatment = given(cell, creating, |c| {
-                enumerated(TreatmentStrategy::ALL, TreatmentStrategy::as_str, c)
-            })?;
+            patch.treatment = choice(
+                cell,
+                creating,
+                TreatmentStrategy::ALL,
+                TreatmentStrategy::as_str,
+            )?;
         }
         C::Severity => {
             patch.severity_id = given(cell, creating, |c| {
