@@ -139,13 +139,18 @@ pub async fn tail(
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            // Transaction ids are the cluster's: only those of sessions on
-            // this database can hold a seq, so a long transaction in another
-            // database never holds the feed back. (A 64-bit id's low 32 bits
-            // are the session's `backend_xid`.)
+            // Transaction ids are the cluster's: those of sessions on other
+            // databases cannot hold a seq, so they are left out, and a long
+            // transaction there never holds the feed back. Left out, not
+            // picked: pg_stat_activity is read after the snapshot, and a
+            // transaction of this database that commits in between must stay
+            // in the list, or the hole its seq leaves would be settled before
+            // the seq is seen. (A 64-bit id's low 32 bits are a session's
+            // `backend_xid`.)
             "SELECT e.*, array_to_string(ARRAY(SELECT x::text FROM pg_snapshot_xip(s.snap) x \
-               WHERE x::text::bigint % 4294967296 IN (SELECT backend_xid::text::bigint \
-                 FROM pg_stat_activity WHERE datname = current_database() AND backend_xid IS NOT NULL)), \
+               WHERE x::text::bigint % 4294967296 NOT IN (SELECT backend_xid::text::bigint \
+                 FROM pg_stat_activity WHERE datname IS DISTINCT FROM current_database() \
+                 AND backend_xid IS NOT NULL)), \
              ',') AS in_flight \
              FROM (SELECT pg_current_snapshot() AS snap) s \
              CROSS JOIN LATERAL (SELECT * FROM risk_events WHERE seq > $1 ORDER BY seq LIMIT $2) e",
