@@ -136,13 +136,14 @@ async fn metrics_count_what_the_service_did(app: TestApp) {
         json!({ "r": register }),
     )
     .await;
-    let during = scrape(&app).await;
     admin
         .ok(
             "mutation($id: ID!) { updateControl(id: $id, input: {health: CRITICAL}) { id } }",
             json!({ "id": c }),
         )
         .await;
+    // Scraped once the event has arrived: the subscription is surely running
+    // then (a subscribe message alone may not have reached it yet).
     ws.next_data("1").await;
     let after = scrape(&app).await;
     let moved = |metric: &str, labels: &[(&str, &str)]| {
@@ -162,8 +163,8 @@ async fn metrics_count_what_the_service_did(app: TestApp) {
         moved("riskgraph_request_duration_seconds", &timed) >= 5.0,
         "latencies"
     );
-    assert!(sample(&during, "riskgraph_websockets_open", &[]) >= 1.0);
-    assert!(sample(&during, "riskgraph_subscriptions_active", &[]) >= 1.0);
+    assert!(sample(&after, "riskgraph_websockets_open", &[]) >= 1.0);
+    assert!(sample(&after, "riskgraph_subscriptions_active", &[]) >= 1.0);
     assert!(
         moved("riskgraph_rescored_risks_total", &[]) >= 1.0,
         "the re-score"
