@@ -10,6 +10,7 @@ mod m20261201_000004_cell_counts;
 mod m20261201_000005_redundant_indexes;
 mod m20261201_000006_open_cell_counts;
 mod m20261201_000007_api_keys;
+mod m20261202_000008_write_light_risks;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000005_redundant_indexes::Migration),
             Box::new(m20261201_000006_open_cell_counts::Migration),
             Box::new(m20261201_000007_api_keys::Migration),
+            Box::new(m20261202_000008_write_light_risks::Migration),
         ]
     }
 }

@@ -1,6 +1,7 @@
 //! Field-level history: what changed between two states of a risk, named as
 //! the API names the fields.
 
+use chrono::{DateTime, NaiveDate, Utc};
 use entity::risk;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -12,56 +13,156 @@ pub struct FieldChange {
     pub to: Value,
 }
 
-/// The columns a client sets (or that follow from what it sets, like
-/// closedAt), with their API names. Scores travel in the event's
-/// residual before/after; bookkeeping columns are not history.
-const TRACKED: &[(&str, &str)] = &[
-    ("identifier", "identifier"),
-    ("title", "title"),
-    ("description", "description"),
-    ("category", "category"),
-    ("department", "department"),
-    ("status", "status"),
-    ("stage", "stage"),
-    ("closure_reason", "closureReason"),
-    ("closed_at", "closedAt"),
-    ("severity_id", "severityId"),
-    ("owner_id", "ownerId"),
-    ("likelihood_level", "likelihoodLevel"),
-    ("impact_level", "impactLevel"),
-    ("likelihood_rationale", "likelihoodRationale"),
-    ("impact_rationale", "impactRationale"),
-    ("residual_likelihood_override", "residualLikelihoodOverride"),
-    ("residual_impact_override", "residualImpactOverride"),
-    ("residual_override_reason", "residualOverrideReason"),
-    ("tolerance_level", "toleranceLevel"),
-    ("treatment", "treatment"),
-    ("treatment_description", "treatmentDescription"),
-    ("treatment_rationale", "treatmentRationale"),
-    ("mitigation_target_at", "mitigationTargetAt"),
-    ("notes", "notes"),
-    ("source", "source"),
-    ("source_id", "sourceId"),
+/// A tracked field's value, borrowed from the model: compared as it is, and
+/// turned into JSON (as the model's own serde would) only when it changed.
+#[derive(Serialize, PartialEq)]
+#[serde(untagged)]
+enum Tracked<'a> {
+    Text(Option<&'a str>),
+    Level(Option<i32>),
+    At(Option<DateTime<Utc>>),
+    Day(Option<NaiveDate>),
+}
+
+type Field = fn(&risk::Model) -> Tracked<'_>;
+
+/// The fields a client sets (or that follow from what it sets, like
+/// closedAt), by their API names. Scores travel in the event's residual
+/// before/after; bookkeeping columns are not history.
+const TRACKED: &[(&str, Field)] = &[
+    ("identifier", |r| Tracked::Text(Some(&r.identifier))),
+    ("title", |r| Tracked::Text(Some(&r.title))),
+    ("description", |r| Tracked::Text(r.description.as_deref())),
+    ("category", |r| Tracked::Text(r.category.as_deref())),
+    ("department", |r| Tracked::Text(r.department.as_deref())),
+    ("status", |r| Tracked::Text(Some(&r.status))),
+    ("stage", |r| Tracked::Text(Some(&r.stage))),
+    ("closureReason", |r| {
+        Tracked::Text(r.closure_reason.as_deref())
+    }),
+    ("closedAt", |r| Tracked::At(r.closed_at)),
+    ("severityId", |r| Tracked::Text(r.severity_id.as_deref())),
+    ("ownerId", |r| Tracked::Text(r.owner_id.as_deref())),
+    ("likelihoodLevel", |r| Tracked::Level(r.likelihood_level)),
+    ("impactLevel", |r| Tracked::Level(r.impact_level)),
+    ("likelihoodRationale", |r| {
+        Tracked::Text(r.likelihood_rationale.as_deref())
+    }),
+    ("impactRationale", |r| {
+        Tracked::Text(r.impact_rationale.as_deref())
+    }),
+    ("residualLikelihoodOverride", |r| {
+        Tracked::Level(r.residual_likelihood_override)
+    }),
+    ("residualImpactOverride", |r| {
+        Tracked::Level(r.residual_impact_override)
+    }),
+    ("residualOverrideReason", |r| {
+        Tracked::Text(r.residual_override_reason.as_deref())
+    }),
+    ("toleranceLevel", |r| Tracked::Level(r.tolerance_level)),
+    ("treatment", |r| Tracked::Text(Some(&r.treatment))),
+    ("treatmentDescription", |r| {
+        Tracked::Text(r.treatment_description.as_deref())
+    }),
+    ("treatmentRationale", |r| {
+        Tracked::Text(r.treatment_rationale.as_deref())
+    }),
+    ("mitigationTargetAt", |r| {
+        Tracked::Day(r.mitigation_target_at)
+    }),
+    ("notes", |r| Tracked::Text(r.notes.as_deref())),
+    ("source", |r| Tracked::Text(r.source.as_deref())),
+    ("sourceId", |r| Tracked::Text(r.source_id.as_deref())),
 ];
 
 /// Every tracked field whose value differs; with no `before`, every field set.
 pub fn risk_changes(before: Option<&risk::Model>, after: &risk::Model) -> Vec<FieldChange> {
-    let to_map = |model: &risk::Model| match serde_json::to_value(model) {
-        Ok(Value::Object(map)) => map,
-        _ => serde_json::Map::new(),
-    };
-    let old = before.map(to_map).unwrap_or_default();
-    let new = to_map(after);
+    let json = |value: Tracked<'_>| serde_json::to_value(value).unwrap_or(Value::Null);
     TRACKED
         .iter()
-        .filter_map(|(column, field)| {
-            let from = old.get(*column).cloned().unwrap_or(Value::Null);
-            let to = new.get(*column).cloned().unwrap_or(Value::Null);
-            (from != to).then(|| FieldChange {
+        .filter_map(|(field, read)| {
+            let to = read(after);
+            let from = before.map(read);
+            let changed = match &from {
+                Some(from) => *from != to,
+                None => is_set(&to),
+            };
+            changed.then(|| FieldChange {
                 field: (*field).to_owned(),
-                from,
-                to,
+                from: from.map_or(Value::Null, json),
+                to: json(to),
             })
         })
         .collect()
+}
+
+/// Whether a field of a new risk has a value.
+fn is_set(value: &Tracked<'_>) -> bool {
+    match value {
+        Tracked::Text(v) => v.is_some(),
+        Tracked::Level(v) => v.is_some(),
+        Tracked::At(v) => v.is_some(),
+        Tracked::Day(v) => v.is_some(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn risk() -> risk::Model {
+        let mut risk = crate::domain::risk::new_risk(
+            "rsk_1".into(),
+            ("org", "reg"),
+            "mem",
+            DateTime::UNIX_EPOCH,
+        );
+        risk.identifier = "RA-1".into();
+        risk.title = "Phishing".into();
+        risk
+    }
+
+    fn change(field: &str, from: Value, to: Value) -> FieldChange {
+        FieldChange {
+            field: field.into(),
+            from,
+            to,
+        }
+    }
+
+    #[test]
+    fn an_edit_lists_exactly_the_fields_that_differ_as_the_api_writes_them() {
+        let before = risk();
+        let mut after = before.clone();
+        after.title = "Spear phishing".into();
+        after.likelihood_level = Some(3);
+        after.mitigation_target_at = NaiveDate::from_ymd_opt(2027, 3, 31);
+        after.closed_at = DateTime::from_timestamp(1_800_000_000, 123_000_000);
+        after.residual_score = Some(9.0);
+        after.version = 7;
+        assert_eq!(
+            risk_changes(Some(&before), &after),
+            [
+                change("title", json!("Phishing"), json!("Spear phishing")),
+                change("closedAt", Value::Null, json!("2027-01-15T08:00:00.123Z")),
+                change("likelihoodLevel", Value::Null, json!(3)),
+                change("mitigationTargetAt", Value::Null, json!("2027-03-31")),
+            ]
+        );
+        assert!(risk_changes(Some(&after), &after).is_empty());
+    }
+
+    #[test]
+    fn a_creation_lists_every_field_set() {
+        let fields: Vec<String> = risk_changes(None, &risk())
+            .into_iter()
+            .map(|c| c.field)
+            .collect();
+        assert_eq!(
+            fields,
+            ["identifier", "title", "status", "stage", "treatment"]
+        );
+    }
 }
