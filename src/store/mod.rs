@@ -143,6 +143,17 @@ pub fn lower_like(column: impl IntoColumnRef, pattern: &str) -> SimpleExpr {
     Expr::expr(Func::lower(Expr::col(column))).like(LikeExpr::new(pattern).escape('\\'))
 }
 
+/// SQLite reads pages through a memory map of this much of the file rather
+/// than a `pread` and a copy each: a re-score of thousands of risks spent a
+/// fifth of its time in those calls. The map is shared page cache, not
+/// memory of this process's own.
+const MMAP_BYTES: &str = "1073741824";
+
+/// The writer's page cache, in KiB (negative, as SQLite counts it): 64 MiB
+/// instead of the default 2 MiB, so the pages a large change rewrites stay
+/// in memory until its commit.
+const WRITER_CACHE: &str = "-65536";
+
 /// Connects. On PostgreSQL a request that cannot get a connection within
 /// the acquire timeout fails as UNAVAILABLE instead of hanging while the
 /// server is down. SQLite is a local file that is never down: its one
@@ -168,6 +179,8 @@ pub async fn connect(
                     .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
                     .foreign_keys(true)
                     .busy_timeout(Duration::from_secs(10))
+                    .pragma("cache_size", WRITER_CACHE)
+                    .pragma("mmap_size", MMAP_BYTES)
             });
     } else {
         options
@@ -203,7 +216,11 @@ pub async fn connect_readers(
         .acquire_timeout(limits.request_timeout().max(Duration::from_secs(1)))
         .max_connections(u32::try_from(readers).unwrap_or(2))
         .min_connections(1)
-        .map_sqlx_sqlite_opts(|o| o.read_only(true).busy_timeout(Duration::from_secs(10)));
+        .map_sqlx_sqlite_opts(|o| {
+            o.read_only(true)
+                .busy_timeout(Duration::from_secs(10))
+                .pragma("mmap_size", MMAP_BYTES)
+        });
     let mut db = Database::connect(options).await?;
     let counter = counter.clone();
     db.set_metric_callback(move |info| counter.count(info.statement));
