@@ -170,7 +170,10 @@ pub async fn tail(
 }
 
 /// Whether every one of these PostgreSQL transactions has committed or
-/// rolled back.
+/// rolled back, as a snapshot taken now sees it. Not as the commit log says:
+/// a transaction is marked committed there a moment before it leaves the
+/// list of running ones, and a read in that moment would still miss its
+/// events, after the tail had already settled the hole they fill.
 pub async fn finished(db: &impl ConnectionTrait, transactions: &[i64]) -> AppResult<bool> {
     let list = transactions
         .iter()
@@ -181,7 +184,7 @@ pub async fn finished(db: &impl ConnectionTrait, transactions: &[i64]) -> AppRes
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "SELECT count(*) FROM unnest(string_to_array($1, ',')) x \
-             WHERE x <> '' AND pg_xact_status(x::xid8) = 'in progress'",
+             WHERE x <> '' AND NOT pg_visible_in_snapshot(x::xid8, pg_current_snapshot())",
             [list.into()],
         ))
         .await?
