@@ -14,7 +14,7 @@ pub struct Mitigation {
 }
 
 /// What a risk says about itself that scoring reads.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Assessment {
     pub likelihood: Option<usize>,
     pub impact: Option<usize>,

@@ -402,12 +402,17 @@ pub async fn update_in(
     }
     let scales = registers.scales(register)?;
     check_references(tx, Some(&before), &after).await?;
-    let mitigations = mitigations_of(tx, std::slice::from_ref(&before.id)).await?;
-    rules::rescore(
-        &mut after,
-        scales,
-        mitigations.get(&before.id).map_or(&[], Vec::as_slice),
-    );
+    // Stored scores are kept true by every change to scales and links, so
+    // only a change to what the risk says about itself moves them: an edit
+    // of anything else needs no read of the links.
+    if rules::assessment(&after) != rules::assessment(&before) {
+        let mitigations = mitigations_of(tx, std::slice::from_ref(&before.id)).await?;
+        rules::rescore(
+            &mut after,
+            scales,
+            mitigations.get(&before.id).map_or(&[], Vec::as_slice),
+        );
+    }
     let values = if values.is_empty() {
         custom_fields::CheckedValues::default()
     } else {
