@@ -11,6 +11,7 @@ both!(
     archiving_a_control_stops_its_reductions,
     links_and_unlinks_are_recorded,
     controls_of_other_organizations_do_not_exist,
+    edits_of_a_linked_risk_keep_its_reductions,
 );
 
 pub async fn read(client: &Client, risk: &Value) -> Value {
@@ -320,4 +321,42 @@ async fn controls_of_other_organizations_do_not_exist(app: TestApp) {
         )
         .await
         .assert("NOT_FOUND", None);
+}
+
+/// An edit that leaves the levels alone keeps the stored scores; one that
+/// moves a level re-scores with the links in force, like a new risk linked
+/// to the same control.
+async fn edits_of_a_linked_risk_keep_its_reductions(app: TestApp) {
+    let admin = app.admin("acme");
+    let (register, risk) = fixtures::scored_risk(&admin, (4, 4)).await;
+    let c = control(&admin, json!({"name": "EDR", "effectiveness": 0.5})).await;
+    let linked = link(&admin, &risk, &c, "").await["risk"]["residual"]["score"].clone();
+    let update = "mutation($id: ID!, $i: UpdateRiskInput!) { updateRisk(id: $id, input: $i) { residual { score } inherent { score } } }";
+    let noted = admin
+        .ok(
+            update,
+            json!({ "id": risk["id"], "i": {"notes": "checked"} }),
+        )
+        .await;
+    assert_eq!(noted["updateRisk"]["residual"]["score"], linked);
+    assert_eq!(read(&admin, &risk).await["residual"]["score"], linked);
+    let moved = admin
+        .ok(
+            update,
+            json!({ "id": risk["id"], "i": {"likelihoodLevel": 2} }),
+        )
+        .await;
+    let twin = fixtures::risk(
+        &admin,
+        &register,
+        "twin",
+        json!({"likelihoodLevel": 2, "impactLevel": 4}),
+    )
+    .await;
+    let expected = link(&admin, &twin, &c, "").await["risk"]["residual"]["score"].clone();
+    assert_eq!(moved["updateRisk"]["residual"]["score"], expected);
+    assert_ne!(
+        moved["updateRisk"]["residual"]["score"], moved["updateRisk"]["inherent"]["score"],
+        "still reduced by the control"
+    );
 }
