@@ -99,12 +99,10 @@ pub fn risk_changes(before: Option<&risk::Model>, after: &risk::Model) -> Vec<Fi
 
 /// Whether a field of a new risk has a value.
 fn is_set(value: &Tracked<'_>) -> bool {
-    match value {
-        Tracked::Text(v) => v.is_some(),
-        Tracked::Level(v) => v.is_some(),
-        Tracked::At(v) => v.is_some(),
-        Tracked::Day(v) => v.is_some(),
-    }
+    !matches!(
+        value,
+        Tracked::Text(None) | Tracked::Level(None) | Tracked::At(None) | Tracked::Day(None)
+    )
 }
 
 #[cfg(test)]

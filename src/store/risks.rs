@@ -400,7 +400,6 @@ pub async fn update_in(
     if !values.is_empty() {
         registers.add_fields(tx, register).await?;
     }
-    let scales = registers.scales(register)?;
     check_references(tx, Some(&before), &after).await?;
     // Stored scores are kept true by every change to scales and links, so
     // only a change to what the risk says about itself moves them: an edit
@@ -409,7 +408,7 @@ pub async fn update_in(
         let mitigations = mitigations_of(tx, std::slice::from_ref(&before.id)).await?;
         rules::rescore(
             &mut after,
-            scales,
+            registers.scales(register)?,
             mitigations.get(&before.id).map_or(&[], Vec::as_slice),
         );
     }
