@@ -82,9 +82,11 @@ async fn an_outage_fails_fast_and_loses_no_acknowledged_write(database_url: Stri
     let risk = fixtures::risk(&admin, &register, "t", json!({})).await;
     let mut ws =
         WsClient::signed_in(&app.ws_url(), admin.token.as_deref().unwrap_or_default()).await;
+    // From the start of the feed: a subscription from now could start after
+    // the first write.
     ws.subscribe(
         "1",
-        "subscription($r: ID) { riskEvents(registerId: $r) { cursor changes { to } } }",
+        "subscription($r: ID) { riskEvents(registerId: $r, after: \"0\") { cursor changes { to } } }",
         json!({ "r": register }),
     )
     .await;
