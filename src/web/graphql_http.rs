@@ -21,6 +21,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 use std::time::Instant;
 
@@ -73,22 +74,50 @@ pub fn negotiate(headers: &HeaderMap) -> Option<Format> {
     }
 }
 
-/// A request-level failure: status, and the errors without `data`.
-fn reply(format: Format, status: StatusCode, body: Value) -> Response {
-    let mut response = (status, body.to_string()).into_response();
+/// One operation's answer. `data` stays async-graphql's own value until the
+/// body is written, so a page is serialized once, straight to bytes, rather
+/// than first rebuilt as a `serde_json` tree.
+#[derive(Serialize)]
+pub struct Answer {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<async_graphql::Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<Value>,
+}
+
+impl Answer {
+    /// The code of the first error, which names the outcome.
+    pub fn code(&self) -> Option<&str> {
+        self.errors.first()?["extensions"]["code"].as_str()
+    }
+
+    fn has_code(&self, code: &str) -> bool {
+        self.errors.iter().any(|e| e["extensions"]["code"] == code)
+    }
+}
+
+/// A response of `body` as JSON with `status`.
+pub fn reply(format: Format, status: StatusCode, body: &impl Serialize) -> Response {
+    // Serializing our own values cannot fail: every map key is a string.
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let mut response = (status, bytes).into_response();
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, format.content_type());
     response
 }
 
-pub fn error_body(err: &AppError) -> Value {
+/// The answer of a request refused with `err`: its error, without `data`.
+pub fn error_body(err: &AppError) -> Answer {
     let gql: async_graphql::Error = err.clone().into();
     let mut e = json!({ "message": gql.message });
     if let Some(ext) = gql.extensions {
         e["extensions"] = serde_json::to_value(ext).unwrap_or(Value::Null);
     }
-    json!({ "errors": [e] })
+    Answer {
+        data: None,
+        errors: vec![e],
+    }
 }
 
 /// One error as a response: what every layer answers, not only the GraphQL
@@ -96,9 +125,9 @@ pub fn error_body(err: &AppError) -> Value {
 /// step that found out.
 pub fn fail(format: Format, status: StatusCode, err: AppError) -> Response {
     if matches!(err, AppError::Unavailable) {
-        return unavailable(format, error_body(&err));
+        return unavailable(format, &error_body(&err));
     }
-    reply(format, status, error_body(&err))
+    reply(format, status, &error_body(&err))
 }
 
 /// JSON text nested deeper than the limit allows, counting `wrapping` levels
@@ -240,9 +269,9 @@ pub fn with_context(request: Request, principal: &Principal, loaders: Loaders) -
     request.data(principal.clone()).data(loaders)
 }
 
-/// A response as JSON, every error with a code, and whether it failed before
-/// execution (a request error, which has no `data`).
-pub fn shape(response: async_graphql::Response) -> (Value, bool) {
+/// A response's answer, every error with a code, and whether it failed
+/// before execution (a request error, which has no `data`).
+pub fn shape(response: async_graphql::Response) -> (Answer, bool) {
     let is_request_error = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty());
@@ -252,22 +281,13 @@ pub fn shape(response: async_graphql::Response) -> (Value, bool) {
         .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
         .collect();
     with_codes(&mut errors);
-    let mut body = Map::new();
-    if !is_request_error {
-        body.insert(
-            "data".into(),
-            serde_json::to_value(&response.data).unwrap_or(Value::Null),
-        );
-    }
-    if !errors.is_empty() {
-        body.insert("errors".into(), Value::Array(errors));
-    }
-    (Value::Object(body), is_request_error)
+    let data = (!is_request_error).then_some(response.data);
+    (Answer { data, errors }, is_request_error)
 }
 
-/// Runs one operation as `principal`: the response's JSON, and whether it
-/// failed before execution.
-pub async fn execute(state: &AppState, principal: &Principal, request: Request) -> (Value, bool) {
+/// Runs one operation as `principal`: its answer, and whether it failed
+/// before execution.
+pub async fn execute(state: &AppState, principal: &Principal, request: Request) -> (Answer, bool) {
     let loaders = Loaders::new(&state.reader, &principal.org_id);
     shape(
         state
@@ -381,7 +401,7 @@ fn check_document(
 }
 
 /// The HTTP status of a response whose errors say the database is gone.
-pub fn unavailable(format: Format, body: Value) -> Response {
+pub fn unavailable(format: Format, body: &impl Serialize) -> Response {
     let mut response = reply(format, StatusCode::SERVICE_UNAVAILABLE, body);
     response
         .headers_mut()
@@ -430,31 +450,38 @@ async fn run(
     let mut database_gone = false;
     for (request, kind) in batch.into_iter().zip(kinds) {
         let started = Instant::now();
-        let (body, is_request_error) = execute(state, principal, request).await;
-        super::metrics::operation(operation_name(kind), &body, Some(started.elapsed()));
+        let (answer, is_request_error) = execute(state, principal, request).await;
+        super::metrics::operation(operation_name(kind), answer.code(), Some(started.elapsed()));
         request_error |= is_request_error;
-        database_gone |= has_code(&body, "UNAVAILABLE");
-        bodies.push(body);
+        database_gone |= answer.has_code("UNAVAILABLE");
+        bodies.push(answer);
     }
     if mutates {
         // Committed: let this instance's feed look now, not at its next poll,
         // and tell the other instances.
         state.feed.committed();
     }
-    let body = if is_batch {
-        Value::Array(bodies)
-    } else {
-        bodies.pop().unwrap_or(Value::Null)
-    };
-    if database_gone {
-        return unavailable(format, body);
-    }
-    let status = if format == Format::GraphqlResponse && request_error && !is_batch {
+    let status = if database_gone {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else if format == Format::GraphqlResponse && request_error && !is_batch {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
-    reply(format, status, body)
+    match bodies.as_slice() {
+        [answer] if !is_batch => respond(format, status, answer),
+        all => respond(format, status, &all),
+    }
+}
+
+/// A response with `status`, and Retry-After when that says the database is
+/// gone.
+pub fn respond(format: Format, status: StatusCode, body: &impl Serialize) -> Response {
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        unavailable(format, body)
+    } else {
+        reply(format, status, body)
+    }
 }
 
 /// The operation label of a request's metrics.
@@ -465,12 +492,6 @@ pub fn operation_name(kind: Option<OperationType>) -> &'static str {
         Some(OperationType::Subscription) => "subscription",
         None => "unknown",
     }
-}
-
-fn has_code(body: &Value, code: &str) -> bool {
-    body["errors"]
-        .as_array()
-        .is_some_and(|errors| errors.iter().any(|e| e["extensions"]["code"] == code))
 }
 
 /// The caller, checked before any GraphQL work is done for them.

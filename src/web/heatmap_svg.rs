@@ -2,12 +2,12 @@
 //! image, for reports and wiki pages. It runs the public `heatmap` query as
 //! the caller, so it shows exactly what the API would, and draws the answer.
 
-use super::graphql_http::{Format, execute, fail, signed_in, unavailable};
+use super::graphql_http::{Format, execute, fail, respond, signed_in};
 use super::state::AppState;
 use crate::error::AppError;
 use async_graphql::Request;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -51,25 +51,24 @@ pub async fn heatmap_svg(
     let request = Request::new(QUERY).variables(async_graphql::Variables::from_json(
         json!({ "r": register, "b": basis }),
     ));
-    let (body, _) = execute(&state, &principal, request).await;
-    if let Some(code) = body["errors"][0]["extensions"]["code"].as_str() {
+    let (answer, _) = execute(&state, &principal, request).await;
+    if let Some(code) = answer.code() {
         let status = match code {
             // The API's own answer: 503 with Retry-After.
-            "UNAVAILABLE" => return unavailable(Format::Json, body),
+            "UNAVAILABLE" => StatusCode::SERVICE_UNAVAILABLE,
             "NOT_FOUND" => StatusCode::NOT_FOUND,
             "FORBIDDEN" => StatusCode::FORBIDDEN,
             "BAD_USER_INPUT" => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        let mut response = (status, body.to_string()).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json; charset=utf-8"),
-        );
-        return response;
+        return respond(Format::Json, status, &answer);
     }
-    match serde_json::from_value::<Heatmap>(body["data"]["heatmap"].clone()) {
-        Ok(heatmap) => (
+    let heatmap = match answer.data {
+        Some(async_graphql::Value::Object(mut data)) => data.swap_remove("heatmap"),
+        _ => None,
+    };
+    match heatmap.map(async_graphql::from_value::<Heatmap>) {
+        Some(Ok(heatmap)) => (
             [
                 (header::CONTENT_TYPE, "image/svg+xml; charset=utf-8"),
                 (header::CACHE_CONTROL, "no-store"),
@@ -77,12 +76,14 @@ pub async fn heatmap_svg(
             render(&heatmap),
         )
             .into_response(),
-        Err(err) => fail(
-            Format::Json,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            AppError::internal(err),
-        ),
+        Some(Err(err)) => internal(err),
+        None => internal("the heatmap query answered no heatmap"),
     }
+}
+
+fn internal(cause: impl std::fmt::Debug) -> Response {
+    let err = AppError::internal(cause);
+    fail(Format::Json, StatusCode::INTERNAL_SERVER_ERROR, err)
 }
 
 #[derive(Deserialize)]

@@ -10,7 +10,6 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use serde_json::Value;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -39,20 +38,13 @@ pub fn install() -> &'static PrometheusHandle {
     })
 }
 
-/// The code of a response's first error, or `otherwise`.
-fn outcome(body: &Value, otherwise: &str) -> String {
-    body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or(otherwise)
-        .to_owned()
-}
-
 /// One GraphQL operation: its type (`query`, `mutation`, `subscription`, or
 /// `unknown` when refused before that is known) and outcome, the code of its
 /// first error or `OK`; with how long it took to answer, except for
 /// subscriptions, whose first answer waits for events.
-pub fn operation(kind: &'static str, body: &Value, took: Option<Duration>) {
-    metrics::counter!(REQUESTS, "operation" => kind, "outcome" => outcome(body, "OK")).increment(1);
+pub fn operation(kind: &'static str, code: Option<&str>, took: Option<Duration>) {
+    let outcome = code.unwrap_or("OK").to_owned();
+    metrics::counter!(REQUESTS, "operation" => kind, "outcome" => outcome).increment(1);
     if let Some(took) = took {
         metrics::histogram!(REQUEST_SECONDS, "operation" => kind).record(took.as_secs_f64());
     }
@@ -60,7 +52,7 @@ pub fn operation(kind: &'static str, body: &Value, took: Option<Duration>) {
 
 /// A request refused before any operation ran (no token, too deep, ...).
 pub fn refused(err: &AppError) {
-    let outcome = outcome(&error_body(err), "INTERNAL");
+    let outcome = error_body(err).code().unwrap_or("INTERNAL").to_owned();
     metrics::counter!(REQUESTS, "operation" => "unknown", "outcome" => outcome).increment(1);
 }
 

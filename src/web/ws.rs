@@ -5,7 +5,7 @@
 //! legacy `graphql-ws` for older clients.
 
 use super::graphql_http::{
-    authenticate, authenticate_key, operation_name, params, precheck, shape, with_context,
+    Answer, authenticate, authenticate_key, operation_name, params, precheck, shape, with_context,
 };
 use super::metrics;
 use super::serve::ConnectionSlot;
@@ -103,12 +103,12 @@ enum ServerFrame {
     /// A result (graphql-transport-ws).
     Next {
         id: String,
-        payload: Value,
+        payload: Answer,
     },
     /// A result (graphql-ws).
     Data {
         id: String,
-        payload: Value,
+        payload: Answer,
     },
     /// The operation failed before it ran; `payload` is its errors.
     Error {
@@ -371,16 +371,15 @@ impl Connection {
             let id = task_id;
             let mut first = true;
             while let Some(response) = stream.next().await {
-                let (mut body, request_error) = shape(response);
+                let (body, request_error) = shape(response);
                 if first {
                     let took = (!subscription).then(|| started.elapsed());
-                    metrics::operation(operation_name(kind), &body, took);
+                    metrics::operation(operation_name(kind), body.code(), took);
                 }
                 let frame = if first && request_error {
-                    let payload = body["errors"].take();
                     ServerFrame::Error {
                         id: id.clone(),
-                        payload,
+                        payload: Value::Array(body.errors),
                     }
                 } else if legacy {
                     ServerFrame::Data {
