@@ -548,6 +548,89 @@ async fn subscriber(
     }
 }
 
+/// What the child process of the `idle` row runs: `n` subscribers that
+/// stay idle, "ready" on stdout once all have subscribed, and an exit when
+/// stdin closes.
+async fn idle_clients(url: String, token: String, register: String, n: usize) {
+    use tokio::io::AsyncReadExt;
+    let (pushed, _) = tokio::sync::mpsc::unbounded_channel();
+    let mut ready = Vec::new();
+    for _ in 0..n {
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        ready.push(ready_rx);
+        tokio::spawn(subscriber(
+            url.clone(),
+            token.clone(),
+            register.clone(),
+            pushed.clone(),
+            ready_tx,
+        ));
+    }
+    for r in ready {
+        let _ = r.await;
+    }
+    println!("ready");
+    let _ = tokio::io::stdin().read_to_end(&mut Vec::new()).await;
+}
+
+/// The value of an unlabelled gauge on `/metrics`.
+async fn gauge(bench: &Bench, name: &str) -> f64 {
+    let text = bench
+        .http
+        .get(bench.url.replace("/graphql", "/metrics"))
+        .send()
+        .await
+        .expect("scraped")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// The server's memory per idle subscriber. The clients run in a child
+/// process (this bench binary again), so this process's resident memory is
+/// the server's alone.
+async fn idle(bench: &Bench, register: &str, subscribers: usize) -> Row {
+    use tokio::io::AsyncBufReadExt;
+    let before = resident_kib();
+    let mut child = tokio::process::Command::new(std::env::current_exe().expect("exe"))
+        .env(
+            IDLE_CLIENTS,
+            json!([
+                bench.url.replacen("http", "ws", 1),
+                bench.token,
+                register,
+                subscribers
+            ])
+            .to_string(),
+        )
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawns the clients");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let _ = lines.next_line().await;
+    // Every subscription has started: its first poll reached the feed.
+    while gauge(bench, "riskgraph_subscriptions_active").await < subscribers as f64 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let after = resident_kib();
+    drop(child.stdin.take());
+    let _ = child.wait().await;
+    (
+        format!("idle subscribers ({subscribers}, clients in another process)"),
+        format!(
+            "{:.1} KiB each",
+            after.saturating_sub(before) as f64 / subscribers as f64
+        ),
+        "<= 16 KiB".into(),
+    )
+}
+
 /// Push latency: many subscribers, one mutation at a time.
 async fn pushes(bench: &Bench, register: &str, ids: &[String], subscribers: usize) -> Option<Row> {
     let ws_url = bench.url.replacen("http", "ws", 1);
@@ -603,8 +686,12 @@ async fn pushes(bench: &Bench, register: &str, ids: &[String], subscribers: usiz
 
 const BACKENDS: &[&str] = &["sqlite", "postgres"];
 const ROWS: &[&str] = &[
-    "typename", "heatmap", "page", "export", "updates", "pushes", "control", "remap", "import",
+    "typename", "heatmap", "page", "export", "updates", "idle", "pushes", "control", "remap",
+    "import",
 ];
+
+/// Set in the child process of the `idle` row: `[url, token, register, n]`.
+const IDLE_CLIENTS: &str = "LOAD_IDLE_CLIENTS";
 
 /// The rows a run measures: all, or those named on the command line.
 struct Only(Vec<String>);
@@ -700,6 +787,9 @@ async fn run(
     if only.wants("updates") {
         rows.push(updates(&bench, &ids).await);
     }
+    if only.wants("idle") {
+        rows.push(idle(&bench, &register, subscribers).await);
+    }
     if only.wants("pushes") {
         rows.extend(pushes(&bench, &register, &ids, subscribers).await);
     }
@@ -719,6 +809,10 @@ async fn run(
 
 #[tokio::main]
 async fn main() {
+    if let Ok(spec) = std::env::var(IDLE_CLIENTS) {
+        let spec: (String, String, String, usize) = serde_json::from_str(&spec).expect("spec");
+        return idle_clients(spec.0, spec.1, spec.2, spec.3).await;
+    }
     // `--quick`: every row on a small register, to prove in CI that the
     // harness runs; its figures mean little.
     let quick = std::env::args().any(|a| a == "--quick");

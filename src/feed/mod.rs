@@ -265,7 +265,9 @@ pub fn subscribe(
             if replay {
                 let head = feed.head();
                 loop {
-                    let batch = after(&feed.db, last, head, &scope).await?;
+                    // Boxed: the read's state is large, and would otherwise
+                    // sit in every idle subscription's stream.
+                    let batch = Box::pin(after(&feed.db, last, head, &scope)).await?;
                     let full = batch.len() as u64 == BATCH;
                     for event in batch {
                         last = event.seq;

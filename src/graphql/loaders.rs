@@ -15,6 +15,7 @@ use entity::{
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use std::collections::HashMap;
 use std::marker::PhantomData;
+use std::sync::OnceLock;
 
 /// Rows of one table by id.
 pub struct ById<E> {
@@ -230,7 +231,50 @@ fn loader<T: Loader<String>>(inner: T) -> DataLoader<T, HashMapCache> {
     )
 }
 
+/// A request's loaders, made on first use: a subscription waiting for its
+/// first event holds none (a full set is some 2 KiB, for each of thousands
+/// of idle sockets).
 pub struct Loaders {
+    db: DatabaseConnection,
+    org_id: String,
+    cached: bool,
+    made: OnceLock<LoaderSet>,
+}
+
+impl Loaders {
+    pub fn new(db: &DatabaseConnection, org_id: &str) -> Self {
+        Self {
+            db: db.clone(),
+            org_id: org_id.to_owned(),
+            cached: true,
+            made: OnceLock::new(),
+        }
+    }
+
+    /// For subscriptions: every event reads the rows as they are now.
+    pub fn uncached(self) -> Self {
+        Self {
+            cached: false,
+            ..self
+        }
+    }
+}
+
+impl std::ops::Deref for Loaders {
+    type Target = LoaderSet;
+
+    fn deref(&self) -> &LoaderSet {
+        self.made.get_or_init(|| {
+            let set = LoaderSet::new(&self.db, &self.org_id);
+            if !self.cached {
+                set.disable_cache();
+            }
+            set
+        })
+    }
+}
+
+pub struct LoaderSet {
     pub members: DataLoader<ById<member::Entity>, HashMapCache>,
     pub severities: DataLoader<ById<severity::Entity>, HashMapCache>,
     pub registers: DataLoader<RegistersById, HashMapCache>,
@@ -255,7 +299,7 @@ where
     })
 }
 
-impl Loaders {
+impl LoaderSet {
     /// Loads, in one batch per table, what the selected fields of a page of
     /// risks refer to, so that each risk's nested fields are served from the
     /// cache however the executor interleaves them.
@@ -310,8 +354,7 @@ impl Loaders {
         Ok(())
     }
 
-    /// For subscriptions: every event reads the rows as they are now.
-    pub fn disable_cache(&self) {
+    fn disable_cache(&self) {
         self.members.enable_all_cache(false);
         self.severities.enable_all_cache(false);
         self.registers.enable_all_cache(false);
@@ -324,7 +367,7 @@ impl Loaders {
         self.control_links.enable_all_cache(false);
     }
 
-    pub fn new(db: &DatabaseConnection, org_id: &str) -> Self {
+    fn new(db: &DatabaseConnection, org_id: &str) -> Self {
         Self {
             members: by_id(db, org_id),
             severities: by_id(db, org_id),

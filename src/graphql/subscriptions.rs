@@ -8,7 +8,9 @@ use super::registers::Register;
 use crate::domain::enums::{RiskEventKind, ScoreBasis};
 use crate::error::{AppError, AppResult};
 use crate::feed::{self, Event, Scope, parse_cursor};
+use crate::store;
 use async_graphql::{Context, ID, Result, Subscription};
+use entity::register;
 use futures_util::{Stream, StreamExt};
 use std::time::Duration;
 
@@ -18,16 +20,25 @@ const HEATMAP_INTERVAL: Duration = Duration::from_millis(100);
 #[derive(Default)]
 pub struct SubscriptionRoot;
 
-/// The register, when one is named, must be the caller's.
+/// The register, when one is named, must be the caller's. Callers box its
+/// future: a resolver's state lives as long as its stream, and a database
+/// read's is large.
 async fn scope(
     ctx: &Context<'_>,
     register_id: Option<&ID>,
 ) -> AppResult<(Scope, Option<Register>)> {
     let principal = ctx.principal()?;
+    // Read directly, not through the loaders: a subscription that waits
+    // for events then holds none.
     let register = match register_id {
         Some(id) => {
-            let found = ctx.loaders()?.registers.load_one(id.0.clone()).await?;
-            Some(found.ok_or_else(|| AppError::not_found("register"))?)
+            let model = store::find::<register::Entity>(
+                &ctx.services()?.reader,
+                &principal.org_id,
+                id.as_str(),
+            )
+            .await?;
+            Some(Register::new(model)?)
         }
         None => None,
     };
@@ -47,7 +58,7 @@ async fn events(
     after: Option<&str>,
 ) -> AppResult<impl Stream<Item = AppResult<Event>> + Send + use<>> {
     let cursor = after.map(|a| parse_cursor("after", a)).transpose()?;
-    let (scope, _) = scope(ctx, register_id).await?;
+    let (scope, _) = Box::pin(scope(ctx, register_id)).await?;
     Ok(feed::subscribe(ctx.services()?.feed.clone(), scope, cursor))
 }
 
@@ -107,7 +118,7 @@ impl SubscriptionRoot {
         )]
         basis: ScoreBasis,
     ) -> Result<impl Stream<Item = AppResult<Heatmap>>> {
-        let (scope, register) = scope(ctx, Some(&register_id)).await?;
+        let (scope, register) = Box::pin(scope(ctx, Some(&register_id))).await?;
         let register = register.ok_or_else(|| AppError::not_found("register"))?;
         let feed = ctx.services()?.feed.clone();
         Ok(async_stream::try_stream! {
