@@ -28,6 +28,11 @@ use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
+/// The allocator of the `riskgraph` binary (see `src/main.rs`), so that the
+/// server in this process runs as it does there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SECRET: &str = "bench-secret";
 
 struct Bench {

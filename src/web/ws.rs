@@ -17,12 +17,13 @@ use crate::graphql::loaders::Loaders;
 use async_graphql::parser::types::OperationType;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
+use futures_channel::mpsc;
+use futures_util::SinkExt;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
@@ -159,7 +160,9 @@ fn token_of(payload: &Value) -> Option<&str> {
 impl Connection {
     fn new(state: AppState, legacy: bool) -> Self {
         // Bounded: a slow client holds its subscriptions back, and they catch
-        // up from the table instead of growing memory here.
+        // up from the table instead of growing memory here. futures-channel
+        // allocates a node per message; tokio's channel allocates 32 slots
+        // up front, 2 KiB for each of thousands of idle sockets.
         let (outgoing, incoming) = mpsc::channel(256);
         Self {
             state,
@@ -216,7 +219,7 @@ impl Connection {
                         Err(close) => break Some(close),
                     }
                 }
-                Some(out) = self.incoming.recv() => match out {
+                Some(out) = self.incoming.next() => match out {
                     Outgoing::Frame(frame) => {
                         if socket.send(frame).await.is_err() {
                             break None;
@@ -364,7 +367,7 @@ impl Connection {
         let loaders = Loaders::new(&self.state.reader, &principal.org_id).uncached();
         let request = with_context(request, &principal, loaders);
         let mut stream = self.state.schema.execute_stream(request);
-        let outgoing = self.outgoing.clone();
+        let mut outgoing = self.outgoing.clone();
         let legacy = self.legacy;
         let feed = self.state.feed.clone();
         let task_id = id.clone();
