@@ -559,14 +559,28 @@ async fn subscriber(
 async fn idle_clients(url: String, token: String, register: String, n: usize) {
     use tokio::io::AsyncReadExt;
     let (pushed, _) = tokio::sync::mpsc::unbounded_channel();
+    subscribe_all(&url, &token, &register, n, &pushed).await;
+    println!("ready");
+    let _ = tokio::io::stdin().read_to_end(&mut Vec::new()).await;
+}
+
+/// `n` subscribers on the register, each sending the time of its pushes to
+/// `pushed`; returns once every one has subscribed.
+async fn subscribe_all(
+    url: &str,
+    token: &str,
+    register: &str,
+    n: usize,
+    pushed: &tokio::sync::mpsc::UnboundedSender<Instant>,
+) {
     let mut ready = Vec::new();
     for _ in 0..n {
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         ready.push(ready_rx);
         tokio::spawn(subscriber(
-            url.clone(),
-            token.clone(),
-            register.clone(),
+            url.to_owned(),
+            token.to_owned(),
+            register.to_owned(),
             pushed.clone(),
             ready_tx,
         ));
@@ -574,8 +588,6 @@ async fn idle_clients(url: String, token: String, register: String, n: usize) {
     for r in ready {
         let _ = r.await;
     }
-    println!("ready");
-    let _ = tokio::io::stdin().read_to_end(&mut Vec::new()).await;
 }
 
 /// The value of an unlabelled gauge on `/metrics`.
@@ -594,11 +606,28 @@ async fn gauge(bench: &Bench, name: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// The subscriptions the server runs: each counts once its first poll has
+/// reached the feed. (The gauge is the process's: an earlier row's or
+/// database's sockets may still be counted.)
+async fn subscriptions(bench: &Bench) -> f64 {
+    gauge(bench, "riskgraph_subscriptions_active").await
+}
+
+/// Waits until the server runs `n` subscriptions.
+async fn active_subscriptions(bench: &Bench, n: f64) {
+    while subscriptions(bench).await != n {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// The server's memory per idle subscriber. The clients run in a child
 /// process (this bench binary again), so this process's resident memory is
-/// the server's alone.
+/// the server's alone. Memory that earlier rows freed is reused and not
+/// counted: the figure means most run alone, one database at a time
+/// (`-- sqlite idle`).
 async fn idle(bench: &Bench, register: &str, subscribers: usize) -> Row {
     use tokio::io::AsyncBufReadExt;
+    let base = subscriptions(bench).await;
     let before = resident_kib();
     let mut child = tokio::process::Command::new(std::env::current_exe().expect("exe"))
         .env(
@@ -619,13 +648,11 @@ async fn idle(bench: &Bench, register: &str, subscribers: usize) -> Row {
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = tokio::io::BufReader::new(stdout).lines();
     let _ = lines.next_line().await;
-    // Every subscription has started: its first poll reached the feed.
-    while gauge(bench, "riskgraph_subscriptions_active").await < subscribers as f64 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    active_subscriptions(bench, base + subscribers as f64).await;
     let after = resident_kib();
     drop(child.stdin.take());
     let _ = child.wait().await;
+    active_subscriptions(bench, base).await;
     (
         format!("idle subscribers ({subscribers}, clients in another process)"),
         format!(
@@ -640,23 +667,9 @@ async fn idle(bench: &Bench, register: &str, subscribers: usize) -> Row {
 async fn pushes(bench: &Bench, register: &str, ids: &[String], subscribers: usize) -> Option<Row> {
     let ws_url = bench.url.replacen("http", "ws", 1);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Instant>();
-    let mut ready = Vec::new();
-    for _ in 0..subscribers {
-        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-        ready.push(ready_rx);
-        tokio::spawn(subscriber(
-            ws_url.clone(),
-            bench.token.clone(),
-            register.to_owned(),
-            tx.clone(),
-            ready_tx,
-        ));
-    }
-    for r in ready {
-        let _ = r.await;
-    }
-    // Let the last subscriptions reach the feed before measuring.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let base = subscriptions(bench).await;
+    subscribe_all(&ws_url, &bench.token, register, subscribers, &tx).await;
+    active_subscriptions(bench, base + subscribers as f64).await;
     let mut latencies = Vec::new();
     for (k, id) in ids.iter().take(10).enumerate() {
         let sent = Instant::now();
