@@ -96,11 +96,17 @@ impl Answer {
     }
 }
 
-/// A response of `body` as JSON with `status`.
+/// A response of `body` as JSON with `status`. A 503 says the database is
+/// gone, whatever the step that found out, and carries Retry-After.
 pub fn reply(format: Format, status: StatusCode, body: &impl Serialize) -> Response {
     // Serializing our own values cannot fail: every map key is a string.
     let bytes = serde_json::to_vec(body).unwrap_or_default();
     let mut response = (status, bytes).into_response();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER));
+    }
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, format.content_type());
@@ -121,12 +127,14 @@ pub fn error_body(err: &AppError) -> Answer {
 }
 
 /// One error as a response: what every layer answers, not only the GraphQL
-/// handler. The database being gone is 503 with Retry-After, whatever the
-/// step that found out.
+/// handler. The database being gone is 503, whatever the step that found
+/// out.
 pub fn fail(format: Format, status: StatusCode, err: AppError) -> Response {
-    if matches!(err, AppError::Unavailable) {
-        return unavailable(format, &error_body(&err));
-    }
+    let status = if matches!(err, AppError::Unavailable) {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        status
+    };
     reply(format, status, &error_body(&err))
 }
 
@@ -400,17 +408,8 @@ fn check_document(
     Ok(Some(operation.node.ty))
 }
 
-/// The HTTP status of a response whose errors say the database is gone.
-pub fn unavailable(format: Format, body: &impl Serialize) -> Response {
-    let mut response = reply(format, StatusCode::SERVICE_UNAVAILABLE, body);
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER));
-    response
-}
-
 /// Seconds a client should wait before retrying when the database is down.
-pub const RETRY_AFTER: &str = "5";
+const RETRY_AFTER: &str = "5";
 
 fn refused(format: Format, status: StatusCode, err: AppError) -> Response {
     // Legacy JSON clients get 200 for any well-formed request.
@@ -469,18 +468,8 @@ async fn run(
         StatusCode::OK
     };
     match bodies.as_slice() {
-        [answer] if !is_batch => respond(format, status, answer),
-        all => respond(format, status, &all),
-    }
-}
-
-/// A response with `status`, and Retry-After when that says the database is
-/// gone.
-pub fn respond(format: Format, status: StatusCode, body: &impl Serialize) -> Response {
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        unavailable(format, body)
-    } else {
-        reply(format, status, body)
+        [answer] if !is_batch => reply(format, status, answer),
+        all => reply(format, status, &all),
     }
 }
 

@@ -2,7 +2,7 @@
 //! image, for reports and wiki pages. It runs the public `heatmap` query as
 //! the caller, so it shows exactly what the API would, and draws the answer.
 
-use super::graphql_http::{Format, execute, fail, respond, signed_in};
+use super::graphql_http::{Format, execute, fail, reply, signed_in};
 use super::state::AppState;
 use crate::error::AppError;
 use async_graphql::Request;
@@ -61,7 +61,7 @@ pub async fn heatmap_svg(
             "BAD_USER_INPUT" => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        return respond(Format::Json, status, &answer);
+        return reply(Format::Json, status, &answer);
     }
     let heatmap = match answer.data {
         Some(async_graphql::Value::Object(mut data)) => data.swap_remove("heatmap"),

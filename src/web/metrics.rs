@@ -3,7 +3,6 @@
 //! `store::rescore`); metrics-exporter-prometheus renders them. Pool use and
 //! feed lag are read when scraped.
 
-use super::graphql_http::error_body;
 use super::state::AppState;
 use crate::error::AppError;
 use axum::extract::State;
@@ -52,8 +51,7 @@ pub fn operation(kind: &'static str, code: Option<&str>, took: Option<Duration>)
 
 /// A request refused before any operation ran (no token, too deep, ...).
 pub fn refused(err: &AppError) {
-    let outcome = error_body(err).code().unwrap_or("INTERNAL").to_owned();
-    metrics::counter!(REQUESTS, "operation" => "unknown", "outcome" => outcome).increment(1);
+    metrics::counter!(REQUESTS, "operation" => "unknown", "outcome" => err.code()).increment(1);
 }
 
 /// A gauge that counts its guards: up when made, down when dropped, however
