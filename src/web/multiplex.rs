@@ -27,9 +27,10 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use tokio::sync::broadcast;
 use tokio::task::AbortHandle;
 
-/// Results an execution keeps for a subscriber that is slow to take them;
-/// one further behind continues alone.
-const BACKLOG: usize = 256;
+/// Results an execution keeps for a subscriber that is slow to take them,
+/// beyond the 256 frames its socket's outbox holds; one further behind
+/// continues alone. Small, since a channel allocates its slots up front.
+const BACKLOG: usize = 16;
 
 /// A result, serialized once for every socket it goes to.
 pub struct Outcome {
