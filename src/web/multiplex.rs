@@ -29,8 +29,9 @@ use tokio::task::AbortHandle;
 
 /// Results an execution keeps for a subscriber that is slow to take them,
 /// beyond the 256 frames its socket's outbox holds; one further behind
-/// continues alone. Small, since a channel allocates its slots up front.
-const BACKLOG: usize = 16;
+/// continues alone. Small: an execution allocates its slots up front, and
+/// many run for one subscriber each.
+const BACKLOG: usize = 4;
 
 /// A result, serialized once for every socket it goes to.
 pub struct Outcome {
@@ -94,7 +95,8 @@ struct Key {
     variables: String,
 }
 
-type Channels = Mutex<HashMap<Key, Weak<Channel>>>;
+/// Keys are shared with their channels: one copy of the operation each.
+type Channels = Mutex<HashMap<Arc<Key>, Weak<Channel>>>;
 
 /// The process's running subscriptions, by what they run.
 #[derive(Default)]
@@ -114,13 +116,13 @@ impl Multiplexer {
     /// Joins the running execution of the same subscription, or starts one.
     /// `request` has passed `precheck`.
     pub fn join(&self, state: &AppState, principal: &Principal, request: Request) -> Membership {
-        let key = Key {
+        let key = Arc::new(Key {
             org_id: principal.org_id.clone(),
             role: principal.role,
             variables: serde_json::to_string(&request.variables).unwrap_or_default(),
             query: request.query.clone(),
             operation_name: request.operation_name.clone(),
-        };
+        });
         // Taken out before joining: the last handle to a channel may be
         // dropped here, and its `Drop` takes the lock.
         let running = lock(&self.channels).get(&key).and_then(Weak::upgrade);
@@ -142,8 +144,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// One execution and its subscribers, who hold it: it stops when the last
 /// one leaves.
 pub struct Channel {
-    key: Key,
-    variables: Variables,
+    key: Arc<Key>,
     principal: Principal,
     channels: Weak<Channels>,
     shared: Arc<Shared>,
@@ -169,10 +170,9 @@ impl Channel {
         state: &AppState,
         principal: &Principal,
         request: Request,
-        key: Key,
+        key: Arc<Key>,
         channels: &Arc<Channels>,
     ) -> Arc<Self> {
-        let variables = request.variables.clone();
         let progress = Arc::new(Progress::default());
         let stream = execute(state, principal, request.data(progress.clone()));
         let shared = Arc::new(Shared {
@@ -186,7 +186,6 @@ impl Channel {
         let task = tokio::spawn(run(shared.clone(), stream)).abort_handle();
         Arc::new(Self {
             key,
-            variables,
             principal: principal.clone(),
             channels: Arc::downgrade(channels),
             shared,
@@ -220,7 +219,9 @@ impl Channel {
         state: &AppState,
         seq: Option<i64>,
     ) -> Result<BoxStream<'static, Response>, AppError> {
-        let mut request = Request::new(self.key.query.clone()).variables(self.variables.clone());
+        let variables = serde_json::from_str(&self.key.variables).unwrap_or_default();
+        let mut request =
+            Request::new(self.key.query.clone()).variables(Variables::from_json(variables));
         if let Some(name) = &self.key.operation_name {
             request = request.operation_name(name.clone());
         }

@@ -477,8 +477,9 @@ async fn follow(state: AppState, mut membership: Membership, mut outbox: Outbox)
             Err(broadcast::error::RecvError::Lagged(_)) => {
                 let alone = membership.channel.alone(&state, last);
                 drop(membership);
+                // Boxed: only a subscriber that fell behind needs its state.
                 let refused = match alone {
-                    Ok(stream) => answer(stream, &mut outbox, None).await,
+                    Ok(stream) => Box::pin(answer(stream, &mut outbox, None)).await,
                     Err(err) => {
                         let refusal = Outcome::refusal(err);
                         outbox.result(&refusal).await.ok().map(|()| true)
