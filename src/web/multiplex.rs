@@ -19,11 +19,12 @@ use crate::error::AppError;
 use crate::graphql::loaders::Loaders;
 use crate::graphql::subscriptions::{Progress, Resume};
 use async_graphql::{Request, Response, Variables};
+use axum::extract::ws::Utf8Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use serde_json::value::RawValue;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use tokio::sync::broadcast;
 use tokio::task::AbortHandle;
 
@@ -42,6 +43,10 @@ pub struct Outcome {
     pub code: Option<String>,
     /// Refused before it ran: sent as an `error` frame, which ends it.
     pub refused: bool,
+    /// The whole frame as the first socket to send it framed it (its
+    /// subscription's id and protocol), for every other socket whose
+    /// subscription has the same: most clients number their first "1".
+    pub framed: OnceLock<(String, bool, Utf8Bytes)>,
 }
 
 impl Outcome {
@@ -57,6 +62,7 @@ impl Outcome {
             json,
             code,
             refused,
+            framed: OnceLock::new(),
         }
     }
 
@@ -68,6 +74,7 @@ impl Outcome {
             json: raw(&[err]),
             code,
             refused: true,
+            framed: OnceLock::new(),
         }
     }
 }

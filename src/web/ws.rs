@@ -13,7 +13,7 @@ use crate::auth::{Principal, bearer};
 use crate::clock::Clock;
 use crate::error::AppError;
 use async_graphql::parser::types::OperationType;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use futures_channel::mpsc;
 use futures_util::SinkExt;
@@ -157,16 +157,26 @@ impl Outbox {
     /// A result: an `error` frame if it was refused before it ran, which
     /// ends the operation without `complete`.
     async fn result(&mut self, outcome: &Outcome) -> Result<(), Gone> {
-        let (id, payload) = (self.id.as_str(), &*outcome.json);
-        let frame = if outcome.refused {
-            ServerFrame::Error { id, payload }
-        } else if self.legacy {
-            ServerFrame::Data { id, payload }
-        } else {
-            ServerFrame::Next { id, payload }
+        let text = match outcome.framed.get() {
+            Some((id, legacy, text)) if *id == self.id && *legacy == self.legacy => text.clone(),
+            _ => {
+                let (id, payload) = (self.id.as_str(), &*outcome.json);
+                let frame = if outcome.refused {
+                    ServerFrame::Error { id, payload }
+                } else if self.legacy {
+                    ServerFrame::Data { id, payload }
+                } else {
+                    ServerFrame::Next { id, payload }
+                };
+                let text = Utf8Bytes::from(serde_json::to_string(&frame).unwrap_or_default());
+                // Only the first framing is kept: the others differ in id.
+                let _ = outcome
+                    .framed
+                    .set((self.id.clone(), self.legacy, text.clone()));
+                text
+            }
         };
-        let message = frame.message();
-        self.deliver(message).await
+        self.deliver(Message::Text(text)).await
     }
 
     /// The operation is over: `complete`, unless it was refused.
