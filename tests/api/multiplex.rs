@@ -4,7 +4,8 @@
 use crate::both;
 use crate::fixtures;
 use crate::helpers::{Client, TestApp};
-use crate::subscriptions::{hour_from_now, spawn_instance, token};
+use crate::operations::{sample, scrape_at};
+use crate::subscriptions::{hour_from_now, latest_cursor, spawn_instance, token};
 use crate::ws_client::WsClient;
 use serde_json::{Value, json};
 
@@ -36,26 +37,13 @@ async fn rename(admin: &Client, risk: &Value, title: &str) {
         .await;
 }
 
-async fn cursor_now(admin: &Client) -> String {
-    let data = admin
-        .ok(
-            "{ riskEvents(first: 500) { pageInfo { endCursor } } }",
-            json!({}),
-        )
-        .await;
-    data["riskEvents"]["pageInfo"]["endCursor"]
-        .as_str()
-        .unwrap_or("0")
-        .to_owned()
-}
-
 /// Two members, one subscription each, the same operation: both get each
 /// change, under their own ids.
 async fn identical_subscriptions_each_get_every_result(app: TestApp) {
     let admin = app.admin("acme");
     let register = fixtures::register(&admin, "RA").await;
     let risk = fixtures::risk(&admin, &register, "Phishing", json!({})).await;
-    let from = cursor_now(&admin).await;
+    let from = latest_cursor(&admin).await;
     let variables = json!({ "r": register, "after": from });
     let mut alice = WsClient::signed_in(&app.ws_url(), &ws_token(&app, "alice")).await;
     let mut bob = WsClient::signed_in(&app.ws_url(), &ws_token(&app, "bob")).await;
@@ -181,7 +169,7 @@ async fn a_subscriber_that_stops_reading_misses_nothing(app: TestApp) {
         json!({ "description": description }),
     )
     .await;
-    let from = cursor_now(&admin).await;
+    let from = latest_cursor(&admin).await;
     let query = "subscription($after: String) { riskEvents(after: $after) { cursor risk { description } } }";
     let variables = json!({ "after": from });
     let mut fast = WsClient::signed_in(&app.ws_url(), &ws_token(&app, "alice")).await;
@@ -270,22 +258,9 @@ async fn each_result_is_serialized_once_for_all_its_subscribers() {
     for ws in &mut sockets {
         assert_eq!(ws.next_data("h").await["heatmapChanged"]["total"], 2);
     }
-    let metrics = admin
-        .http
-        .get(instance.url.replacen("/graphql", "/metrics", 1))
-        .send()
-        .await
-        .expect("answers")
-        .text()
-        .await
-        .expect("text");
-    let value = |name: &str| {
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
-            .unwrap_or(-1.0)
-    };
-    assert_eq!(value("riskgraph_subscriptions_active"), 4.0, "{metrics}");
+    let metrics = scrape_at(&admin.http, &instance.url).await;
+    let value = |name: &str| sample(&metrics, name, &[]);
+    assert_eq!(value("riskgraph_subscriptions_active"), 4.0);
     assert_eq!(value("riskgraph_subscription_executions"), 2.0);
     // Two first maps and two changed ones, for eight frames.
     assert_eq!(value("riskgraph_subscription_results_total"), 4.0);

@@ -28,7 +28,7 @@ const EVENTS: &str =
     cursor kind cause riskId changes { field from to } risk { title } actor { name } } }";
 
 /// The cursor of the newest event, for subscribing from now on.
-async fn latest_cursor(client: &Client) -> String {
+pub async fn latest_cursor(client: &Client) -> String {
     let data = client
         .ok(
             "{ riskEvents(first: 500) { pageInfo { endCursor } } }",
