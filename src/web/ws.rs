@@ -387,6 +387,14 @@ impl Connection {
                 if self.subscriptions.contains_key(&id) {
                     return Err(Close(4409, "Subscriber for this id already exists"));
                 }
+                let most = self.state.config.limits.ws_max_operations;
+                if self.subscriptions.len() >= most {
+                    let err = AppError::LimitExceeded(format!(
+                        "a socket may run at most {most} operations at once"
+                    ));
+                    metrics::refused(&err);
+                    return Ok(vec![failed(&id, err)]);
+                }
                 Ok(self.start(id, principal, payload).into_iter().collect())
             }
             (ClientFrame::Complete { id }, false) | (ClientFrame::Stop { id }, true) => {
