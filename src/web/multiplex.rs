@@ -136,9 +136,9 @@ impl Multiplexer {
         if let Some(membership) = running.and_then(Channel::enter) {
             return membership;
         }
-        let channel = Channel::start(state, principal, request, key.clone(), &self.channels);
-        lock(&self.channels).insert(key, Arc::downgrade(&channel));
-        Channel::enter(channel).unwrap_or_else(|| unreachable!("a new execution takes anyone"))
+        let membership = Channel::start(state, principal, request, key.clone(), &self.channels);
+        lock(&self.channels).insert(key, Arc::downgrade(&membership.channel));
+        membership
     }
 }
 
@@ -173,31 +173,40 @@ struct State {
 }
 
 impl Channel {
+    /// Starts the execution, with its first subscriber: joined before the
+    /// task can run, so that even an execution that ends at once (a request
+    /// error) is seen whole.
     fn start(
         state: &AppState,
         principal: &Principal,
         request: Request,
         key: Arc<Key>,
         channels: &Arc<Channels>,
-    ) -> Arc<Self> {
+    ) -> Membership {
         let progress = Arc::new(Progress::default());
         let stream = execute(state, principal, request.data(progress.clone()));
+        let (sender, frames) = broadcast::channel(BACKLOG);
         let shared = Arc::new(Shared {
             progress,
             state: Mutex::new(State {
-                sender: Some(broadcast::channel(BACKLOG).0),
+                sender: Some(sender),
                 latest: None,
                 answered: false,
             }),
         });
         let task = tokio::spawn(run(shared.clone(), stream)).abort_handle();
-        Arc::new(Self {
+        let channel = Arc::new(Self {
             key,
             principal: principal.clone(),
             channels: Arc::downgrade(channels),
             shared,
             task,
-        })
+        });
+        Membership {
+            channel,
+            frames,
+            first: None,
+        }
     }
 
     /// A new subscriber, if what the execution sends from now on is what it
