@@ -122,9 +122,26 @@ enum ServerFrame<'a> {
     },
 }
 
-impl ServerFrame<'_> {
+impl<'a> ServerFrame<'a> {
+    /// The frame of a result for subscription `id`: `error` if it was
+    /// refused before it ran, else `next` (or legacy `data`).
+    fn result(id: &'a str, legacy: bool, outcome: &'a Outcome) -> Self {
+        let payload = &*outcome.json;
+        if outcome.refused {
+            ServerFrame::Error { id, payload }
+        } else if legacy {
+            ServerFrame::Data { id, payload }
+        } else {
+            ServerFrame::Next { id, payload }
+        }
+    }
+
+    fn text(&self) -> Utf8Bytes {
+        serde_json::to_string(self).unwrap_or_default().into()
+    }
+
     fn message(&self) -> Message {
-        Message::Text(serde_json::to_string(self).unwrap_or_default().into())
+        Message::Text(self.text())
     }
 }
 
@@ -160,15 +177,7 @@ impl Outbox {
         let text = match outcome.framed.get() {
             Some((id, legacy, text)) if *id == self.id && *legacy == self.legacy => text.clone(),
             _ => {
-                let (id, payload) = (self.id.as_str(), &*outcome.json);
-                let frame = if outcome.refused {
-                    ServerFrame::Error { id, payload }
-                } else if self.legacy {
-                    ServerFrame::Data { id, payload }
-                } else {
-                    ServerFrame::Next { id, payload }
-                };
-                let text = Utf8Bytes::from(serde_json::to_string(&frame).unwrap_or_default());
+                let text = ServerFrame::result(&self.id, self.legacy, outcome).text();
                 // Only the first framing is kept: the others differ in id.
                 let _ = outcome
                     .framed
@@ -527,12 +536,7 @@ async fn follow(state: AppState, mut membership: Membership, mut outbox: Outbox)
 
 /// The error frame of an operation refused before it ran.
 fn failed(id: &str, err: AppError) -> Message {
-    let refusal = Outcome::refusal(err);
-    ServerFrame::Error {
-        id,
-        payload: &refusal.json,
-    }
-    .message()
+    ServerFrame::result(id, false, &Outcome::refusal(err)).message()
 }
 
 fn limits_leeway(state: &AppState) -> i64 {
