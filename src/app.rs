@@ -99,7 +99,6 @@ pub async fn state(
         statements,
         shutdown,
         principals: Arc::new(Principals::new(PRINCIPALS_HELD)),
-        multiplex: Arc::default(),
     })
 }
 

@@ -22,7 +22,6 @@ mod heatmaps;
 mod imports;
 mod layers;
 mod members;
-mod multiplex;
 mod operations;
 mod pages;
 mod pagination;

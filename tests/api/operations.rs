@@ -87,7 +87,7 @@ both!(metrics_count_what_the_service_did);
 
 /// The value of a sample (a histogram's count), summed over the samples of
 /// `metric` whose labels include `labels`.
-pub fn sample(scrape: &prometheus_parse::Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
+fn sample(scrape: &prometheus_parse::Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
     scrape
         .samples
         .iter()
@@ -104,13 +104,9 @@ pub fn sample(scrape: &prometheus_parse::Scrape, metric: &str, labels: &[(&str, 
 }
 
 async fn scrape(app: &TestApp) -> prometheus_parse::Scrape {
-    scrape_at(&app.http, &app.url).await
-}
-
-/// The metrics of the server whose GraphQL endpoint is `url`.
-pub async fn scrape_at(http: &reqwest::Client, url: &str) -> prometheus_parse::Scrape {
-    let base = url.trim_end_matches("/graphql");
-    let text = http
+    let base = app.url.trim_end_matches("/graphql");
+    let text = app
+        .http
         .get(format!("{base}/metrics"))
         .send()
         .await
