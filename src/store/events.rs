@@ -139,21 +139,35 @@ pub async fn tail(
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
+            // A snapshot lists the running transactions below its xmax, one
+            // past the newest id seen to finish. A writer takes its id at
+            // its first write and its seq later, at its event, so a writer
+            // still running can hold a seq below a committed one under an id
+            // at or past xmax. pg_stat_activity, read after the snapshot,
+            // names those: any of them still running then, and any that
+            // finished in between commit before the next read. Its ids are
+            // 32 bits (the low half of a 64-bit id), widened here by their
+            // distance from xmax.
+            //
             // Transaction ids are the cluster's: those of sessions on other
             // databases cannot hold a seq, so they are left out, and a long
             // transaction there never holds the feed back. Left out, not
-            // picked: pg_stat_activity is read after the snapshot, and a
-            // transaction of this database that commits in between must stay
-            // in the list, or the hole its seq leaves would be settled before
-            // the seq is seen. (A 64-bit id's low 32 bits are a session's
-            // `backend_xid`.)
-            "SELECT e.*, array_to_string(ARRAY(SELECT x::text FROM pg_snapshot_xip(s.snap) x \
-               WHERE x::text::bigint % 4294967296 NOT IN (SELECT backend_xid::text::bigint \
-                 FROM pg_stat_activity WHERE datname IS DISTINCT FROM current_database() \
-                 AND backend_xid IS NOT NULL)), \
+            // picked: a transaction of this database that commits between
+            // the snapshot and the read of pg_stat_activity must stay in
+            // the list, or the hole its seq leaves would be settled before
+            // the seq is seen.
+            "WITH s AS (SELECT snap, pg_snapshot_xmax(snap)::text::bigint AS xmax \
+               FROM (SELECT pg_current_snapshot() AS snap) t), \
+             a AS (SELECT datname = current_database() AS here, backend_xid::text::bigint AS xid \
+               FROM pg_stat_activity WHERE backend_xid IS NOT NULL) \
+             SELECT e.*, array_to_string(ARRAY( \
+               SELECT x::text::bigint FROM pg_snapshot_xip(s.snap) x \
+                 WHERE x::text::bigint % 4294967296 NOT IN (SELECT xid FROM a WHERE NOT here) \
+               UNION SELECT s.xmax + (a.xid - s.xmax % 4294967296 + 6442450944) % 4294967296 \
+                 - 2147483648 FROM a WHERE a.here), \
              ',') AS in_flight \
-             FROM (SELECT pg_current_snapshot() AS snap) s \
-             CROSS JOIN LATERAL (SELECT * FROM risk_events WHERE seq > $1 ORDER BY seq LIMIT $2) e",
+             FROM s CROSS JOIN LATERAL \
+               (SELECT * FROM risk_events WHERE seq > $1 ORDER BY seq LIMIT $2) e",
             [seq.into(), (limit as i64).into()],
         ))
         .await?;

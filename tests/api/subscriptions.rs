@@ -490,6 +490,7 @@ postgres_only!(
     two_instances_deliver_each_others_changes,
     a_key_revoked_on_one_instance_is_refused_on_another,
     events_wait_for_the_transactions_still_writing_before_them,
+    events_wait_for_a_writer_that_took_its_id_later,
 );
 
 /// A `riskgraph serve` process of its own.
@@ -582,14 +583,9 @@ async fn events_wait_for_the_transactions_still_writing_before_them(database_url
     for commit in [true, false] {
         // A writer that has taken the next seq and not yet committed.
         let slow = app.app.state.db.begin().await.expect("begins");
-        slow.execute_unprepared(
-            "INSERT INTO risk_events (org_id, register_id, risk_id, kind, cause, actor_id, \
-             occurred_at, changes, residual_before, residual_after) \
-             SELECT org_id, register_id, risk_id, kind, cause, actor_id, occurred_at, changes, \
-             residual_before, residual_after FROM risk_events ORDER BY seq DESC LIMIT 1",
-        )
-        .await
-        .expect("inserts");
+        slow.execute_unprepared(COPY_LAST_EVENT)
+            .await
+            .expect("inserts");
         edit(1).await;
         assert!(
             ws.quiet_for(Duration::from_millis(300)).await,
@@ -627,6 +623,61 @@ async fn events_wait_for_the_transactions_still_writing_before_them(database_url
     }
     ws.close().await;
 }
+
+/// A writer's transaction gets its id at its first write and its seq at its
+/// event, so a writer still running can hold a lower seq under a higher id
+/// than one that has committed: an id above every one the database has seen
+/// finish, which no snapshot lists as running.
+async fn events_wait_for_a_writer_that_took_its_id_later(database_url: String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = TestApp::with_config(Config::for_database(database_url, SECRET), dir).await;
+    let admin = app.admin("acme");
+    let register = fixtures::register(&admin, "RA").await;
+    fixtures::risk(&admin, &register, "t", json!({})).await;
+    let mut ws =
+        WsClient::signed_in(&app.ws_url(), &token("acme", "viewer", hour_from_now())).await;
+    let from = latest_cursor(&admin).await;
+    ws.subscribe("1", EVENTS, json!({ "r": register, "after": from }))
+        .await;
+    let last: i64 = from.parse().expect("a cursor");
+    let state = &app.app.state;
+    let earlier = state.db.begin().await.expect("begins");
+    earlier
+        .execute_unprepared("SELECT pg_current_xact_id()")
+        .await
+        .expect("takes an id");
+    let later = state.db.begin().await.expect("begins");
+    later
+        .execute_unprepared(COPY_LAST_EVENT)
+        .await
+        .expect("inserts");
+    earlier
+        .execute_unprepared(COPY_LAST_EVENT)
+        .await
+        .expect("inserts");
+    earlier.commit().await.expect("commits");
+    // However often the feed looks, the later seq waits for the writer of
+    // the earlier one.
+    for _ in 0..3 {
+        state.feed.wake();
+        assert!(
+            ws.quiet_for(Duration::from_millis(200)).await,
+            "an event went out before the one under it"
+        );
+    }
+    later.commit().await.expect("commits");
+    state.feed.wake();
+    let got = collect(&mut ws, "1", 2).await;
+    assert_eq!(got, [(last + 1).to_string(), (last + 2).to_string()]);
+    ws.close().await;
+}
+
+/// Inserts a copy of the newest event: a writer's event, without the rest
+/// of its write.
+const COPY_LAST_EVENT: &str = "INSERT INTO risk_events (org_id, register_id, risk_id, kind, \
+     cause, actor_id, occurred_at, changes, residual_before, residual_after) \
+     SELECT org_id, register_id, risk_id, kind, cause, actor_id, occurred_at, changes, \
+     residual_before, residual_after FROM risk_events ORDER BY seq DESC LIMIT 1";
 
 async fn a_key_revoked_on_one_instance_is_refused_on_another(database_url: String) {
     let a = spawn_instance(&database_url).await;
