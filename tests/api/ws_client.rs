@@ -67,9 +67,11 @@ impl WsClient {
     }
 
     /// The next protocol message or the close, answering pings on the way.
+    /// Pings do not extend the patience: a server that only pings is stuck.
     pub async fn receive(&mut self) -> Received {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
-            let next = tokio::time::timeout(PATIENCE, self.socket.next())
+            let next = tokio::time::timeout_at(deadline, self.socket.next())
                 .await
                 .expect("the server answered in time");
             match next {
