@@ -24,8 +24,9 @@ use riskgraph::config::Config;
 use riskgraph::domain::enums::ScalesPreset;
 use riskgraph::domain::scales::Scales;
 use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, Statement};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio_tungstenite::tungstenite::Message;
 
 /// The allocator of the `riskgraph` binary (see `src/main.rs`), so that the
@@ -513,11 +514,15 @@ async fn typename(bench: &Bench) -> Row {
 }
 
 /// One subscriber on the register: sends the time of every push to `pushed`.
+/// With a `key`, its variables differ from every other subscriber's (by one
+/// the operation does not use), so the server runs it on its own.
 async fn subscriber(
     url: String,
     token: String,
     register: String,
-    pushed: tokio::sync::mpsc::UnboundedSender<Instant>,
+    after: Option<String>,
+    key: Option<usize>,
+    pushed: tokio::sync::mpsc::UnboundedSender<SystemTime>,
     ready: tokio::sync::oneshot::Sender<()>,
 ) {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -526,7 +531,11 @@ async fn subscriber(
         "sec-websocket-protocol",
         "graphql-transport-ws".parse().expect("header"),
     );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+    // tungstenite's 128 KiB read buffer, zeroed for every read, had the
+    // clients spend a third of the cores on memset.
+    let config =
+        tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(4096);
+    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(request, Some(config), true)
         .await
         .expect("connects");
     let send = |v: Value| Message::Text(v.to_string().into());
@@ -539,48 +548,41 @@ async fn subscriber(
     socket.next().await;
     socket
         .send(send(json!({ "type": "subscribe", "id": "1", "payload": {
-            "query": "subscription($r: ID) { residualRiskChanged(registerId: $r) { cursor } }",
-            "variables": { "r": register } } })))
+            "query": "subscription($r: ID, $after: String) { residualRiskChanged(registerId: $r, after: $after) { cursor } }",
+            "variables": { "r": register, "after": after, "key": key } } })))
         .await
         .expect("subscribe");
     let _ = ready.send(());
     while let Some(Ok(message)) = socket.next().await {
-        if let Message::Text(text) = message
-            && text.contains("\"next\"")
-        {
-            let _ = pushed.send(Instant::now());
+        let Message::Text(text) = message else {
+            continue;
+        };
+        if text.contains("\"next\"") {
+            let _ = pushed.send(SystemTime::now());
+        } else if text.contains("\"ping\"") {
+            // The server drops a client that answers nothing.
+            let _ = socket.send(send(json!({ "type": "pong" }))).await;
         }
     }
 }
 
-/// What the child process of the `idle` row runs: `n` subscribers that
-/// stay idle, "ready" on stdout once all have subscribed, and an exit when
-/// stdin closes.
-async fn idle_clients(url: String, token: String, register: String, n: usize) {
+/// What the child process of the subscriber rows runs: the subscribers,
+/// "ready" on stdout once all have subscribed, then the time of each push
+/// (microseconds since the epoch) a line each, and an exit when stdin
+/// closes.
+async fn clients(spec: Subscribers) {
     use tokio::io::AsyncReadExt;
-    let (pushed, _) = tokio::sync::mpsc::unbounded_channel();
-    subscribe_all(&url, &token, &register, n, &pushed).await;
-    println!("ready");
-    let _ = tokio::io::stdin().read_to_end(&mut Vec::new()).await;
-}
-
-/// `n` subscribers on the register, each sending the time of its pushes to
-/// `pushed`; returns once every one has subscribed.
-async fn subscribe_all(
-    url: &str,
-    token: &str,
-    register: &str,
-    n: usize,
-    pushed: &tokio::sync::mpsc::UnboundedSender<Instant>,
-) {
+    let (pushed, mut times) = tokio::sync::mpsc::unbounded_channel();
     let mut ready = Vec::new();
-    for _ in 0..n {
+    for k in 0..spec.n {
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         ready.push(ready_rx);
         tokio::spawn(subscriber(
-            url.to_owned(),
-            token.to_owned(),
-            register.to_owned(),
+            spec.url.clone(),
+            spec.token.clone(),
+            spec.register.clone(),
+            spec.after.clone(),
+            spec.distinct.then_some(k),
             pushed.clone(),
             ready_tx,
         ));
@@ -588,6 +590,88 @@ async fn subscribe_all(
     for r in ready {
         let _ = r.await;
     }
+    println!("ready");
+    tokio::spawn(async move {
+        use std::io::Write;
+        let mut out = std::io::BufWriter::new(std::io::stdout());
+        while let Some(at) = times.recv().await {
+            let _ = writeln!(out, "{}", micros(at));
+            if times.is_empty() {
+                let _ = out.flush();
+            }
+        }
+    });
+    let _ = tokio::io::stdin().read_to_end(&mut Vec::new()).await;
+}
+
+fn micros(at: SystemTime) -> u128 {
+    at.duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_micros()
+}
+
+/// Subscribers of a row: `n` on the register, all with the same operation
+/// and variables, or each with its own (`distinct`).
+#[derive(Clone, Serialize, Deserialize)]
+struct Subscribers {
+    url: String,
+    token: String,
+    register: String,
+    n: usize,
+    distinct: bool,
+    /// Where they start: a subscription "from now" starts when the server
+    /// first runs it, which a client cannot see, so a change committed just
+    /// after subscribing could come before it.
+    after: Option<String>,
+}
+
+impl Subscribers {
+    fn kind(&self) -> &'static str {
+        if self.distinct {
+            "distinct"
+        } else {
+            "identical"
+        }
+    }
+}
+
+/// The subscribers, in a child process (this bench binary again): the
+/// server's memory and file descriptors are then its own. Returns once the
+/// server runs all of them, with the child's lines after "ready".
+async fn spawn_clients(
+    bench: &Bench,
+    spec: &Subscribers,
+) -> (
+    tokio::process::Child,
+    tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+) {
+    use tokio::io::AsyncBufReadExt;
+    let base = subscriptions(bench).await;
+    let spec = Subscribers {
+        after: Some(bench.app.state.feed.head().to_string()),
+        ..spec.clone()
+    };
+    let mut child = tokio::process::Command::new(std::env::current_exe().expect("exe"))
+        .env(CLIENTS, json!(spec).to_string())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawns the clients");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let _ = lines.next_line().await;
+    active_subscriptions(bench, base + spec.n as f64).await;
+    (child, lines)
+}
+
+/// Ends the child's subscribers, and waits until the server has let go of
+/// them.
+async fn end_clients(bench: &Bench, mut child: tokio::process::Child, n: usize) {
+    let base = subscriptions(bench).await - n as f64;
+    drop(child.stdin.take());
+    let _ = child.wait().await;
+    active_subscriptions(bench, base).await;
 }
 
 /// The value of an unlabelled gauge on `/metrics`.
@@ -620,59 +704,39 @@ async fn active_subscriptions(bench: &Bench, n: f64) {
     }
 }
 
-/// The server's memory per idle subscriber. The clients run in a child
-/// process (this bench binary again), so this process's resident memory is
-/// the server's alone. Memory that earlier rows freed is reused and not
+/// The server's memory per idle subscriber: this process's resident memory
+/// is the server's alone. Memory that earlier rows freed is reused and not
 /// counted: the figure means most run alone, one database at a time
 /// (`-- sqlite idle`).
-async fn idle(bench: &Bench, register: &str, subscribers: usize) -> Row {
-    use tokio::io::AsyncBufReadExt;
-    let base = subscriptions(bench).await;
+async fn idle(bench: &Bench, spec: &Subscribers) -> Row {
     let before = resident_kib();
-    let mut child = tokio::process::Command::new(std::env::current_exe().expect("exe"))
-        .env(
-            IDLE_CLIENTS,
-            json!([
-                bench.url.replacen("http", "ws", 1),
-                bench.token,
-                register,
-                subscribers
-            ])
-            .to_string(),
-        )
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawns the clients");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = tokio::io::BufReader::new(stdout).lines();
-    let _ = lines.next_line().await;
-    active_subscriptions(bench, base + subscribers as f64).await;
+    let (child, _) = spawn_clients(bench, spec).await;
     let after = resident_kib();
-    drop(child.stdin.take());
-    let _ = child.wait().await;
-    active_subscriptions(bench, base).await;
+    end_clients(bench, child, spec.n).await;
     (
-        format!("idle subscribers ({subscribers}, clients in another process)"),
+        format!(
+            "idle subscribers ({}, {}, clients in another process)",
+            spec.n,
+            spec.kind()
+        ),
         format!(
             "{:.1} KiB each",
-            after.saturating_sub(before) as f64 / subscribers as f64
+            after.saturating_sub(before) as f64 / spec.n as f64
         ),
         "<= 16 KiB".into(),
     )
 }
 
 /// Push latency: many subscribers, one mutation at a time.
-async fn pushes(bench: &Bench, register: &str, ids: &[String], subscribers: usize) -> Option<Row> {
-    let ws_url = bench.url.replacen("http", "ws", 1);
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Instant>();
-    let base = subscriptions(bench).await;
-    subscribe_all(&ws_url, &bench.token, register, subscribers, &tx).await;
-    active_subscriptions(bench, base + subscribers as f64).await;
+async fn pushes(bench: &Bench, spec: &Subscribers, ids: &[String]) -> Option<Row> {
+    let subscribers = spec.n;
+    let (child, mut lines) = spawn_clients(bench, spec).await;
     let mut latencies = Vec::new();
-    for (k, id) in ids.iter().take(10).enumerate() {
-        let sent = Instant::now();
+    // Risks of their own for each row: setting a level a risk already has
+    // moves nothing, and is pushed to no one.
+    let skip = if spec.distinct { 10 } else { 0 };
+    for (k, id) in ids.iter().skip(skip).take(10).enumerate() {
+        let sent = micros(SystemTime::now());
         bench
             .gql(
                 "mutation($id: ID!, $l: Int) { updateRisk(id: $id, input: {likelihoodLevel: $l}) { version } }",
@@ -680,16 +744,24 @@ async fn pushes(bench: &Bench, register: &str, ids: &[String], subscribers: usiz
             )
             .await;
         for _ in 0..subscribers {
-            match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
-                Ok(Some(at)) => latencies.push(at - sent),
+            match tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await {
+                Ok(Ok(Some(line))) => {
+                    let at: u128 = line.parse().unwrap_or(sent);
+                    let took = u64::try_from(at.saturating_sub(sent)).unwrap_or(u64::MAX);
+                    latencies.push(Duration::from_micros(took));
+                }
                 _ => break,
             }
         }
     }
+    end_clients(bench, child, subscribers).await;
     latencies.sort();
     (!latencies.is_empty()).then(|| {
         (
-            format!("mutation -> residualRiskChanged, {subscribers} subscribers"),
+            format!(
+                "mutation -> residualRiskChanged, {subscribers} {} subscribers",
+                spec.kind()
+            ),
             format!(
                 "p50 {} / p99 {} ({} of {} pushes)",
                 ms(percentile(&latencies, 0.5)),
@@ -704,12 +776,22 @@ async fn pushes(bench: &Bench, register: &str, ids: &[String], subscribers: usiz
 
 const BACKENDS: &[&str] = &["sqlite", "postgres"];
 const ROWS: &[&str] = &[
-    "typename", "heatmap", "page", "export", "updates", "idle", "pushes", "control", "remap",
+    "typename",
+    "heatmap",
+    "page",
+    "export",
+    "updates",
+    "idle",
+    "idle_distinct",
+    "pushes",
+    "pushes_distinct",
+    "control",
+    "remap",
     "import",
 ];
 
-/// Set in the child process of the `idle` row: `[url, token, register, n]`.
-const IDLE_CLIENTS: &str = "LOAD_IDLE_CLIENTS";
+/// Set in the child process of the subscriber rows: its `Subscribers`.
+const CLIENTS: &str = "LOAD_CLIENTS";
 
 /// The rows a run measures: all, or those named on the command line.
 struct Only(Vec<String>);
@@ -805,11 +887,22 @@ async fn run(
     if only.wants("updates") {
         rows.push(updates(&bench, &ids).await);
     }
-    if only.wants("idle") {
-        rows.push(idle(&bench, &register, subscribers).await);
-    }
-    if only.wants("pushes") {
-        rows.extend(pushes(&bench, &register, &ids, subscribers).await);
+    for distinct in [false, true] {
+        let spec = Subscribers {
+            url: bench.url.replacen("http", "ws", 1),
+            token: bench.token.clone(),
+            register: register.clone(),
+            n: subscribers,
+            distinct,
+            after: None,
+        };
+        let suffix = if distinct { "_distinct" } else { "" };
+        if only.wants(&format!("idle{suffix}")) {
+            rows.push(idle(&bench, &spec).await);
+        }
+        if only.wants(&format!("pushes{suffix}")) {
+            rows.extend(pushes(&bench, &spec, &ids).await);
+        }
     }
     if only.wants("control") {
         rows.push(control_fails(&bench, &control, n).await);
@@ -827,9 +920,8 @@ async fn run(
 
 #[tokio::main]
 async fn main() {
-    if let Ok(spec) = std::env::var(IDLE_CLIENTS) {
-        let spec: (String, String, String, usize) = serde_json::from_str(&spec).expect("spec");
-        return idle_clients(spec.0, spec.1, spec.2, spec.3).await;
+    if let Ok(spec) = std::env::var(CLIENTS) {
+        return clients(serde_json::from_str(&spec).expect("spec")).await;
     }
     // `--quick`: every row on a small register, to prove in CI that the
     // harness runs; its figures mean little.

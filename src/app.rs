@@ -99,6 +99,7 @@ pub async fn state(
         statements,
         shutdown,
         principals: Arc::new(Principals::new(PRINCIPALS_HELD)),
+        multiplex: Arc::default(),
     })
 }
 

@@ -115,6 +115,9 @@ pub struct Limits {
         default_value_t = 15
     )]
     pub ws_keepalive_secs: u64,
+    /// Operations one WebSocket may run at once; more are refused.
+    #[arg(long, env = "RISKGRAPH_WS_MAX_OPERATIONS", default_value_t = 100)]
+    pub ws_max_operations: usize,
     /// Events the feed holds for slow subscribers before they catch up from
     /// the table.
     #[arg(long, env = "RISKGRAPH_FEED_BUFFER", default_value_t = 4096)]
@@ -144,6 +147,7 @@ impl Default for Limits {
             request_timeout_secs: 30,
             ws_init_timeout_ms: 3000,
             ws_keepalive_secs: 15,
+            ws_max_operations: 100,
             feed_buffer: 4096,
             feed_poll_ms: 2000,
         }

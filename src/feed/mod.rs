@@ -245,21 +245,23 @@ impl Scope {
     }
 }
 
-/// Every event of `scope` after `cursor` (or from now), oldest first, with
-/// no gap and no duplicate: the channel is joined before the table is read,
-/// and anything at or below the last seq delivered is dropped. A subscriber
-/// that falls behind the channel is caught up from the table.
+/// Every event of `scope` after `cursor` (or after this call), oldest
+/// first, with no gap and no duplicate: the channel is joined before the
+/// table is read, and anything at or below the last seq delivered is
+/// dropped. A subscriber that falls behind the channel is caught up from the
+/// table.
+///
+/// The channel is joined now, not when the stream is first polled: what a
+/// caller reads after this call (a heatmap's first state) is followed by
+/// every change after it.
 pub fn subscribe(
     feed: Arc<Feed>,
     scope: Scope,
     cursor: Option<i64>,
 ) -> impl Stream<Item = AppResult<Event>> {
+    let mut receiver = feed.sender.subscribe();
+    let mut last = cursor.unwrap_or_else(|| feed.head());
     async_stream::try_stream! {
-        let mut receiver = feed.sender.subscribe();
-        let mut last = match cursor {
-            Some(seq) => seq,
-            None => feed.head.load(Ordering::SeqCst),
-        };
         let mut replay = cursor.is_some();
         loop {
             if replay {

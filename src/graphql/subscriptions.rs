@@ -1,5 +1,10 @@
 //! Subscriptions: the change feed as the API streams it. Each resumes from
 //! `after` with nothing missed and nothing twice.
+//!
+//! `web::multiplex` runs identical subscriptions once for all their
+//! subscribers; what it needs to know of an execution, the resolvers tell it
+//! through `Progress`, and a subscriber that falls behind continues alone
+//! from where it was through `Resume`.
 
 use super::ContextExt;
 use super::heatmaps::{Heatmap, heatmap};
@@ -12,6 +17,8 @@ use crate::store;
 use async_graphql::{Context, ID, Result, Subscription};
 use entity::register;
 use futures_util::{Stream, StreamExt};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 /// Heatmaps are recomputed at most this often per subscription.
@@ -19,6 +26,41 @@ const HEATMAP_INTERVAL: Duration = Duration::from_millis(100);
 
 #[derive(Default)]
 pub struct SubscriptionRoot;
+
+/// Where an execution stands, for `web::multiplex`, which hands its results
+/// to every subscriber of the same operation: a newcomer may take them from
+/// now on only if the execution is live (no replay of the past in flight),
+/// and, for a snapshot such as a heatmap, starts with the latest.
+#[derive(Default)]
+pub struct Progress {
+    /// The seq of the last event read, 0 before the first.
+    seq: AtomicI64,
+    live: AtomicBool,
+    snapshot: AtomicBool,
+}
+
+impl Progress {
+    /// The seq of the last event read, if any.
+    pub fn seq(&self) -> Option<i64> {
+        Some(self.seq.load(Ordering::SeqCst)).filter(|&seq| seq > 0)
+    }
+
+    /// Every result from now on is what a subscriber starting now would
+    /// get.
+    pub fn is_live(&self) -> bool {
+        self.live.load(Ordering::SeqCst)
+    }
+
+    /// Each result is a whole state, so the latest one starts a newcomer.
+    pub fn is_snapshot(&self) -> bool {
+        self.snapshot.load(Ordering::SeqCst)
+    }
+}
+
+/// Start after this seq, whatever the operation's `after` says: a
+/// subscriber that fell behind its shared execution continues alone from
+/// the last event it got.
+pub struct Resume(pub i64);
 
 /// The register, when one is named, must be the caller's. Callers box its
 /// future: a resolver's state lives as long as its stream, and a database
@@ -57,9 +99,21 @@ async fn events(
     register_id: Option<&ID>,
     after: Option<&str>,
 ) -> AppResult<impl Stream<Item = AppResult<Event>> + Send + use<>> {
-    let cursor = after.map(|a| parse_cursor("after", a)).transpose()?;
+    let mut cursor = after.map(|a| parse_cursor("after", a)).transpose()?;
+    if let Some(Resume(seq)) = ctx.data_opt::<Resume>() {
+        cursor = Some(*seq);
+    }
     let (scope, _) = Box::pin(scope(ctx, register_id)).await?;
-    Ok(feed::subscribe(ctx.services()?.feed.clone(), scope, cursor))
+    let progress = ctx.data_opt::<Arc<Progress>>().cloned();
+    if let Some(progress) = &progress {
+        progress.live.store(cursor.is_none(), Ordering::SeqCst);
+    }
+    let events = feed::subscribe(ctx.services()?.feed.clone(), scope, cursor);
+    Ok(events.inspect(move |event| {
+        if let (Some(progress), Ok(event)) = (&progress, event) {
+            progress.seq.store(event.seq, Ordering::SeqCst);
+        }
+    }))
 }
 
 /// Whether an event can change a heatmap: a risk came, went, moved cell or
@@ -121,6 +175,10 @@ impl SubscriptionRoot {
         let (scope, register) = Box::pin(scope(ctx, Some(&register_id))).await?;
         let register = register.ok_or_else(|| AppError::not_found("register"))?;
         let feed = ctx.services()?.feed.clone();
+        if let Some(progress) = ctx.data_opt::<Arc<Progress>>() {
+            progress.snapshot.store(true, Ordering::SeqCst);
+            progress.live.store(true, Ordering::SeqCst);
+        }
         Ok(async_stream::try_stream! {
             let changes = feed::subscribe(feed, scope, None);
             futures_util::pin_mut!(changes);

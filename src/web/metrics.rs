@@ -16,6 +16,11 @@ pub const REQUESTS: &str = "riskgraph_requests_total";
 pub const REQUEST_SECONDS: &str = "riskgraph_request_duration_seconds";
 pub const WEBSOCKETS: &str = "riskgraph_websockets_open";
 pub const SUBSCRIPTIONS: &str = "riskgraph_subscriptions_active";
+/// Executions running for subscribers: identical subscriptions share one.
+pub const EXECUTIONS: &str = "riskgraph_subscription_executions";
+/// Subscription results resolved and serialized: one per execution, however
+/// many subscribers it goes to.
+pub const RESULTS: &str = "riskgraph_subscription_results_total";
 pub const DB_CONNECTIONS: &str = "riskgraph_db_connections";
 pub const FEED_LAG: &str = "riskgraph_feed_lag_events";
 
@@ -47,6 +52,12 @@ pub fn operation(kind: &'static str, code: Option<&str>, took: Option<Duration>)
     if let Some(took) = took {
         metrics::histogram!(REQUEST_SECONDS, "operation" => kind).record(took.as_secs_f64());
     }
+}
+
+/// A subscription's result, resolved and serialized once for however many
+/// subscribers it goes to.
+pub fn subscription_result() {
+    metrics::counter!(RESULTS).increment(1);
 }
 
 /// A request refused before any operation ran (no token, too deep, ...).

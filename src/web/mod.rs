@@ -7,6 +7,7 @@ pub mod health;
 pub mod heatmap_svg;
 pub mod limits;
 pub mod metrics;
+pub mod multiplex;
 pub mod pages;
 pub mod refusals;
 pub mod serve;

@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::feed::Feed;
 use crate::graphql::RiskgraphSchema;
 use crate::store::StatementCounter;
+use crate::web::multiplex::Multiplexer;
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -28,6 +29,8 @@ pub struct AppState {
     /// The principals of tokens seen before, so that a request does not
     /// wait on the database to learn who sent it.
     pub principals: Arc<Principals>,
+    /// Subscriptions running, shared by identical ones.
+    pub multiplex: Arc<Multiplexer>,
 }
 
 /// Principals by token. A token's claims decide its principal, and the

@@ -4,26 +4,27 @@
 //! connection_init in time, 4409 duplicate id, 4429 second init), and the
 //! legacy `graphql-ws` for older clients.
 
-use super::graphql_http::{
-    Answer, authenticate, authenticate_key, operation_name, params, precheck, shape, with_context,
-};
+use super::graphql_http::{authenticate, authenticate_key, operation_name, params, precheck};
 use super::metrics;
+use super::multiplex::{self, Membership, Outcome};
 use super::serve::ConnectionSlot;
 use super::state::AppState;
 use crate::auth::{Principal, bearer};
 use crate::clock::Clock;
 use crate::error::AppError;
-use crate::graphql::loaders::Loaders;
 use async_graphql::parser::types::OperationType;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use futures_channel::mpsc;
 use futures_util::SinkExt;
 use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
+use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
@@ -92,7 +93,7 @@ enum ClientFrame {
 /// A server frame of either protocol.
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-enum ServerFrame {
+enum ServerFrame<'a> {
     ConnectionAck,
     Ping,
     Pong {
@@ -103,36 +104,98 @@ enum ServerFrame {
     Ka,
     /// A result (graphql-transport-ws).
     Next {
-        id: String,
-        payload: Answer,
+        id: &'a str,
+        payload: &'a RawValue,
     },
     /// A result (graphql-ws).
     Data {
-        id: String,
-        payload: Answer,
+        id: &'a str,
+        payload: &'a RawValue,
     },
     /// The operation failed before it ran; `payload` is its errors.
     Error {
-        id: String,
-        payload: Value,
+        id: &'a str,
+        payload: &'a RawValue,
     },
     Complete {
-        id: String,
+        id: &'a str,
     },
 }
 
-impl ServerFrame {
+impl<'a> ServerFrame<'a> {
+    /// The frame of a result for subscription `id`: `error` if it was
+    /// refused before it ran, else `next` (or legacy `data`).
+    fn result(id: &'a str, legacy: bool, outcome: &'a Outcome) -> Self {
+        let payload = &*outcome.json;
+        if outcome.refused {
+            ServerFrame::Error { id, payload }
+        } else if legacy {
+            ServerFrame::Data { id, payload }
+        } else {
+            ServerFrame::Next { id, payload }
+        }
+    }
+
+    fn text(&self) -> Utf8Bytes {
+        serde_json::to_string(self).unwrap_or_default().into()
+    }
+
     fn message(&self) -> Message {
-        Message::Text(serde_json::to_string(self).unwrap_or_default().into())
+        Message::Text(self.text())
     }
 }
 
-/// What subscription tasks hand the connection to send.
+/// What operation tasks hand the connection to send.
 enum Outgoing {
     /// A frame, serialized by the task that made it: a few bytes a slot
     /// while it waits, however large the frame's JSON.
     Frame(Message),
     Finished(String),
+}
+
+/// Where an operation's task sends its frames.
+struct Outbox {
+    id: String,
+    legacy: bool,
+    sender: mpsc::Sender<Outgoing>,
+}
+
+/// The socket is gone.
+struct Gone;
+
+impl Outbox {
+    async fn deliver(&mut self, message: Message) -> Result<(), Gone> {
+        self.sender
+            .send(Outgoing::Frame(message))
+            .await
+            .map_err(|_| Gone)
+    }
+
+    /// A result: an `error` frame if it was refused before it ran, which
+    /// ends the operation without `complete`.
+    async fn result(&mut self, outcome: &Outcome) -> Result<(), Gone> {
+        let text = match outcome.framed.get() {
+            Some((id, legacy, text)) if *id == self.id && *legacy == self.legacy => text.clone(),
+            _ => {
+                let text = ServerFrame::result(&self.id, self.legacy, outcome).text();
+                // Only the first framing is kept: the others differ in id.
+                let _ = outcome
+                    .framed
+                    .set((self.id.clone(), self.legacy, text.clone()));
+                text
+            }
+        };
+        self.deliver(Message::Text(text)).await
+    }
+
+    /// The operation is over: `complete`, unless it was refused.
+    async fn finish(mut self, refused: bool) {
+        if !refused {
+            let complete = ServerFrame::Complete { id: &self.id }.message();
+            let _ = self.deliver(complete).await;
+        }
+        let _ = self.sender.send(Outgoing::Finished(self.id)).await;
+    }
 }
 
 /// Why the connection closes.
@@ -206,7 +269,7 @@ impl Connection {
                     match Box::pin(self.handle(text.as_str())).await {
                         Ok(replies) => {
                             for reply in replies {
-                                if socket.send(reply.message()).await.is_err() {
+                                if socket.send(reply).await.is_err() {
                                     break;
                                 }
                             }
@@ -285,7 +348,7 @@ impl Connection {
         for id in ids {
             self.stop(&id);
             let refused = AppError::Unauthenticated(why.into());
-            let _ = socket.send(failed(id, refused).message()).await;
+            let _ = socket.send(failed(&id, refused)).await;
         }
         Close(4403, reason)
     }
@@ -297,7 +360,7 @@ impl Connection {
     }
 
     /// Handles one client message: the replies to send, or why to close.
-    async fn handle(&mut self, text: &str) -> Result<Vec<ServerFrame>, Close> {
+    async fn handle(&mut self, text: &str) -> Result<Vec<Message>, Close> {
         let invalid = || Close(4400, "Invalid message received");
         let frame: ClientFrame = serde_json::from_str(text).map_err(|_| invalid())?;
         match (frame, self.legacy) {
@@ -312,16 +375,18 @@ impl Connection {
                 match signed_in {
                     Ok(principal) => {
                         self.principal = Some(principal);
-                        let mut replies = vec![ServerFrame::ConnectionAck];
+                        let mut replies = vec![ServerFrame::ConnectionAck.message()];
                         if self.legacy {
-                            replies.push(ServerFrame::Ka);
+                            replies.push(ServerFrame::Ka.message());
                         }
                         Ok(replies)
                     }
                     Err(_) => Err(Close(4403, "Forbidden")),
                 }
             }
-            (ClientFrame::Ping { payload }, false) => Ok(vec![ServerFrame::Pong { payload }]),
+            (ClientFrame::Ping { payload }, false) => {
+                Ok(vec![ServerFrame::Pong { payload }.message()])
+            }
             (ClientFrame::Pong {}, false) => Ok(Vec::new()),
             (ClientFrame::Subscribe { id, payload }, false)
             | (ClientFrame::Start { id, payload }, true) => {
@@ -330,6 +395,14 @@ impl Connection {
                 };
                 if self.subscriptions.contains_key(&id) {
                     return Err(Close(4409, "Subscriber for this id already exists"));
+                }
+                let most = self.state.config.limits.ws_max_operations;
+                if self.subscriptions.len() >= most {
+                    let err = AppError::LimitExceeded(format!(
+                        "a socket may run at most {most} operations at once"
+                    ));
+                    metrics::refused(&err);
+                    return Ok(vec![failed(&id, err)]);
                 }
                 Ok(self.start(id, principal, payload).into_iter().collect())
             }
@@ -348,88 +421,122 @@ impl Connection {
         id: String,
         principal: Principal,
         payload: Map<String, Value>,
-    ) -> Option<ServerFrame> {
+    ) -> Option<Message> {
         let mut request = match params(Value::Object(payload)) {
             Ok(request) => request,
-            Err((field, message)) => return Some(failed(id, AppError::bad_input(field, message))),
+            Err((field, message)) => return Some(failed(&id, AppError::bad_input(field, message))),
         };
         let kind = match precheck(&self.state, &mut request, false) {
             Ok(kind) => kind,
             Err((_, err)) => {
                 metrics::refused(&err);
-                return Some(failed(id, err));
+                return Some(failed(&id, err));
             }
         };
-        let mutates = kind == Some(OperationType::Mutation);
-        let subscription = kind == Some(OperationType::Subscription);
-        // No cache: a subscription lives long, and each event must read the
-        // rows as they are now.
-        let loaders = Loaders::new(&self.state.reader, &principal.org_id).uncached();
-        let request = with_context(request, &principal, loaders);
-        let mut stream = self.state.schema.execute_stream(request);
-        let mut outgoing = self.outgoing.clone();
-        let legacy = self.legacy;
-        let feed = self.state.feed.clone();
-        let task_id = id.clone();
-        let started = Instant::now();
-        let task = tokio::spawn(async move {
-            let _active = subscription.then(|| metrics::Held::new(metrics::SUBSCRIPTIONS));
-            let id = task_id;
-            let mut first = true;
-            while let Some(response) = stream.next().await {
-                let (body, request_error) = shape(response);
-                if first {
-                    let took = (!subscription).then(|| started.elapsed());
-                    metrics::operation(operation_name(kind), body.code(), took);
+        let mut outbox = Outbox {
+            id: id.clone(),
+            legacy: self.legacy,
+            sender: self.outgoing.clone(),
+        };
+        let task = if kind == Some(OperationType::Subscription) {
+            let membership = self.state.multiplex.join(&self.state, &principal, request);
+            tokio::spawn(follow(self.state.clone(), membership, outbox))
+        } else {
+            let stream = multiplex::execute(&self.state, &principal, request);
+            let feed = self.state.feed.clone();
+            let mutates = kind == Some(OperationType::Mutation);
+            let started = Instant::now();
+            tokio::spawn(async move {
+                let refused = answer(stream, &mut outbox, Some((kind, started))).await;
+                if mutates {
+                    feed.committed();
                 }
-                let frame = if first && request_error {
-                    ServerFrame::Error {
-                        id: id.clone(),
-                        payload: Value::Array(body.errors),
-                    }
-                } else if legacy {
-                    ServerFrame::Data {
-                        id: id.clone(),
-                        payload: body,
-                    }
-                } else {
-                    ServerFrame::Next {
-                        id: id.clone(),
-                        payload: body,
-                    }
-                };
-                if outgoing
-                    .send(Outgoing::Frame(frame.message()))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-                if first && request_error {
-                    let _ = outgoing.send(Outgoing::Finished(id)).await;
-                    return;
-                }
-                first = false;
-            }
-            if mutates {
-                feed.committed();
-            }
-            let complete = ServerFrame::Complete { id: id.clone() };
-            let _ = outgoing.send(Outgoing::Frame(complete.message())).await;
-            let _ = outgoing.send(Outgoing::Finished(id)).await;
-        });
+                outbox.finish(refused == Some(true)).await;
+            })
+        };
         self.subscriptions.insert(id, task);
         None
     }
 }
 
-/// The error frame of an operation refused before it ran.
-fn failed(id: String, err: AppError) -> ServerFrame {
-    let err: async_graphql::Error = err.into();
-    ServerFrame::Error {
-        id,
-        payload: json!([err]),
+/// Sends each result of `stream`; `timed`, when the first one is the
+/// operation's answer, for its metrics. Whether it was refused before it
+/// ran, or None if the socket is gone.
+async fn answer(
+    mut stream: BoxStream<'static, async_graphql::Response>,
+    outbox: &mut Outbox,
+    timed: Option<(Option<OperationType>, Instant)>,
+) -> Option<bool> {
+    let mut timed = timed;
+    while let Some(response) = stream.next().await {
+        let outcome = Outcome::of(response);
+        // Only a subscription answers more than once.
+        match timed.take() {
+            Some((kind, started)) => {
+                let took = Some(started.elapsed());
+                metrics::operation(operation_name(kind), outcome.code.as_deref(), took);
+            }
+            None => metrics::subscription_result(),
+        }
+        outbox.result(&outcome).await.ok()?;
+        if outcome.refused {
+            return Some(true);
+        }
     }
+    Some(false)
+}
+
+/// A subscriber of a shared execution: sends its results as they come, and
+/// continues alone from its last event if it falls behind.
+async fn follow(state: AppState, mut membership: Membership, mut outbox: Outbox) {
+    let _active = metrics::Held::new(metrics::SUBSCRIPTIONS);
+    let mut first = true;
+    let mut last = None;
+    let mut pending = membership.first.take();
+    let refused = loop {
+        let received = match pending.take() {
+            Some(frame) => Ok(frame),
+            None => membership.frames.recv().await,
+        };
+        let frame = match received {
+            Ok(frame) => frame,
+            Err(broadcast::error::RecvError::Closed) => break false,
+            Err(broadcast::error::RecvError::Lagged(_)) => {
+                let alone = membership.channel.alone(&state, last);
+                drop(membership);
+                // Boxed: only a subscriber that fell behind needs its state.
+                let refused = match alone {
+                    Ok(stream) => Box::pin(answer(stream, &mut outbox, None)).await,
+                    Err(err) => {
+                        let refusal = Outcome::refusal(err);
+                        outbox.result(&refusal).await.ok().map(|()| true)
+                    }
+                };
+                match refused {
+                    Some(refused) => break refused,
+                    None => return,
+                }
+            }
+        };
+        if first {
+            let kind = operation_name(Some(OperationType::Subscription));
+            metrics::operation(kind, frame.outcome.code.as_deref(), None);
+            first = false;
+        }
+        if outbox.result(&frame.outcome).await.is_err() {
+            return;
+        }
+        if frame.outcome.refused {
+            break true;
+        }
+        last = frame.seq.or(last);
+    };
+    outbox.finish(refused).await;
+}
+
+/// The error frame of an operation refused before it ran.
+fn failed(id: &str, err: AppError) -> Message {
+    ServerFrame::result(id, false, &Outcome::refusal(err)).message()
 }
 
 fn limits_leeway(state: &AppState) -> i64 {

@@ -22,6 +22,7 @@ mod heatmaps;
 mod imports;
 mod layers;
 mod members;
+mod multiplex;
 mod operations;
 mod pages;
 mod pagination;

@@ -87,7 +87,7 @@ both!(metrics_count_what_the_service_did);
 
 /// The value of a sample (a histogram's count), summed over the samples of
 /// `metric` whose labels include `labels`.
-fn sample(scrape: &prometheus_parse::Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
+pub fn sample(scrape: &prometheus_parse::Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
     scrape
         .samples
         .iter()
@@ -104,9 +104,13 @@ fn sample(scrape: &prometheus_parse::Scrape, metric: &str, labels: &[(&str, &str
 }
 
 async fn scrape(app: &TestApp) -> prometheus_parse::Scrape {
-    let base = app.url.trim_end_matches("/graphql");
-    let text = app
-        .http
+    scrape_at(&app.http, &app.url).await
+}
+
+/// The metrics of the server whose GraphQL endpoint is `url`.
+pub async fn scrape_at(http: &reqwest::Client, url: &str) -> prometheus_parse::Scrape {
+    let base = url.trim_end_matches("/graphql");
+    let text = http
         .get(format!("{base}/metrics"))
         .send()
         .await

@@ -28,7 +28,7 @@ const EVENTS: &str =
     cursor kind cause riskId changes { field from to } risk { title } actor { name } } }";
 
 /// The cursor of the newest event, for subscribing from now on.
-async fn latest_cursor(client: &Client) -> String {
+pub async fn latest_cursor(client: &Client) -> String {
     let data = client
         .ok(
             "{ riskEvents(first: 500) { pageInfo { endCursor } } }",
@@ -711,4 +711,53 @@ async fn a_key_revoked_on_one_instance_is_refused_on_another(database_url: Strin
     assert_eq!(ended["type"], "error", "{ended}");
     assert_eq!(ws.closed().await, Some(4403));
     drop((a.child, b.child));
+}
+
+// Two operations a socket, so that the third is one too many.
+both_with!(a_socket_runs_a_bounded_number_of_operations, |c| c
+    .limits
+    .ws_max_operations =
+    2);
+
+/// A socket that opens operation after operation is refused past the limit,
+/// with an error for that operation alone; the others run on, and a place
+/// freed by `complete` can be taken again.
+async fn a_socket_runs_a_bounded_number_of_operations(app: TestApp) {
+    let admin = app.admin("acme");
+    let (register, _) = fixtures::scored_risk(&admin, (0, 0)).await;
+    let mut ws =
+        WsClient::signed_in(&app.ws_url(), &token("acme", "viewer", hour_from_now())).await;
+    let heatmap = "subscription($r: ID!) { heatmapChanged(registerId: $r) { total } }";
+    for id in ["1", "2"] {
+        ws.subscribe(id, heatmap, json!({ "r": register })).await;
+        assert_eq!(ws.next_data(id).await["heatmapChanged"]["total"], 1);
+    }
+    ws.subscribe("3", heatmap, json!({ "r": register })).await;
+    let refused = ws.message().await;
+    assert_eq!(
+        (refused["type"].as_str(), refused["id"].as_str()),
+        (Some("error"), Some("3")),
+        "{refused}"
+    );
+    assert_eq!(
+        refused["payload"][0]["extensions"]["code"],
+        "LIMIT_EXCEEDED"
+    );
+    ws.send(json!({ "type": "complete", "id": "1" })).await;
+    ws.subscribe("4", heatmap, json!({ "r": register })).await;
+    assert_eq!(ws.next_data("4").await["heatmapChanged"]["total"], 1);
+    fixtures::risk(&admin, &register, "second", json!({})).await;
+    let mut moved = Vec::new();
+    for _ in 0..2 {
+        let m = ws.message().await;
+        assert_eq!(m["payload"]["data"]["heatmapChanged"]["total"], 2, "{m}");
+        moved.push(m["id"].as_str().unwrap_or("").to_owned());
+    }
+    moved.sort();
+    assert_eq!(
+        moved,
+        ["2", "4"],
+        "both running operations, not the completed one"
+    );
+    ws.close().await;
 }

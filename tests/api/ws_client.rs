@@ -25,14 +25,39 @@ pub enum Received {
 
 impl WsClient {
     pub async fn connect(url: &str, protocol: &str) -> Self {
+        Self::connect_over(url, protocol, None).await
+    }
+
+    /// Connects over a TCP socket whose receive buffer is `window` bytes
+    /// (None: the system's), so that a client that stops reading soon holds
+    /// the server back.
+    async fn connect_over(url: &str, protocol: &str, window: Option<u32>) -> Self {
         let mut request = url.into_client_request().expect("a ws url");
         request.headers_mut().insert(
             "sec-websocket-protocol",
             HeaderValue::from_str(protocol).expect("header"),
         );
-        let (socket, response) = tokio_tungstenite::connect_async(request)
+        let host = request.uri().host().expect("a host").to_owned();
+        let port = request.uri().port_u16().expect("a port");
+        let address = tokio::net::lookup_host((host.as_str(), port))
             .await
-            .expect("connects");
+            .expect("resolves")
+            .next()
+            .expect("an address");
+        let tcp = if address.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()
+        } else {
+            tokio::net::TcpSocket::new_v6()
+        }
+        .expect("a socket");
+        if let Some(window) = window {
+            tcp.set_recv_buffer_size(window).expect("sized");
+        }
+        let stream = tcp.connect(address).await.expect("connects");
+        let (socket, response) =
+            tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream))
+                .await
+                .expect("upgrades");
         assert_eq!(
             response
                 .headers()
@@ -45,7 +70,17 @@ impl WsClient {
 
     /// Connects with graphql-transport-ws and a token, and waits for the ack.
     pub async fn signed_in(url: &str, token: &str) -> Self {
-        let mut client = Self::connect(url, "graphql-transport-ws").await;
+        Self::signed_in_over(url, token, None).await
+    }
+
+    /// Like `signed_in`, over a socket with a small receive buffer: what it
+    /// does not read soon backs up into the server.
+    pub async fn signed_in_narrow(url: &str, token: &str) -> Self {
+        Self::signed_in_over(url, token, Some(4096)).await
+    }
+
+    async fn signed_in_over(url: &str, token: &str, window: Option<u32>) -> Self {
+        let mut client = Self::connect_over(url, "graphql-transport-ws", window).await;
         client
             .send(json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } }))
             .await;
