@@ -18,12 +18,11 @@ use axum::response::Response;
 use futures_channel::mpsc;
 use futures_util::SinkExt;
 use futures_util::StreamExt;
-use futures_util::stream::{AbortHandle, Abortable, BoxStream, SelectAll};
+use futures_util::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
@@ -175,7 +174,17 @@ impl Outbox {
     /// A result: an `error` frame if it was refused before it ran, which
     /// ends the operation without `complete`.
     async fn result(&mut self, outcome: &Outcome) -> Result<(), Gone> {
-        let text = framed(&self.id, self.legacy, outcome);
+        let text = match outcome.framed.get() {
+            Some((id, legacy, text)) if *id == self.id && *legacy == self.legacy => text.clone(),
+            _ => {
+                let text = ServerFrame::result(&self.id, self.legacy, outcome).text();
+                // Only the first framing is kept: the others differ in id.
+                let _ = outcome
+                    .framed
+                    .set((self.id.clone(), self.legacy, text.clone()));
+                text
+            }
+        };
         self.deliver(Message::Text(text)).await
     }
 
@@ -189,109 +198,14 @@ impl Outbox {
     }
 }
 
-/// The frame of `outcome` for subscription `id`. The first socket to frame
-/// a shared result keeps the frame for every other socket whose
-/// subscription has the same id and protocol: most clients number their
-/// first "1", so most pushes cost no serialization at all.
-fn framed(id: &str, legacy: bool, outcome: &Outcome) -> Utf8Bytes {
-    match outcome.framed.get() {
-        Some((first, first_legacy, text)) if first == id && *first_legacy == legacy => text.clone(),
-        _ => {
-            let text = ServerFrame::result(id, legacy, outcome).text();
-            // Only the first framing is kept: the others differ in id.
-            let _ = outcome.framed.set((id.to_owned(), legacy, text.clone()));
-            text
-        }
-    }
-}
-
 /// Why the connection closes.
 struct Close(u16, &'static str);
-
-/// An operation the socket runs.
-enum Operation {
-    /// A query, a mutation, or a subscription that fell behind its shared
-    /// execution: a task of its own, which sends through the outbox.
-    Task(JoinHandle<()>),
-    /// A subscriber of a shared execution, polled by the connection's own
-    /// task: a push wakes one task per socket, not two.
-    Shared(AbortHandle),
-}
-
-impl Operation {
-    fn stop(self) {
-        match self {
-            Operation::Task(task) => task.abort(),
-            Operation::Shared(handle) => handle.abort(),
-        }
-    }
-}
-
-/// What a subscriber of a shared execution has for its socket.
-enum Delivery {
-    Result(Arc<Outcome>),
-    /// The execution has ended.
-    End,
-    /// The subscriber fell behind: the same subscription, alone, from its
-    /// last event.
-    Behind(Result<BoxStream<'static, async_graphql::Response>, AppError>),
-}
-
-type Deliveries = SelectAll<Abortable<BoxStream<'static, (Arc<str>, Delivery)>>>;
-
-/// The results of a shared execution for subscription `id`, until it ends,
-/// refuses, or leaves the subscriber behind.
-fn deliveries(
-    state: AppState,
-    id: Arc<str>,
-    mut membership: Membership,
-) -> BoxStream<'static, (Arc<str>, Delivery)> {
-    let active = metrics::Held::new(metrics::SUBSCRIPTIONS);
-    async_stream::stream! {
-        let _active = active;
-        let mut last = None;
-        let mut pending = membership.first.take();
-        let kind = operation_name(Some(OperationType::Subscription));
-        let mut first = true;
-        loop {
-            let received = match pending.take() {
-                Some(frame) => Ok(frame),
-                None => membership.frames.recv().await,
-            };
-            let frame = match received {
-                Ok(frame) => frame,
-                Err(broadcast::error::RecvError::Closed) => {
-                    yield (id, Delivery::End);
-                    return;
-                }
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    let alone = membership.channel.alone(&state, last);
-                    yield (id, Delivery::Behind(alone));
-                    return;
-                }
-            };
-            if first {
-                metrics::operation(kind, frame.outcome.code.as_deref(), None);
-                first = false;
-            }
-            last = frame.seq.or(last);
-            let refused = frame.outcome.refused;
-            yield (id.clone(), Delivery::Result(frame.outcome));
-            if refused {
-                return;
-            }
-        }
-    }
-    .boxed()
-}
 
 struct Connection {
     state: AppState,
     legacy: bool,
     principal: Option<Principal>,
-    subscriptions: HashMap<String, Operation>,
-    /// What the socket's subscribers of shared executions receive.
-    shared: Deliveries,
+    subscriptions: HashMap<String, JoinHandle<()>>,
     outgoing: mpsc::Sender<Outgoing>,
     incoming: mpsc::Receiver<Outgoing>,
 }
@@ -318,7 +232,6 @@ impl Connection {
             legacy,
             principal: None,
             subscriptions: HashMap::new(),
-            shared: SelectAll::new(),
             outgoing,
             incoming,
         }
@@ -379,13 +292,6 @@ impl Connection {
                         self.subscriptions.remove(&id);
                     }
                 },
-                Some((id, delivery)) = self.shared.next() => {
-                    if let Some(frame) = self.deliver(&id, delivery)
-                        && socket.send(frame).await.is_err()
-                    {
-                        break None;
-                    }
-                }
                 () = &mut init_deadline, if self.principal.is_none() => {
                     break Some(Close(4408, "Connection initialisation timeout"));
                 }
@@ -414,8 +320,8 @@ impl Connection {
                 _ = shutdown.changed() => break Some(Close(1001, "server shutting down")),
             }
         };
-        for (_, operation) in self.subscriptions.drain() {
-            operation.stop();
+        for (_, task) in self.subscriptions.drain() {
+            task.abort();
         }
         if let Some(Close(code, reason)) = close {
             let frame = CloseFrame {
@@ -448,40 +354,8 @@ impl Connection {
     }
 
     fn stop(&mut self, id: &str) {
-        if let Some(operation) = self.subscriptions.remove(id) {
-            operation.stop();
-        }
-    }
-
-    /// What a shared execution has for subscription `id`: the frame to
-    /// send, if any.
-    fn deliver(&mut self, id: &str, delivery: Delivery) -> Option<Message> {
-        match delivery {
-            Delivery::Result(outcome) => {
-                if outcome.refused {
-                    self.subscriptions.remove(id);
-                }
-                Some(Message::Text(framed(id, self.legacy, &outcome)))
-            }
-            Delivery::End => {
-                self.subscriptions.remove(id);
-                Some(ServerFrame::Complete { id }.message())
-            }
-            Delivery::Behind(alone) => {
-                let outbox = self.outbox(id.to_owned());
-                let task = tokio::spawn(alone_from(alone, outbox));
-                self.subscriptions
-                    .insert(id.to_owned(), Operation::Task(task));
-                None
-            }
-        }
-    }
-
-    fn outbox(&self, id: String) -> Outbox {
-        Outbox {
-            id,
-            legacy: self.legacy,
-            sender: self.outgoing.clone(),
+        if let Some(task) = self.subscriptions.remove(id) {
+            task.abort();
         }
     }
 
@@ -559,30 +433,28 @@ impl Connection {
                 return Some(failed(&id, err));
             }
         };
-        let operation = if kind == Some(OperationType::Subscription) {
+        let mut outbox = Outbox {
+            id: id.clone(),
+            legacy: self.legacy,
+            sender: self.outgoing.clone(),
+        };
+        let task = if kind == Some(OperationType::Subscription) {
             let membership = self.state.multiplex.join(&self.state, &principal, request);
-            let (stream, handle) = futures_util::stream::abortable(deliveries(
-                self.state.clone(),
-                id.as_str().into(),
-                membership,
-            ));
-            self.shared.push(stream);
-            Operation::Shared(handle)
+            tokio::spawn(follow(self.state.clone(), membership, outbox))
         } else {
-            let mut outbox = self.outbox(id.clone());
             let stream = multiplex::execute(&self.state, &principal, request);
             let feed = self.state.feed.clone();
             let mutates = kind == Some(OperationType::Mutation);
             let started = Instant::now();
-            Operation::Task(tokio::spawn(async move {
+            tokio::spawn(async move {
                 let refused = answer(stream, &mut outbox, Some((kind, started))).await;
                 if mutates {
                     feed.committed();
                 }
                 outbox.finish(refused == Some(true)).await;
-            }))
+            })
         };
-        self.subscriptions.insert(id, operation);
+        self.subscriptions.insert(id, task);
         None
     }
 }
@@ -614,22 +486,52 @@ async fn answer(
     Some(false)
 }
 
-/// A subscriber that fell behind its shared execution, continuing alone.
-async fn alone_from(
-    alone: Result<BoxStream<'static, async_graphql::Response>, AppError>,
-    mut outbox: Outbox,
-) {
+/// A subscriber of a shared execution: sends its results as they come, and
+/// continues alone from its last event if it falls behind.
+async fn follow(state: AppState, mut membership: Membership, mut outbox: Outbox) {
     let _active = metrics::Held::new(metrics::SUBSCRIPTIONS);
-    let refused = match alone {
-        Ok(stream) => answer(stream, &mut outbox, None).await,
-        Err(err) => {
-            let refusal = Outcome::refusal(err);
-            outbox.result(&refusal).await.ok().map(|()| true)
+    let mut first = true;
+    let mut last = None;
+    let mut pending = membership.first.take();
+    let refused = loop {
+        let received = match pending.take() {
+            Some(frame) => Ok(frame),
+            None => membership.frames.recv().await,
+        };
+        let frame = match received {
+            Ok(frame) => frame,
+            Err(broadcast::error::RecvError::Closed) => break false,
+            Err(broadcast::error::RecvError::Lagged(_)) => {
+                let alone = membership.channel.alone(&state, last);
+                drop(membership);
+                // Boxed: only a subscriber that fell behind needs its state.
+                let refused = match alone {
+                    Ok(stream) => Box::pin(answer(stream, &mut outbox, None)).await,
+                    Err(err) => {
+                        let refusal = Outcome::refusal(err);
+                        outbox.result(&refusal).await.ok().map(|()| true)
+                    }
+                };
+                match refused {
+                    Some(refused) => break refused,
+                    None => return,
+                }
+            }
+        };
+        if first {
+            let kind = operation_name(Some(OperationType::Subscription));
+            metrics::operation(kind, frame.outcome.code.as_deref(), None);
+            first = false;
         }
+        if outbox.result(&frame.outcome).await.is_err() {
+            return;
+        }
+        if frame.outcome.refused {
+            break true;
+        }
+        last = frame.seq.or(last);
     };
-    if let Some(refused) = refused {
-        outbox.finish(refused).await;
-    }
+    outbox.finish(refused).await;
 }
 
 /// The error frame of an operation refused before it ran.
