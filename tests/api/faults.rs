@@ -194,7 +194,7 @@ async fn sixteen_writers_on_two_instances_all_succeed(database_url: String) {
     let a = spawn_instance(&database_url).await;
     let b = spawn_instance(&database_url).await;
     let client = |url: &str, role: &str| Client {
-        http: reqwest::Client::new(),
+        http: crate::helpers::http_client(),
         url: url.to_owned(),
         token: Some(token("acme", role, hour_from_now())),
     };

@@ -67,7 +67,7 @@ fn token_in(printed: &[String]) -> String {
 
 async fn open_risks(url: &str, token: &str) -> serde_json::Value {
     let client = Client {
-        http: reqwest::Client::new(),
+        http: crate::helpers::http_client(),
         url: url.to_owned(),
         token: Some(token.to_owned()),
     };

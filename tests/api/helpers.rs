@@ -103,7 +103,7 @@ impl TestApp {
         Self {
             url: format!("http://{}/graphql", app.addr),
             app,
-            http: reqwest::Client::new(),
+            http: http_client(),
             clock,
             _dir: dir,
         }
@@ -219,4 +219,14 @@ impl GqlError {
             self.message
         );
     }
+}
+
+/// The tests' HTTP client. Its patience is far beyond any request's own
+/// timeout (30 s), so that a server that never answers fails its test
+/// instead of hanging the suite.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(120))
+        .build()
+        .expect("an HTTP client")
 }

@@ -229,7 +229,7 @@ async fn each_result_is_serialized_once_for_all_its_subscribers() {
     let database = format!("sqlite://{}?mode=rwc", dir.path().join("mx.db").display());
     let instance = spawn_instance(&database).await;
     let admin = Client {
-        http: reqwest::Client::new(),
+        http: crate::helpers::http_client(),
         url: instance.url.clone(),
         token: Some(token("acme", "admin", hour_from_now())),
     };

@@ -31,7 +31,7 @@ async fn a_requests_log_lines_carry_its_id_and_never_its_token() {
         }
     };
     let admin = token("acme", "admin", hour_from_now());
-    let http = reqwest::Client::new();
+    let http = crate::helpers::http_client();
     let answer = http
         .post(&url)
         .header("x-request-id", "audit-4711")

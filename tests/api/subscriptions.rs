@@ -535,7 +535,7 @@ async fn two_instances_deliver_each_others_changes(database_url: String) {
     let a = spawn_instance(&database_url).await;
     let b = spawn_instance(&database_url).await;
     let writer = Client {
-        http: reqwest::Client::new(),
+        http: crate::helpers::http_client(),
         url: a.url.clone(),
         token: Some(token("acme", "admin", hour_from_now())),
     };
@@ -683,7 +683,7 @@ async fn a_key_revoked_on_one_instance_is_refused_on_another(database_url: Strin
     let a = spawn_instance(&database_url).await;
     let b = spawn_instance(&database_url).await;
     let admin = Client {
-        http: reqwest::Client::new(),
+        http: crate::helpers::http_client(),
         url: a.url.clone(),
         token: Some(token("acme", "admin", hour_from_now())),
     };
