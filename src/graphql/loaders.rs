@@ -238,7 +238,10 @@ pub struct Loaders {
     db: DatabaseConnection,
     org_id: String,
     cached: bool,
-    made: OnceLock<LoaderSet>,
+    /// Boxed: the set is 720 bytes, and an operation that needs none of
+    /// it (a subscription selecting only an event's own fields) would carry
+    /// them for its whole life.
+    made: OnceLock<Box<LoaderSet>>,
 }
 
 impl Loaders {
@@ -269,7 +272,7 @@ impl std::ops::Deref for Loaders {
             if !self.cached {
                 set.disable_cache();
             }
-            set
+            Box::new(set)
         })
     }
 }
