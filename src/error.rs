@@ -143,8 +143,9 @@ impl From<AppError> for async_graphql::Error {
 }
 
 /// Whether the database could not be reached at all (no connection in time,
-/// a connection lost, the server shutting down), as opposed to a statement
-/// that failed: the client may retry the very same request later.
+/// a connection lost, the server shutting down, a SQLite file locked by
+/// another process), as opposed to a statement that failed: the client may
+/// retry the very same request later.
 fn unreachable(err: &DbErr) -> bool {
     use sea_orm::RuntimeErr;
     use sea_orm::sqlx::Error as Sqlx;
@@ -158,11 +159,20 @@ fn unreachable(err: &DbErr) -> bool {
     };
     match sqlx.as_ref() {
         Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed => true,
-        // PostgreSQL's class 57 (operator intervention: shutting down,
-        // starting up) and 08 (connection exceptions).
-        Sqlx::Database(db) => db
-            .code()
-            .is_some_and(|code| code.starts_with("57P") || code.starts_with("08")),
+        Sqlx::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            if db
+                .try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>()
+                .is_some()
+            {
+                // SQLITE_BUSY and SQLITE_LOCKED, in any of their extended
+                // codes: another process holds the database file's lock.
+                return code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6));
+            }
+            // PostgreSQL's class 57 (operator intervention: shutting down,
+            // starting up) and 08 (connection exceptions).
+            code.starts_with("57P") || code.starts_with("08")
+        }
         _ => false,
     }
 }

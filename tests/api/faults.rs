@@ -1,7 +1,8 @@
 //! PostgreSQL going away under writes and a subscriber. A proxy between the
 //! app and the database stands in for the server: "down" resets every open
 //! connection and every new one, as a stopped server or a cut network does,
-//! without stopping the cluster the other tests share.
+//! without stopping the cluster the other tests share. And the SQLite file
+//! locked by another process.
 
 use crate::fixtures;
 use crate::hardening::concurrent_title_changes;
@@ -21,6 +22,45 @@ postgres_only!(
     an_outage_fails_fast_and_loses_no_acknowledged_write,
     sixteen_writers_on_two_instances_all_succeed,
 );
+
+mod a_sqlite_file_locked_by_another_process_is_unavailable {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        let backend = crate::helpers::Backend::Sqlite;
+        if let Some(app) = crate::helpers::TestApp::start_with(backend, |_| {}).await {
+            super::a_sqlite_file_locked_by_another_process_is_unavailable(app).await;
+        }
+    }
+}
+
+/// Another process (a second server on the same file, a `sqlite3` shell)
+/// writing: the app's write is refused as retryable, and goes through once
+/// the lock is gone.
+async fn a_sqlite_file_locked_by_another_process_is_unavailable(app: TestApp) {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let admin = app.admin("acme");
+    let register = fixtures::register(&admin, "RA").await;
+    let other = sea_orm::Database::connect(&app.app.state.config.database_url)
+        .await
+        .expect("connects");
+    let holder = other.begin().await.expect("begins");
+    holder
+        .execute_unprepared(&format!(
+            "UPDATE registers SET name = name WHERE id = '{register}'"
+        ))
+        .await
+        .expect("takes the write lock");
+    let rename =
+        "mutation($id: ID!) { updateRegister(id: $id, input: {name: \"Renamed\"}) { name } }";
+    let (_, body) = admin.post(rename, json!({ "id": register })).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "UNAVAILABLE",
+        "{body}"
+    );
+    holder.rollback().await.expect("rolls back");
+    let renamed = admin.ok(rename, json!({ "id": register })).await;
+    assert_eq!(renamed["updateRegister"]["name"], "Renamed");
+}
 
 struct Proxy {
     addr: SocketAddr,
