@@ -78,10 +78,13 @@ async fn a_key_works_until_it_is_revoked(app: TestApp) {
     ws.send(json!({ "type": "connection_init", "payload": { "apiKey": secret } }))
         .await;
     assert_eq!(ws.message().await["type"], "connection_ack");
+    // From a cursor: a subscription from now could start after the risk
+    // below is created, and miss it.
+    let from = crate::subscriptions::latest_cursor(&admin).await;
     ws.subscribe(
         "1",
-        "subscription($r: ID!) { riskEvents(registerId: $r) { kind } }",
-        json!({ "r": register }),
+        "subscription($r: ID!, $after: String) { riskEvents(registerId: $r, after: $after) { kind } }",
+        json!({ "r": register, "after": from }),
     )
     .await;
     fixtures::risk(&admin, &register, "live", json!({})).await;

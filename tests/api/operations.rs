@@ -3,7 +3,7 @@
 use crate::both;
 use crate::fixtures;
 use crate::helpers::{SECRET, TestApp};
-use crate::subscriptions::{hour_from_now, token};
+use crate::subscriptions::{hour_from_now, latest_cursor, token};
 use crate::ws_client::WsClient;
 use serde_json::{Value, json};
 use std::process::Stdio;
@@ -133,11 +133,14 @@ async fn metrics_count_what_the_service_did(app: TestApp) {
     admin
         .err("{ risks(first: -1) { totalCount } }", json!({}))
         .await;
+    // From a cursor: a subscription from now could start after the change
+    // below commits, and miss it.
+    let from = latest_cursor(&admin).await;
     let mut ws = WsClient::signed_in(&app.ws_url(), admin.token.as_deref().unwrap_or("")).await;
     ws.subscribe(
         "1",
-        "subscription($r: ID!) { residualRiskChanged(registerId: $r) { cause } }",
-        json!({ "r": register }),
+        "subscription($r: ID!, $after: String) { residualRiskChanged(registerId: $r, after: $after) { cause } }",
+        json!({ "r": register, "after": from }),
     )
     .await;
     admin
@@ -147,7 +150,7 @@ async fn metrics_count_what_the_service_did(app: TestApp) {
         )
         .await;
     // Scraped once the event has arrived: the subscription is surely running
-    // then (a subscribe message alone may not have reached it yet).
+    // then.
     ws.next_data("1").await;
     let after = scrape(&app).await;
     let moved = |metric: &str, labels: &[(&str, &str)]| {
