@@ -535,9 +535,19 @@ async fn subscriber(
     // clients spend a third of the cores on memset.
     let config =
         tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(4096);
-    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(request, Some(config), true)
-        .await
-        .expect("connects");
+    // Thousands of connects at once overflow the server's listen queue, and
+    // the kernel resets some: those try again, as a dashboard would.
+    let mut tries = 0;
+    let mut socket = loop {
+        match tokio_tungstenite::connect_async_with_config(request.clone(), Some(config), true)
+            .await
+        {
+            Ok((socket, _)) => break socket,
+            Err(err) if tries == 50 => panic!("connects: {err}"),
+            Err(_) => tries += 1,
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     let send = |v: Value| Message::Text(v.to_string().into());
     socket
         .send(send(

@@ -37,19 +37,12 @@ mod a_sqlite_file_locked_by_another_process_is_unavailable {
 /// writing: the app's write is refused as retryable, and goes through once
 /// the lock is gone.
 async fn a_sqlite_file_locked_by_another_process_is_unavailable(app: TestApp) {
-    use sea_orm::{ConnectionTrait, TransactionTrait};
     let admin = app.admin("acme");
     let register = fixtures::register(&admin, "RA").await;
     let other = sea_orm::Database::connect(&app.app.state.config.database_url)
         .await
         .expect("connects");
-    let holder = other.begin().await.expect("begins");
-    holder
-        .execute_unprepared(&format!(
-            "UPDATE registers SET name = name WHERE id = '{register}'"
-        ))
-        .await
-        .expect("takes the write lock");
+    let holder = fixtures::hold_register(&other, &register).await;
     let rename =
         "mutation($id: ID!) { updateRegister(id: $id, input: {name: \"Renamed\"}) { name } }";
     let (_, body) = admin.post(rename, json!({ "id": register })).await;

@@ -65,6 +65,23 @@ pub async fn custom_field(client: &Client, register: &str, input: Value) -> Stri
     created(client, mutation, json!({ "i": input }), "createCustomField").await
 }
 
+/// A transaction on `db` that holds `register`'s row (on SQLite, the
+/// database's write lock) until it is rolled back.
+pub async fn hold_register(
+    db: &sea_orm::DatabaseConnection,
+    register: &str,
+) -> sea_orm::DatabaseTransaction {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let holder = db.begin().await.expect("begins");
+    holder
+        .execute_unprepared(&format!(
+            "UPDATE registers SET name = name WHERE id = '{register}'"
+        ))
+        .await
+        .expect("takes the row");
+    holder
+}
+
 pub async fn severity(client: &Client, name: &str) -> String {
     let mutation = "mutation($n: String!) { createSeverity(input: {name: $n}) { id } }";
     created(client, mutation, json!({ "n": name }), "createSeverity").await

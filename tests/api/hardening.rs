@@ -460,20 +460,13 @@ async fn refusals_from_every_layer_are_graphql_errors(app: TestApp) {
 }
 
 async fn the_request_timeout_answers_limit_exceeded(app: TestApp) {
-    use sea_orm::{ConnectionTrait, TransactionTrait};
     let admin = app.admin("acme");
     let register = fixtures::register(&admin, "RA").await;
     // A transaction of the app's own holds the register's row (on SQLite,
     // the one writer connection), so an update of it waits past the 1 s
     // timeout. (A zero timeout raced the request: a timer fires on the
     // runtime's next millisecond tick, and a fast answer could come first.)
-    let holder = app.app.state.db.begin().await.expect("begins");
-    holder
-        .execute_unprepared(&format!(
-            "UPDATE registers SET name = name WHERE id = '{register}'"
-        ))
-        .await
-        .expect("locks");
+    let holder = fixtures::hold_register(&app.app.state.db, &register).await;
     let (status, body) = admin
         .post(
             "mutation($id: ID!) { updateRegister(id: $id, input: {name: \"Renamed\"}) { id } }",
