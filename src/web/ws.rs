@@ -235,6 +235,16 @@ impl Connection {
         }
     }
 
+    /// How long the signed-in token has left, leeway included; None before
+    /// sign-in. Wall time, not the app's clock: it sets a real timer.
+    fn token_left(&self) -> Option<Duration> {
+        let principal = self.principal.as_ref()?;
+        let leeway = i64::try_from(self.state.config.jwt_leeway_secs).unwrap_or(0);
+        let left = principal.expires_at + leeway - Clock::default().now().timestamp();
+        let far = Duration::from_secs(365 * 86400);
+        Some(Duration::from_secs(u64::try_from(left).unwrap_or(0)).min(far))
+    }
+
     /// Serves the socket until it closes, holding the connection's place
     /// (`slot`) until then.
     ///
@@ -260,7 +270,6 @@ impl Connection {
             keepalive.tick().await;
             let mut shutdown = self.state.shutdown.clone();
             let mut last_heard = Instant::now();
-            let far = Duration::from_secs(365 * 86400);
             let mut revocations = self.state.feed.revocations();
 
             let close = loop {
@@ -278,6 +287,7 @@ impl Connection {
                         // handling (sign-in reads the database) would otherwise
                         // be part of every idle connection's task, 10 KiB of its
                         // 11.
+                        let signed_in = self.principal.is_some();
                         match Box::pin(self.handle(text.as_str())).await {
                             Ok(replies) => {
                                 for reply in replies {
@@ -285,10 +295,10 @@ impl Connection {
                                         break;
                                     }
                                 }
-                                if let Some(p) = &self.principal {
-                                    let left = p.expires_at + limits_leeway(&self.state) - Clock::default().now().timestamp();
-                                    let left = Duration::from_secs(u64::try_from(left.max(0)).unwrap_or(0));
-                                    deadline.as_mut().reset(tokio::time::Instant::now() + left.min(far));
+                                // A socket signs in once: from then on the
+                                // deadline is its token's expiry.
+                                if let (false, Some(left)) = (signed_in, self.token_left()) {
+                                    deadline.as_mut().reset(tokio::time::Instant::now() + left);
                                 }
                             }
                             Err(close) => break Some(close),
@@ -560,8 +570,4 @@ fn follow(
 /// The error frame of an operation refused before it ran.
 fn failed(id: &str, err: AppError) -> Message {
     ServerFrame::result(id, false, &Outcome::refusal(err)).message()
-}
-
-fn limits_leeway(state: &AppState) -> i64 {
-    i64::try_from(state.config.jwt_leeway_secs).unwrap_or(0)
 }
