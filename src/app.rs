@@ -193,6 +193,9 @@ impl App {
         let listener = TcpListener::bind(bind).await?;
         let addr = listener.local_addr()?;
         tokio::spawn(state.feed.clone().run(stopped.clone()));
+        if let Some(log) = store::checkpoints::connect(&state.config.database_url).await? {
+            tokio::spawn(store::checkpoints::run(log, stopped.clone()));
+        }
         if state.config.database_url.starts_with("postgres") {
             let url = state.config.database_url.clone();
             tokio::spawn(listen::run(state.feed.clone(), url, stopped.clone()));

@@ -3,6 +3,7 @@
 //! writes outside it.
 
 pub mod api_keys;
+pub mod checkpoints;
 pub mod controls;
 pub mod custom_fields;
 pub mod events;
@@ -180,6 +181,8 @@ pub async fn connect(
                     .foreign_keys(true)
                     .busy_timeout(Duration::from_secs(10))
                     .pragma("cache_size", WRITER_CACHE)
+                    // Checkpoints run beside it (`checkpoints`), not in its commits.
+                    .pragma("wal_autocheckpoint", "0")
                     .pragma("mmap_size", MMAP_BYTES)
             });
     } else {
@@ -205,8 +208,7 @@ pub async fn connect_readers(
     limits: &Limits,
     counter: &StatementCounter,
 ) -> Result<DatabaseConnection, DbErr> {
-    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-    if !url.starts_with("sqlite:") || in_memory {
+    if !is_sqlite_file(url) {
         return Ok(writer.clone());
     }
     let readers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8));
@@ -225,6 +227,12 @@ pub async fn connect_readers(
     let counter = counter.clone();
     db.set_metric_callback(move |info| counter.count(info.statement));
     Ok(db)
+}
+
+/// Whether `url` names a SQLite file, which other connections can open
+/// beside the writer (an in-memory database only one connection can see).
+fn is_sqlite_file(url: &str) -> bool {
+    url.starts_with("sqlite:") && !url.contains(":memory:") && !url.contains("mode=memory")
 }
 
 /// Connections of a pool in use and idle.

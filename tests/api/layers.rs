@@ -31,6 +31,7 @@ const STORE: &[&[&str]] = &[
         "api_keys",
         "risk_import",
         "risk_export",
+        "checkpoints",
     ],
     &["risks", "risk_query"],
     &["custom_fields", "rescore"],

@@ -5,8 +5,10 @@ use crate::fixtures;
 use crate::helpers::{SECRET, TestApp};
 use crate::subscriptions::{hour_from_now, latest_cursor, token};
 use crate::ws_client::WsClient;
+use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use serde_json::{Value, json};
 use std::process::Stdio;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -230,4 +232,46 @@ async fn metrics_can_have_an_address_of_their_own() {
     prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
         .expect("Prometheus text");
     assert!(text.contains("riskgraph_db_connections"), "{text}");
+}
+
+/// On a SQLite file, commits go to its write-ahead log, and the writer
+/// leaves the copy into the file to a checkpointer beside it: a change
+/// reaches the file itself while the service runs, with no commit of
+/// SQLite's own size threshold (1,000 pages) to set it off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_files_log_is_copied_into_it_while_the_service_runs() {
+    let Some(app) = TestApp::start_with(crate::helpers::Backend::Sqlite, |_| {}).await else {
+        return;
+    };
+    let register = fixtures::register(&app.admin("acme"), "CKP").await;
+    let url = &app.app.state.config.database_url;
+    let file = url
+        .trim_start_matches("sqlite://")
+        .split('?')
+        .next()
+        .expect("a path");
+    // `immutable`: the file alone, as if it had no log beside it. Opened
+    // afresh each turn, since SQLite caches an immutable file's pages.
+    let in_file = || async {
+        let db = Database::connect(format!("sqlite://{file}?mode=ro&immutable=1"))
+            .await
+            .expect("opens the file");
+        let row = Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            "SELECT id FROM registers WHERE id = ?",
+            [register.clone().into()],
+        );
+        // Until the migrations are copied too, the file has no tables.
+        db.query_one_raw(row)
+            .await
+            .is_ok_and(|found| found.is_some())
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !in_file().await {
+        assert!(
+            Instant::now() < deadline,
+            "the register never reached the database file"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
