@@ -281,12 +281,15 @@ async fn remap(bench: &Bench, register: &str, n: usize) -> Row {
     )
 }
 
-/// This process's resident memory, in KiB (Linux).
-fn resident_kib() -> u64 {
+/// This process's resident memory of one kind, in KiB (Linux): `VmRSS` all
+/// of it, `RssFile` the pages of mapped files (SQLite's readers map the
+/// database: shared page cache, which the kernel drops as it needs), and
+/// `RssAnon` the process's own.
+fn resident_kib(kind: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|status| {
-            let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+            let line = status.lines().find(|l| l.starts_with(kind))?;
             line.split_whitespace().nth(1)?.parse().ok()
         })
         .unwrap_or(0)
@@ -299,13 +302,16 @@ async fn export(bench: &Bench, register: &str, n: usize, format: &str) -> Row {
     let url = bench
         .url
         .replace("/graphql", &format!("/registers/{register}/risks.{format}"));
-    let before = resident_kib();
-    let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(before));
+    const KINDS: [&str; 2] = ["RssAnon:", "RssFile:"];
+    let before = KINDS.map(resident_kib);
+    let peaks = std::sync::Arc::new(before.map(std::sync::atomic::AtomicU64::new));
     let sampler = {
-        let peak = peak.clone();
+        let peaks = peaks.clone();
         tokio::spawn(async move {
             loop {
-                peak.fetch_max(resident_kib(), std::sync::atomic::Ordering::Relaxed);
+                for (peak, kind) in peaks.iter().zip(KINDS) {
+                    peak.fetch_max(resident_kib(kind), std::sync::atomic::Ordering::Relaxed);
+                }
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         })
@@ -324,17 +330,17 @@ async fn export(bench: &Bench, register: &str, n: usize, format: &str) -> Row {
     }
     let took = t.elapsed();
     sampler.abort();
-    let grew = peak
-        .load(std::sync::atomic::Ordering::Relaxed)
-        .saturating_sub(before);
+    let [own, mapped] = [0, 1].map(|k| {
+        let peak = peaks[k].load(std::sync::atomic::Ordering::Relaxed);
+        peak.saturating_sub(before[k]) as f64 / 1024.0
+    });
     (
         format!("GET risks.{format}, {n} risks"),
         format!(
-            "{:.0} rows/s ({:.1} MB in {}); resident memory +{:.1} MiB at most",
+            "{:.0} rows/s ({:.1} MB in {}); own memory +{own:.1} MiB at most, mapped database file +{mapped:.1} MiB",
             n as f64 / took.as_secs_f64(),
             bytes as f64 / 1e6,
             ms(took),
-            grew as f64 / 1024.0
         ),
         "memory flat in the register's size".into(),
     )
@@ -738,9 +744,9 @@ async fn active_subscriptions(bench: &Bench, n: f64) {
 /// counted: the figure means most run alone, one database at a time
 /// (`-- sqlite idle`).
 async fn idle(bench: &Bench, spec: &Subscribers) -> Row {
-    let before = resident_kib();
+    let before = resident_kib("VmRSS:");
     let (child, _) = spawn_clients(bench, spec).await;
-    let after = resident_kib();
+    let after = resident_kib("VmRSS:");
     end_clients(bench, child, spec.n).await;
     (
         format!(
