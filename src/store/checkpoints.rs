@@ -31,9 +31,9 @@ pub async fn connect(url: &str) -> Result<Option<DatabaseConnection>, DbErr> {
     Database::connect(options).await.map(Some)
 }
 
-/// Checkpoints every [`EVERY`] until `stop`. A failure (a full disk, say)
-/// leaves the log to grow and is tried again; it is logged when it starts
-/// and when it ends, not at every turn.
+/// Checkpoints every 200 ms (`EVERY`) until `stop`. A failure (a full
+/// disk, say) leaves the log to grow and is tried again; it is logged when
+/// it starts and when it ends, not at every turn.
 pub async fn run(log: DatabaseConnection, mut stop: watch::Receiver<bool>) {
     let mut failing = false;
     loop {

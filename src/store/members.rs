@@ -126,7 +126,7 @@ pub async fn organization(
 }
 
 /// How a member is shown: name, else email, else subject (the SQL of
-/// [`display_name`] orders by the same, lower-cased).
+/// `display_name` orders by the same, lower-cased).
 pub fn shown_as(m: member::Model) -> String {
     m.name.or(m.email).unwrap_or(m.subject)
 }
