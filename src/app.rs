@@ -6,6 +6,7 @@ use crate::auth::Verifier;
 use crate::clock::Clock;
 use crate::config::{Config, Limits};
 use crate::feed::{Feed, listen};
+use crate::graphql::loaders::Reference;
 use crate::graphql::{self, Services};
 use crate::store::{self, StatementCounter};
 use crate::web::export::{self, Sheet};
@@ -90,6 +91,7 @@ pub async fn state(
     };
     Ok(AppState {
         schema: graphql::schema(&config.limits, services),
+        reference: Arc::new(Reference::new(feed.clone())),
         feed,
         db,
         reader,

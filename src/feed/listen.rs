@@ -1,10 +1,11 @@
 //! PostgreSQL LISTEN: wakes this process's dispatcher when a transaction on
 //! any instance commits events (that instance's feed NOTIFYs, see
-//! `store::events::announce`), and hears of API keys revoked elsewhere.
+//! `store::events::announce`), hears of API keys revoked elsewhere, and of
+//! changes to the rows pages refer to (a trigger's, whoever wrote them).
 
 use super::Feed;
-use crate::store::api_keys;
 use crate::store::events::CHANNEL;
+use crate::store::{self, api_keys};
 use sea_orm::sqlx::postgres::PgListener;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,15 +13,18 @@ use tokio::sync::watch;
 
 async fn listen(feed: &Feed, url: &str) -> Result<(), sea_orm::sqlx::Error> {
     let mut listener = PgListener::connect(url).await?;
-    listener.listen_all([CHANNEL, api_keys::CHANNEL]).await?;
+    listener
+        .listen_all([CHANNEL, api_keys::CHANNEL, store::REFERENCE_CHANNEL])
+        .await?;
     // Anything committed while we were not listening.
     feed.wake();
+    feed.reference_changed();
     loop {
         let notification = listener.recv().await?;
-        if notification.channel() == api_keys::CHANNEL {
-            feed.heard_revoked(notification.payload().to_owned());
-        } else {
-            feed.wake();
+        match notification.channel() {
+            api_keys::CHANNEL => feed.heard_revoked(notification.payload().to_owned()),
+            store::REFERENCE_CHANNEL => feed.reference_changed(),
+            _ => feed.wake(),
         }
     }
 }

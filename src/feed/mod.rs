@@ -16,7 +16,7 @@ use sea_orm::{
     ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 use std::time::Instant;
 use tail::{Read, Seq, Tail};
@@ -43,6 +43,9 @@ pub struct Feed {
     tail: Mutex<Tail>,
     /// Ids of API keys revoked here or on another instance.
     revocations: broadcast::Sender<String>,
+    /// Moves on every change to the rows pages refer to (see
+    /// `reference_changed`).
+    reference: AtomicU64,
 }
 
 impl Seq for risk_event::Model {
@@ -78,6 +81,20 @@ impl Feed {
     /// The ids of API keys revoked from now on.
     pub fn revocations(&self) -> broadcast::Receiver<String> {
         self.revocations.subscribe()
+    }
+
+    /// Registers, severities or custom field definitions changed: here
+    /// after a mutation committed, or anywhere as PostgreSQL tells (the
+    /// notification `store::REFERENCE_CHANNEL`). What was read of them
+    /// before is stale from now on.
+    pub fn reference_changed(&self) {
+        self.reference.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// How many such changes this process has seen: a copy read while it
+    /// stays the same is current.
+    pub fn reference_generation(&self) -> u64 {
+        self.reference.load(Ordering::SeqCst)
     }
 
     /// Another instance committed something: look at the table now.
@@ -122,6 +139,7 @@ impl Feed {
             poll,
             tail: Mutex::new(Tail::new(latest, patience)),
             revocations: broadcast::channel(64).0,
+            reference: AtomicU64::new(0),
         }))
     }
 

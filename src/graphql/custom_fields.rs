@@ -1,8 +1,8 @@
 //! Custom field definitions and the values risks hold in them.
 
-use super::ContextExt;
 use super::registers::Register;
 use super::viewer::{Member, member};
+use super::{ContextExt, changing_reference};
 use crate::domain::date::Date;
 use crate::domain::enums::{CustomFieldType, NumberFormat, Role};
 use crate::domain::inputs::{CreateCustomFieldInput, UpdateCustomFieldInput};
@@ -141,8 +141,9 @@ impl CustomFieldMutation {
         #[graphql(desc = "The fields to change.")] input: UpdateCustomFieldInput,
     ) -> AppResult<Option<CustomFieldDefinition>> {
         let actor = ctx.actor(Role::Admin)?;
+        let write = store::custom_fields::update(actor, &id, input);
         Ok(Some(CustomFieldDefinition(
-            store::custom_fields::update(actor, &id, input).await?,
+            changing_reference(ctx, write).await?,
         )))
     }
 
@@ -153,8 +154,9 @@ impl CustomFieldMutation {
         #[graphql(desc = "The field to archive.")] id: ID,
     ) -> AppResult<Option<CustomFieldDefinition>> {
         let actor = ctx.actor(Role::Admin)?;
+        let write = store::custom_fields::archive(actor, &id);
         Ok(Some(CustomFieldDefinition(
-            store::custom_fields::archive(actor, &id).await?,
+            changing_reference(ctx, write).await?,
         )))
     }
 }

@@ -4,6 +4,7 @@
 
 use super::registers::Register;
 use crate::error::AppError;
+use crate::feed::Feed;
 use crate::store::OrgScoped;
 use async_graphql::Lookahead;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
@@ -15,7 +16,7 @@ use entity::{
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use std::collections::HashMap;
 use std::marker::PhantomData;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// Rows of one table by id.
 pub struct ById<E> {
@@ -59,6 +60,114 @@ impl Loader<String> for RegistersById {
             .into_iter()
             .map(|(id, model)| Ok((id, Register::new(model)?)))
             .collect()
+    }
+}
+
+/// Registers, severities and custom field definitions kept across requests:
+/// nearly every page names them, and they change seldom. A copy serves only
+/// while the feed's reference generation is the one its read began in (see
+/// `Feed::reference_changed`): a change, here or on another instance, makes
+/// every copy stale at once, and a read that raced a change is never served
+/// again. Subscriptions do without it, as they do without a request's cache.
+pub struct Reference {
+    feed: Arc<Feed>,
+    registers: Kept<Register>,
+    severities: Kept<severity::Model>,
+    fields: Kept<custom_field_definition::Model>,
+}
+
+/// Copies by id.
+pub type Kept<V> = quick_cache::sync::Cache<String, Arc<Entry<V>>>;
+
+/// A copy, with the organization it belongs to and the reference generation
+/// its read began in.
+pub struct Entry<V> {
+    generation: u64,
+    org_id: String,
+    value: V,
+}
+
+/// Rows kept of each kind, at most; the least used make room.
+const REFERENCE_HELD: usize = 10_000;
+
+impl Reference {
+    pub fn new(feed: Arc<Feed>) -> Self {
+        Self {
+            feed,
+            registers: Kept::new(REFERENCE_HELD),
+            severities: Kept::new(REFERENCE_HELD),
+            fields: Kept::new(REFERENCE_HELD),
+        }
+    }
+}
+
+/// A loader whose rows `Reference` keeps, and where.
+pub trait InReference: Loader<String, Error = AppError> {
+    fn kept(reference: &Reference) -> &Kept<Self::Value>;
+}
+
+impl InReference for RegistersById {
+    fn kept(reference: &Reference) -> &Kept<Register> {
+        &reference.registers
+    }
+}
+
+impl InReference for ById<severity::Entity> {
+    fn kept(reference: &Reference) -> &Kept<severity::Model> {
+        &reference.severities
+    }
+}
+
+impl InReference for ById<custom_field_definition::Entity> {
+    fn kept(reference: &Reference) -> &Kept<custom_field_definition::Model> {
+        &reference.fields
+    }
+}
+
+/// `L` through the process's `Reference`: what it keeps current is served
+/// from there, the rest read and kept.
+pub struct Referenced<L> {
+    inner: L,
+    org_id: String,
+    reference: Option<Arc<Reference>>,
+}
+
+impl<L: InReference> Loader<String> for Referenced<L> {
+    type Value = L::Value;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, L::Value>, AppError> {
+        let Some(reference) = &self.reference else {
+            return self.inner.load(keys).await;
+        };
+        let kept = L::kept(reference);
+        // Taken before the read: a change committed meanwhile moves it, and
+        // then what is read now is not served again.
+        let generation = reference.feed.reference_generation();
+        let mut found = HashMap::with_capacity(keys.len());
+        let mut missing = Vec::new();
+        for key in keys {
+            match kept.get(key.as_str()) {
+                Some(copy) if copy.generation == generation && copy.org_id == self.org_id => {
+                    found.insert(key.clone(), copy.value.clone());
+                }
+                _ => missing.push(key.clone()),
+            }
+        }
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let read = self.inner.load(&missing).await?;
+        for (key, value) in &read {
+            let copy = Entry {
+                generation,
+                org_id: self.org_id.clone(),
+                value: value.clone(),
+            };
+            kept.insert(key.clone(), Arc::new(copy));
+        }
+        found.extend(read);
+        Ok(found)
     }
 }
 
@@ -237,7 +346,8 @@ fn loader<T: Loader<String>>(inner: T) -> DataLoader<T, HashMapCache> {
 pub struct Loaders {
     db: DatabaseConnection,
     org_id: String,
-    cached: bool,
+    /// None for subscriptions (see `uncached`).
+    reference: Option<Arc<Reference>>,
     /// Boxed: the set is 720 bytes, and an operation that needs none of
     /// it (a subscription selecting only an event's own fields) would carry
     /// them for its whole life.
@@ -245,19 +355,20 @@ pub struct Loaders {
 }
 
 impl Loaders {
-    pub fn new(db: &DatabaseConnection, org_id: &str) -> Self {
+    pub fn new(db: &DatabaseConnection, org_id: &str, reference: &Arc<Reference>) -> Self {
         Self {
             db: db.clone(),
             org_id: org_id.to_owned(),
-            cached: true,
+            reference: Some(reference.clone()),
             made: OnceLock::new(),
         }
     }
 
-    /// For subscriptions: every event reads the rows as they are now.
+    /// For subscriptions: every event reads the rows as they are now, with
+    /// neither the request's cache nor the process's `Reference`.
     pub fn uncached(self) -> Self {
         Self {
-            cached: false,
+            reference: None,
             ..self
         }
     }
@@ -268,8 +379,8 @@ impl std::ops::Deref for Loaders {
 
     fn deref(&self) -> &LoaderSet {
         self.made.get_or_init(|| {
-            let set = LoaderSet::new(&self.db, &self.org_id);
-            if !self.cached {
+            let set = LoaderSet::new(&self.db, &self.org_id, self.reference.as_ref());
+            if self.reference.is_none() {
                 set.disable_cache();
             }
             Box::new(set)
@@ -279,9 +390,9 @@ impl std::ops::Deref for Loaders {
 
 pub struct LoaderSet {
     pub members: DataLoader<ById<member::Entity>, HashMapCache>,
-    pub severities: DataLoader<ById<severity::Entity>, HashMapCache>,
-    pub registers: DataLoader<RegistersById, HashMapCache>,
-    pub fields: DataLoader<ById<custom_field_definition::Entity>, HashMapCache>,
+    pub severities: DataLoader<Referenced<ById<severity::Entity>>, HashMapCache>,
+    pub registers: DataLoader<Referenced<RegistersById>, HashMapCache>,
+    pub fields: DataLoader<Referenced<ById<custom_field_definition::Entity>>, HashMapCache>,
     pub values: DataLoader<ValuesByRisk, HashMapCache>,
     pub fields_by_register: DataLoader<FieldsByRegister, HashMapCache>,
     pub risks: DataLoader<ById<risk::Entity>, HashMapCache>,
@@ -290,15 +401,31 @@ pub struct LoaderSet {
     pub control_links: DataLoader<LinksByControl, HashMapCache>,
 }
 
+fn rows<E>(db: &DatabaseConnection, org_id: &str) -> ById<E> {
+    ById {
+        db: db.clone(),
+        org_id: org_id.to_owned(),
+        entity: PhantomData,
+    }
+}
+
 fn by_id<E>(db: &DatabaseConnection, org_id: &str) -> DataLoader<ById<E>, HashMapCache>
 where
     E: OrgScoped + Send + Sync + 'static,
     E::Model: Send + Sync + Clone + 'static,
 {
-    loader(ById {
-        db: db.clone(),
+    loader(rows(db, org_id))
+}
+
+fn referenced<L: InReference>(
+    inner: L,
+    org_id: &str,
+    reference: Option<&Arc<Reference>>,
+) -> DataLoader<Referenced<L>, HashMapCache> {
+    loader(Referenced {
+        inner,
         org_id: org_id.to_owned(),
-        entity: PhantomData,
+        reference: reference.cloned(),
     })
 }
 
@@ -370,16 +497,12 @@ impl LoaderSet {
         self.control_links.enable_all_cache(false);
     }
 
-    fn new(db: &DatabaseConnection, org_id: &str) -> Self {
+    fn new(db: &DatabaseConnection, org_id: &str, reference: Option<&Arc<Reference>>) -> Self {
         Self {
             members: by_id(db, org_id),
-            severities: by_id(db, org_id),
-            registers: loader(RegistersById(ById {
-                db: db.clone(),
-                org_id: org_id.to_owned(),
-                entity: PhantomData,
-            })),
-            fields: by_id(db, org_id),
+            severities: referenced(rows(db, org_id), org_id, reference),
+            registers: referenced(RegistersById(rows(db, org_id)), org_id, reference),
+            fields: referenced(rows(db, org_id), org_id, reference),
             values: loader(ValuesByRisk {
                 db: db.clone(),
                 org_id: org_id.to_owned(),

@@ -193,6 +193,19 @@ impl ContextExt for Context<'_> {
     }
 }
 
+/// Runs a write to registers, severities or custom field definitions. Once
+/// it has committed, what the process keeps of them (`loaders::Reference`)
+/// is stale, for the caller's next read as for everyone's.
+pub async fn changing_reference<T>(
+    ctx: &Context<'_>,
+    write: impl Future<Output = AppResult<T>>,
+) -> AppResult<T> {
+    let feed = &ctx.services()?.feed;
+    let written = write.await?;
+    feed.reference_changed();
+    Ok(written)
+}
+
 /// The signed-in caller on the connections `on` picks, at the request's time.
 fn acting<'a>(
     ctx: &'a Context<'_>,

@@ -1,10 +1,10 @@
 //! Registers: their scales, custom fields and risks.
 
-use super::ContextExt;
 use super::custom_fields::CustomFieldDefinition;
 use super::heatmaps::{BreakdownGroup, Heatmap, RegisterSummary, breakdown, heatmap, summary};
 use super::risks::{RiskConnection, risk_connection};
 use super::scores::RiskScales;
+use super::{ContextExt, changing_reference};
 use crate::domain::date::Timestamp;
 use crate::domain::enums::{BreakdownKey, Role, ScoreBasis};
 use crate::domain::inputs::{CreateRegisterInput, RiskFilter, RiskOrder, UpdateRegisterInput};
@@ -255,8 +255,8 @@ impl RegisterMutation {
         expected_version: Option<i32>,
     ) -> AppResult<Option<Register>> {
         let actor = ctx.actor(Role::Admin)?;
-        Register::new(store::registers::update(actor, &id, input, expected_version).await?)
-            .map(Some)
+        let write = store::registers::update(actor, &id, input, expected_version);
+        Register::new(changing_reference(ctx, write).await?).map(Some)
     }
 
     /// Archives a register: it takes no new risks and leaves lists. Admins only.
@@ -266,6 +266,7 @@ impl RegisterMutation {
         #[graphql(desc = "The register to archive.")] id: ID,
     ) -> AppResult<Option<Register>> {
         let actor = ctx.actor(Role::Admin)?;
-        Register::new(store::registers::archive(actor, &id).await?).map(Some)
+        Register::new(changing_reference(ctx, store::registers::archive(actor, &id)).await?)
+            .map(Some)
     }
 }

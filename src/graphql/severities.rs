@@ -1,6 +1,6 @@
 //! Severities (4me's model).
 
-use super::ContextExt;
+use super::{ContextExt, changing_reference};
 use crate::domain::date::Timestamp;
 use crate::domain::enums::Role;
 use crate::domain::inputs::{CreateSeverityInput, SeverityFilter, UpdateSeverityInput};
@@ -114,9 +114,8 @@ impl SeverityMutation {
         #[graphql(desc = "The fields to change.")] input: UpdateSeverityInput,
     ) -> AppResult<Option<Severity>> {
         let actor = ctx.actor(Role::Admin)?;
-        Ok(Some(Severity(
-            store::severities::update(actor, &id, input).await?,
-        )))
+        let write = store::severities::update(actor, &id, input);
+        Ok(Some(Severity(changing_reference(ctx, write).await?)))
     }
 
     /// Deletes a severity that no risk uses; disable one that is in use.
@@ -126,7 +125,7 @@ impl SeverityMutation {
         #[graphql(desc = "The severity to delete.")] id: ID,
     ) -> AppResult<Option<ID>> {
         let actor = ctx.actor(Role::Admin)?;
-        store::severities::delete(actor, &id).await?;
+        changing_reference(ctx, store::severities::delete(actor, &id)).await?;
         Ok(Some(id))
     }
 }

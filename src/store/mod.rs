@@ -47,6 +47,11 @@ impl Actor<'_> {
     }
 }
 
+/// The PostgreSQL channel on which a trigger tells every instance that
+/// registers, severities or custom field definitions changed (migration
+/// `m20261203_000009_reference_notify`).
+pub const REFERENCE_CHANNEL: &str = "riskgraph_reference";
+
 /// Rows per statement when a change touches many risks: well below the
 /// bound parameters one statement may carry (32,766 on SQLite, 65,535 on
 /// PostgreSQL) at the two dozen values a row takes at most.

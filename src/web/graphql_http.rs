@@ -296,7 +296,7 @@ pub fn shape(response: async_graphql::Response) -> (Answer, bool) {
 /// Runs one operation as `principal`: its answer, and whether it failed
 /// before execution.
 pub async fn execute(state: &AppState, principal: &Principal, request: Request) -> (Answer, bool) {
-    let loaders = Loaders::new(&state.reader, &principal.org_id);
+    let loaders = Loaders::new(&state.reader, &principal.org_id, &state.reference);
     shape(
         state
             .schema

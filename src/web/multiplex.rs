@@ -272,7 +272,7 @@ pub fn execute(
     principal: &Principal,
     request: Request,
 ) -> BoxStream<'static, Response> {
-    let loaders = Loaders::new(&state.reader, &principal.org_id).uncached();
+    let loaders = Loaders::new(&state.reader, &principal.org_id, &state.reference).uncached();
     state
         .schema
         .execute_stream(with_context(request, principal, loaders))

@@ -5,6 +5,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::feed::Feed;
 use crate::graphql::RiskgraphSchema;
+use crate::graphql::loaders::Reference;
 use crate::store::StatementCounter;
 use crate::web::multiplex::Multiplexer;
 use sea_orm::DatabaseConnection;
@@ -29,6 +30,8 @@ pub struct AppState {
     /// The principals of tokens seen before, so that a request does not
     /// wait on the database to learn who sent it.
     pub principals: Arc<Principals>,
+    /// Registers, severities and custom field definitions across requests.
+    pub reference: Arc<Reference>,
     /// Subscriptions running, shared by identical ones.
     pub multiplex: Arc<Multiplexer>,
 }

@@ -26,6 +26,7 @@ mod multiplex;
 mod operations;
 mod pages;
 mod pagination;
+mod reference;
 mod registers;
 mod risks;
 mod scale;

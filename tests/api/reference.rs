@@ -1,0 +1,150 @@
+//! Registers, severities and custom field definitions are kept across
+//! requests (`graphql::loaders::Reference`): a page reads them once, and
+//! reads them again as soon as they change, whoever changed them.
+
+use crate::fixtures;
+use crate::helpers::{Client, TestApp};
+use crate::subscriptions::{hour_from_now, spawn_instance, token};
+use crate::{both, postgres_only};
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+const PAGE: &str = "{ risks { nodes {
+    register { name archived } severity { name } customFields { field { name archived } }
+} } }";
+
+/// What the one risk's page shows of what it refers to.
+async fn shown(client: &Client) -> Value {
+    let data = client.ok(PAGE, json!({})).await;
+    let risk = &data["risks"]["nodes"][0];
+    json!({
+        "register": risk["register"]["name"],
+        "registerArchived": risk["register"]["archived"],
+        "severity": risk["severity"]["name"],
+        "field": risk["customFields"][0]["field"]["name"],
+        "fieldArchived": risk["customFields"][0]["field"]["archived"],
+    })
+}
+
+/// A register with a severity and a custom field, and a risk that uses
+/// both: its ids (register, severity, field).
+async fn referred(admin: &Client) -> (String, String, String) {
+    let register = fixtures::register(admin, "RA").await;
+    let severity = fixtures::severity(admin, "High").await;
+    let field =
+        fixtures::custom_field(admin, &register, json!({"name": "Area", "type": "TEXT"})).await;
+    fixtures::risk(
+        admin,
+        &register,
+        "one",
+        json!({ "severityId": severity, "customFields": [{ "fieldId": field, "text": "ops" }] }),
+    )
+    .await;
+    (register, severity, field)
+}
+
+async fn a_change_to_what_pages_refer_to_is_read_at_once(app: TestApp) {
+    let admin = app.admin("acme");
+    let (register, severity, field) = referred(&admin).await;
+    let mut expected = json!({
+        "register": "Ops", "registerArchived": false, "severity": "High",
+        "field": "Area", "fieldArchived": false,
+    });
+    assert_eq!(shown(&admin).await, expected);
+    // Warm: the page reads none of the three again.
+    let before = app.statements();
+    assert_eq!(shown(&admin).await, expected);
+    let warm = app.statements() - before;
+
+    let changes = [
+        (
+            "mutation($id: ID!) { updateSeverity(id: $id, input: {name: \"Severe\"}) { id } }",
+            &severity,
+            "severity",
+            json!("Severe"),
+        ),
+        (
+            "mutation($id: ID!) { updateRegister(id: $id, input: {name: \"Operations\"}) { id } }",
+            &register,
+            "register",
+            json!("Operations"),
+        ),
+        (
+            "mutation($id: ID!) { updateCustomField(id: $id, input: {name: \"Zone\"}) { id } }",
+            &field,
+            "field",
+            json!("Zone"),
+        ),
+        (
+            "mutation($id: ID!) { archiveCustomField(id: $id) { id } }",
+            &field,
+            "fieldArchived",
+            json!(true),
+        ),
+        (
+            "mutation($id: ID!) { archiveRegister(id: $id) { id } }",
+            &register,
+            "registerArchived",
+            json!(true),
+        ),
+    ];
+    for (mutation, id, what, now) in changes {
+        admin.ok(mutation, json!({ "id": id })).await;
+        expected[what] = now;
+        assert_eq!(shown(&admin).await, expected, "after {mutation}");
+    }
+    // A risk's own change leaves what it refers to kept.
+    let before = app.statements();
+    shown(&admin).await;
+    assert_eq!(app.statements() - before, warm);
+}
+
+/// Asks `client` until the page shows `what` as `value`, for up to 10 s:
+/// another instance hears of a change when PostgreSQL delivers its
+/// notification, which no client can await.
+async fn until_shown(client: &Client, what: &str, value: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = shown(client).await;
+        if now[what] == value {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what} is still {}", now[what]);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn a_change_any_client_commits_reaches_every_instance(database_url: String) {
+    let a = spawn_instance(&database_url).await;
+    let b = spawn_instance(&database_url).await;
+    let on = |url: &str| Client {
+        http: crate::helpers::http_client(),
+        url: url.to_owned(),
+        token: Some(token("acme", "admin", hour_from_now())),
+    };
+    let (reader, writer) = (on(&a.url), on(&b.url));
+    let (register, severity, _) = referred(&writer).await;
+    // Kept by the reading instance.
+    assert_eq!(shown(&reader).await["severity"], "High");
+    assert_eq!(shown(&reader).await["severity"], "High");
+
+    let rename = "mutation($id: ID!) { updateSeverity(id: $id, input: {name: \"Severe\"}) { id } }";
+    writer.ok(rename, json!({ "id": severity })).await;
+    until_shown(&reader, "severity", "Severe").await;
+
+    // Another client of the database, which riskgraph never hears from.
+    let db = sea_orm::Database::connect(&database_url)
+        .await
+        .expect("connects");
+    db.execute_unprepared(&format!(
+        "UPDATE registers SET name = 'Renamed' WHERE id = '{register}'"
+    ))
+    .await
+    .expect("updates");
+    until_shown(&reader, "register", "Renamed").await;
+    drop((a.child, b.child));
+}
+
+both!(a_change_to_what_pages_refer_to_is_read_at_once);
+postgres_only!(a_change_any_client_commits_reaches_every_instance);
