@@ -71,7 +71,7 @@ pub async fn seed(db: &DatabaseConnection, now: DateTime<Utc>) -> AppResult<Demo
         name: Some("Demo admin".into()),
         email: Some("admin@demo.example".into()),
     };
-    let admin = store::members::principal_for(db, &claims, now).await?;
+    let (admin, _) = store::members::principal_for(db, &claims, now).await?;
     let actor = Actor {
         db,
         principal: &admin,

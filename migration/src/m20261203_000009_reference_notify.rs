@@ -1,8 +1,8 @@
-//! PostgreSQL only: a change to the rows every page refers to (registers,
-//! severities, custom field definitions) notifies `riskgraph_reference`, so
-//! that every instance drops what it keeps of them (`graphql::loaders`),
-//! whoever wrote: riskgraph on any instance, or another client of the same
-//! database. One notification a statement; PostgreSQL sends it at commit and
+//! PostgreSQL only: a change to the rows every page refers to (members,
+//! registers, severities, custom field definitions) notifies
+//! `riskgraph_reference`, so that every instance drops what it keeps of
+//! them (`graphql::loaders`), whoever wrote: riskgraph on any instance, or
+//! another client of the same database. One notification a statement; PostgreSQL sends it at commit and
 //! folds repeats within a transaction. A register's identifier counter,
 //! which every new risk moves, is left out: nothing kept shows it.
 
@@ -14,6 +14,7 @@ pub struct Migration;
 
 /// Each table, with the columns whose update is a change (all when None).
 const TABLES: &[(&str, Option<&str>)] = &[
+    ("members", None),
     (
         "registers",
         Some(

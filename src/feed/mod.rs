@@ -83,8 +83,8 @@ impl Feed {
         self.revocations.subscribe()
     }
 
-    /// Registers, severities or custom field definitions changed: here
-    /// after a mutation committed, or anywhere as PostgreSQL tells (the
+    /// Members, registers, severities or custom field definitions changed:
+    /// here once the change committed, or anywhere as PostgreSQL tells (the
     /// notification `store::REFERENCE_CHANNEL`). What was read of them
     /// before is stale from now on.
     pub fn reference_changed(&self) {

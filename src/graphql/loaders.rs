@@ -63,14 +63,15 @@ impl Loader<String> for RegistersById {
     }
 }
 
-/// Registers, severities and custom field definitions kept across requests:
-/// nearly every page names them, and they change seldom. A copy serves only
+/// Members, registers, severities and custom field definitions kept across
+/// requests: nearly every page names them, and they change seldom. A copy serves only
 /// while the feed's reference generation is the one its read began in (see
 /// `Feed::reference_changed`): a change, here or on another instance, makes
 /// every copy stale at once, and a read that raced a change is never served
 /// again. Subscriptions do without it, as they do without a request's cache.
 pub struct Reference {
     feed: Arc<Feed>,
+    members: Kept<member::Model>,
     registers: Kept<Register>,
     severities: Kept<severity::Model>,
     fields: Kept<custom_field_definition::Model>,
@@ -94,6 +95,7 @@ impl Reference {
     pub fn new(feed: Arc<Feed>) -> Self {
         Self {
             feed,
+            members: Kept::new(REFERENCE_HELD),
             registers: Kept::new(REFERENCE_HELD),
             severities: Kept::new(REFERENCE_HELD),
             fields: Kept::new(REFERENCE_HELD),
@@ -109,6 +111,12 @@ pub trait InReference: Loader<String, Error = AppError> {
 impl InReference for RegistersById {
     fn kept(reference: &Reference) -> &Kept<Register> {
         &reference.registers
+    }
+}
+
+impl InReference for ById<member::Entity> {
+    fn kept(reference: &Reference) -> &Kept<member::Model> {
+        &reference.members
     }
 }
 
@@ -389,7 +397,7 @@ impl std::ops::Deref for Loaders {
 }
 
 pub struct LoaderSet {
-    pub members: DataLoader<ById<member::Entity>, HashMapCache>,
+    pub members: DataLoader<Referenced<ById<member::Entity>>, HashMapCache>,
     pub severities: DataLoader<Referenced<ById<severity::Entity>>, HashMapCache>,
     pub registers: DataLoader<Referenced<RegistersById>, HashMapCache>,
     pub fields: DataLoader<Referenced<ById<custom_field_definition::Entity>>, HashMapCache>,
@@ -499,7 +507,7 @@ impl LoaderSet {
 
     fn new(db: &DatabaseConnection, org_id: &str, reference: Option<&Arc<Reference>>) -> Self {
         Self {
-            members: by_id(db, org_id),
+            members: referenced(rows(db, org_id), org_id, reference),
             severities: referenced(rows(db, org_id), org_id, reference),
             registers: referenced(RegistersById(rows(db, org_id)), org_id, reference),
             fields: referenced(rows(db, org_id), org_id, reference),

@@ -14,13 +14,15 @@ use sea_orm::{
     QueryOrder, QuerySelect,
 };
 
-/// The principal of verified claims. The common case (a known member whose
-/// claims have not changed) costs one statement.
+/// The principal of verified claims, and whether it rewrote a known
+/// member's row (new claims): what was read of that row is stale then. The
+/// common case (a known member whose claims have not changed) costs one
+/// statement.
 pub async fn principal_for(
     db: &DatabaseConnection,
     claims: &Claims,
     now: DateTime<Utc>,
-) -> AppResult<Principal> {
+) -> AppResult<(Principal, bool)> {
     let role = Role::from_claim(&claims.role)
         .ok_or_else(|| AppError::Unauthenticated(format!("unknown role {:?}", claims.role)))?;
     if claims.org.is_empty() || claims.sub.is_empty() {
@@ -41,16 +43,16 @@ pub async fn principal_for(
         )
         .one(db)
         .await?;
-    let member = match found {
+    let (member, rewritten) = match found {
         // A claim the token leaves out keeps what is known: the name and
         // email an admin gave a member before their first sign-in.
         Some(m) => {
             let name = claims.name.clone().or_else(|| m.name.clone());
             let email = claims.email.clone().or_else(|| m.email.clone());
             if m.role == role.as_str() && m.name == name && m.email == email {
-                m
+                (m, false)
             } else {
-                member::Entity::update(member::ActiveModel {
+                let updated = member::Entity::update(member::ActiveModel {
                     id: Set(m.id.clone()),
                     role: Set(role.as_str().to_owned()),
                     name: Set(name),
@@ -59,18 +61,20 @@ pub async fn principal_for(
                     ..Default::default()
                 })
                 .exec(db)
-                .await?
+                .await?;
+                (updated, true)
             }
         }
-        None => create_member(db, claims, role, now).await?,
+        None => (create_member(db, claims, role, now).await?, false),
     };
-    Ok(Principal {
+    let principal = Principal {
         org_id: member.org_id,
         member_id: member.id,
         role,
         expires_at: claims.exp,
         api_key: None,
-    })
+    };
+    Ok((principal, rewritten))
 }
 
 /// First sight of a member (and maybe of its organization). Concurrent first

@@ -48,7 +48,7 @@ impl Actor<'_> {
 }
 
 /// The PostgreSQL channel on which a trigger tells every instance that
-/// registers, severities or custom field definitions changed (migration
+/// members, registers, severities or custom field definitions changed (migration
 /// `m20261203_000009_reference_notify`).
 pub const REFERENCE_CHANNEL: &str = "riskgraph_reference";
 

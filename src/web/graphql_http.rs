@@ -206,7 +206,11 @@ pub async fn authenticate(state: &AppState, token: Option<&str>) -> Result<Princ
     if let Some(principal) = state.principals.get(token) {
         return Ok(principal);
     }
-    let principal = store::members::principal_for(&state.db, &claims, state.clock.now()).await?;
+    let (principal, rewritten) =
+        store::members::principal_for(&state.db, &claims, state.clock.now()).await?;
+    if rewritten {
+        state.feed.reference_changed();
+    }
     state.principals.insert(token.to_owned(), principal.clone());
     Ok(principal)
 }

@@ -30,7 +30,8 @@ pub struct AppState {
     /// The principals of tokens seen before, so that a request does not
     /// wait on the database to learn who sent it.
     pub principals: Arc<Principals>,
-    /// Registers, severities and custom field definitions across requests.
+    /// Members, registers, severities and custom field definitions, kept
+    /// across requests.
     pub reference: Arc<Reference>,
     /// Subscriptions running, shared by identical ones.
     pub multiplex: Arc<Multiplexer>,

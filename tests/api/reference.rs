@@ -3,15 +3,17 @@
 //! reads them again as soon as they change, whoever changed them.
 
 use crate::fixtures;
-use crate::helpers::{Client, TestApp};
+use crate::helpers::{Client, SECRET, TestApp};
 use crate::subscriptions::{hour_from_now, spawn_instance, token};
 use crate::{both, postgres_only};
+use riskgraph::auth::{Claims, mint};
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
 const PAGE: &str = "{ risks { nodes {
-    register { name archived } severity { name } customFields { field { name archived } }
+    owner { name } register { name archived } severity { name }
+    customFields { field { name archived } }
 } } }";
 
 /// What the one risk's page shows of what it refers to.
@@ -19,6 +21,7 @@ async fn shown(client: &Client) -> Value {
     let data = client.ok(PAGE, json!({})).await;
     let risk = &data["risks"]["nodes"][0];
     json!({
+        "owner": risk["owner"]["name"],
         "register": risk["register"]["name"],
         "registerArchived": risk["register"]["archived"],
         "severity": risk["severity"]["name"],
@@ -28,8 +31,9 @@ async fn shown(client: &Client) -> Value {
 }
 
 /// A register with a severity and a custom field, and a risk that uses
-/// both: its ids (register, severity, field).
+/// both, owned by `admin`: their ids (register, severity, field).
 async fn referred(admin: &Client) -> (String, String, String) {
+    let me = fixtures::me(admin).await;
     let register = fixtures::register(admin, "RA").await;
     let severity = fixtures::severity(admin, "High").await;
     let field =
@@ -38,7 +42,8 @@ async fn referred(admin: &Client) -> (String, String, String) {
         admin,
         &register,
         "one",
-        json!({ "severityId": severity, "customFields": [{ "fieldId": field, "text": "ops" }] }),
+        json!({ "severityId": severity, "ownerId": me,
+                "customFields": [{ "fieldId": field, "text": "ops" }] }),
     )
     .await;
     (register, severity, field)
@@ -48,7 +53,7 @@ async fn a_change_to_what_pages_refer_to_is_read_at_once(app: TestApp) {
     let admin = app.admin("acme");
     let (register, severity, field) = referred(&admin).await;
     let mut expected = json!({
-        "register": "Ops", "registerArchived": false, "severity": "High",
+        "owner": "admin of acme", "register": "Ops", "registerArchived": false, "severity": "High",
         "field": "Area", "fieldArchived": false,
     });
     assert_eq!(shown(&admin).await, expected);
@@ -94,7 +99,23 @@ async fn a_change_to_what_pages_refer_to_is_read_at_once(app: TestApp) {
         expected[what] = now;
         assert_eq!(shown(&admin).await, expected, "after {mutation}");
     }
-    // A risk's own change leaves what it refers to kept.
+    // A member whose token says a new name is renamed as it signs in.
+    let claims = Claims {
+        sub: "admin".into(),
+        org: "acme".into(),
+        role: "admin".into(),
+        exp: hour_from_now(),
+        name: Some("Ada".into()),
+        email: None,
+    };
+    let ada = Client {
+        token: Some(mint(SECRET, &claims)),
+        ..admin.clone()
+    };
+    ada.ok("{ __typename }", json!({})).await;
+    expected["owner"] = json!("Ada");
+    assert_eq!(shown(&admin).await, expected, "after a sign-in as Ada");
+    // Reading leaves what it read kept.
     let before = app.statements();
     shown(&admin).await;
     assert_eq!(app.statements() - before, warm);
