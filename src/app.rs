@@ -6,7 +6,7 @@ use crate::auth::Verifier;
 use crate::clock::Clock;
 use crate::config::{Config, Limits};
 use crate::feed::{Feed, listen};
-use crate::graphql::loaders::Reference;
+use crate::graphql::reference::Reference;
 use crate::graphql::{self, Services};
 use crate::store::{self, StatementCounter};
 use crate::web::export::{self, Sheet};

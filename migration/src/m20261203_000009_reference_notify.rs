@@ -1,10 +1,11 @@
 //! PostgreSQL only: a change to the rows every page refers to (members,
 //! registers, severities, custom field definitions) notifies
 //! `riskgraph_reference`, so that every instance drops what it keeps of
-//! them (`graphql::loaders`), whoever wrote: riskgraph on any instance, or
-//! another client of the same database. One notification a statement; PostgreSQL sends it at commit and
-//! folds repeats within a transaction. A register's identifier counter,
-//! which every new risk moves, is left out: nothing kept shows it.
+//! them (`graphql::reference`), whoever wrote: riskgraph on any instance,
+//! or another client of the same database. One notification a statement;
+//! PostgreSQL sends it at commit and folds repeats within a transaction. A
+//! register's identifier counter, which every new risk moves, is left out:
+//! nothing kept shows it.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{self, ConnectionTrait};
@@ -12,14 +13,16 @@ use sea_orm_migration::sea_orm::{self, ConnectionTrait};
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-/// Each table, with the columns whose update is a change (all when None).
+/// Each table, with the columns whose update is a change (all when None):
+/// a column added to `registers` later is added to its trigger then.
 const TABLES: &[(&str, Option<&str>)] = &[
     ("members", None),
     (
         "registers",
-        Some(
-            "org_id, name, description, identifier_prefix, scales, archived, version, created_at, updated_at",
-        ),
+        Some(concat!(
+            "id, org_id, name, description, identifier_prefix, scales, archived, ",
+            "version, created_at, updated_at"
+        )),
     ),
     ("severities", None),
     ("custom_field_definitions", None),

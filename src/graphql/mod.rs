@@ -10,6 +10,7 @@ pub mod history;
 pub mod imports;
 pub mod loaders;
 pub mod members;
+pub mod reference;
 pub mod registers;
 pub mod risks;
 pub mod scores;
@@ -194,7 +195,7 @@ impl ContextExt for Context<'_> {
 }
 
 /// Runs a write to registers, severities or custom field definitions. Once
-/// it has committed, what the process keeps of them (`loaders::Reference`)
+/// it has committed, what the process keeps of them (`reference::Reference`)
 /// is stale, for the caller's next read as for everyone's.
 pub async fn changing_reference<T>(
     ctx: &Context<'_>,

@@ -5,7 +5,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::feed::Feed;
 use crate::graphql::RiskgraphSchema;
-use crate::graphql::loaders::Reference;
+use crate::graphql::reference::Reference;
 use crate::store::StatementCounter;
 use crate::web::multiplex::Multiplexer;
 use sea_orm::DatabaseConnection;

@@ -1,5 +1,5 @@
 //! Registers, severities and custom field definitions are kept across
-//! requests (`graphql::loaders::Reference`): a page reads them once, and
+//! requests (`graphql::reference`): a page reads them once, and
 //! reads them again as soon as they change, whoever changed them.
 
 use crate::fixtures;
