@@ -83,6 +83,11 @@ impl Bench {
     /// The statements one request sends, recorded on a warm server.
     async fn statements_of(&self, query: &str, variables: Value) -> Vec<Statement> {
         self.gql(query, variables.clone()).await;
+        self.recorded(query, variables).await
+    }
+
+    /// The statements the request sends now.
+    async fn recorded(&self, query: &str, variables: Value) -> Vec<Statement> {
         self.app.state.statements.record();
         self.gql(query, variables).await;
         self.app.state.statements.take_recorded()
@@ -443,9 +448,7 @@ async fn page(bench: &Bench, register: &str) -> Row {
     // field definitions. The others send fewer (`Reference`).
     let warm = bench.statements_of(page, json!({ "r": register })).await;
     bench.app.state.feed.reference_changed();
-    bench.app.state.statements.record();
-    bench.gql(page, json!({ "r": register })).await;
-    let statements = bench.app.state.statements.take_recorded();
+    let statements = bench.recorded(page, json!({ "r": register })).await;
     let total = 800;
     let t = Instant::now();
     bench
