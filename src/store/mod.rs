@@ -15,6 +15,7 @@ pub mod rescore;
 pub mod risk_export;
 pub mod risk_import;
 pub mod risk_query;
+pub mod risk_rows;
 pub mod risks;
 pub mod severities;
 

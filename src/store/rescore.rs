@@ -261,9 +261,8 @@ pub async fn rescore(
         let locked = risk::Entity::find()
             .filter(risk::Column::Id.is_in(chunk.iter().copied()))
             .order_by_asc(risk::Column::Id)
-            .lock_exclusive()
-            .all(tx)
-            .await?;
+            .lock_exclusive();
+        let locked = super::risk_rows::all(locked, tx).await?;
         risks.extend(locked);
     }
     // The organization is checked here, not in SQL: beside a long id list,

@@ -492,9 +492,8 @@ pub async fn move_to_scales(
     let risks = risk::Entity::find()
         .filter(risk::Column::RegisterId.eq(&register.id))
         .order_by_asc(risk::Column::Id)
-        .lock_exclusive()
-        .all(tx)
-        .await?;
+        .lock_exclusive();
+    let risks = super::risk_rows::all(risks, tx).await?;
     let mitigations = mitigations_in_register(tx, &register.id).await?;
     let (mut moved, mut changed) = (Vec::new(), Vec::new());
     let mut stranded = 0;
