@@ -5,7 +5,7 @@
 use super::reference::{InReference, Reference, Referenced};
 use super::registers::Register;
 use crate::error::AppError;
-use crate::store::OrgScoped;
+use crate::store::{OrgScoped, positional};
 use async_graphql::Lookahead;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use async_graphql::runtime::{TokioSpawner, TokioTimer};
@@ -90,9 +90,8 @@ impl Loader<String> for ValuesByRisk {
     async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, AppError> {
         let rows = custom_field_value::Entity::find()
             .filter(custom_field_value::Column::RiskId.is_in(keys.iter().map(String::as_str)))
-            .filter(custom_field_value::Column::OrgId.eq(self.org_id.as_str()))
-            .all(&self.db)
-            .await?;
+            .filter(custom_field_value::Column::OrgId.eq(self.org_id.as_str()));
+        let rows = positional::all(rows, &self.db).await?;
         Ok(grouped(
             keys,
             rows.into_iter().map(|row| (row.risk_id.clone(), row)),

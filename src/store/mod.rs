@@ -10,12 +10,12 @@ pub mod events;
 pub mod heatmaps;
 pub mod history;
 pub mod members;
+pub mod positional;
 pub mod registers;
 pub mod rescore;
 pub mod risk_export;
 pub mod risk_import;
 pub mod risk_query;
-pub mod risk_rows;
 pub mod risks;
 pub mod severities;
 

@@ -262,7 +262,7 @@ pub async fn rescore(
             .filter(risk::Column::Id.is_in(chunk.iter().copied()))
             .order_by_asc(risk::Column::Id)
             .lock_exclusive();
-        let locked = super::risk_rows::all(locked, tx).await?;
+        let locked = super::positional::all(locked, tx).await?;
         risks.extend(locked);
     }
     // The organization is checked here, not in SQL: beside a long id list,

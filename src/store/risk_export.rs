@@ -81,9 +81,8 @@ impl Export {
                 .map(|c| (c.field_id.as_str(), c.field_type))
                 .collect();
             let rows = custom_field_value::Entity::find()
-                .filter(custom_field_value::Column::RiskId.is_in(ids.iter().copied()))
-                .all(db)
-                .await?;
+                .filter(custom_field_value::Column::RiskId.is_in(ids.iter().copied()));
+            let rows = super::positional::all(rows, db).await?;
             for row in rows {
                 let Some(field_type) = types.get(row.field_id.as_str()) else {
                     continue;

@@ -2,7 +2,7 @@
 //! with keyset cursors in both directions. Every sort ends with the id, so
 //! the order is total and a cursor names one position.
 
-use super::risk_rows;
+use super::positional;
 use crate::config::Limits;
 use crate::domain::date::{Date, Timestamp};
 use crate::domain::enums::RiskStatus;
@@ -422,7 +422,7 @@ impl Batches {
         if let Some(values) = &self.after {
             query = query.filter(past_cursor(&self.keys, values, true));
         }
-        let rows = risk_rows::all(ordered(query, &self.keys, true).limit(self.size), db).await?;
+        let rows = positional::all(ordered(query, &self.keys, true).limit(self.size), db).await?;
         self.done = (rows.len() as u64) < self.size;
         let Some(last) = rows.last() else {
             return Ok(None);
@@ -492,7 +492,7 @@ pub async fn page(
     if let Some(values) = &cursor {
         query = query.filter(past_cursor(&keys, values, forward));
     }
-    let mut rows = risk_rows::all(ordered(query, &keys, forward).limit(size + 1), db).await?;
+    let mut rows = positional::all(ordered(query, &keys, forward).limit(size + 1), db).await?;
     let more = rows.len() as u64 > size;
     rows.truncate(usize::try_from(size).unwrap_or(usize::MAX));
     if !forward {

@@ -493,7 +493,7 @@ pub async fn move_to_scales(
         .filter(risk::Column::RegisterId.eq(&register.id))
         .order_by_asc(risk::Column::Id)
         .lock_exclusive();
-    let risks = super::risk_rows::all(risks, tx).await?;
+    let risks = super::positional::all(risks, tx).await?;
     let mitigations = mitigations_in_register(tx, &register.id).await?;
     let (mut moved, mut changed) = (Vec::new(), Vec::new());
     let mut stranded = 0;
