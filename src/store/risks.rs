@@ -24,23 +24,39 @@ use sea_orm::{
 };
 use std::collections::HashMap;
 
-/// Checks what a patch changed that needs the database: unique identifier
-/// and source key, an enabled severity and an owner of the organization.
-async fn check_references(
+/// Whether a field a patch may set changed: set now, and not to what it was.
+fn changed(
+    before: Option<&risk::Model>,
+    after: &risk::Model,
+    f: fn(&risk::Model) -> Option<&str>,
+) -> bool {
+    f(after).is_some() && before.is_none_or(|b| f(b) != f(after))
+}
+
+/// An identifier given by hand is not another risk's in the register.
+async fn check_identifier(
     tx: &impl ConnectionTrait,
     before: Option<&risk::Model>,
     after: &risk::Model,
 ) -> AppResult<()> {
-    let changed = |f: fn(&risk::Model) -> Option<&str>| {
-        f(after).is_some() && before.is_none_or(|b| f(b) != f(after))
-    };
-    if changed(|r| Some(&r.identifier)) {
+    if changed(before, after, |r| Some(&r.identifier)) {
         let taken = risk::Entity::find()
             .filter(risk::Column::RegisterId.eq(&after.register_id))
             .filter(risk::Column::Identifier.eq(&after.identifier));
         let message = format!("{} is already used in this register", after.identifier);
         ensure_free(tx, taken, Some(&after.id), ("identifier", message)).await?;
     }
+    Ok(())
+}
+
+/// Checks what else a patch changed that needs the database: a unique
+/// source key, an enabled severity and an owner of the organization.
+async fn check_references(
+    tx: &impl ConnectionTrait,
+    before: Option<&risk::Model>,
+    after: &risk::Model,
+) -> AppResult<()> {
+    let changed = |f| changed(before, after, f);
     if let (Some(source), Some(source_id)) = (&after.source, &after.source_id)
         && (changed(|r| r.source.as_deref()) || changed(|r| r.source_id.as_deref()))
     {
@@ -231,7 +247,10 @@ pub async fn create_in(
     };
     let values = rules::apply(&mut risk, patch, &ctx)?;
     if risk.identifier.is_empty() {
+        // Free already: the counter skips numbers in use.
         risk.identifier = take_identifier(tx, &register.id).await?;
+    } else {
+        check_identifier(tx, None, &risk).await?;
     }
     check_references(tx, None, &risk).await?;
     let values = custom_fields::check_values(tx, fields, &risk, values, true).await?;
@@ -400,6 +419,7 @@ pub async fn update_in(
     if !values.is_empty() {
         registers.add_fields(tx, register).await?;
     }
+    check_identifier(tx, Some(&before), &after).await?;
     check_references(tx, Some(&before), &after).await?;
     // Stored scores are kept true by every change to scales and links, so
     // only a change to what the risk says about itself moves them: an edit

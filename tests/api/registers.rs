@@ -319,6 +319,13 @@ async fn identifiers_count_up_and_are_never_reused(app: TestApp) {
         )
         .await
         .assert("CONFLICT", Some("identifier"));
+    admin
+        .err(
+            r#"mutation($id: ID!) { updateRisk(id: $id, input: {identifier: "RA-1"}) { id } }"#,
+            json!({ "id": next["id"] }),
+        )
+        .await
+        .assert("CONFLICT", Some("identifier"));
 }
 
 async fn concurrent_creates_get_distinct_identifiers(app: TestApp) {
