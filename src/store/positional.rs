@@ -6,25 +6,60 @@
 //! SELECT that `Entity::find()` writes, which lists the model's fields in
 //! order; the values are decoded by the same driver calls.
 
-use sea_orm::sqlx::{self, ColumnIndex, Decode, Row, Type};
+use sea_orm::sqlx::postgres::{PgRow, Postgres};
+use sea_orm::sqlx::sqlite::{Sqlite, SqliteRow};
+use sea_orm::sqlx::{self, Decode, Row, Type};
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryResult, RuntimeErr};
 use std::sync::Arc;
+
+/// A column type both drivers decode.
+pub trait Cell:
+    for<'r> Decode<'r, Postgres> + Type<Postgres> + for<'r> Decode<'r, Sqlite> + Type<Sqlite>
+{
+}
+impl<T> Cell for T where
+    T: for<'r> Decode<'r, Postgres> + Type<Postgres> + for<'r> Decode<'r, Sqlite> + Type<Sqlite>
+{
+}
+
+/// A row of either driver.
+#[derive(Clone, Copy)]
+pub enum AnyRow<'a> {
+    Postgres(&'a PgRow),
+    Sqlite(&'a SqliteRow),
+}
+
+impl AnyRow<'_> {
+    fn of(res: &QueryResult) -> Option<AnyRow<'_>> {
+        match (res.try_as_pg_row(), res.try_as_sqlite_row()) {
+            (Some(row), _) => Some(AnyRow::Postgres(row)),
+            (_, Some(row)) => Some(AnyRow::Sqlite(row)),
+            _ => None,
+        }
+    }
+
+    fn len(self) -> usize {
+        match self {
+            AnyRow::Postgres(row) => row.len(),
+            AnyRow::Sqlite(row) => row.len(),
+        }
+    }
+
+    /// The column at `index`, decoded as SeaORM would.
+    pub fn get<T: Cell>(self, index: usize) -> Result<T, sqlx::Error> {
+        match self {
+            AnyRow::Postgres(row) => row.try_get(index),
+            AnyRow::Sqlite(row) => row.try_get(index),
+        }
+    }
+}
 
 /// A model whose columns are all read by position.
 pub trait Positional: Sized {
     /// How many columns a whole row has.
     const WIDTH: usize;
 
-    fn decode<'r, R>(row: &'r R) -> Result<Self, sqlx::Error>
-    where
-        R: Row,
-        usize: ColumnIndex<R>,
-        String: Decode<'r, R::Database> + Type<R::Database>,
-        i32: Decode<'r, R::Database> + Type<R::Database>,
-        f64: Decode<'r, R::Database> + Type<R::Database>,
-        bool: Decode<'r, R::Database> + Type<R::Database>,
-        chrono::DateTime<chrono::Utc>: Decode<'r, R::Database> + Type<R::Database>,
-        chrono::NaiveDate: Decode<'r, R::Database> + Type<R::Database>;
+    fn decode(row: AnyRow<'_>) -> Result<Self, sqlx::Error>;
 }
 
 /// A model decoded by position.
@@ -32,14 +67,13 @@ struct ByPosition<M>(M);
 
 impl<M: Positional + FromQueryResult> FromQueryResult for ByPosition<M> {
     fn from_query_result(res: &QueryResult, pre: &str) -> Result<Self, DbErr> {
-        let read = match (res.try_as_pg_row(), res.try_as_sqlite_row()) {
-            (Some(row), _) if pre.is_empty() && row.len() == M::WIDTH => M::decode(row),
-            (_, Some(row)) if pre.is_empty() && row.len() == M::WIDTH => M::decode(row),
+        match AnyRow::of(res) {
+            Some(row) if pre.is_empty() && row.len() == M::WIDTH => M::decode(row)
+                .map(Self)
+                .map_err(|err| DbErr::Query(RuntimeErr::SqlxError(Arc::new(err)))),
             // Another shape of query: by name, as SeaORM does.
-            _ => return M::from_query_result(res, pre).map(Self),
-        };
-        read.map(Self)
-            .map_err(|err| DbErr::Query(RuntimeErr::SqlxError(Arc::new(err))))
+            _ => M::from_query_result(res, pre).map(Self),
+        }
     }
 }
 
@@ -63,16 +97,7 @@ macro_rules! positional {
         impl Positional for entity::$model::Model {
             const WIDTH: usize = [$(stringify!($field)),*].len();
 
-            fn decode<'r, R>(row: &'r R) -> Result<Self, sqlx::Error>
-            where
-                R: Row,
-                usize: ColumnIndex<R>,
-                String: Decode<'r, R::Database> + Type<R::Database>,
-                i32: Decode<'r, R::Database> + Type<R::Database>,
-                f64: Decode<'r, R::Database> + Type<R::Database>,
-                bool: Decode<'r, R::Database> + Type<R::Database>,
-                chrono::DateTime<chrono::Utc>: Decode<'r, R::Database> + Type<R::Database>,
-                chrono::NaiveDate: Decode<'r, R::Database> + Type<R::Database>,
+            fn decode(row: AnyRow<'_>) -> Result<Self, sqlx::Error>
             {
                 let mut at = 0;
                 let mut next = || {
@@ -80,7 +105,7 @@ macro_rules! positional {
                     at - 1
                 };
                 // Fields are evaluated in the order written, the SELECT's.
-                Ok(Self { $($field: row.try_get(next())?),* })
+                Ok(Self { $($field: row.get(next())?),* })
             }
         }
 
