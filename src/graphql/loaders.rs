@@ -247,20 +247,21 @@ pub struct Loaders {
 
 impl Loaders {
     pub fn new(db: &DatabaseConnection, org_id: &str, reference: &Arc<Reference>) -> Self {
-        Self {
-            db: db.clone(),
-            org_id: org_id.to_owned(),
-            reference: Some(reference.clone()),
-            made: OnceLock::new(),
-        }
+        Self::with(db, org_id, Some(reference.clone()))
     }
 
     /// For subscriptions: every event reads the rows as they are now, with
     /// neither the request's cache nor the process's `Reference`.
-    pub fn uncached(self) -> Self {
+    pub fn uncached(db: &DatabaseConnection, org_id: &str) -> Self {
+        Self::with(db, org_id, None)
+    }
+
+    fn with(db: &DatabaseConnection, org_id: &str, reference: Option<Arc<Reference>>) -> Self {
         Self {
-            reference: None,
-            ..self
+            db: db.clone(),
+            org_id: org_id.to_owned(),
+            reference,
+            made: OnceLock::new(),
         }
     }
 }

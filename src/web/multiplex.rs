@@ -272,7 +272,7 @@ pub fn execute(
     principal: &Principal,
     request: Request,
 ) -> BoxStream<'static, Response> {
-    let loaders = Loaders::new(&state.reader, &principal.org_id, &state.reference).uncached();
+    let loaders = Loaders::uncached(&state.reader, &principal.org_id);
     state
         .schema
         .execute_stream(with_context(request, principal, loaders))
