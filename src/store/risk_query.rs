@@ -19,7 +19,7 @@ use entity::{risk, severity};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, NullOrdering, Query, SelectStatement, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Select, Value,
+    QueryOrder, QuerySelect, QueryTrait, Select, Value,
 };
 use serde_json::{Value as Json, json};
 
@@ -373,6 +373,31 @@ fn past_cursor(keys: &[Key], values: &[Option<Value>], forward: bool) -> Conditi
     any
 }
 
+/// The first key's side of the cursor as a range that an index scan can
+/// start from: to a planner, `past_cursor`'s disjunction is only a filter,
+/// and a page deep into a register would read every row before it. None
+/// when the cursor has no value there, or when rows without one lie past it
+/// too (going forward, nulls last) and are not read apart (`nulls_apart`).
+fn seek(
+    keys: &[Key],
+    values: &[Option<Value>],
+    forward: bool,
+    nulls_apart: bool,
+) -> Option<SimpleExpr> {
+    let (key, Some(value)) = (keys.first()?, values.first()?) else {
+        return None;
+    };
+    if key.nullable() && forward && !nulls_apart {
+        return None;
+    }
+    let column = Expr::col(key.column);
+    Some(if key.ascending == forward {
+        column.gte(value.clone())
+    } else {
+        column.lte(value.clone())
+    })
+}
+
 fn ordered(mut query: Select<risk::Entity>, keys: &[Key], forward: bool) -> Select<risk::Entity> {
     for key in keys {
         let ascending = key.ascending == forward;
@@ -389,6 +414,70 @@ fn ordered(mut query: Select<risk::Entity>, keys: &[Key], forward: bool) -> Sele
         };
     }
     query
+}
+
+/// Up to `limit` rows that `condition` matches past the cursor (from the
+/// start without one), in the order the query runs.
+///
+/// A single nullable key (and the id) sorts nulls last both ways, which one
+/// index of (register, key, id) cannot give in both directions: it serves
+/// its values one way and the nulls the other. So such an order runs as two
+/// queries, each over one side of the key and each the index's own order
+/// read forward or backward: the rows with a value, then the nulls while the
+/// page is not full (backward, the other way round). A page that its first
+/// query fills costs one statement, as before; and no second index per key
+/// has to be written on every change of a risk.
+async fn run(
+    db: &impl ConnectionTrait,
+    condition: Condition,
+    keys: &[Key],
+    cursor: Option<&[Option<Value>]>,
+    forward: bool,
+    limit: u64,
+) -> AppResult<Vec<risk::Model>> {
+    let mut query = risk::Entity::find().filter(condition);
+    if let Some(values) = cursor {
+        query = query.filter(past_cursor(keys, values, forward));
+    }
+    let bound = |nulls_apart| cursor.and_then(|values| seek(keys, values, forward, nulls_apart));
+    let (key, id) = match keys {
+        [key, id] if key.nullable() => (key, id),
+        _ => {
+            let query = ordered(
+                query.apply_if(bound(false), QueryFilter::filter),
+                keys,
+                forward,
+            );
+            return Ok(positional::all(query.limit(limit), db).await?);
+        }
+    };
+    let order = |k: &Key| {
+        if k.ascending == forward {
+            Order::Asc
+        } else {
+            Order::Desc
+        }
+    };
+    let side = |valued: bool| {
+        let column = Expr::col(key.column);
+        query
+            .clone()
+            .filter(if valued {
+                column.is_not_null()
+            } else {
+                column.is_null()
+            })
+            .apply_if(bound(true).filter(|_| valued), QueryFilter::filter)
+            .order_by(key.column, order(key))
+            .order_by(id.column, order(id))
+    };
+    // Values come first going forward, nulls first going backward.
+    let mut rows = positional::all(side(forward).limit(limit), db).await?;
+    let filled = rows.len() as u64;
+    if filled < limit {
+        rows.extend(positional::all(side(!forward).limit(limit - filled), db).await?);
+    }
+    Ok(rows)
 }
 
 /// Every risk a condition matches, in order, a batch at a time: how an
@@ -418,11 +507,15 @@ impl Batches {
         if self.done {
             return Ok(None);
         }
-        let mut query = risk::Entity::find().filter(self.condition.clone());
-        if let Some(values) = &self.after {
-            query = query.filter(past_cursor(&self.keys, values, true));
-        }
-        let rows = positional::all(ordered(query, &self.keys, true).limit(self.size), db).await?;
+        let rows = run(
+            db,
+            self.condition.clone(),
+            &self.keys,
+            self.after.as_deref(),
+            true,
+            self.size,
+        )
+        .await?;
         self.done = (rows.len() as u64) < self.size;
         let Some(last) = rows.last() else {
             return Ok(None);
@@ -488,11 +581,7 @@ pub async fn page(
         (_, Some(c)) => Some(decode_cursor(&keys, c, "before")?),
         _ => None,
     };
-    let mut query = risk::Entity::find().filter(condition);
-    if let Some(values) = &cursor {
-        query = query.filter(past_cursor(&keys, values, forward));
-    }
-    let mut rows = positional::all(ordered(query, &keys, forward).limit(size + 1), db).await?;
+    let mut rows = run(db, condition, &keys, cursor.as_deref(), forward, size + 1).await?;
     let more = rows.len() as u64 > size;
     rows.truncate(usize::try_from(size).unwrap_or(usize::MAX));
     if !forward {

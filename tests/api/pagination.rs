@@ -89,6 +89,7 @@ async fn pages_forward_and_backward_cover_every_risk_once(app: TestApp) {
         json!(null),
         json!([{ "field": "RESIDUAL_SCORE", "direction": "DESC" }, { "field": "TITLE" }]),
         json!([{ "field": "INHERENT_SCORE" }]),
+        json!([{ "field": "RESIDUAL_SCORE", "direction": "DESC" }]),
         json!([{ "field": "IDENTIFIER", "direction": "DESC" }]),
     ] {
         let vars = json!({ "f": filter, "o": order });
@@ -110,23 +111,32 @@ async fn pages_forward_and_backward_cover_every_risk_once(app: TestApp) {
             "backward by {order}"
         );
     }
-    // Scores sort descending with unscored risks last.
-    let by_score = admin
-        .ok(PAGE, json!({ "f": filter, "o": [{ "field": "RESIDUAL_SCORE", "direction": "DESC" }], "first": 100 }))
-        .await["risks"]
-        .clone();
-    let scores: Vec<Value> = by_score["edges"]
-        .as_array()
-        .expect("edges")
-        .iter()
-        .map(|e| e["node"]["residual"]["score"].clone())
-        .collect();
-    let scored: Vec<f64> = scores.iter().filter_map(Value::as_f64).collect();
-    assert!(scored.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
-    assert!(
-        scores[scored.len()..].iter().all(Value::is_null),
-        "{scores:?}"
-    );
+    // Scores sort either way with unscored risks last.
+    for direction in ["DESC", "ASC"] {
+        let by_score = admin
+            .ok(PAGE, json!({ "f": filter, "o": [{ "field": "RESIDUAL_SCORE", "direction": direction }], "first": 100 }))
+            .await["risks"]
+            .clone();
+        let scores: Vec<Value> = by_score["edges"]
+            .as_array()
+            .expect("edges")
+            .iter()
+            .map(|e| e["node"]["residual"]["score"].clone())
+            .collect();
+        let scored: Vec<f64> = scores.iter().filter_map(Value::as_f64).collect();
+        let sorted = scored.windows(2).all(|w| {
+            if direction == "DESC" {
+                w[0] >= w[1]
+            } else {
+                w[0] <= w[1]
+            }
+        });
+        assert!(sorted, "{direction}: {scores:?}");
+        assert!(
+            scores[scored.len()..].iter().all(Value::is_null),
+            "{direction}: {scores:?}"
+        );
+    }
 }
 
 async fn filters_search_and_sorts_combine(app: TestApp) {
