@@ -281,7 +281,7 @@ pub async fn rescore(
         scales.insert(register.id.clone(), Scales::of(&register)?);
     }
     let mitigations = mitigations_of(tx, risk_ids).await?;
-    let mut moved = Vec::new();
+    let mut moved = Vec::with_capacity(risks.len());
     let mut unmoved = Vec::new();
     for before in &risks {
         let Some(scales) = scales.get(&before.register_id) else {

@@ -515,7 +515,10 @@ pub async fn move_to_scales(
         .lock_exclusive();
     let risks = super::positional::all(risks, tx).await?;
     let mitigations = mitigations_in_register(tx, &register.id).await?;
-    let (mut moved, mut changed) = (Vec::new(), Vec::new());
+    let (mut moved, mut changed) = (
+        Vec::with_capacity(risks.len()),
+        Vec::with_capacity(risks.len()),
+    );
     let mut stranded = 0;
     for before in &risks {
         let Some(mut after) = moving.apply(before) else {
