@@ -1,4 +1,5 @@
-//! Five risk indexes fewer to write on every change of a risk.
+//! Risk indexes fewer to write on every change of a risk: five for a risk
+//! without a source key, four for one with.
 //!
 //! A re-score or a remap updates thousands of risks; on PostgreSQL each
 //! updated row gets a new entry in every index of the table (about 4 µs per
