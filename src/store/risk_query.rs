@@ -471,8 +471,16 @@ async fn run(
             .order_by(key.column, order(key))
             .order_by(id.column, order(id))
     };
-    // Values come first going forward, nulls first going backward.
-    let mut rows = positional::all(side(forward).limit(limit), db).await?;
+    // Values come first going forward, nulls first going backward. A cursor
+    // already past that first side (among the nulls going forward, among the
+    // values going backward) leaves nothing of it to read; its query would
+    // still scan the whole side only to filter every row out.
+    let past_first = cursor.is_some_and(|v| v.first().is_some_and(Option::is_some) != forward);
+    let mut rows = if past_first {
+        Vec::new()
+    } else {
+        positional::all(side(forward).limit(limit), db).await?
+    };
     let filled = rows.len() as u64;
     if filled < limit {
         rows.extend(positional::all(side(!forward).limit(limit - filled), db).await?);

@@ -111,6 +111,33 @@ async fn pages_forward_and_backward_cover_every_risk_once(app: TestApp) {
             "backward by {order}"
         );
     }
+    // A page by a score reads the scored and the unscored risks apart; one
+    // that starts past the first of the two (among the unscored going
+    // forward, among the scored going backward) reads only the other, in
+    // as many statements as a first page.
+    let order = json!([{ "field": "RESIDUAL_SCORE", "direction": "DESC" }]);
+    let all = admin
+        .ok(PAGE, json!({ "f": filter, "o": order, "first": 100 }))
+        .await["risks"]["edges"]
+        .clone();
+    let edges = all.as_array().expect("edges");
+    let unscored = &edges[edges.len() - 2];
+    assert!(unscored["node"]["residual"]["score"].is_null());
+    let (app, client) = (&app, &admin);
+    let spent = |vars: Value| async move {
+        client.ok(PAGE, vars.clone()).await;
+        let before = app.statements();
+        let page = client.ok(PAGE, vars).await["risks"].clone();
+        (app.statements() - before, titles(&page))
+    };
+    let (first, _) = spent(json!({ "f": filter, "o": order, "first": 2 })).await;
+    let (forward, titles_forward) =
+        spent(json!({ "f": filter, "o": order, "first": 2, "after": unscored["cursor"] })).await;
+    let (backward, titles_backward) =
+        spent(json!({ "f": filter, "o": order, "last": 2, "before": edges[3]["cursor"] })).await;
+    assert_eq!(titles_forward.len(), 1);
+    assert_eq!(titles_backward.len(), 2);
+    assert_eq!((forward, backward), (first, first));
     // Scores sort either way with unscored risks last.
     for direction in ["DESC", "ASC"] {
         let by_score = admin
