@@ -64,18 +64,14 @@ pub trait Positional: Sized {
     fn decode(row: AnyRow<'_>) -> Result<Self, sqlx::Error>;
 }
 
-/// A model decoded by position.
-struct ByPosition<M>(M);
-
-impl<M: Positional + FromQueryResult> FromQueryResult for ByPosition<M> {
-    fn from_query_result(res: &QueryResult, pre: &str) -> Result<Self, DbErr> {
-        match AnyRow::of(res) {
-            Some(row) if pre.is_empty() && row.len() == M::WIDTH => M::decode(row)
-                .map(Self)
-                .map_err(|err| DbErr::Query(RuntimeErr::SqlxError(Arc::new(err)))),
-            // Another shape of query: by name, as SeaORM does.
-            _ => M::from_query_result(res, pre).map(Self),
+/// A row decoded by position; a row of another width (a select of fewer
+/// columns) by name, as SeaORM does, rather than with shifted fields.
+fn decode<M: Positional + FromQueryResult>(res: &QueryResult) -> Result<M, DbErr> {
+    match AnyRow::of(res) {
+        Some(row) if row.len() == M::WIDTH => {
+            M::decode(row).map_err(|err| DbErr::Query(RuntimeErr::SqlxError(Arc::new(err))))
         }
+        _ => M::from_query_result(res, ""),
     }
 }
 
@@ -95,8 +91,7 @@ where
     let mut models = Vec::with_capacity(rows.len());
     // Each row's buffer is freed once decoded, for the next models to reuse.
     for row in rows {
-        let ByPosition(model) = ByPosition::from_query_result(&row, "")?;
-        models.push(model);
+        models.push(decode(&row)?);
     }
     Ok(models)
 }

@@ -460,15 +460,13 @@ async fn run(
     };
     let side = |valued: bool| {
         let column = Expr::col(key.column);
-        query
-            .clone()
-            .filter(if valued {
-                column.is_not_null()
-            } else {
-                column.is_null()
-            })
-            .apply_if(bound(true).filter(|_| valued), QueryFilter::filter)
-            .order_by(key.column, order(key))
+        let side = if valued {
+            let query = query.clone().filter(column.is_not_null());
+            query.apply_if(bound(true), QueryFilter::filter)
+        } else {
+            query.clone().filter(column.is_null())
+        };
+        side.order_by(key.column, order(key))
             .order_by(id.column, order(id))
     };
     // Values come first going forward, nulls first going backward. A cursor
