@@ -376,20 +376,12 @@ fn past_cursor(keys: &[Key], values: &[Option<Value>], forward: bool) -> Conditi
 /// The first key's side of the cursor as a range that an index scan can
 /// start from: to a planner, `past_cursor`'s disjunction is only a filter,
 /// and a page deep into a register would read every row before it. None
-/// when the cursor has no value there, or when rows without one lie past it
-/// too (going forward, nulls last) and are not read apart (`nulls_apart`).
-fn seek(
-    keys: &[Key],
-    values: &[Option<Value>],
-    forward: bool,
-    nulls_apart: bool,
-) -> Option<SimpleExpr> {
+/// when the cursor has no value there. Only for rows with a value of the
+/// first key: past a cursor going forward lie the nulls too.
+fn seek(keys: &[Key], values: &[Option<Value>], forward: bool) -> Option<SimpleExpr> {
     let (key, Some(value)) = (keys.first()?, values.first()?) else {
         return None;
     };
-    if key.nullable() && forward && !nulls_apart {
-        return None;
-    }
     let column = Expr::col(key.column);
     Some(if key.ascending == forward {
         column.gte(value.clone())
@@ -419,14 +411,14 @@ fn ordered(mut query: Select<risk::Entity>, keys: &[Key], forward: bool) -> Sele
 /// Up to `limit` rows that `condition` matches past the cursor (from the
 /// start without one), in the order the query runs.
 ///
-/// A single nullable key (and the id) sorts nulls last both ways, which one
-/// index of (register, key, id) cannot give in both directions: it serves
-/// its values one way and the nulls the other. So such an order runs as two
-/// queries, each over one side of the key and each the index's own order
-/// read forward or backward: the rows with a value, then the nulls while the
-/// page is not full (backward, the other way round). A page that its first
-/// query fills costs one statement, as before; and no second index per key
-/// has to be written on every change of a risk.
+/// A nullable first key sorts nulls last both ways, which one index of
+/// (register, key, id) cannot give in both directions: it serves its values
+/// one way and the nulls the other. So such an order runs as two queries,
+/// each over one side of the key and each in the index's own order read
+/// forward or backward: the rows with a value, then the nulls while the page
+/// is not full (backward, the other way round). A page that its first query
+/// fills costs one statement, as before; and no second index per key has to
+/// be written on every change of a risk.
 async fn run(
     db: &impl ConnectionTrait,
     condition: Condition,
@@ -439,35 +431,29 @@ async fn run(
     if let Some(values) = cursor {
         query = query.filter(past_cursor(keys, values, forward));
     }
-    let bound = |nulls_apart| cursor.and_then(|values| seek(keys, values, forward, nulls_apart));
-    let (key, id) = match keys {
-        [key, id] if key.nullable() => (key, id),
-        _ => {
-            let query = ordered(
-                query.apply_if(bound(false), QueryFilter::filter),
-                keys,
-                forward,
-            );
-            return Ok(positional::all(query.limit(limit), db).await?);
-        }
+    let bound = cursor.and_then(|values| seek(keys, values, forward));
+    let Some(key) = keys.first().filter(|k| k.nullable()) else {
+        let query = ordered(query.apply_if(bound, QueryFilter::filter), keys, forward);
+        return Ok(positional::all(query.limit(limit), db).await?);
     };
-    let order = |k: &Key| {
-        if k.ascending == forward {
-            Order::Asc
-        } else {
-            Order::Desc
-        }
+    let order = if key.ascending == forward {
+        Order::Asc
+    } else {
+        Order::Desc
     };
     let side = |valued: bool| {
         let column = Expr::col(key.column);
         let side = if valued {
             let query = query.clone().filter(column.is_not_null());
-            query.apply_if(bound(true), QueryFilter::filter)
+            query.apply_if(bound.clone(), QueryFilter::filter)
         } else {
             query.clone().filter(column.is_null())
         };
-        side.order_by(key.column, order(key))
-            .order_by(id.column, order(id))
+        ordered(
+            side.order_by(key.column, order.clone()),
+            &keys[1..],
+            forward,
+        )
     };
     // Values come first going forward, nulls first going backward. A cursor
     // already past that first side (among the nulls going forward, among the
