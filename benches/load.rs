@@ -300,6 +300,22 @@ fn resident_kib(kind: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// The CPU time this process has used (user and system), at the kernel's
+/// 10 ms resolution.
+fn cpu_time() -> Duration {
+    let ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| {
+            // After the command name, from the state on: utime and stime
+            // are the 12th and 13th.
+            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+            let ticks = |i: usize| fields.get(i)?.parse::<u64>().ok();
+            Some(ticks(11)? + ticks(12)?)
+        })
+        .unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
 /// The whole register as CSV or XLSX, read as it streams and thrown away;
 /// the server runs in this process, so the resident memory sampled
 /// meanwhile is what the export costs.
@@ -685,19 +701,24 @@ impl Subscribers {
 /// The subscribers, in a child process (this bench binary again): the
 /// server's memory and file descriptors are then its own. Returns once the
 /// server runs all of them, with the child's lines after "ready".
-async fn spawn_clients(
-    bench: &Bench,
-    spec: &Subscribers,
-) -> (
-    tokio::process::Child,
-    tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
-) {
-    use tokio::io::AsyncBufReadExt;
+async fn spawn_clients(bench: &Bench, spec: &Subscribers) -> (Child, Lines) {
     let base = subscriptions(bench).await;
     let spec = Subscribers {
         after: Some(bench.app.state.feed.head().to_string()),
         ..spec.clone()
     };
+    let clients = start_clients(&spec).await;
+    active_subscriptions(bench, base + spec.n as f64).await;
+    clients
+}
+
+type Child = tokio::process::Child;
+type Lines = tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>;
+
+/// The child process of `spec`'s subscribers, once all have sent their
+/// subscribe; its lines after "ready" are the times of its pushes.
+async fn start_clients(spec: &Subscribers) -> (Child, Lines) {
+    use tokio::io::AsyncBufReadExt;
     let mut child = tokio::process::Command::new(std::env::current_exe().expect("exe"))
         .env(CLIENTS, json!(spec).to_string())
         .stdin(std::process::Stdio::piped())
@@ -708,13 +729,12 @@ async fn spawn_clients(
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = tokio::io::BufReader::new(stdout).lines();
     let _ = lines.next_line().await;
-    active_subscriptions(bench, base + spec.n as f64).await;
     (child, lines)
 }
 
 /// Ends the child's subscribers, and waits until the server has let go of
 /// them.
-async fn end_clients(bench: &Bench, mut child: tokio::process::Child, n: usize) {
+async fn end_clients(bench: &Bench, mut child: Child, n: usize) {
     let base = subscriptions(bench).await - n as f64;
     drop(child.stdin.take());
     let _ = child.wait().await;
@@ -774,51 +794,185 @@ async fn idle(bench: &Bench, spec: &Subscribers) -> Row {
     )
 }
 
-/// Push latency: many subscribers, one mutation at a time.
+/// Push latency: many subscribers, one mutation at a time; then the same
+/// number of sockets on a bare server (`bare_pushes`), the floor of any
+/// push on this machine.
 async fn pushes(bench: &Bench, spec: &Subscribers, ids: &[String]) -> Option<Row> {
     let subscribers = spec.n;
     let (child, mut lines) = spawn_clients(bench, spec).await;
     let mut latencies = Vec::new();
+    let cpu = cpu_time();
     // Risks of their own for each row: setting a level a risk already has
     // moves nothing, and is pushed to no one.
     let skip = if spec.distinct { 10 } else { 0 };
-    for (k, id) in ids.iter().skip(skip).take(10).enumerate() {
-        let sent = micros(SystemTime::now());
+    for (k, id) in ids.iter().skip(skip).take(PUSHES).enumerate() {
+        let sent = SystemTime::now();
         bench
             .gql(
                 "mutation($id: ID!, $l: Int) { updateRisk(id: $id, input: {likelihoodLevel: $l}) { version } }",
                 json!({ "id": id, "l": (k % 4) + 1 }),
             )
             .await;
-        for _ in 0..subscribers {
-            match tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await {
-                Ok(Ok(Some(line))) => {
-                    let at: u128 = line.parse().unwrap_or(sent);
-                    let took = u64::try_from(at.saturating_sub(sent)).unwrap_or(u64::MAX);
-                    latencies.push(Duration::from_micros(took));
-                }
-                _ => break,
+        arrivals(&mut lines, subscribers, sent, &mut latencies).await;
+    }
+    let cpu = cpu_time() - cpu;
+    end_clients(bench, child, subscribers).await;
+    let (mut floor, bare_cpu) = bare_pushes(spec).await;
+    latencies.sort();
+    floor.sort();
+    let (measured, bare) = (
+        spread(&latencies, subscribers)?,
+        spread(&floor, subscribers)?,
+    );
+    let ratio = percentile(&latencies, 0.99).as_secs_f64() / percentile(&floor, 0.99).as_secs_f64();
+    Some((
+        format!(
+            "mutation -> residualRiskChanged, {subscribers} {} subscribers",
+            spec.kind()
+        ),
+        format!(
+            "{measured}, {} of CPU a push; a bare server's {bare}, {} ({ratio:.2}x its p99)",
+            ms(cpu / PUSHES as u32),
+            ms(bare_cpu / PUSHES as u32),
+        ),
+        "p99 < 100 ms (10,000 subscribers)".into(),
+    ))
+}
+
+/// Pushes a row times.
+const PUSHES: usize = 10;
+
+/// Reads the arrival time of a push at each of `subscribers`, sent at
+/// `sent`, into `latencies`; stops early if the clients fall silent.
+async fn arrivals(
+    lines: &mut Lines,
+    subscribers: usize,
+    sent: SystemTime,
+    latencies: &mut Vec<Duration>,
+) {
+    let sent = micros(sent);
+    for _ in 0..subscribers {
+        match tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await {
+            Ok(Ok(Some(line))) => {
+                let at: u128 = line.parse().unwrap_or(sent);
+                let took = u64::try_from(at.saturating_sub(sent)).unwrap_or(u64::MAX);
+                latencies.push(Duration::from_micros(took));
             }
+            _ => break,
         }
     }
-    end_clients(bench, child, subscribers).await;
-    latencies.sort();
-    (!latencies.is_empty()).then(|| {
-        (
-            format!(
-                "mutation -> residualRiskChanged, {subscribers} {} subscribers",
-                spec.kind()
-            ),
-            format!(
-                "p50 {} / p99 {} ({} of {} pushes)",
-                ms(percentile(&latencies, 0.5)),
-                ms(percentile(&latencies, 0.99)),
-                latencies.len(),
-                subscribers * 10
-            ),
-            "p99 < 100 ms (10,000 subscribers)".into(),
+}
+
+/// p50 and p99 of `sorted`, and how many of the row's pushes arrived.
+fn spread(sorted: &[Duration], subscribers: usize) -> Option<String> {
+    (!sorted.is_empty()).then(|| {
+        format!(
+            "p50 {} / p99 {} ({} of {} pushes)",
+            ms(percentile(sorted, 0.5)),
+            ms(percentile(sorted, 0.99)),
+            sorted.len(),
+            subscribers * PUSHES
         )
     })
+}
+
+/// The floor of a push to `spec.n` sockets: the same clients on a bare
+/// WebSocket server with no GraphQL and no database, whose every socket has
+/// one task that a push wakes once to write one prepared frame (see
+/// `bare_socket`). What the server adds is then the ratio of the two.
+async fn bare_pushes(spec: &Subscribers) -> (Vec<Duration>, Duration) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let addr = listener.local_addr().expect("address");
+    let (frames, _) = tokio::sync::broadcast::channel(PUSHES);
+    let subscribed = tokio::sync::watch::Sender::new(0usize);
+    let accepting = {
+        let (frames, subscribed) = (frames.clone(), subscribed.clone());
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                // As the server's sockets (`web::serve`): a frame goes out
+                // when written, not after the last one's acknowledgement.
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(bare_socket(stream, frames.subscribe(), subscribed.clone()));
+            }
+        })
+    };
+    let spec = Subscribers {
+        url: format!("ws://{addr}/graphql"),
+        ..spec.clone()
+    };
+    let (mut child, mut lines) = start_clients(&spec).await;
+    let mut all = subscribed.subscribe();
+    let _ = all.wait_for(|n| *n == spec.n).await;
+    let mut latencies = Vec::new();
+    let cpu = cpu_time();
+    for seq in 0..PUSHES {
+        let frame = json!({ "id": "1", "type": "next", "payload": { "data": {
+            "residualRiskChanged": { "cursor": (1_000_000 + seq).to_string() } } } });
+        let sent = SystemTime::now();
+        let _ = frames.send(frame.to_string().into());
+        arrivals(&mut lines, spec.n, sent, &mut latencies).await;
+    }
+    let cpu = cpu_time() - cpu;
+    accepting.abort();
+    drop(child.stdin.take());
+    let _ = child.wait().await;
+    (latencies, cpu)
+}
+
+/// A socket of the bare server: acknowledges `connection_init`, counts its
+/// `subscribe`, and writes every frame sent on `frames`.
+async fn bare_socket(
+    stream: tokio::net::TcpStream,
+    mut frames: tokio::sync::broadcast::Receiver<tokio_tungstenite::tungstenite::Utf8Bytes>,
+    subscribed: tokio::sync::watch::Sender<usize>,
+) {
+    use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+    use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+    #[expect(clippy::result_large_err, reason = "tungstenite's callback returns it")]
+    let protocol = |_: &Request, mut response: Response| {
+        response.headers_mut().insert(
+            "sec-websocket-protocol",
+            tokio_tungstenite::tungstenite::http::HeaderValue::from_static("graphql-transport-ws"),
+        );
+        Ok(response)
+    };
+    // Buffers as the server's sockets have them (`web::ws`).
+    let config = WebSocketConfig::default()
+        .read_buffer_size(1024)
+        .write_buffer_size(0);
+    let Ok(mut socket) =
+        tokio_tungstenite::accept_hdr_async_with_config(stream, protocol, Some(config)).await
+    else {
+        return;
+    };
+    loop {
+        tokio::select! {
+            message = socket.next() => match message {
+                Some(Ok(Message::Text(text))) if text.contains("connection_init") => {
+                    let ack = json!({ "type": "connection_ack" }).to_string();
+                    if socket.send(Message::Text(ack.into())).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Ok(Message::Text(text))) if text.contains("\"subscribe\"") => {
+                    subscribed.send_modify(|n| *n += 1);
+                }
+                Some(Ok(_)) => {}
+                _ => break,
+            },
+            frame = frames.recv() => match frame {
+                Ok(frame) => {
+                    if socket.send(Message::Text(frame)).await.is_err() {
+                        break;
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            },
+        }
+    }
 }
 
 const BACKENDS: &[&str] = &["sqlite", "postgres"];
