@@ -7,6 +7,7 @@ use super::Actor;
 use super::custom_fields;
 use super::risks::{self, Registers, Written};
 use crate::domain::enums::{ChangeCause, ImportMatch, RiskEventKind};
+use crate::domain::risk::RiskPatch;
 use crate::domain::risk_csv::{CellError, Header, MatchKey, References};
 use crate::error::{AppError, AppResult};
 use entity::{member, register, risk, severity};
@@ -15,7 +16,7 @@ use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
     TransactionTrait,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Values one lookup statement binds at most.
 const LOOKUP_CHUNK: usize = 500;
@@ -114,7 +115,10 @@ pub async fn import(
         .collect();
     let found = existing(&tx, &register, keys.iter().flatten().flatten()).await?;
     let mut first_of: HashMap<&MatchKey, usize> = HashMap::new();
-    let mut written: Vec<Written> = Vec::new();
+    // Every row is read and checked against the file first, so that the
+    // creates' identifiers are taken in one go; then the rows are written
+    // in order.
+    let mut planned = Vec::new();
     for (i, (cells, key)) in rows.iter().zip(&keys).enumerate() {
         let row = i + 2;
         if cells.iter().all(|c| c.trim().is_empty()) {
@@ -143,17 +147,44 @@ pub async fn import(
             }
             target => target.map(|(id, _)| id.as_str()),
         };
-        let (patch, fields) = match header.patch(cells, &refs, target.is_none()) {
-            Ok(read) => read,
-            Err(errors) => {
-                outcome.refuse(row, errors);
-                continue;
-            }
-        };
+        match header.patch(cells, &refs, target.is_none()) {
+            Ok((patch, fields)) => planned.push(Planned {
+                row,
+                target,
+                patch,
+                fields,
+            }),
+            Err(errors) => outcome.refuse(row, errors),
+        }
+    }
+    let given: HashSet<&str> = planned
+        .iter()
+        .filter_map(|p| p.patch.identifier.value())
+        .map(|identifier| identifier.trim())
+        .collect();
+    let wanted = planned.iter().filter(|p| p.generated()).count();
+    let mut reserved = if wanted == 0 {
+        Vec::new()
+    } else {
+        risks::take_identifiers(&tx, &register.id, wanted, &given).await?
+    }
+    .into_iter();
+    let mut written: Vec<Written> = Vec::new();
+    for planned in planned {
+        let identifier = planned.generated().then(|| reserved.next()).flatten();
+        let Planned {
+            row,
+            target,
+            patch,
+            fields,
+        } = planned;
         // Each write checks everything before it writes anything, so a
         // refused row leaves nothing behind for the rows after it to see.
         let saved = match target {
-            None => risks::create_in(&tx, principal, now, (&register, &registers), patch).await,
+            None => {
+                let register = (&register, &registers);
+                risks::create_in(&tx, principal, now, register, patch, identifier).await
+            }
             Some(id) => {
                 let kind = RiskEventKind::Updated;
                 let risk = (id, &mut registers);
@@ -187,6 +218,9 @@ pub async fn import(
             }
         }
     }
+    // Rows refused while read come before those refused while written:
+    // report them in the file's order.
+    outcome.errors.sort_by_key(|e| e.row);
     if outcome.errors.is_empty() && !import.dry_run {
         let all: Vec<&Written> = written.iter().collect();
         risks::record(
@@ -201,6 +235,24 @@ pub async fn import(
         tx.commit().await?;
     }
     Ok(outcome)
+}
+
+/// A row read and checked against the file, to be written.
+struct Planned<'a> {
+    /// Its number, counting the header as row 1.
+    row: usize,
+    /// The risk it updates; None for a new one.
+    target: Option<&'a str>,
+    patch: RiskPatch,
+    /// The custom fields its columns name, to report errors by column.
+    fields: Vec<String>,
+}
+
+impl Planned<'_> {
+    /// A new risk without an identifier of its own: it takes the next one.
+    fn generated(&self) -> bool {
+        self.target.is_none() && self.patch.identifier.is_undefined()
+    }
 }
 
 /// The organization's severities by reference.

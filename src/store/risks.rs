@@ -22,7 +22,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder, QuerySelect, TransactionTrait,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Whether a field a patch may set changed: set now, and not to what it was.
 fn changed(
@@ -101,7 +101,7 @@ pub async fn create(
     let mut registers = Registers::default();
     registers.add(&register)?;
     registers.add_fields(&tx, &register.id).await?;
-    let written = create_in(&tx, principal, now, (&register, &registers), patch).await?;
+    let written = create_in(&tx, principal, now, (&register, &registers), patch, None).await?;
     let cause = ChangeCause::RiskCreated;
     record(&tx, principal, now, &registers, cause, &[&written]).await?;
     tx.commit().await?;
@@ -229,6 +229,7 @@ pub async fn create_in(
     now: DateTime<Utc>,
     (register, registers): (&register::Model, &Registers),
     patch: RiskPatch,
+    reserved: Option<String>,
 ) -> AppResult<Written> {
     let (scales, fields) = (
         registers.scales(&register.id)?,
@@ -247,8 +248,13 @@ pub async fn create_in(
     };
     let values = rules::apply(&mut risk, patch, &ctx)?;
     if risk.identifier.is_empty() {
-        // Free already: the counter skips numbers in use.
-        risk.identifier = take_identifier(tx, &register.id).await?;
+        risk.identifier = match reserved {
+            Some(identifier) => identifier,
+            None => take_identifiers(tx, &register.id, 1, &HashSet::new())
+                .await?
+                .pop()
+                .ok_or_else(|| AppError::not_found("register"))?,
+        };
     } else {
         check_identifier(tx, None, &risk).await?;
     }
@@ -270,16 +276,29 @@ pub async fn create_in(
     })
 }
 
-/// The next generated identifier of a register. The counter is bumped with a
-/// single UPDATE ... RETURNING inside the caller's transaction, so concurrent
-/// creates serialize on the register row and never share a number; numbers
-/// taken by hand-given identifiers are skipped.
-pub async fn take_identifier(tx: &impl ConnectionTrait, register_id: &str) -> AppResult<String> {
-    loop {
+/// Values one lookup of identifiers binds at most.
+const IDENTIFIER_CHUNK: usize = 500;
+
+/// The next `n` generated identifiers of a register, none of them in use
+/// nor among `avoid` (identifiers the caller is about to give by hand).
+/// The counter moves with one UPDATE ... RETURNING inside the caller's
+/// transaction, so concurrent creates serialize on the register row and
+/// never share a number; numbers in use are skipped. An import takes all
+/// it needs at once: PostgreSQL keeps every version of the register row
+/// one transaction writes, and each UPDATE of it walks them all.
+pub async fn take_identifiers(
+    tx: &impl ConnectionTrait,
+    register_id: &str,
+    n: usize,
+    avoid: &HashSet<&str>,
+) -> AppResult<Vec<String>> {
+    let mut free = Vec::with_capacity(n);
+    while free.len() < n {
+        let wanted = i64::try_from(n - free.len()).unwrap_or(i64::MAX);
         let updated = register::Entity::update_many()
             .col_expr(
                 register::Column::NextNumber,
-                Expr::col(register::Column::NextNumber).add(1),
+                Expr::col(register::Column::NextNumber).add(wanted),
             )
             .filter(register::Column::Id.eq(register_id))
             .exec_with_returning(tx)
@@ -288,17 +307,29 @@ pub async fn take_identifier(tx: &impl ConnectionTrait, register_id: &str) -> Ap
             .into_iter()
             .next()
             .ok_or_else(|| AppError::not_found("register"))?;
-        let identifier = risk_identifier(&register.identifier_prefix, register.next_number - 1);
-        let taken = risk::Entity::find()
-            .filter(risk::Column::RegisterId.eq(register_id))
-            .filter(risk::Column::Identifier.eq(&identifier))
-            .one(tx)
-            .await?
-            .is_some();
-        if !taken {
-            return Ok(identifier);
+        let first = register.next_number - wanted;
+        let candidates: Vec<String> = (first..register.next_number)
+            .map(|number| risk_identifier(&register.identifier_prefix, number))
+            .collect();
+        let mut taken = HashSet::new();
+        for chunk in candidates.chunks(IDENTIFIER_CHUNK) {
+            let rows: Vec<String> = risk::Entity::find()
+                .select_only()
+                .column(risk::Column::Identifier)
+                .filter(risk::Column::RegisterId.eq(register_id))
+                .filter(risk::Column::Identifier.is_in(chunk.iter().map(String::as_str)))
+                .into_tuple()
+                .all(tx)
+                .await?;
+            taken.extend(rows);
         }
+        free.extend(
+            candidates
+                .into_iter()
+                .filter(|c| !taken.contains(c) && !avoid.contains(c.as_str())),
+        );
     }
+    Ok(free)
 }
 
 /// Applies a patch. A patch that changes nothing writes nothing and keeps the

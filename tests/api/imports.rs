@@ -14,6 +14,7 @@ both!(
     an_export_takes_the_arguments_of_risks_and_streams_every_batch,
     an_export_refuses_like_the_api,
     a_workbook_holds_what_the_csv_holds,
+    an_import_takes_its_new_identifiers_at_once_around_those_given,
 );
 both_with!(imports_are_checked_before_anything_is_written, |config| {
     config.limits.max_import_rows = 3;
@@ -493,6 +494,66 @@ async fn imports_are_checked_before_anything_is_written(app: TestApp) {
     let events = fixtures::events(&app, Events::Caused("RISKS_IMPORTED")).await;
     assert_eq!(events.len(), 3, "one event per created risk");
     assert!(events.iter().all(|e| e.kind == "CREATED"));
+}
+
+async fn an_import_takes_its_new_identifiers_at_once_around_those_given(app: TestApp) {
+    let admin = app.admin("acme");
+    let register = fixtures::register(&admin, "RA").await;
+    fixtures::risk(
+        &admin,
+        &register,
+        "by hand",
+        json!({ "identifier": "RA-2" }),
+    )
+    .await;
+    // New rows without an identifier take the register's next numbers,
+    // skipping those in use and those the file gives to other rows.
+    let csv = "identifier,title\n,a\nRA-1,b\n,c\n";
+    let result = import(&admin, &register, csv, json!({})).await;
+    assert_eq!(result["errors"], json!([]));
+    assert_eq!(result["created"], 3);
+    let identifiers = |app: &TestApp| {
+        let admin = app.admin("acme");
+        let register = register.clone();
+        async move {
+            let data = admin
+                .ok(
+                    "query($r: ID!) { risks(filter: {registerId: $r}, orderBy: [{field: TITLE}], first: 100) { nodes { identifier title } } }",
+                    json!({ "r": register }),
+                )
+                .await;
+            data["risks"]["nodes"]
+                .as_array()
+                .expect("nodes")
+                .iter()
+                .map(|n| {
+                    format!(
+                        "{} {}",
+                        n["title"].as_str().unwrap_or(""),
+                        n["identifier"].as_str().unwrap_or("")
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        identifiers(&app).await,
+        ["a RA-3", "b RA-1", "by hand RA-2", "c RA-4"]
+    );
+    let next = fixtures::risk(&admin, &register, "next", json!({})).await;
+    assert_eq!(next["identifier"], "RA-5", "the counter moved past them");
+    // However many rows, the identifiers cost a few statements: each new
+    // risk is one write.
+    let before = app.statements();
+    let rows: String = (0..40).map(|k| format!("new {k}\n")).collect();
+    let result = import(&admin, &register, &format!("title\n{rows}"), json!({})).await;
+    assert_eq!(result["created"], 40);
+    let statements = app.statements() - before;
+    assert!(
+        statements <= 40 + 20,
+        "{statements} statements for 40 new risks"
+    );
+    assert!(identifiers(&app).await.contains(&"new 39 RA-45".to_owned()));
 }
 
 async fn an_export_takes_the_arguments_of_risks_and_streams_every_batch(app: TestApp) {
