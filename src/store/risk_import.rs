@@ -5,7 +5,7 @@
 
 use super::Actor;
 use super::custom_fields;
-use super::risks::{self, Registers, Written};
+use super::risks::{self, Known, Registers, SourceKeys, Written};
 use crate::domain::enums::{ChangeCause, ImportMatch, RiskEventKind};
 use crate::domain::risk::RiskPatch;
 use crate::domain::risk_csv::{CellError, Header, MatchKey, References};
@@ -113,7 +113,9 @@ pub async fn import(
         .iter()
         .map(|cells| header.key(cells, import.match_by))
         .collect();
-    let found = existing(&tx, &register, keys.iter().flatten().flatten()).await?;
+    let mut sources = SourceKeys::default();
+    let matched = keys.iter().flatten().flatten();
+    let found = existing(&tx, &register, matched, &mut sources).await?;
     let mut first_of: HashMap<&MatchKey, usize> = HashMap::new();
     // Every row is read and checked against the file first, so that the
     // creates' identifiers are taken in one go; then the rows are written
@@ -169,6 +171,17 @@ pub async fn import(
         risks::take_identifiers(&tx, &register.id, wanted, &given).await?
     }
     .into_iter();
+    // The source keys new risks give, at once too.
+    let given_keys = planned
+        .iter()
+        .filter(|p| p.target.is_none())
+        .filter_map(|p| {
+            Some((
+                p.patch.source.value()?.as_str(),
+                p.patch.source_id.value()?.as_str(),
+            ))
+        });
+    sources.look_up(&tx, &register.org_id, given_keys).await?;
     let mut written: Vec<Written> = Vec::new();
     for planned in planned {
         let identifier = planned.generated().then(|| reserved.next()).flatten();
@@ -182,8 +195,12 @@ pub async fn import(
         // refused row leaves nothing behind for the rows after it to see.
         let saved = match target {
             None => {
-                let register = (&register, &registers);
-                risks::create_in(&tx, principal, now, register, patch, identifier).await
+                let into = (&register, &registers);
+                let known = Known {
+                    identifier,
+                    sources: Some(&sources),
+                };
+                risks::create_in(&tx, principal, now, into, patch, known).await
             }
             Some(id) => {
                 let kind = RiskEventKind::Updated;
@@ -193,6 +210,7 @@ pub async fn import(
         };
         match saved {
             Ok(w) => {
+                sources.written(&w);
                 match (target, w.changed()) {
                     (None, _) => outcome.created += 1,
                     (Some(_), true) => outcome.updated += 1,
@@ -304,16 +322,18 @@ async fn members(
 
 /// The risks the rows' keys name: by identifier in the register, or by
 /// source and source id in the organization (with the register each is in).
+/// Source keys are looked up into `sources`.
 async fn existing<'k>(
     tx: &impl ConnectionTrait,
     register: &register::Model,
     keys: impl Iterator<Item = &'k MatchKey>,
+    sources: &mut SourceKeys,
 ) -> AppResult<HashMap<MatchKey, (String, String)>> {
-    let (mut identifiers, mut source_ids) = (Vec::new(), Vec::new());
+    let (mut identifiers, mut source_keys) = (Vec::new(), Vec::new());
     for key in keys {
         match key {
             MatchKey::Identifier(identifier) => identifiers.push(identifier.as_str()),
-            MatchKey::Source(_, id) => source_ids.push(id.as_str()),
+            MatchKey::Source(source, id) => source_keys.push((source.as_str(), id.as_str())),
         }
     }
     let mut found = HashMap::new();
@@ -330,23 +350,13 @@ async fn existing<'k>(
             found.insert(MatchKey::Identifier(identifier), (id, register.id.clone()));
         }
     }
-    for chunk in source_ids.chunks(LOOKUP_CHUNK) {
-        let rows: Vec<(String, String, String, String)> = risk::Entity::find()
-            .select_only()
-            .columns([
-                risk::Column::Source,
-                risk::Column::SourceId,
-                risk::Column::Id,
-                risk::Column::RegisterId,
-            ])
-            .filter(risk::Column::OrgId.eq(&register.org_id))
-            .filter(risk::Column::Source.is_not_null())
-            .filter(risk::Column::SourceId.is_in(chunk.iter().copied()))
-            .into_tuple()
-            .all(tx)
-            .await?;
-        for (source, source_id, id, register_id) in rows {
-            found.insert(MatchKey::Source(source, source_id), (id, register_id));
+    sources
+        .look_up(tx, &register.org_id, source_keys.iter().copied())
+        .await?;
+    for (source, id) in source_keys {
+        if let Some(Some(holder)) = sources.holder(source, id) {
+            let key = MatchKey::Source(source.to_owned(), id.to_owned());
+            found.insert(key, holder.clone());
         }
     }
     Ok(found)

@@ -22,6 +22,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder, QuerySelect, TransactionTrait,
 };
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
 /// Whether a field a patch may set changed: set now, and not to what it was.
@@ -55,17 +56,27 @@ async fn check_references(
     tx: &impl ConnectionTrait,
     before: Option<&risk::Model>,
     after: &risk::Model,
+    sources: Option<&SourceKeys>,
 ) -> AppResult<()> {
     let changed = |f| changed(before, after, f);
     if let (Some(source), Some(source_id)) = (&after.source, &after.source_id)
         && (changed(|r| r.source.as_deref()) || changed(|r| r.source_id.as_deref()))
     {
-        let taken = risk::Entity::find()
-            .filter(risk::Column::OrgId.eq(&after.org_id))
-            .filter(risk::Column::Source.eq(source))
-            .filter(risk::Column::SourceId.eq(source_id));
         let message = "another risk has this source and sourceId".to_owned();
-        ensure_free(tx, taken, Some(&after.id), ("sourceId", message)).await?;
+        match sources.and_then(|known| known.holder(source, source_id)) {
+            Some(holder) => {
+                if holder.is_some_and(|(id, _)| *id != after.id) {
+                    return Err(AppError::conflict(Some("sourceId"), message));
+                }
+            }
+            None => {
+                let taken = risk::Entity::find()
+                    .filter(risk::Column::OrgId.eq(&after.org_id))
+                    .filter(risk::Column::Source.eq(source))
+                    .filter(risk::Column::SourceId.eq(source_id));
+                ensure_free(tx, taken, Some(&after.id), ("sourceId", message)).await?;
+            }
+        }
     }
     if let Some(severity_id) = after
         .severity_id
@@ -101,7 +112,8 @@ pub async fn create(
     let mut registers = Registers::default();
     registers.add(&register)?;
     registers.add_fields(&tx, &register.id).await?;
-    let written = create_in(&tx, principal, now, (&register, &registers), patch, None).await?;
+    let into = (&register, &registers);
+    let written = create_in(&tx, principal, now, into, patch, Known::default()).await?;
     let cause = ChangeCause::RiskCreated;
     record(&tx, principal, now, &registers, cause, &[&written]).await?;
     tx.commit().await?;
@@ -229,7 +241,7 @@ pub async fn create_in(
     now: DateTime<Utc>,
     (register, registers): (&register::Model, &Registers),
     patch: RiskPatch,
-    reserved: Option<String>,
+    known: Known<'_>,
 ) -> AppResult<Written> {
     let (scales, fields) = (
         registers.scales(&register.id)?,
@@ -248,7 +260,7 @@ pub async fn create_in(
     };
     let values = rules::apply(&mut risk, patch, &ctx)?;
     if risk.identifier.is_empty() {
-        risk.identifier = match reserved {
+        risk.identifier = match known.identifier {
             Some(identifier) => identifier,
             None => take_identifiers(tx, &register.id, 1, &HashSet::new())
                 .await?
@@ -258,7 +270,7 @@ pub async fn create_in(
     } else {
         check_identifier(tx, None, &risk).await?;
     }
-    check_references(tx, None, &risk).await?;
+    check_references(tx, None, &risk, known.sources).await?;
     let values = custom_fields::check_values(tx, fields, &risk, values, true).await?;
     rules::rescore(&mut risk, scales, &[]);
     risk.clone()
@@ -274,6 +286,90 @@ pub async fn create_in(
         kind: RiskEventKind::Created,
         changes,
     })
+}
+
+/// What a caller creating many risks looked up for all of them at once, so
+/// that each new risk need not ask again.
+#[derive(Default)]
+pub struct Known<'a> {
+    /// The identifier the risk takes if it gives none of its own (see
+    /// `take_identifiers`).
+    pub identifier: Option<String>,
+    pub sources: Option<&'a SourceKeys>,
+}
+
+/// Source keys (source and sourceId) of an organization, looked up at
+/// once: the risk that holds each, with its register.
+#[derive(Default)]
+pub struct SourceKeys {
+    held: HashMap<(String, String), Option<(String, String)>>,
+}
+
+impl SourceKeys {
+    /// Looks `keys` up in the organization, those not looked up before.
+    pub async fn look_up<'k>(
+        &mut self,
+        tx: &impl ConnectionTrait,
+        org_id: &str,
+        keys: impl IntoIterator<Item = (&'k str, &'k str)>,
+    ) -> AppResult<()> {
+        let mut source_ids = Vec::new();
+        for (source, source_id) in keys {
+            let key = (source.to_owned(), source_id.to_owned());
+            if let Entry::Vacant(slot) = self.held.entry(key) {
+                slot.insert(None);
+                source_ids.push(source_id);
+            }
+        }
+        source_ids.sort_unstable();
+        source_ids.dedup();
+        for chunk in source_ids.chunks(IDENTIFIER_CHUNK) {
+            let rows: Vec<(String, String, String, String)> = risk::Entity::find()
+                .select_only()
+                .columns([
+                    risk::Column::Source,
+                    risk::Column::SourceId,
+                    risk::Column::Id,
+                    risk::Column::RegisterId,
+                ])
+                .filter(risk::Column::OrgId.eq(org_id))
+                .filter(risk::Column::Source.is_not_null())
+                .filter(risk::Column::SourceId.is_in(chunk.iter().copied()))
+                .into_tuple()
+                .all(tx)
+                .await?;
+            for (source, source_id, id, register_id) in rows {
+                if let Some(holder) = self.held.get_mut(&(source, source_id)) {
+                    *holder = Some((id, register_id));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a key was looked up, and if so the risk that holds it (with
+    /// its register), if any.
+    pub fn holder(&self, source: &str, source_id: &str) -> Option<Option<&(String, String)>> {
+        self.held
+            .get(&(source.to_owned(), source_id.to_owned()))
+            .map(Option::as_ref)
+    }
+
+    /// A risk was written: the key it had is free, the key it has held.
+    pub fn written(&mut self, written: &Written) {
+        if let Some(old) = written.before.as_ref().and_then(source_key) {
+            self.held.insert(old, None);
+        }
+        let risk = &written.risk;
+        if let Some(new) = source_key(risk) {
+            let holder = Some((risk.id.clone(), risk.register_id.clone()));
+            self.held.insert(new, holder);
+        }
+    }
+}
+
+fn source_key(risk: &risk::Model) -> Option<(String, String)> {
+    Some((risk.source.clone()?, risk.source_id.clone()?))
 }
 
 /// Values one lookup of identifiers binds at most.
@@ -451,7 +547,7 @@ pub async fn update_in(
         registers.add_fields(tx, register).await?;
     }
     check_identifier(tx, Some(&before), &after).await?;
-    check_references(tx, Some(&before), &after).await?;
+    check_references(tx, Some(&before), &after, None).await?;
     // Stored scores are kept true by every change to scales and links, so
     // only a change to what the risk says about itself moves them: an edit
     // of anything else needs no read of the links.

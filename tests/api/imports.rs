@@ -15,6 +15,7 @@ both!(
     an_export_refuses_like_the_api,
     a_workbook_holds_what_the_csv_holds,
     an_import_takes_its_new_identifiers_at_once_around_those_given,
+    new_risks_of_an_import_keep_source_keys_unique_with_one_lookup,
 );
 both_with!(imports_are_checked_before_anything_is_written, |config| {
     config.limits.max_import_rows = 3;
@@ -554,6 +555,81 @@ async fn an_import_takes_its_new_identifiers_at_once_around_those_given(app: Tes
         "{statements} statements for 40 new risks"
     );
     assert!(identifiers(&app).await.contains(&"new 39 RA-45".to_owned()));
+}
+
+async fn new_risks_of_an_import_keep_source_keys_unique_with_one_lookup(app: TestApp) {
+    let admin = app.admin("acme");
+    let register = fixtures::register(&admin, "RA").await;
+    let elsewhere = fixtures::register(&admin, "RB").await;
+    let held = fixtures::risk(
+        &admin,
+        &elsewhere,
+        "Held",
+        json!({ "source": "Jira", "sourceId": "SEC-1" }),
+    )
+    .await;
+    let moved = fixtures::risk(
+        &admin,
+        &register,
+        "Moved",
+        json!({ "source": "Jira", "sourceId": "SEC-2" }),
+    )
+    .await;
+    let moved_id = moved["identifier"].as_str().unwrap_or_default();
+    // Matched by identifier: a new risk may not take a key another risk of
+    // the organization holds, nor one an earlier row took; a key an earlier
+    // row gave up is free.
+    let csv = format!(
+        "identifier,source,sourceId,title\n\
+         ,Jira,SEC-1,Taken\n\
+         ,Jira,SEC-3,First\n\
+         ,Jira,SEC-3,Second\n\
+         {moved_id},Jira,SEC-4,Moved\n\
+         ,Jira,SEC-2,Freed\n"
+    );
+    let result = import(&admin, &register, &csv, json!({ "dry": true })).await;
+    let refused: Vec<(Value, Value)> = result["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| (e["row"].clone(), e["column"].clone()))
+        .collect();
+    assert_eq!(
+        refused,
+        [(json!(2), json!("sourceId")), (json!(4), json!("sourceId"))],
+        "{result}"
+    );
+    assert_eq!(
+        (&result["created"], &result["updated"]),
+        (&json!(2), &json!(1))
+    );
+    assert_eq!(held["title"], "Held");
+    // Without those two rows it is written, and the keys stay unique
+    // however many rows: one lookup for all, one write a new risk.
+    let rows: String = (0..40).map(|k| format!(",Sheet,S-{k},new {k}\n")).collect();
+    let csv = format!(
+        "identifier,source,sourceId,title\n{moved_id},Jira,SEC-4,Moved\n,Jira,SEC-2,Freed\n{rows}"
+    );
+    let before = app.statements();
+    let result = import(&admin, &register, &csv, json!({})).await;
+    assert_eq!(result["errors"], json!([]));
+    assert_eq!(
+        (&result["created"], &result["updated"]),
+        (&json!(41), &json!(1))
+    );
+    let statements = app.statements() - before;
+    assert!(
+        statements <= 41 + 25,
+        "{statements} statements for 41 new risks"
+    );
+    let again = import(
+        &admin,
+        &register,
+        "source,sourceId,title\nSheet,S-7,again\n",
+        json!({}),
+    )
+    .await;
+    assert_eq!(again["errors"][0]["column"], "sourceId");
 }
 
 async fn an_export_takes_the_arguments_of_risks_and_streams_every_batch(app: TestApp) {
