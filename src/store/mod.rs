@@ -58,6 +58,9 @@ pub const REFERENCE_CHANNEL: &str = "riskgraph_reference";
 /// PostgreSQL) at the two dozen values a row takes at most.
 pub const ROWS_PER_STATEMENT: usize = 1000;
 
+/// Values one lookup by a list of keys binds at most.
+pub const LOOKUP_CHUNK: usize = 500;
+
 /// The values of a hand-written statement, with each one's placeholder in
 /// the backend's syntax.
 pub struct Binder {

@@ -3,9 +3,9 @@
 //! before they write, so a bad row is reported without stopping the others;
 //! any error, or a dry run, rolls the whole import back.
 
-use super::Actor;
 use super::custom_fields;
 use super::risks::{self, Known, Registers, SourceKeys, Written};
+use super::{Actor, LOOKUP_CHUNK};
 use crate::domain::enums::{ChangeCause, ImportMatch, RiskEventKind};
 use crate::domain::risk::RiskPatch;
 use crate::domain::risk_csv::{CellError, Header, MatchKey, References};
@@ -17,9 +17,6 @@ use sea_orm::{
     TransactionTrait,
 };
 use std::collections::{HashMap, HashSet};
-
-/// Values one lookup statement binds at most.
-const LOOKUP_CHUNK: usize = 500;
 
 /// What is imported, and how.
 pub struct Import<'a> {

@@ -1,10 +1,10 @@
 //! Risk writes. Each is one transaction that saves the risk, its custom field
 //! values, its recomputed scores and its events together.
 
-use super::Actor;
 use super::custom_fields::{self, Definitions};
 use super::events;
 use super::rescore::{Recorded, event, mitigations_in_register, mitigations_of, save, save_scores};
+use super::{Actor, LOOKUP_CHUNK};
 use super::{ensure_free, find, find_for_update, find_input};
 use crate::auth::Principal;
 use crate::domain::enums::{ChangeCause, RiskEventKind, RiskStatus};
@@ -295,6 +295,8 @@ pub struct Known<'a> {
     /// The identifier the risk takes if it gives none of its own (see
     /// `take_identifiers`).
     pub identifier: Option<String>,
+    /// The source keys in use, if the caller looked them up; a key it did
+    /// not is looked up alone.
     pub sources: Option<&'a SourceKeys>,
 }
 
@@ -323,7 +325,7 @@ impl SourceKeys {
         }
         source_ids.sort_unstable();
         source_ids.dedup();
-        for chunk in source_ids.chunks(IDENTIFIER_CHUNK) {
+        for chunk in source_ids.chunks(LOOKUP_CHUNK) {
             let rows: Vec<(String, String, String, String)> = risk::Entity::find()
                 .select_only()
                 .columns([
@@ -372,9 +374,6 @@ fn source_key(risk: &risk::Model) -> Option<(String, String)> {
     Some((risk.source.clone()?, risk.source_id.clone()?))
 }
 
-/// Values one lookup of identifiers binds at most.
-const IDENTIFIER_CHUNK: usize = 500;
-
 /// The next `n` generated identifiers of a register, none of them in use
 /// nor among `avoid` (identifiers the caller is about to give by hand).
 /// The counter moves with one UPDATE ... RETURNING inside the caller's
@@ -408,7 +407,7 @@ pub async fn take_identifiers(
             .map(|number| risk_identifier(&register.identifier_prefix, number))
             .collect();
         let mut taken = HashSet::new();
-        for chunk in candidates.chunks(IDENTIFIER_CHUNK) {
+        for chunk in candidates.chunks(LOOKUP_CHUNK) {
             let rows: Vec<String> = risk::Entity::find()
                 .select_only()
                 .column(risk::Column::Identifier)

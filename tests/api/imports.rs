@@ -136,17 +136,28 @@ async fn member(client: &Client, subject: &str, email: &str) -> String {
 }
 
 async fn titles(client: &Client, register: &str) -> Vec<String> {
-    let data = client
-        .ok(
-            "query($r: ID!) { risks(filter: {registerId: $r}, orderBy: [{field: TITLE}], first: 500) { nodes { title } } }",
-            json!({ "r": register }),
-        )
-        .await;
+    by_title(client, register, "title", |n| {
+        n["title"].as_str().unwrap_or_default().to_owned()
+    })
+    .await
+}
+
+/// The register's risks by title, each as `show` puts what `fields` selects.
+async fn by_title(
+    client: &Client,
+    register: &str,
+    fields: &str,
+    show: impl Fn(&Value) -> String,
+) -> Vec<String> {
+    let query = format!(
+        "query($r: ID!) {{ risks(filter: {{registerId: $r}}, orderBy: [{{field: TITLE}}], first: 500) {{ nodes {{ {fields} }} }} }}"
+    );
+    let data = client.ok(&query, json!({ "r": register })).await;
     data["risks"]["nodes"]
         .as_array()
         .expect("nodes")
         .iter()
-        .map(|n| n["title"].as_str().unwrap_or_default().to_owned())
+        .map(show)
         .collect()
 }
 
@@ -513,32 +524,14 @@ async fn an_import_takes_its_new_identifiers_at_once_around_those_given(app: Tes
     let result = import(&admin, &register, csv, json!({})).await;
     assert_eq!(result["errors"], json!([]));
     assert_eq!(result["created"], 3);
-    let identifiers = |app: &TestApp| {
-        let admin = app.admin("acme");
-        let register = register.clone();
-        async move {
-            let data = admin
-                .ok(
-                    "query($r: ID!) { risks(filter: {registerId: $r}, orderBy: [{field: TITLE}], first: 100) { nodes { identifier title } } }",
-                    json!({ "r": register }),
-                )
-                .await;
-            data["risks"]["nodes"]
-                .as_array()
-                .expect("nodes")
-                .iter()
-                .map(|n| {
-                    format!(
-                        "{} {}",
-                        n["title"].as_str().unwrap_or(""),
-                        n["identifier"].as_str().unwrap_or("")
-                    )
-                })
-                .collect::<Vec<_>>()
-        }
+    let identifiers = || {
+        by_title(&admin, &register, "title identifier", |n| {
+            let text = |field: &str| n[field].as_str().unwrap_or_default().to_owned();
+            format!("{} {}", text("title"), text("identifier"))
+        })
     };
     assert_eq!(
-        identifiers(&app).await,
+        identifiers().await,
         ["a RA-3", "b RA-1", "by hand RA-2", "c RA-4"]
     );
     let next = fixtures::risk(&admin, &register, "next", json!({})).await;
@@ -554,7 +547,7 @@ async fn an_import_takes_its_new_identifiers_at_once_around_those_given(app: Tes
         statements <= 40 + 20,
         "{statements} statements for 40 new risks"
     );
-    assert!(identifiers(&app).await.contains(&"new 39 RA-45".to_owned()));
+    assert!(identifiers().await.contains(&"new 39 RA-45".to_owned()));
 }
 
 async fn new_risks_of_an_import_keep_source_keys_unique_with_one_lookup(app: TestApp) {
