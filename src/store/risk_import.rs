@@ -113,49 +113,16 @@ pub async fn import(
     let mut sources = SourceKeys::default();
     let matched = keys.iter().flatten().flatten();
     let found = existing(&tx, &register, matched, &mut sources).await?;
-    let mut first_of: HashMap<&MatchKey, usize> = HashMap::new();
-    // Every row is read and checked against the file first, so that the
-    // creates' identifiers are taken in one go; then the rows are written
-    // in order.
-    let mut planned = Vec::new();
-    for (i, (cells, key)) in rows.iter().zip(&keys).enumerate() {
-        let row = i + 2;
-        if cells.iter().all(|c| c.trim().is_empty()) {
-            continue;
-        }
-        let key = match key {
-            Ok(key) => key.as_ref(),
-            Err(e) => {
-                outcome.refuse(row, [e.clone()]);
-                continue;
-            }
-        };
-        if let Some(key) = key
-            && let Some(first) = first_of.insert(key, row)
-        {
-            let message = format!("row {first} is about the same risk");
-            outcome.refuse(row, [CellError::new(None, message)]);
-            continue;
-        }
-        let target = match key.and_then(|k| found.get(k)) {
-            Some((id, register_id)) if *register_id != register.id => {
-                let message =
-                    format!("the risk {id} with this source and sourceId is in another register");
-                outcome.refuse(row, [CellError::new("sourceId".to_owned(), message)]);
-                continue;
-            }
-            target => target.map(|(id, _)| id.as_str()),
-        };
-        match header.patch(cells, &refs, target.is_none()) {
-            Ok((patch, fields)) => planned.push(Planned {
-                row,
-                target,
-                patch,
-                fields,
-            }),
-            Err(errors) => outcome.refuse(row, errors),
-        }
-    }
+    // Every row is read and checked against the file first, so that what
+    // the new risks need of the database is asked once; then the rows are
+    // written in order.
+    let planned = plan(
+        &rows,
+        &keys,
+        &found,
+        (&header, &refs, &register.id),
+        &mut outcome,
+    );
     let given: HashSet<&str> = planned
         .iter()
         .filter_map(|p| p.patch.identifier.value())
@@ -250,6 +217,59 @@ pub async fn import(
         tx.commit().await?;
     }
     Ok(outcome)
+}
+
+/// Reads every row against the file and the risks its keys name: what to
+/// write, in the file's order. The problems of the rows that cannot be
+/// written go to `outcome`.
+fn plan<'a>(
+    rows: &[Vec<&str>],
+    keys: &'a [Result<Option<MatchKey>, CellError>],
+    found: &'a HashMap<MatchKey, (String, String)>,
+    (header, refs, register_id): (&Header, &References, &str),
+    outcome: &mut Imported,
+) -> Vec<Planned<'a>> {
+    let mut first_of: HashMap<&MatchKey, usize> = HashMap::new();
+    let mut planned = Vec::new();
+    for (i, (cells, key)) in rows.iter().zip(keys).enumerate() {
+        let row = i + 2;
+        if cells.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        let key = match key {
+            Ok(key) => key.as_ref(),
+            Err(e) => {
+                outcome.refuse(row, [e.clone()]);
+                continue;
+            }
+        };
+        if let Some(key) = key
+            && let Some(first) = first_of.insert(key, row)
+        {
+            let message = format!("row {first} is about the same risk");
+            outcome.refuse(row, [CellError::new(None, message)]);
+            continue;
+        }
+        let target = match key.and_then(|k| found.get(k)) {
+            Some((id, elsewhere)) if elsewhere != register_id => {
+                let message =
+                    format!("the risk {id} with this source and sourceId is in another register");
+                outcome.refuse(row, [CellError::new("sourceId".to_owned(), message)]);
+                continue;
+            }
+            target => target.map(|(id, _)| id.as_str()),
+        };
+        match header.patch(cells, refs, target.is_none()) {
+            Ok((patch, fields)) => planned.push(Planned {
+                row,
+                target,
+                patch,
+                fields,
+            }),
+            Err(errors) => outcome.refuse(row, errors),
+        }
+    }
+    planned
 }
 
 /// A row read and checked against the file, to be written.
