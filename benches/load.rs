@@ -734,11 +734,16 @@ async fn start_clients(spec: &Subscribers) -> (Child, Lines) {
 
 /// Ends the child's subscribers, and waits until the server has let go of
 /// them.
-async fn end_clients(bench: &Bench, mut child: Child, n: usize) {
+async fn end_clients(bench: &Bench, child: Child, n: usize) {
     let base = subscriptions(bench).await - n as f64;
+    stop_clients(child).await;
+    active_subscriptions(bench, base).await;
+}
+
+/// Closes the child's stdin, which ends its subscribers, and waits for it.
+async fn stop_clients(mut child: Child) {
     drop(child.stdin.take());
     let _ = child.wait().await;
-    active_subscriptions(bench, base).await;
 }
 
 /// The value of an unlabelled gauge on `/metrics`.
@@ -902,7 +907,7 @@ async fn bare_pushes(spec: &Subscribers) -> (Vec<Duration>, Duration) {
         url: format!("ws://{addr}/graphql"),
         ..spec.clone()
     };
-    let (mut child, mut lines) = start_clients(&spec).await;
+    let (child, mut lines) = start_clients(&spec).await;
     let mut all = subscribed.subscribe();
     let _ = all.wait_for(|n| *n == spec.n).await;
     let mut latencies = Vec::new();
@@ -916,8 +921,7 @@ async fn bare_pushes(spec: &Subscribers) -> (Vec<Duration>, Duration) {
     }
     let cpu = cpu_time() - cpu;
     accepting.abort();
-    drop(child.stdin.take());
-    let _ = child.wait().await;
+    stop_clients(child).await;
     (latencies, cpu)
 }
 

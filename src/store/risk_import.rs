@@ -10,7 +10,7 @@ use crate::domain::enums::{ChangeCause, ImportMatch, RiskEventKind};
 use crate::domain::risk::RiskPatch;
 use crate::domain::risk_csv::{CellError, Header, MatchKey, References};
 use crate::error::{AppError, AppResult};
-use entity::{member, register, risk, severity};
+use entity::{member, register, severity};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
@@ -353,20 +353,12 @@ async fn existing<'k>(
             MatchKey::Source(source, id) => source_keys.push((source.as_str(), id.as_str())),
         }
     }
-    let mut found = HashMap::new();
-    for chunk in identifiers.chunks(LOOKUP_CHUNK) {
-        let rows: Vec<(String, String)> = risk::Entity::find()
-            .select_only()
-            .columns([risk::Column::Identifier, risk::Column::Id])
-            .filter(risk::Column::RegisterId.eq(&register.id))
-            .filter(risk::Column::Identifier.is_in(chunk.iter().copied()))
-            .into_tuple()
-            .all(tx)
-            .await?;
-        for (identifier, id) in rows {
-            found.insert(MatchKey::Identifier(identifier), (id, register.id.clone()));
-        }
-    }
+    let mut found: HashMap<MatchKey, (String, String)> =
+        risks::holders(tx, &register.id, &identifiers)
+            .await?
+            .into_iter()
+            .map(|(identifier, id)| (MatchKey::Identifier(identifier), (id, register.id.clone())))
+            .collect();
     sources
         .look_up(tx, &register.org_id, source_keys.iter().copied())
         .await?;

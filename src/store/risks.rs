@@ -374,6 +374,28 @@ fn source_key(risk: &risk::Model) -> Option<(String, String)> {
     Some((risk.source.clone()?, risk.source_id.clone()?))
 }
 
+/// The risks of a register that hold any of `identifiers`: each one's id by
+/// its identifier.
+pub async fn holders(
+    tx: &impl ConnectionTrait,
+    register_id: &str,
+    identifiers: &[&str],
+) -> AppResult<HashMap<String, String>> {
+    let mut held = HashMap::new();
+    for chunk in identifiers.chunks(LOOKUP_CHUNK) {
+        let rows: Vec<(String, String)> = risk::Entity::find()
+            .select_only()
+            .columns([risk::Column::Identifier, risk::Column::Id])
+            .filter(risk::Column::RegisterId.eq(register_id))
+            .filter(risk::Column::Identifier.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(tx)
+            .await?;
+        held.extend(rows);
+    }
+    Ok(held)
+}
+
 /// The next `n` generated identifiers of a register, none of them in use
 /// nor among `avoid` (identifiers the caller is about to give by hand).
 /// The counter moves with one UPDATE ... RETURNING inside the caller's
@@ -406,22 +428,12 @@ pub async fn take_identifiers(
         let candidates: Vec<String> = (first..register.next_number)
             .map(|number| risk_identifier(&register.identifier_prefix, number))
             .collect();
-        let mut taken = HashSet::new();
-        for chunk in candidates.chunks(LOOKUP_CHUNK) {
-            let rows: Vec<String> = risk::Entity::find()
-                .select_only()
-                .column(risk::Column::Identifier)
-                .filter(risk::Column::RegisterId.eq(register_id))
-                .filter(risk::Column::Identifier.is_in(chunk.iter().map(String::as_str)))
-                .into_tuple()
-                .all(tx)
-                .await?;
-            taken.extend(rows);
-        }
+        let names: Vec<&str> = candidates.iter().map(String::as_str).collect();
+        let taken = holders(tx, register_id, &names).await?;
         free.extend(
             candidates
                 .into_iter()
-                .filter(|c| !taken.contains(c) && !avoid.contains(c.as_str())),
+                .filter(|c| !taken.contains_key(c) && !avoid.contains(c.as_str())),
         );
     }
     Ok(free)
