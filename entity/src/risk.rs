@@ -4,8 +4,13 @@ use serde::Serialize;
 /// A risk with its denormalized scores: the score columns are recomputed in the
 /// same transaction as any change that moves them, so heatmaps, filters and
 /// sorts run as indexed SQL.
+///
+/// Read from the view `risk_view`, which joins the two tables a risk is
+/// kept in: `risks` (what people write) and `risk_scores` (its status,
+/// levels, scores and version, which a re-score rewrites). Writes go to the
+/// tables (`store::risk_tables`).
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize)]
-#[sea_orm(table_name = "risks")]
+#[sea_orm(table_name = "risk_view")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,

@@ -13,6 +13,7 @@ mod m20261201_000007_api_keys;
 mod m20261202_000008_write_light_risks;
 mod m20261203_000009_reference_notify;
 mod m20261203_000010_leaner_risk_indexes;
+mod m20261203_000011_risk_scores;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000008_write_light_risks::Migration),
             Box::new(m20261203_000009_reference_notify::Migration),
             Box::new(m20261203_000010_leaner_risk_indexes::Migration),
+            Box::new(m20261203_000011_risk_scores::Migration),
         ]
     }
 }

@@ -1,6 +1,7 @@
 //! Heatmaps, register summaries and breakdowns, counted by SQL aggregation over the
 //! stored score columns: never by loading risks.
 
+use super::risk_tables;
 use crate::domain::enums::ScoreBasis;
 use crate::domain::enums::{BreakdownKey, RiskStatus};
 use crate::domain::risk::{UNSCORED_CELL, heatmap_cell};
@@ -40,7 +41,7 @@ pub async fn cell_counts(
     basis: ScoreBasis,
 ) -> AppResult<Vec<(Option<i32>, Option<i32>, i64)>> {
     let (l, i) = level_columns(basis);
-    Ok(risk::Entity::find()
+    let query = risk::Entity::find()
         .select_only()
         .column(l)
         .column(i)
@@ -49,9 +50,8 @@ pub async fn cell_counts(
         .filter(condition)
         .group_by(l)
         .group_by(i)
-        .into_tuple()
-        .all(db)
-        .await?)
+        .into_query();
+    risk_tables::aggregate(db, query).await
 }
 
 /// The kept counts of a register's cells, shaped like [`cell_counts`]: the
@@ -182,7 +182,7 @@ pub async fn summary_counts(
     db: &impl ConnectionTrait,
     condition: Condition,
 ) -> AppResult<Vec<(String, Option<i32>, Option<bool>, i64)>> {
-    Ok(risk::Entity::find()
+    let query = risk::Entity::find()
         .select_only()
         .column(risk::Column::Status)
         .column(risk::Column::ResidualBand)
@@ -193,9 +193,8 @@ pub async fn summary_counts(
         .group_by(risk::Column::Status)
         .group_by(risk::Column::ResidualBand)
         .group_by(risk::Column::WithinTolerance)
-        .into_tuple()
-        .all(db)
-        .await?)
+        .into_query();
+    risk_tables::aggregate(db, query).await
 }
 
 /// One group of a breakdown: its key (None for risks without one), how many
@@ -234,7 +233,7 @@ pub async fn breakdown(
     } else {
         C::ResidualScore
     };
-    Ok(risk::Entity::find()
+    let query = risk::Entity::find()
         .select_only()
         .column_as(Expr::col(key).cast_as("TEXT"), "key")
         .column_as(Expr::cust("COUNT(*)"), "count")
@@ -242,7 +241,16 @@ pub async fn breakdown(
         .column_as(Expr::col(score).max(), "max")
         .filter(condition)
         .group_by(key)
-        .into_model::<Group>()
-        .all(db)
-        .await?)
+        .into_query();
+    type Row = (Option<String>, i64, Option<f64>, Option<f64>);
+    let groups: Vec<Row> = risk_tables::aggregate(db, query).await?;
+    Ok(groups
+        .into_iter()
+        .map(|(key, count, average, max)| Group {
+            key,
+            count,
+            average,
+            max,
+        })
+        .collect())
 }

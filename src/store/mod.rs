@@ -16,6 +16,7 @@ pub mod rescore;
 pub mod risk_export;
 pub mod risk_import;
 pub mod risk_query;
+pub mod risk_tables;
 pub mod risks;
 pub mod severities;
 
@@ -53,9 +54,10 @@ impl Actor<'_> {
 /// `m20261203_000009_reference_notify`).
 pub const REFERENCE_CHANNEL: &str = "riskgraph_reference";
 
-/// Rows per statement when a change touches many risks: well below the
-/// bound parameters one statement may carry (32,766 on SQLite, 65,535 on
-/// PostgreSQL) at the two dozen values a row takes at most.
+/// Rows per statement when a change touches many risks: below the bound
+/// parameters one statement may carry (32,766 on SQLite, 65,535 on
+/// PostgreSQL) at the 28 values a row takes at most (a new risk's half in
+/// `risks`).
 pub const ROWS_PER_STATEMENT: usize = 1000;
 
 /// Values one lookup by a list of keys binds at most.

@@ -3,6 +3,7 @@
 //! caller's transaction.
 
 use super::events::{self, NewEvent};
+use super::risk_tables::SCORES;
 use super::{Binder, ROWS_PER_STATEMENT};
 use crate::auth::Principal;
 use crate::domain::enums::{ChangeCause, ControlHealth, MitigationTarget, RiskEventKind};
@@ -15,8 +16,7 @@ use chrono::{DateTime, Utc};
 use entity::{control, register, risk, risk_control};
 use sea_orm::sea_query::{Query, SimpleExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IdenStatic, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, IdenStatic, QueryFilter, QueryOrder, QuerySelect,
 };
 use std::collections::HashMap;
 
@@ -161,8 +161,8 @@ pub async fn save_scores(
         );
         let sql = format!(
             "WITH v(id, version{cols}) AS (VALUES {rows}) \
-             UPDATE risks SET {set}version = v.version + 1, updated_at = {at}, updated_by = {by} \
-             FROM v WHERE risks.id = v.id AND risks.version = v.version",
+             UPDATE {SCORES} SET {set}version = v.version + 1, updated_at = {at}, updated_by = {by} \
+             FROM v WHERE {SCORES}.id = v.id AND {SCORES}.version = v.version",
             cols = names.iter().map(|n| format!(", {n}")).collect::<String>(),
             rows = rows.join(", "),
         );
@@ -173,27 +173,6 @@ pub async fn save_scores(
                 "a risk changed meanwhile; try again",
             ));
         }
-    }
-    Ok(())
-}
-
-/// Writes `after` over `before`, only if nobody changed the row meanwhile.
-pub async fn save(
-    tx: &impl ConnectionTrait,
-    before: &risk::Model,
-    after: &risk::Model,
-) -> AppResult<()> {
-    let result = risk::Entity::update_many()
-        .set(after.clone().into_active_model().reset_all())
-        .filter(risk::Column::Id.eq(&before.id))
-        .filter(risk::Column::Version.eq(before.version))
-        .exec(tx)
-        .await?;
-    if result.rows_affected == 0 {
-        return Err(AppError::conflict(
-            None,
-            "the risk changed meanwhile; try again",
-        ));
     }
     Ok(())
 }

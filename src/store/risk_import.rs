@@ -4,6 +4,7 @@
 //! any error, or a dry run, rolls the whole import back.
 
 use super::custom_fields;
+use super::risk_tables;
 use super::risks::{self, Known, Registers, SourceKeys, Written};
 use super::{Actor, LOOKUP_CHUNK};
 use crate::domain::enums::{ChangeCause, ImportMatch, RiskEventKind};
@@ -215,6 +216,7 @@ pub async fn import(
         )
         .await?;
         tx.commit().await?;
+        risk_tables::after_bulk_insert(db, outcome.created).await;
     }
     Ok(outcome)
 }

@@ -2,7 +2,7 @@
 //! with keyset cursors in both directions. Every sort ends with the id, so
 //! the order is total and a cursor names one position.
 
-use super::positional;
+use super::{positional, risk_tables};
 use crate::config::Limits;
 use crate::domain::date::{Date, Timestamp};
 use crate::domain::enums::RiskStatus;
@@ -18,8 +18,8 @@ use entity::custom_field_value::{self, Column as V};
 use entity::{risk, severity};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, NullOrdering, Query, SelectStatement, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, Select, Value,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Select, Value,
 };
 use serde_json::{Value as Json, json};
 
@@ -227,7 +227,13 @@ fn field_condition(c: &CustomFieldCondition) -> Condition {
 }
 
 pub async fn count(db: &impl ConnectionTrait, condition: Condition) -> AppResult<u64> {
-    Ok(risk::Entity::find().filter(condition).count(db).await?)
+    let query = risk::Entity::find()
+        .select_only()
+        .column_as(Expr::cust("COUNT(*)"), "n")
+        .filter(condition)
+        .into_query();
+    let counted: Vec<(i64,)> = risk_tables::aggregate(db, query).await?;
+    Ok(counted.first().map_or(0, |(n,)| *n as u64))
 }
 
 /// A sort key: its column, whether it can be null, and how to read a cursor

@@ -3,7 +3,8 @@
 
 use super::custom_fields::{self, Definitions};
 use super::events;
-use super::rescore::{Recorded, event, mitigations_in_register, mitigations_of, save, save_scores};
+use super::rescore::{Recorded, event, mitigations_in_register, mitigations_of, save_scores};
+use super::risk_tables;
 use super::{Actor, LOOKUP_CHUNK};
 use super::{ensure_free, find, find_for_update, find_input};
 use crate::auth::Principal;
@@ -19,8 +20,8 @@ use chrono::{DateTime, Utc};
 use entity::{member, register, risk, severity};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
 };
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
@@ -273,11 +274,7 @@ pub async fn create_in(
     check_references(tx, None, &risk, known.sources).await?;
     let values = custom_fields::check_values(tx, fields, &risk, values, true).await?;
     rules::rescore(&mut risk, scales, &[]);
-    risk.clone()
-        .into_active_model()
-        .reset_all()
-        .insert(tx)
-        .await?;
+    risk_tables::insert(tx, std::slice::from_ref(&risk)).await?;
     let mut changes = risk_changes(None, &risk);
     changes.extend(values.write(tx, &risk).await?);
     Ok(Written {
@@ -589,7 +586,7 @@ pub async fn update_in(
     after.version = before.version + 1;
     after.updated_at = now;
     after.updated_by = Some(principal.member_id.clone());
-    save(tx, &before, &after).await?;
+    risk_tables::update(tx, &before, &after).await?;
     values.write(tx, &after).await?;
     Ok(Written {
         risk: after,
@@ -617,9 +614,7 @@ pub async fn delete(Actor { db, principal, now }: Actor<'_>, id: &str) -> AppRes
         .filter(entity::custom_field_value::Column::RiskId.eq(&risk.id))
         .exec(&tx)
         .await?;
-    risk::Entity::delete_by_id(risk.id.clone())
-        .exec(&tx)
-        .await?;
+    risk_tables::delete(&tx, &risk.id).await?;
     let how = Recorded {
         kind: RiskEventKind::Deleted,
         cause: ChangeCause::RiskDeleted,

@@ -6,7 +6,7 @@ use riskgraph::domain::enums::{ControlHealth, MitigationTarget};
 use riskgraph::domain::risk::rescore;
 use riskgraph::domain::scales::Scales;
 use riskgraph::domain::scoring::Mitigation;
-use sea_orm::{DatabaseConnection, EntityTrait, IntoActiveModel};
+use sea_orm::{DatabaseConnection, EntityTrait};
 
 /// What the risks refer to and how many of them a control reduces.
 pub struct Bulk<'a> {
@@ -83,12 +83,11 @@ impl Bulk<'_> {
             let (mut risks, mut values, mut links) = (Vec::new(), Vec::new(), Vec::new());
             for k in start..(start + 400).min(n) {
                 let (risk, value, link) = self.risk(k);
-                risks.push(risk.into_active_model());
+                risks.push(risk);
                 values.extend(value.map(entity::custom_field_value::ActiveModel::from));
                 links.extend(link.map(entity::risk_control::ActiveModel::from));
             }
-            entity::risk::Entity::insert_many(risks)
-                .exec(db)
+            riskgraph::store::risk_tables::insert(db, &risks)
                 .await
                 .expect("risks");
             if !values.is_empty() {
@@ -104,6 +103,7 @@ impl Bulk<'_> {
                     .expect("links");
             }
         }
+        riskgraph::store::risk_tables::after_bulk_insert(db, n).await;
         riskgraph::store::heatmaps::recount(db, &self.template.register_id)
             .await
             .expect("recount");

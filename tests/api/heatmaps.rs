@@ -18,6 +18,7 @@ both!(
     nist_cells_band_as_table_i_2,
     a_remap_from_5x5_to_3x3_moves_every_risk,
     score_filters_select_by_stored_scores,
+    counts_of_scores_read_only_the_score_table,
 );
 
 const HEATMAP: &str = r#"query($r: ID!, $b: ScoreBasis!, $f: RiskFilter) { heatmap(registerId: $r, basis: $b, filter: $f) {
@@ -524,5 +525,62 @@ async fn score_filters_select_by_stored_scores(app: TestApp) {
             "{filter}"
         );
         assert!(expected > 0, "{filter} selects something");
+    }
+}
+
+/// A count, a filtered heatmap or a summary that names only what
+/// `risk_scores` holds reads that table alone: joined to `risks`, each
+/// would read every row of both. One that names a column of `risks` (a
+/// category) reads the view, and counts the same risks either way.
+async fn counts_of_scores_read_only_the_score_table(app: TestApp) {
+    let admin = app.admin("acme");
+    let register = seed(&admin).await;
+    let statements = &app.app.state.statements;
+    let read = |category: Option<&str>| {
+        let admin = admin.clone();
+        let register = register.clone();
+        let filter = match category {
+            Some(c) => json!({ "status": ["OPEN"], "category": [c] }),
+            None => json!({ "status": ["OPEN"] }),
+        };
+        async move {
+            let mut filter_r = filter.clone();
+            filter_r["registerId"] = json!(register);
+            statements.record();
+            let count = admin
+                .ok(
+                    "query($f: RiskFilter) { risks(filter: $f) { totalCount } }",
+                    json!({ "f": filter_r }),
+                )
+                .await["risks"]["totalCount"]
+                .clone();
+            let heatmap = admin
+                .ok(
+                    HEATMAP,
+                    json!({ "r": register, "b": "RESIDUAL", "f": filter }),
+                )
+                .await["heatmap"]["total"]
+                .clone();
+            let sql: Vec<String> = statements
+                .take_recorded()
+                .into_iter()
+                .map(|s| s.sql)
+                .filter(|sql| sql.contains("COUNT(*)"))
+                .collect();
+            (count, heatmap, sql)
+        }
+    };
+    let (count, heatmap, sql) = read(None).await;
+    assert_eq!(count, heatmap);
+    assert_eq!(sql.len(), 2, "{sql:?}");
+    for sql in &sql {
+        assert!(sql.contains(r#"FROM "risk_scores""#), "{sql}");
+    }
+    let (count, heatmap, sql) = read(Some("Security")).await;
+    assert_eq!(count, heatmap);
+    assert!(count.as_i64().is_some_and(|n| n > 0), "{count}");
+    assert_eq!(sql.len(), 2, "{sql:?}");
+    for sql in &sql {
+        assert!(sql.contains(r#"FROM "risk_view""#), "{sql}");
     }
 }

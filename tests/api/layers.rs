@@ -35,7 +35,7 @@ const STORE: &[&[&str]] = &[
     ],
     &["risks", "risk_query"],
     &["custom_fields", "rescore"],
-    &["events"],
+    &["events", "risk_tables"],
     &["mod"],
 ];
 
