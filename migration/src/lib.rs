@@ -14,6 +14,7 @@ mod m20261202_000008_write_light_risks;
 mod m20261203_000009_reference_notify;
 mod m20261203_000010_leaner_risk_indexes;
 mod m20261203_000011_risk_scores;
+mod m20261203_000012_view_risks_id;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000009_reference_notify::Migration),
             Box::new(m20261203_000010_leaner_risk_indexes::Migration),
             Box::new(m20261203_000011_risk_scores::Migration),
+            Box::new(m20261203_000012_view_risks_id::Migration),
         ]
     }
 }

@@ -3,7 +3,7 @@
 //! caller's transaction.
 
 use super::events::{self, NewEvent};
-use super::risk_tables::SCORES;
+use super::risk_tables::{self, SCORES};
 use super::{Binder, ROWS_PER_STATEMENT};
 use crate::auth::Principal;
 use crate::domain::enums::{ChangeCause, ControlHealth, MitigationTarget, RiskEventKind};
@@ -159,12 +159,20 @@ pub async fn save_scores(
             binder.bind(first.updated_at),
             binder.bind(first.updated_by.clone()),
         );
+        // The ids again as a list: joined to the values alone, PostgreSQL
+        // plans a prepared statement as a scan of the whole table.
+        let ids: Vec<String> = chunk
+            .iter()
+            .map(|(before, _)| binder.bind(before.id.clone()))
+            .collect();
         let sql = format!(
             "WITH v(id, version{cols}) AS (VALUES {rows}) \
              UPDATE {SCORES} SET {set}version = v.version + 1, updated_at = {at}, updated_by = {by} \
-             FROM v WHERE {SCORES}.id = v.id AND {SCORES}.version = v.version",
+             FROM v WHERE {SCORES}.id IN ({ids}) AND {SCORES}.id = v.id \
+             AND {SCORES}.version = v.version",
             cols = names.iter().map(|n| format!(", {n}")).collect::<String>(),
             rows = rows.join(", "),
+            ids = ids.join(", "),
         );
         let result = tx.execute_raw(binder.statement(sql)).await?;
         if result.rows_affected() != chunk.len() as u64 {
@@ -238,7 +246,7 @@ pub async fn rescore(
     let mut risks = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(ROWS_PER_STATEMENT) {
         let locked = risk::Entity::find()
-            .filter(risk::Column::Id.is_in(chunk.iter().copied()))
+            .filter(risk_tables::with_ids(chunk.iter().copied()))
             .order_by_asc(risk::Column::Id)
             .lock_exclusive();
         let locked = super::positional::all(locked, tx).await?;

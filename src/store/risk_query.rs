@@ -44,7 +44,7 @@ pub fn condition(
     let mut cond = Condition::all().add(C::OrgId.eq(org_id));
     let f = filter;
     if let Some(ids) = &f.ids {
-        cond = cond.add(C::Id.is_in(ids.iter().map(|id| id.as_str())));
+        cond = cond.add(risk_tables::with_ids(ids.iter().map(|id| id.as_str())));
     }
     if let Some(id) = &f.register_id {
         cond = cond.add(C::RegisterId.eq(id.as_str()));

@@ -14,7 +14,8 @@ use crate::error::{AppError, AppResult};
 use entity::risk::{self, Column as C};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{
-    ConnectionTrait, DbBackend, DbErr, IdenStatic, Iterable, ModelTrait, TryGetableMany,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, IdenStatic, Iterable, ModelTrait,
+    TryGetableMany,
 };
 
 pub const SCORES: &str = "risk_scores";
@@ -63,6 +64,18 @@ pub fn in_details(column: C) -> bool {
 type Table = (&'static str, fn(C) -> bool);
 
 const TABLES: [Table; 2] = [(DETAILS, in_details), (SCORES, in_scores)];
+
+/// The risks with one of `ids`, named on both halves' ids (`risk_view`
+/// gives the `risks` one as `risks_id`, migration 12), so that each table
+/// is read by its key: named on one, PostgreSQL at its default
+/// `random_page_cost` scans all of the other table (114 ms against 13 ms for
+/// 1,000 of 100,000 risks).
+pub fn with_ids<'a>(ids: impl IntoIterator<Item = &'a str>) -> Condition {
+    let ids: Vec<&str> = ids.into_iter().collect();
+    Condition::all()
+        .add(C::Id.is_in(ids.iter().copied()))
+        .add(Expr::col((risk::Entity, Alias::new("risks_id"))).is_in(ids))
+}
 
 /// Inserts new risks, a chunk of rows a statement in each table.
 pub async fn insert(db: &impl ConnectionTrait, risks: &[risk::Model]) -> AppResult<()> {
