@@ -22,7 +22,7 @@ pub const SCORES: &str = "risk_scores";
 const DETAILS: &str = "risks";
 
 /// Whether `risk_scores` holds `column`.
-pub fn in_scores(column: C) -> bool {
+fn in_scores(column: C) -> bool {
     use C::*;
     matches!(
         column,
@@ -56,7 +56,7 @@ pub fn in_scores(column: C) -> bool {
 }
 
 /// Whether `risks` holds `column`.
-pub fn in_details(column: C) -> bool {
+fn in_details(column: C) -> bool {
     matches!(column, C::Id | C::RegisterId | C::OrgId) || !in_scores(column)
 }
 
