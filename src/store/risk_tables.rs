@@ -134,15 +134,14 @@ pub async fn update(
     Ok(())
 }
 
-/// Deletes a risk from both tables.
+/// Deletes a risk: its `risk_scores` half goes with it, by the foreign key
+/// that also takes a deleted register's risks.
 pub async fn delete(db: &impl ConnectionTrait, id: &str) -> AppResult<()> {
-    for (table, _) in TABLES.into_iter().rev() {
-        let mut delete = Query::delete();
-        delete
-            .from_table(Alias::new(table))
-            .and_where(Expr::col(C::Id).eq(id));
-        db.execute(&delete).await?;
-    }
+    let mut delete = Query::delete();
+    delete
+        .from_table(Alias::new(DETAILS))
+        .and_where(Expr::col(C::Id).eq(id));
+    db.execute(&delete).await?;
     Ok(())
 }
 

@@ -367,6 +367,14 @@ async fn every_risk_mutation_writes_its_event(app: TestApp) {
             json!({ "id": risk["id"] }),
         )
         .await;
+    // Counted from the score table alone: the deleted risk's half is gone too.
+    let left = admin
+        .ok(
+            "{ risks(filter: { includeArchived: true }) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(left["risks"]["totalCount"], 0);
     let events = fixtures::events(&app, Events::Of(&risk["id"])).await;
     let kinds: Vec<(&str, &str)> = events
         .iter()
