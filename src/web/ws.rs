@@ -1,7 +1,8 @@
 //! GraphQL over WebSocket: `graphql-transport-ws` to the letter (clients
 //! retry or give up by close code, so the codes are the protocol's:
 //! 4400 invalid message, 4401 subscribe before ack, 4403 forbidden, 4408 no
-//! connection_init in time, 4409 duplicate id, 4429 second init), and the
+//! connection_init in time, 4409 duplicate id, 4429 second init; and
+//! WebSocket's own 1009 for a message larger than a request's body), and the
 //! legacy `graphql-ws` for older clients.
 
 use super::graphql_http::{authenticate, authenticate_key, operation_name, params, precheck};
@@ -37,10 +38,15 @@ const SOCKET_BUFFER: usize = 1024;
 /// it lives.
 pub fn upgrade(state: AppState, ws: WebSocketUpgrade, slot: Option<ConnectionSlot>) -> Response {
     // Frames here are small, and thousands of sockets sit idle: buffers
-    // sized for them, not tungstenite's 128 KiB each way by default.
+    // sized for them, not tungstenite's 128 KiB each way by default. A
+    // message may be as large as a request's body over HTTP, not the 64 MiB
+    // tungstenite would read into memory.
+    let most = state.config.limits.max_body_bytes;
     ws.protocols([TRANSPORT_WS, LEGACY_WS])
         .read_buffer_size(SOCKET_BUFFER)
         .write_buffer_size(0)
+        .max_message_size(most)
+        .max_frame_size(most)
         .on_upgrade(move |socket| {
             let legacy = socket
                 .protocol()
@@ -275,7 +281,11 @@ impl Connection {
             let close = loop {
                 tokio::select! {
                     message = socket.recv() => {
-                        let Some(Ok(message)) = message else { break None };
+                        let message = match message {
+                            Some(Ok(message)) => message,
+                            Some(Err(err)) if too_big(&err) => break Some(Close(1009, "Message too big")),
+                            _ => break None,
+                        };
                         last_heard = Instant::now();
                         let text = match message {
                             Message::Text(text) => text,
@@ -565,6 +575,13 @@ fn follow(
         };
         outbox.finish(refused).await;
     }
+}
+
+/// Whether a read failed on a message larger than the socket takes.
+fn too_big(err: &axum::Error) -> bool {
+    std::error::Error::source(err)
+        .and_then(|err| err.downcast_ref::<tungstenite::Error>())
+        .is_some_and(|err| matches!(err, tungstenite::Error::Capacity(_)))
 }
 
 /// The error frame of an operation refused before it ran.

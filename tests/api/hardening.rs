@@ -36,6 +36,9 @@ both_with!(clients_that_never_finish_their_headers_are_cut_off, |c| {
 both_with!(connections_past_the_cap_wait_for_a_place, |c| {
     c.limits.max_connections = 2;
 });
+both_with!(websocket_messages_are_bounded_as_request_bodies, |c| {
+    c.limits.max_body_bytes = 4096;
+});
 
 /// GETs a query with its variables in the URL.
 async fn get_query(client: &Client, query: &str, variables: &str) -> (u16, Value) {
@@ -650,6 +653,20 @@ async fn a_subscribe_without_payload_is_an_invalid_message(app: TestApp) {
         WsClient::signed_in(&app.ws_url(), admin.token.as_deref().unwrap_or_default()).await;
     ws.send(json!({ "type": "subscribe", "id": "1" })).await;
     assert_eq!(ws.closed().await, Some(4400));
+}
+
+/// A message may be as large as a request's body, and one larger closes the
+/// socket with 1009 (RFC 6455: too big to process) before it is read whole.
+async fn websocket_messages_are_bounded_as_request_bodies(app: TestApp) {
+    let admin = app.admin("acme");
+    let mut ws =
+        WsClient::signed_in(&app.ws_url(), admin.token.as_deref().unwrap_or_default()).await;
+    let padded = |bytes: usize| format!("{{ __typename }}{}", " ".repeat(bytes));
+    ws.subscribe("1", &padded(3500), json!({})).await;
+    assert_eq!(ws.next_data("1").await, json!({ "__typename": "Query" }));
+    assert_eq!(ws.message().await["type"], "complete");
+    ws.subscribe("2", &padded(5000), json!({})).await;
+    assert_eq!(ws.closed().await, Some(1009));
 }
 
 async fn a_token_that_is_not_valid_yet_is_refused(app: TestApp) {
