@@ -82,16 +82,18 @@ pub async fn state(
     )
     .await
     .map_err(|err| StartError::Feed(format!("{err:?}")))?;
+    let reference = Arc::new(Reference::new(feed.clone()));
     let services = Services {
         db: db.clone(),
         reader: reader.clone(),
         clock: clock.clone(),
         feed: feed.clone(),
         limits: Arc::new(config.limits.clone()),
+        reference: reference.clone(),
     };
     Ok(AppState {
         schema: graphql::schema(&config.limits, services),
-        reference: Arc::new(Reference::new(feed.clone())),
+        reference,
         feed,
         db,
         reader,

@@ -284,7 +284,9 @@ pub fn subscribe(
         loop {
             if replay {
                 let head = feed.head();
-                loop {
+                // A cursor at the head needs no read: a dashboard that
+                // reconnects with the latest cursor it had costs nothing.
+                while last < head {
                     // Boxed: the read's state is large, and would otherwise
                     // sit in every idle subscription's stream.
                     let batch = Box::pin(after(&feed.db, last, head, &scope)).await?;

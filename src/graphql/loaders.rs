@@ -4,7 +4,7 @@
 
 use super::reference::{InReference, Reference, Referenced};
 use super::registers::Register;
-use crate::error::AppError;
+use crate::error::{AppError, AppResult};
 use crate::store::{OrgScoped, positional};
 use async_graphql::Lookahead;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
@@ -61,6 +61,19 @@ impl Loader<String> for RegistersById {
             .map(|(id, model)| Ok((id, Register::new(model)?)))
             .collect()
     }
+}
+
+/// One register, served from the process's kept copy while it is current:
+/// a subscription checks its register when it starts, and thousands start
+/// at once when dashboards reconnect.
+pub async fn kept_register(
+    db: &DatabaseConnection,
+    org_id: &str,
+    reference: &Arc<Reference>,
+    id: &str,
+) -> AppResult<Option<Register>> {
+    let registers = Referenced::new(RegistersById(rows(db, org_id)), org_id, Some(reference));
+    Ok(registers.load(&[id.to_owned()]).await?.remove(id))
 }
 
 /// Groups rows by key, with an entry (maybe empty) for every key asked for:

@@ -116,6 +116,8 @@ pub struct Services {
     pub clock: Clock,
     pub feed: Arc<Feed>,
     pub limits: Arc<Limits>,
+    /// What the process keeps of rows that change seldom.
+    pub reference: Arc<reference::Reference>,
 }
 
 fn builder(

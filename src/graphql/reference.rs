@@ -5,8 +5,9 @@
 //! A copy serves only while the feed's reference generation is the one its
 //! read began in (`Feed::reference_changed`): a change, here or on another
 //! instance, makes every copy stale at once, and a read that raced a change
-//! is never served again. Subscriptions do without it, as they do without a
-//! request's cache.
+//! is never served again. Subscriptions read what their events name without
+//! it, as they do without a request's cache: only the register a
+//! subscription names is checked through it, once, when it starts.
 
 use super::loaders::{ById, RegistersById};
 use super::registers::Register;

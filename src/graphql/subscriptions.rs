@@ -9,13 +9,12 @@
 use super::ContextExt;
 use super::heatmaps::{Heatmap, heatmap};
 use super::history::{ResidualRiskChange, RiskEvent};
+use super::loaders::kept_register;
 use super::registers::Register;
 use crate::domain::enums::{RiskEventKind, ScoreBasis};
 use crate::error::{AppError, AppResult};
 use crate::feed::{self, Event, Scope, parse_cursor};
-use crate::store;
 use async_graphql::{Context, ID, Result, Subscription};
-use entity::register;
 use futures_util::{Stream, StreamExt};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -70,17 +69,18 @@ async fn scope(
     register_id: Option<&ID>,
 ) -> AppResult<(Scope, Option<Register>)> {
     let principal = ctx.principal()?;
-    // Read directly, not through the loaders: a subscription that waits
-    // for events then holds none.
+    let services = ctx.services()?;
+    // Not through the request's loaders: a subscription that waits for
+    // events then holds none.
     let register = match register_id {
         Some(id) => {
-            let model = store::find::<register::Entity>(
-                &ctx.services()?.reader,
+            let kept = kept_register(
+                &services.reader,
                 &principal.org_id,
+                &services.reference,
                 id.as_str(),
-            )
-            .await?;
-            Some(Register::new(model)?)
+            );
+            Some(kept.await?.ok_or_else(|| AppError::not_found("register"))?)
         }
         None => None,
     };

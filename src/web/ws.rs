@@ -32,7 +32,7 @@ use tracing::Instrument;
 const TRANSPORT_WS: &str = "graphql-transport-ws";
 const LEGACY_WS: &str = "graphql-ws";
 /// Bytes a socket's read buffer starts with; a larger frame grows it.
-const SOCKET_BUFFER: usize = 1024;
+const SOCKET_BUFFER: usize = 512;
 
 /// Upgrades to a WebSocket that keeps its connection's place (`slot`) while
 /// it lives.
