@@ -16,7 +16,7 @@ use sea_orm::{
     ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 use std::time::Instant;
 use tail::{Read, Seq, Tail};
@@ -44,8 +44,8 @@ pub struct Feed {
     /// Ids of API keys revoked here or on another instance.
     revocations: broadcast::Sender<String>,
     /// Moves on every change to the rows pages refer to (see
-    /// `reference_changed`).
-    reference: AtomicU64,
+    /// `reference_changed`); live heatmaps watch it for their register's.
+    reference: watch::Sender<u64>,
 }
 
 impl Seq for risk_event::Model {
@@ -88,13 +88,18 @@ impl Feed {
     /// notification `store::REFERENCE_CHANNEL`). What was read of them
     /// before is stale from now on.
     pub fn reference_changed(&self) {
-        self.reference.fetch_add(1, Ordering::SeqCst);
+        self.reference.send_modify(|generation| *generation += 1);
     }
 
     /// How many such changes this process has seen: a copy read while it
     /// stays the same is current.
     pub fn reference_generation(&self) -> u64 {
-        self.reference.load(Ordering::SeqCst)
+        *self.reference.borrow()
+    }
+
+    /// Wakes on each such change from now on.
+    pub fn reference_changes(&self) -> watch::Receiver<u64> {
+        self.reference.subscribe()
     }
 
     /// Another instance committed something: look at the table now.
@@ -139,7 +144,7 @@ impl Feed {
             poll,
             tail: Mutex::new(Tail::new(latest, patience)),
             revocations: broadcast::channel(64).0,
-            reference: AtomicU64::new(0),
+            reference: watch::channel(0).0,
         }))
     }
 

@@ -69,19 +69,8 @@ async fn scope(
     register_id: Option<&ID>,
 ) -> AppResult<(Scope, Option<Register>)> {
     let principal = ctx.principal()?;
-    let services = ctx.services()?;
-    // Not through the request's loaders: a subscription that waits for
-    // events then holds none.
     let register = match register_id {
-        Some(id) => {
-            let kept = kept_register(
-                &services.reader,
-                &principal.org_id,
-                &services.reference,
-                id.as_str(),
-            );
-            Some(kept.await?.ok_or_else(|| AppError::not_found("register"))?)
-        }
+        Some(id) => Some(current(ctx, id.as_str()).await?),
         None => None,
     };
     Ok((
@@ -91,6 +80,25 @@ async fn scope(
         },
         register,
     ))
+}
+
+/// The caller's register as it is now. Not through the request's loaders:
+/// a subscription that waits for events then holds none.
+async fn current(ctx: &Context<'_>, id: &str) -> AppResult<Register> {
+    let (principal, services) = (ctx.principal()?, ctx.services()?);
+    kept_register(&services.reader, &principal.org_id, &services.reference, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("register"))
+}
+
+/// What woke a live heatmap.
+enum Woke {
+    /// A risk changed: whether that can move the map.
+    Risk(AppResult<bool>),
+    /// Members, registers, severities or field definitions changed, here or
+    /// on another instance: perhaps the map's register.
+    Reference,
+    Ended,
 }
 
 /// The caller's events from the feed; the stream owns what it needs.
@@ -173,8 +181,11 @@ impl SubscriptionRoot {
         basis: ScoreBasis,
     ) -> Result<impl Stream<Item = AppResult<Heatmap>>> {
         let (scope, register) = Box::pin(scope(ctx, Some(&register_id))).await?;
-        let register = register.ok_or_else(|| AppError::not_found("register"))?;
+        let mut register = register.ok_or_else(|| AppError::not_found("register"))?;
         let feed = ctx.services()?.feed.clone();
+        // Watched from before the first map is drawn: a change of scales
+        // after it redraws the map.
+        let mut reference = feed.reference_changes();
         if let Some(progress) = ctx.data_opt::<Arc<Progress>>() {
             progress.snapshot.store(true, Ordering::SeqCst);
             progress.live.store(true, Ordering::SeqCst);
@@ -184,8 +195,27 @@ impl SubscriptionRoot {
             futures_util::pin_mut!(changes);
             yield heatmap(ctx, register.clone(), basis, None).await?;
             let mut sent = tokio::time::Instant::now();
-            while let Some(event) = changes.next().await {
-                if !touches_heatmap(&event?) {
+            loop {
+                let woke = tokio::select! {
+                    event = changes.next() => event.map_or(Woke::Ended, |event| {
+                        Woke::Risk(event.map(|event| touches_heatmap(&event)))
+                    }),
+                    changed = reference.changed() => match changed {
+                        Ok(()) => Woke::Reference,
+                        Err(_) => Woke::Ended,
+                    },
+                };
+                let redraw = match woke {
+                    Woke::Ended => break,
+                    Woke::Risk(touches) => touches?,
+                    // Its scales, bands or name: drawn on the register as
+                    // it is now.
+                    Woke::Reference => {
+                        let now = Box::pin(current(ctx, &register.model.id)).await?;
+                        now.model != register.model
+                    }
+                };
+                if !redraw {
                     continue;
                 }
                 // Coalesce a burst: wait out the interval, taking in what
@@ -208,6 +238,8 @@ impl SubscriptionRoot {
                 if let Some(err) = failed {
                     Err(err)?;
                 }
+                reference.mark_unchanged();
+                register = Box::pin(current(ctx, &register.model.id)).await?;
                 yield heatmap(ctx, register.clone(), basis, None).await?;
                 sent = tokio::time::Instant::now();
             }

@@ -15,6 +15,7 @@ both!(
     a_mutation_reaches_a_subscriber,
     residual_changes_fire_for_control_health_not_for_titles,
     heatmap_changed_sends_the_map_then_the_moved_counts,
+    heatmap_changed_follows_its_registers_scales,
     a_resumed_subscription_misses_nothing_and_repeats_nothing,
     subscriptions_see_only_their_organization,
     connecting_needs_a_valid_token,
@@ -182,6 +183,68 @@ async fn heatmap_changed_sends_the_map_then_the_moved_counts(app: TestApp) {
             break;
         }
     }
+    ws.close().await;
+}
+
+/// A live heatmap is drawn on its register's scales as they are: a level
+/// added is a row of the next map, pushed when the scales change, and a
+/// risk moved onto it is counted in its cell.
+async fn heatmap_changed_follows_its_registers_scales(app: TestApp) {
+    let admin = app.admin("acme");
+    let (register, risk) = fixtures::scored_risk(&admin, (0, 0)).await;
+    let mut ws =
+        WsClient::signed_in(&app.ws_url(), &token("acme", "viewer", hour_from_now())).await;
+    ws.subscribe(
+        "h",
+        "subscription($r: ID!) { heatmapChanged(registerId: $r) { likelihood { name } unscored cells { likelihoodLevel count } } }",
+        json!({ "r": register }),
+    )
+    .await;
+    let rows = |data: &Value| {
+        data["heatmapChanged"]["likelihood"]
+            .as_array()
+            .map(Vec::len)
+    };
+    assert_eq!(rows(&ws.next_data("h").await), Some(5));
+
+    let mut scales = admin
+        .ok(
+            "query($id: ID!) { register(id: $id) { scales { likelihood { name value } impact { name value } bands { name threshold color } } } }",
+            json!({ "id": register }),
+        )
+        .await["register"]["scales"]
+        .clone();
+    let top = scales["likelihood"][4]["value"].as_f64().unwrap_or(5.0);
+    if let Some(levels) = scales["likelihood"].as_array_mut() {
+        levels.push(json!({ "name": "Certain", "value": top + 1.0 }));
+    }
+    admin
+        .ok(
+            "mutation($id: ID!, $s: RiskScalesInput!) { updateRegister(id: $id, input: {scales: $s}) { id } }",
+            json!({ "id": register, "s": scales }),
+        )
+        .await;
+    assert_eq!(rows(&ws.next_data("h").await), Some(6));
+
+    admin
+        .ok(
+            "mutation($id: ID!) { updateRisk(id: $id, input: {likelihoodLevel: 5}) { id } }",
+            json!({ "id": risk["id"] }),
+        )
+        .await;
+    let moved = ws.next_data("h").await;
+    let top_row: i64 = moved["heatmapChanged"]["cells"]
+        .as_array()
+        .expect("cells")
+        .iter()
+        .filter(|c| c["likelihoodLevel"] == 5)
+        .filter_map(|c| c["count"].as_i64())
+        .sum();
+    assert_eq!(
+        (top_row, &moved["heatmapChanged"]["unscored"]),
+        (1, &json!(0)),
+        "{moved}"
+    );
     ws.close().await;
 }
 
