@@ -10,7 +10,7 @@ use crate::graphql::reference::Reference;
 use crate::graphql::{self, Services};
 use crate::store::{self, StatementCounter};
 use crate::web::export::{self, Sheet};
-use crate::web::state::{AppState, PRINCIPALS_HELD, Principals};
+use crate::web::state::{AppState, PRINCIPALS_HELD, Principals, Shared};
 use crate::web::{graphql_http, health, heatmap_svg, metrics, pages, refusals, serve};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -91,7 +91,7 @@ pub async fn state(
         limits: Arc::new(config.limits.clone()),
         reference: reference.clone(),
     };
-    Ok(AppState {
+    Ok(Arc::new(Shared {
         schema: graphql::schema(&config.limits, services),
         reference,
         feed,
@@ -104,7 +104,7 @@ pub async fn state(
         shutdown,
         principals: Arc::new(Principals::new(PRINCIPALS_HELD)),
         multiplex: Arc::default(),
-    })
+    }))
 }
 
 pub fn router(state: AppState) -> Router {
