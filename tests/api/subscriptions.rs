@@ -139,17 +139,21 @@ async fn residual_changes_fire_for_control_health_not_for_titles(app: TestApp) {
     ws.close().await;
 }
 
-async fn heatmap_changed_sends_the_map_then_the_moved_counts(app: TestApp) {
+/// A viewer's live heatmap (`fields` of it) of a new register with one risk
+/// at levels (0, 0): the admin, the register, the risk and the socket.
+async fn live_heatmap(app: &TestApp, fields: &str) -> (Client, String, Value, WsClient) {
     let admin = app.admin("acme");
     let (register, risk) = fixtures::scored_risk(&admin, (0, 0)).await;
     let mut ws =
         WsClient::signed_in(&app.ws_url(), &token("acme", "viewer", hour_from_now())).await;
-    ws.subscribe(
-        "h",
-        "subscription($r: ID!) { heatmapChanged(registerId: $r) { total cells { count } } }",
-        json!({ "r": register }),
-    )
-    .await;
+    let query =
+        format!("subscription($r: ID!) {{ heatmapChanged(registerId: $r) {{ {fields} }} }}");
+    ws.subscribe("h", &query, json!({ "r": register })).await;
+    (admin, register, risk, ws)
+}
+
+async fn heatmap_changed_sends_the_map_then_the_moved_counts(app: TestApp) {
+    let (admin, register, risk, mut ws) = live_heatmap(&app, "total cells { count }").await;
     let counts = |data: &Value| -> Vec<i64> {
         data["heatmapChanged"]["cells"]
             .as_array()
@@ -190,16 +194,8 @@ async fn heatmap_changed_sends_the_map_then_the_moved_counts(app: TestApp) {
 /// added is a row of the next map, pushed when the scales change, and a
 /// risk moved onto it is counted in its cell.
 async fn heatmap_changed_follows_its_registers_scales(app: TestApp) {
-    let admin = app.admin("acme");
-    let (register, risk) = fixtures::scored_risk(&admin, (0, 0)).await;
-    let mut ws =
-        WsClient::signed_in(&app.ws_url(), &token("acme", "viewer", hour_from_now())).await;
-    ws.subscribe(
-        "h",
-        "subscription($r: ID!) { heatmapChanged(registerId: $r) { likelihood { name } unscored cells { likelihoodLevel count } } }",
-        json!({ "r": register }),
-    )
-    .await;
+    let fields = "likelihood { name } unscored cells { likelihoodLevel count }";
+    let (admin, register, risk, mut ws) = live_heatmap(&app, fields).await;
     let rows = |data: &Value| {
         data["heatmapChanged"]["likelihood"]
             .as_array()
