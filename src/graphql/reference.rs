@@ -7,7 +7,8 @@
 //! instance, makes every copy stale at once, and a read that raced a change
 //! is never served again. Subscriptions read what their events name without
 //! it, as they do without a request's cache: only the register a
-//! subscription names is checked through it, once, when it starts.
+//! subscription names is read through it, when it starts and, for a live
+//! heatmap, each time the map is drawn.
 
 use super::loaders::{ById, RegistersById};
 use super::registers::Register;
