@@ -53,15 +53,24 @@ impl Bench {
         each: usize,
         body: impl Fn(usize, usize) -> Value + Sync,
     ) -> usize {
+        let signed_in = || self.http.post(&self.url).bearer_auth(&self.token);
+        self.drive_with(signed_in, tasks, each, body).await
+    }
+
+    /// As `drive`, each request made by `request` (another server's).
+    async fn drive_with(
+        &self,
+        request: impl Fn() -> reqwest::RequestBuilder + Sync,
+        tasks: usize,
+        each: usize,
+        body: impl Fn(usize, usize) -> Value + Sync,
+    ) -> usize {
         let client = |task: usize| {
-            let body = &body;
+            let (request, body) = (&request, &body);
             async move {
                 let mut failed = 0;
                 for k in 0..each {
-                    let answer = self
-                        .http
-                        .post(&self.url)
-                        .bearer_auth(&self.token)
+                    let answer = request()
                         .json(&body(task, k))
                         .send()
                         .await
@@ -454,11 +463,15 @@ async fn heatmap(bench: &Bench, register: &str, n: usize) -> Row {
     )
 }
 
+/// A dashboard's page of a register: 50 risks by residual score, each with
+/// its owner, severity, controls, custom fields and residual band.
+const PAGE: &str = "query($r: ID!) { risks(first: 50, filter: {registerId: $r}, orderBy: [{field: RESIDUAL_SCORE, direction: DESC}]) { nodes {
+    identifier owner { name } severity { name } controls { strength control { name } }
+    customFields { field { name } text } residual { score band { name } } } } }";
+
 /// A dashboard page: statements per request, then throughput at 4 in flight.
 async fn page(bench: &Bench, register: &str) -> Row {
-    let page = "query($r: ID!) { risks(first: 50, filter: {registerId: $r}, orderBy: [{field: RESIDUAL_SCORE, direction: DESC}]) { nodes {
-        identifier owner { name } severity { name } controls { strength control { name } }
-        customFields { field { name } text } residual { score band { name } } } } }";
+    let page = PAGE;
     // The floor is all the SQL a page needs: as a request sends it when
     // nothing is kept, the first after a change to registers, severities or
     // field definitions. The others send fewer (`Reference`).
@@ -486,6 +499,89 @@ async fn page(bench: &Bench, register: &str) -> Row {
             rate / floor
         ),
         ">= 0.8x its statements alone".into(),
+    )
+}
+
+/// `PAGE` as PostGraphile v4 asks it of the same tables, which it reads as
+/// they are: the scores' table (where the residual score is) ordered by
+/// that score, each row's risk with its owner (a relation declared in
+/// `benches/postgraphile/postgraphile.tags.json5`), severity, control links
+/// and custom values. The band is the stored band's number: its name is in
+/// the register's bands, which PostGraphile cannot read without a function.
+/// Ties go by id, descending as riskgraph's do, so that both read the same
+/// index backward; PostgreSQL then puts the one risk without a score first,
+/// where riskgraph puts it last.
+const POSTGRAPHILE_PAGE: &str = "query($r: String!) { allRiskScores(first: 50, condition: {registerId: $r}, orderBy: [RESIDUAL_SCORE_DESC, PRIMARY_KEY_DESC]) { nodes {
+    residualScore residualBand riskById { identifier memberByOwnerId { name } severityBySeverityId { name }
+    riskControlsByRiskId { nodes { strength controlByControlId { name } } }
+    customFieldValuesByRiskId { nodes { customFieldDefinitionByFieldId { name } textValue } } } } } }";
+
+/// The page against PostGraphile v4 on the same database: PostGraphile's
+/// CLI, as `npm ci --prefix benches/postgraphile` installs it, with its
+/// defaults and no query log. Both servers take turns, 4 clients each, so
+/// that the machine's speed moves them alike.
+async fn postgraphile(bench: &Bench, database_url: &str, register: &str) -> Row {
+    let what = "page of 50 against PostGraphile v4 on the same data, 4 clients".to_owned();
+    let target = ">= 3x PostGraphile".to_owned();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/postgraphile");
+    let cli = dir.join("node_modules/postgraphile/cli.js");
+    if !cli.exists() {
+        let missing = "not measured: npm ci --prefix benches/postgraphile".to_owned();
+        return (what, missing, target);
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+        .to_string();
+    let _server = tokio::process::Command::new("node")
+        .arg(&cli)
+        .args(["-c", database_url, "--host", "127.0.0.1", "--port", &port])
+        .args(["--disable-query-log", "--disable-graphiql"])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs PostGraphile");
+    let url = format!("http://127.0.0.1:{port}/graphql");
+    let body = json!({ "query": POSTGRAPHILE_PAGE, "variables": { "r": register } });
+    let theirs = || bench.http.post(&url);
+    // Up once it answers the page in full.
+    let mut answered = Value::Null;
+    for _ in 0..300 {
+        if let Ok(answer) = theirs().json(&body).send().await {
+            answered = answer.json().await.unwrap_or_default();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let nodes = &answered["data"]["allRiskScores"]["nodes"];
+    assert_eq!(nodes.as_array().map(Vec::len), Some(50), "{answered}");
+    let ours = json!({ "query": PAGE, "variables": { "r": register } });
+    let (rounds, each) = (4, 50);
+    let (mut ours_took, mut theirs_took) = (Duration::ZERO, Duration::ZERO);
+    let mut failed = 0;
+    for _ in 0..rounds {
+        let t = Instant::now();
+        failed += bench.drive(4, each, |_, _| ours.clone()).await;
+        ours_took += t.elapsed();
+        let t = Instant::now();
+        failed += bench.drive_with(theirs, 4, each, |_, _| body.clone()).await;
+        theirs_took += t.elapsed();
+    }
+    assert_eq!(failed, 0, "every page answered without errors");
+    let requests = (rounds * 4 * each) as f64;
+    let (ours, theirs) = (
+        requests / ours_took.as_secs_f64(),
+        requests / theirs_took.as_secs_f64(),
+    );
+    (
+        what,
+        format!(
+            "riskgraph {ours:.0} req/s, PostGraphile {theirs:.0} req/s ({:.1}x)",
+            ours / theirs
+        ),
+        target,
     )
 }
 
@@ -984,6 +1080,7 @@ const ROWS: &[&str] = &[
     "typename",
     "heatmap",
     "page",
+    "postgraphile",
     "export",
     "updates",
     "idle",
@@ -1038,7 +1135,7 @@ async fn run(
     subscribers: usize,
     only: &Only,
 ) -> Vec<Row> {
-    let mut config = Config::for_database(database_url, SECRET);
+    let mut config = Config::for_database(database_url.clone(), SECRET);
     config.limits.feed_buffer = 65_536;
     let app = App::spawn(config, Clock::default()).await.expect("starts");
     let claims = Claims::new(
@@ -1084,6 +1181,11 @@ async fn run(
     }
     if only.wants("page") {
         rows.push(page(&bench, &register).await);
+    }
+    if only.wants("postgraphile")
+        && bench.app.state.db.get_database_backend() == DbBackend::Postgres
+    {
+        rows.push(postgraphile(&bench, &database_url, &register).await);
     }
     if only.wants("export") {
         rows.push(export(&bench, &register, n, "csv").await);
