@@ -534,15 +534,17 @@ async fn postgraphile(bench: &Bench, database_url: &str, register: &str) -> Row 
         .expect("a free port")
         .port()
         .to_string();
-    let _server = tokio::process::Command::new("node")
+    let server = tokio::process::Command::new("node")
         .arg(&cli)
         .args(["-c", database_url, "--host", "127.0.0.1", "--port", &port])
         .args(["--disable-query-log", "--disable-graphiql"])
         .current_dir(&dir)
         .stdout(std::process::Stdio::null())
         .kill_on_drop(true)
-        .spawn()
-        .expect("node runs PostGraphile");
+        .spawn();
+    let Ok(_server) = server else {
+        return (what, "not measured: node does not run".into(), target);
+    };
     let url = format!("http://127.0.0.1:{port}/graphql");
     let body = json!({ "query": POSTGRAPHILE_PAGE, "variables": { "r": register } });
     let theirs = || bench.http.post(&url);
@@ -555,8 +557,16 @@ async fn postgraphile(bench: &Bench, database_url: &str, register: &str) -> Row 
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // A reference that cannot run is a row that says so, not a failed run.
     let nodes = &answered["data"]["allRiskScores"]["nodes"];
-    assert_eq!(nodes.as_array().map(Vec::len), Some(50), "{answered}");
+    if nodes.as_array().map(Vec::len) != Some(50) {
+        let said: String = answered.to_string().chars().take(200).collect();
+        return (
+            what,
+            format!("not measured: PostGraphile answered {said}"),
+            target,
+        );
+    }
     let ours = json!({ "query": PAGE, "variables": { "r": register } });
     let (rounds, each) = (4, 50);
     let (mut ours_took, mut theirs_took) = (Duration::ZERO, Duration::ZERO);
