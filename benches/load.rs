@@ -471,20 +471,19 @@ const PAGE: &str = "query($r: ID!) { risks(first: 50, filter: {registerId: $r}, 
 
 /// A dashboard page: statements per request, then throughput at 4 in flight.
 async fn page(bench: &Bench, register: &str) -> Row {
-    let page = PAGE;
     // The floor is all the SQL a page needs: as a request sends it when
     // nothing is kept, the first after a change to registers, severities or
     // field definitions. The others send fewer (`Reference`).
-    let warm = bench.statements_of(page, json!({ "r": register })).await;
+    let warm = bench.statements_of(PAGE, json!({ "r": register })).await;
     bench.app.state.feed.reference_changed();
-    let statements = bench.recorded(page, json!({ "r": register })).await;
+    let statements = bench.recorded(PAGE, json!({ "r": register })).await;
     let total = 800;
     let t = Instant::now();
     bench
         .drive(
             4,
             total / 4,
-            |_, _| json!({ "query": page, "variables": { "r": register } }),
+            |_, _| json!({ "query": PAGE, "variables": { "r": register } }),
         )
         .await;
     let rate = total as f64 / t.elapsed().as_secs_f64();
@@ -529,11 +528,7 @@ async fn postgraphile(bench: &Bench, database_url: &str, register: &str) -> Row 
         let missing = "not measured: npm ci --prefix benches/postgraphile".to_owned();
         return (what, missing, target);
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-        .to_string();
+    let port = postgres::free_port().to_string();
     let server = tokio::process::Command::new("node")
         .arg(&cli)
         .args(["-c", database_url, "--host", "127.0.0.1", "--port", &port])
