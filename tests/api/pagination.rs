@@ -91,6 +91,11 @@ async fn pages_forward_and_backward_cover_every_risk_once(app: TestApp) {
         json!([{ "field": "INHERENT_SCORE" }]),
         json!([{ "field": "RESIDUAL_SCORE", "direction": "DESC" }]),
         json!([{ "field": "IDENTIFIER", "direction": "DESC" }]),
+        // Keys that run one way: the cursor's range compares them as a row,
+        // up to a key that can be null.
+        json!([{ "field": "RESIDUAL_SCORE" }, { "field": "CREATED_AT" }]),
+        json!([{ "field": "INHERENT_SCORE", "direction": "DESC" }, { "field": "RESIDUAL_SCORE", "direction": "DESC" }]),
+        json!([{ "field": "TITLE", "direction": "DESC" }, { "field": "UPDATED_AT", "direction": "DESC" }]),
     ] {
         let vars = json!({ "f": filter, "o": order });
         let all = admin
