@@ -11,6 +11,7 @@ use sea_orm::sqlx::sqlite::{Sqlite, SqliteRow};
 use sea_orm::sqlx::{self, Decode, Row, Type};
 use sea_orm::{
     ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryResult, QueryTrait, RuntimeErr,
+    Statement,
 };
 use std::sync::Arc;
 
@@ -87,7 +88,15 @@ where
     E: EntityTrait,
     E::Model: Positional,
 {
-    let rows = db.query_all(&select.into_query()).await?;
+    rows(db.get_database_backend().build(&select.into_query()), db).await
+}
+
+/// The whole rows a statement of `Entity::find()`'s columns returns.
+pub async fn rows<M: Positional + FromQueryResult>(
+    statement: Statement,
+    db: &impl ConnectionTrait,
+) -> Result<Vec<M>, DbErr> {
+    let rows = db.query_all_raw(statement).await?;
     let mut models = Vec::with_capacity(rows.len());
     // Each row's buffer is freed once decoded, for the next models to reuse.
     for row in rows {

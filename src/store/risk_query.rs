@@ -57,7 +57,9 @@ pub fn condition(
         cond = cond.add(C::Status.is_in(status.iter().map(|s| s.as_str())));
     }
     if !f.include_archived.unwrap_or(false) && !names_archived {
-        cond = cond.add(C::Status.ne(RiskStatus::Archived.as_str()));
+        // Written into the SQL, not bound: see `limited`.
+        let archived = Expr::Constant(RiskStatus::Archived.as_str().into());
+        cond = cond.add(Expr::col((risk::Entity, C::Status)).ne(archived));
     }
     if let Some(stage) = &f.stage {
         cond = cond.add(C::Stage.is_in(stage.iter().map(|s| s.as_str())));
@@ -464,7 +466,7 @@ async fn run(
     let bound = cursor.and_then(|values| seek(keys, values, forward));
     let Some(key) = keys.first().filter(|k| k.nullable()) else {
         let query = ordered(query.apply_if(bound, QueryFilter::filter), keys, forward);
-        return Ok(positional::all(query.limit(limit), db).await?);
+        return limited(query, limit, db).await;
     };
     let order = if key.ascending == forward {
         Order::Asc
@@ -493,13 +495,33 @@ async fn run(
     let mut rows = if past_first {
         Vec::new()
     } else {
-        positional::all(side(forward).limit(limit), db).await?
+        limited(side(forward), limit, db).await?
     };
     let filled = rows.len() as u64;
     if filled < limit {
-        rows.extend(positional::all(side(!forward).limit(limit - filled), db).await?);
+        rows.extend(limited(side(!forward), limit - filled, db).await?);
     }
     Ok(rows)
+}
+
+/// Up to `limit` rows of `query`, the limit written into the SQL rather
+/// than bound, as is the condition that leaves archived risks out.
+/// PostgreSQL plans a prepared statement for its values five times, then
+/// keeps one generic plan if that costs no more. Bound, the limit reads to
+/// the generic planner as a tenth of the register and `status <> $n` as
+/// matching nothing where all risks share one status, so it sorted the
+/// whole register (160-229 ms) and PostgreSQL kept planning the page afresh:
+/// 0.6 ms of the 1.1 it spent on a page. Written in, the generic plan walks
+/// the order's index as each fresh plan does.
+async fn limited(
+    query: Select<risk::Entity>,
+    limit: u64,
+    db: &impl ConnectionTrait,
+) -> AppResult<Vec<risk::Model>> {
+    let mut statement = query.build(db.get_database_backend());
+    // The query ends with its order, where a LIMIT goes.
+    statement.sql.push_str(&format!(" LIMIT {limit}"));
+    Ok(positional::rows(statement, db).await?)
 }
 
 /// Every risk a condition matches, in order, a batch at a time: how an

@@ -9,6 +9,7 @@ both!(
     page_sizes_are_bounded,
     a_nested_page_costs_a_bounded_number_of_statements,
     a_cursor_holds_only_its_sort_keys,
+    a_page_binds_only_what_the_request_says,
 );
 
 /// 23 risks with scores 1..25 and some unscored, in two registers.
@@ -339,6 +340,36 @@ async fn a_cursor_holds_only_its_sort_keys(app: TestApp) {
     let again = admin.ok(PAGE, variables).await;
     assert_eq!(again["risks"]["edges"][1]["cursor"], edge["cursor"]);
     assert_eq!(again["risks"]["edges"][1]["node"]["title"], "Renamed");
+}
+
+/// The page's size and the leaving out of archived risks are written into
+/// its SQL; the request's own values are bound. Bound, they hid from
+/// PostgreSQL's generic plan that a page reads a few rows, so it planned
+/// every page afresh (`risk_query::limited`).
+async fn a_page_binds_only_what_the_request_says(app: TestApp) {
+    let (admin, register) = seed(&app).await;
+    let statements = &app.app.state.statements;
+    let variables = json!({
+        "f": { "registerId": register },
+        "o": [{ "field": "RESIDUAL_SCORE", "direction": "DESC" }],
+        "first": 3,
+    });
+    let first = admin.ok(PAGE, variables.clone()).await;
+    let mut next = variables;
+    next["after"] = first["risks"]["pageInfo"]["endCursor"].clone();
+    statements.record();
+    let page = admin.ok(PAGE, next).await;
+    let recorded = statements.take_recorded();
+    assert_eq!(titles(&page["risks"]).len(), 3);
+    let sql: Vec<&str> = recorded
+        .iter()
+        .map(|s| s.sql.as_str())
+        .filter(|sql| sql.contains("ORDER BY"))
+        .collect();
+    assert_eq!(sql.len(), 1, "{sql:?}");
+    // One more than the page, to know whether another follows.
+    assert!(sql[0].ends_with(" LIMIT 4"), "{}", sql[0]);
+    assert!(sql[0].contains(r#""status" <> 'ARCHIVED'"#), "{}", sql[0]);
 }
 
 both!(a_page_of_titles_loads_nothing_else);
