@@ -392,11 +392,13 @@ fn past_cursor(keys: &[Key], values: &[Option<Value>], forward: bool) -> Conditi
 /// the first key's way and hold a value in the cursor, which the index of
 /// (register, key, id) serves; a key that can be null ends it after the
 /// first, since a comparison with a null matches nothing. Strict when it
-/// covers every key (it is then exactly the rows past the cursor), inclusive
-/// when it covers fewer. None when the cursor has no value of the first key.
-/// Only for rows with a value of the first key: past a cursor going forward
-/// lie the nulls too.
-fn seek(keys: &[Key], values: &[Option<Value>], forward: bool) -> Option<SimpleExpr> {
+/// covers every key (it is then exactly the rows past the cursor, and
+/// `past_cursor` is left out: its disjunction only blurs the planner's
+/// estimate, enough to keep PostgreSQL planning each deep page afresh),
+/// inclusive when it covers fewer. None when the cursor has no value of the
+/// first key. Only for rows with a value of the first key: past a cursor
+/// going forward lie the nulls too.
+fn seek(keys: &[Key], values: &[Option<Value>], forward: bool) -> Option<Seek> {
     let first = keys.first()?;
     let run: Vec<(&Key, &Value)> = keys
         .iter()
@@ -412,14 +414,22 @@ fn seek(keys: &[Key], values: &[Option<Value>], forward: bool) -> Option<SimpleE
     }
     let columns = Expr::tuple(run.iter().map(|(key, _)| Expr::col(key.column)));
     let cursor = Expr::tuple(run.iter().map(|(_, value)| Expr::val((*value).clone())));
-    Some(
-        match (first.ascending == forward, run.len() == keys.len()) {
-            (true, true) => columns.gt(cursor),
-            (true, false) => columns.gte(cursor),
-            (false, true) => columns.lt(cursor),
-            (false, false) => columns.lte(cursor),
-        },
-    )
+    let exact = run.len() == keys.len();
+    let range = match (first.ascending == forward, exact) {
+        (true, true) => columns.gt(cursor),
+        (true, false) => columns.gte(cursor),
+        (false, true) => columns.lt(cursor),
+        (false, false) => columns.lte(cursor),
+    };
+    Some(Seek { range, exact })
+}
+
+/// A cursor's range over the rows with a value of the first key.
+#[derive(Clone)]
+struct Seek {
+    range: SimpleExpr,
+    /// Exactly the rows past the cursor, not a superset of them.
+    exact: bool,
 }
 
 fn ordered(mut query: Select<risk::Entity>, keys: &[Key], forward: bool) -> Select<risk::Entity> {
@@ -459,27 +469,32 @@ async fn run(
     forward: bool,
     limit: u64,
 ) -> AppResult<Vec<risk::Model>> {
-    let mut query = risk::Entity::find().filter(condition);
-    if let Some(values) = cursor {
-        query = query.filter(past_cursor(keys, values, forward));
-    }
+    let query = risk::Entity::find().filter(condition);
+    let past = cursor.map(|values| past_cursor(keys, values, forward));
     let bound = cursor.and_then(|values| seek(keys, values, forward));
+    // The rows with a value of the first key, past the cursor.
+    let valued = |query: Select<risk::Entity>| match &bound {
+        Some(Seek { range, exact: true }) => query.filter(range.clone()),
+        Some(Seek { range, .. }) => query
+            .filter(range.clone())
+            .apply_if(past.clone(), QueryFilter::filter),
+        None => query.apply_if(past.clone(), QueryFilter::filter),
+    };
     let Some(key) = keys.first().filter(|k| k.nullable()) else {
-        let query = ordered(query.apply_if(bound, QueryFilter::filter), keys, forward);
-        return limited(query, limit, db).await;
+        return limited(ordered(valued(query), keys, forward), limit, db).await;
     };
     let order = if key.ascending == forward {
         Order::Asc
     } else {
         Order::Desc
     };
-    let side = |valued: bool| {
+    let side = |with_value: bool| {
         let column = Expr::col(key.column);
-        let side = if valued {
-            let query = query.clone().filter(column.is_not_null());
-            query.apply_if(bound.clone(), QueryFilter::filter)
+        let side = if with_value {
+            valued(query.clone().filter(column.is_not_null()))
         } else {
-            query.clone().filter(column.is_null())
+            let nulls = query.clone().filter(column.is_null());
+            nulls.apply_if(past.clone(), QueryFilter::filter)
         };
         ordered(
             side.order_by(key.column, order.clone()),
