@@ -425,7 +425,6 @@ fn seek(keys: &[Key], values: &[Option<Value>], forward: bool) -> Option<Seek> {
 }
 
 /// A cursor's range over the rows with a value of the first key.
-#[derive(Clone)]
 struct Seek {
     range: SimpleExpr,
     /// Exactly the rows past the cursor, not a superset of them.
