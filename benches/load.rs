@@ -1232,12 +1232,16 @@ async fn run(
     if only.wants("heatmap") {
         rows.push(heatmap(&bench, &register, n, None).await);
         // Filters the kept counts cannot answer, each one aggregate: on a
-        // column of `risk_scores`, which it reads alone, and on one of
-        // `risks`, which it joins, here matching every risk.
+        // column of `risk_scores`, which it reads alone, and on columns of
+        // `risks`, which it joins: a part of the register, and all of it.
         let filters = [
             (
                 "filtered by a score column",
                 json!({ "withinTolerance": false }),
+            ),
+            (
+                "filtered by category, 1 in 8",
+                json!({ "category": ["Security"] }),
             ),
             (
                 "filtered by treatment, all matching",

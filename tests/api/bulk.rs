@@ -28,12 +28,26 @@ type Rows = (
     Option<entity::risk_control::Model>,
 );
 
+/// The categories risks take in turn.
+const CATEGORIES: [&str; 8] = [
+    "Security",
+    "Finance",
+    "Operations",
+    "Legal",
+    "Technology",
+    "People",
+    "Compliance",
+    "Vendors",
+];
+
 impl Bulk<'_> {
     fn risk(&self, k: usize) -> Rows {
         let mut r = self.template.clone();
         r.id = format!("rsk_bulk{k:07}");
         r.identifier = format!("BULK-{k}");
         r.title = format!("Bulk risk {k}");
+        // A column of `risks` that filters pick a part of the register by.
+        r.category = Some(CATEGORIES[k % CATEGORIES.len()].into());
         r.likelihood_level = Some(i32::try_from(k % 5).unwrap_or(0));
         r.impact_level = Some(i32::try_from((k / 5) % 5).unwrap_or(0));
         r.tolerance_level = Some(2);
