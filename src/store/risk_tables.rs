@@ -14,7 +14,7 @@ use crate::error::{AppError, AppResult};
 use entity::risk::{self, Column as C};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, IdenStatic, Iterable, ModelTrait,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, IdenStatic, Iterable, ModelTrait,
     TryGetableMany,
 };
 
@@ -189,13 +189,9 @@ pub async fn after_bulk_insert(db: &impl ConnectionTrait, added: usize) {
     if added < MANY {
         return;
     }
-    // SQLite's ANALYZE takes one table at a time.
-    let statements = match db.get_database_backend() {
-        DbBackend::Postgres => vec![format!("ANALYZE {DETAILS}, {SCORES}")],
-        _ => vec![format!("ANALYZE {DETAILS}"), format!("ANALYZE {SCORES}")],
-    };
-    for analyze in statements {
-        if let Err(error) = db.execute_unprepared(&analyze).await {
+    // One table a statement: the form both databases take.
+    for table in [DETAILS, SCORES] {
+        if let Err(error) = db.execute_unprepared(&format!("ANALYZE {table}")).await {
             tracing::warn!(%error, "refreshing the statistics of risks failed");
         }
     }
