@@ -200,6 +200,10 @@ impl App {
         if let Some(log) = store::checkpoints::connect(&state.config.database_url).await? {
             tokio::spawn(store::checkpoints::run(log, stopped.clone()));
         }
+        if state.config.database_url.starts_with("sqlite:") {
+            let db = store::uncounted(&state.db);
+            tokio::spawn(store::statistics::run(db, stopped.clone()));
+        }
         if state.config.database_url.starts_with("postgres") {
             let url = state.config.database_url.clone();
             tokio::spawn(listen::run(state.feed.clone(), url, stopped.clone()));

@@ -19,6 +19,7 @@ pub mod risk_query;
 pub mod risk_tables;
 pub mod risks;
 pub mod severities;
+pub mod statistics;
 
 use crate::auth::Principal;
 use crate::config::Limits;
@@ -182,10 +183,14 @@ pub async fn connect(
         options.acquire_timeout(limits.request_timeout().max(Duration::from_secs(1)));
         // One connection: SQLite serializes writers anyway, and a single
         // connection never meets SQLITE_BUSY when a read transaction upgrades
-        // to a write.
+        // to a write. It lives as long as the service: an in-memory
+        // database lives only as long as its connection, and sqlx would
+        // otherwise replace it after 30 minutes.
         options
             .max_connections(1)
             .min_connections(1)
+            .max_lifetime(None)
+            .idle_timeout(None)
             .map_sqlx_sqlite_opts(|o| {
                 o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                     .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
@@ -195,6 +200,7 @@ pub async fn connect(
                     // Checkpoints run beside it (`checkpoints`), not in its commits.
                     .pragma("wal_autocheckpoint", "0")
                     .pragma("mmap_size", MMAP_BYTES)
+                    .pragma("analysis_limit", statistics::SAMPLE)
             });
     } else {
         options
@@ -233,11 +239,21 @@ pub async fn connect_readers(
             o.read_only(true)
                 .busy_timeout(Duration::from_secs(10))
                 .pragma("mmap_size", MMAP_BYTES)
-        });
+        })
+        .map_sqlx_sqlite_before_acquire(retire_outdated);
     let mut db = Database::connect(options).await?;
     let counter = counter.clone();
     db.set_metric_callback(move |info| counter.count(info.statement));
     Ok(db)
+}
+
+/// Keeps a pooled reader only if it has the planner's current statistics
+/// (see [`statistics`]); the writer is the connection that gathers them.
+fn retire_outdated(
+    _: &mut sea_orm::sqlx::SqliteConnection,
+    meta: sea_orm::sqlx::pool::PoolConnectionMetadata,
+) -> futures_util::future::BoxFuture<'_, Result<bool, sea_orm::sqlx::Error>> {
+    Box::pin(std::future::ready(Ok(!statistics::outdated(meta.age))))
 }
 
 /// Whether `url` names a SQLite file, which other connections can open

@@ -183,8 +183,9 @@ const MANY: usize = 1_000;
 /// right after an import of 10,000 risks took 21 s instead of under one).
 /// SQLite keeps no statistics unless told to: without them a heatmap
 /// filtered by a category (one risk in eight of 100,000) read every risk of
-/// the register, 317 ms against 37 ms. The write has committed: a failure
-/// here is logged, not the caller's.
+/// the register, 317 ms against 37 ms; its other connections learn of them
+/// from [`super::statistics`]. The write has committed: a failure here is
+/// logged, not the caller's.
 pub async fn after_bulk_insert(db: &impl ConnectionTrait, added: usize) {
     if added < MANY {
         return;
@@ -195,4 +196,5 @@ pub async fn after_bulk_insert(db: &impl ConnectionTrait, added: usize) {
             tracing::warn!(%error, "refreshing the statistics of risks failed");
         }
     }
+    super::statistics::refreshed();
 }

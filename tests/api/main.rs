@@ -32,5 +32,6 @@ mod risks;
 mod scale;
 mod schema;
 mod severities;
+mod statistics;
 mod subscriptions;
 mod ws_client;
