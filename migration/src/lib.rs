@@ -15,7 +15,6 @@ mod m20261203_000009_reference_notify;
 mod m20261203_000010_leaner_risk_indexes;
 mod m20261203_000011_risk_scores;
 mod m20261203_000012_view_risks_id;
-mod m20261204_000013_filter_copies;
 
 pub struct Migrator;
 
@@ -35,7 +34,6 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000010_leaner_risk_indexes::Migration),
             Box::new(m20261203_000011_risk_scores::Migration),
             Box::new(m20261203_000012_view_risks_id::Migration),
-            Box::new(m20261204_000013_filter_copies::Migration),
         ]
     }
 }

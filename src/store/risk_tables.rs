@@ -5,12 +5,9 @@
 //!   levels, scores, version, last change) and the indexes over it;
 //! - `risks`: what people write about the risk, and its other indexes.
 //!
-//! Both carry the id, register and organization, and `risk_scores` a copy
-//! of each column of `risks` that dashboards filter by (migration
-//! `m20261204_000013_filter_copies`), so that a filtered count reads one
-//! table. A write sets, in each table, only the columns it changes there: a
-//! re-score of thousands of risks then writes the narrow table and its
-//! indexes alone, and a change of a copied column writes both.
+//! Both carry the id, register and organization. A write sets, in each
+//! table, only the columns it changes there: a re-score of thousands of
+//! risks then writes the narrow table and its indexes alone.
 
 use super::ROWS_PER_STATEMENT;
 use crate::error::{AppError, AppResult};
@@ -24,62 +21,43 @@ use sea_orm::{
 pub const SCORES: &str = "risk_scores";
 const DETAILS: &str = "risks";
 
-/// Whether `risk_scores` holds `column`, its own or a copy.
+/// Whether `risk_scores` holds `column`.
 fn in_scores(column: C) -> bool {
-    use C::*;
-    copied(column)
-        || matches!(
-            column,
-            Id | RegisterId
-                | OrgId
-                | Status
-                | LikelihoodLevel
-                | ImpactLevel
-                | ResidualLikelihoodOverride
-                | ResidualImpactOverride
-                | InherentScore
-                | InherentBand
-                | ResidualLikelihoodLevel
-                | ResidualImpactLevel
-                | ResidualLikelihoodValue
-                | ResidualImpactValue
-                | ResidualScore
-                | ResidualBand
-                | ResidualOverridden
-                | TargetLikelihoodLevel
-                | TargetImpactLevel
-                | TargetLikelihoodValue
-                | TargetImpactValue
-                | TargetScore
-                | TargetBand
-                | WithinTolerance
-                | Version
-                | UpdatedAt
-                | UpdatedBy
-        )
-}
-
-/// The columns of `risks` that `risk_scores` keeps a copy of: those a
-/// filter names.
-fn copied(column: C) -> bool {
     use C::*;
     matches!(
         column,
-        Stage
-            | Category
-            | Department
-            | OwnerId
-            | SeverityId
-            | Treatment
-            | ClosedAt
-            | MitigationTargetAt
-            | CreatedAt
+        Id | RegisterId
+            | OrgId
+            | Status
+            | LikelihoodLevel
+            | ImpactLevel
+            | ResidualLikelihoodOverride
+            | ResidualImpactOverride
+            | InherentScore
+            | InherentBand
+            | ResidualLikelihoodLevel
+            | ResidualImpactLevel
+            | ResidualLikelihoodValue
+            | ResidualImpactValue
+            | ResidualScore
+            | ResidualBand
+            | ResidualOverridden
+            | TargetLikelihoodLevel
+            | TargetImpactLevel
+            | TargetLikelihoodValue
+            | TargetImpactValue
+            | TargetScore
+            | TargetBand
+            | WithinTolerance
+            | Version
+            | UpdatedAt
+            | UpdatedBy
     )
 }
 
 /// Whether `risks` holds `column`.
 fn in_details(column: C) -> bool {
-    matches!(column, C::Id | C::RegisterId | C::OrgId) || copied(column) || !in_scores(column)
+    matches!(column, C::Id | C::RegisterId | C::OrgId) || !in_scores(column)
 }
 
 /// A table, and which columns of a risk it holds.
@@ -169,9 +147,8 @@ pub async fn delete(db: &impl ConnectionTrait, id: &str) -> AppResult<()> {
 
 /// The rows of an aggregate over risks (`query` reads `risk_view`), read
 /// from `risk_scores` alone when the statement names no column kept only in
-/// `risks` (a source, a custom field's value is another table's). Joined, a
-/// count of a register's 100,000 risks reads every row of both tables:
-/// 116-191 ms on PostgreSQL, against 12-23 ms for one.
+/// `risks`. Joined, a count of a register's 100,000 risks reads every row
+/// of both tables: 116-191 ms on PostgreSQL, against 12-23 ms for one.
 pub async fn aggregate<T: TryGetableMany>(
     db: &impl ConnectionTrait,
     mut query: SelectStatement,
