@@ -9,8 +9,9 @@
 //! optimize`) when the service starts and every [`EVERY`] after.
 //!
 //! A connection loads the statistics when it opens and never again: other
-//! connections keep planning with the old ones (checked in `sqlite3`: a
-//! second connection kept its plan after the first one's `ANALYZE`). So the
+//! connections keep planning with the old ones (the test
+//! `a_register_grown_one_risk_at_a_time_is_planned_with_statistics` sees a
+//! reader keep its plan without the step below). So the
 //! time of the last refresh is kept, and a pooled SQLite connection opened
 //! before it retires at its next checkout (see [`super::connect`]); the
 //! pool opens a fresh one in its place. The time is the process's, not one
@@ -22,8 +23,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
-/// How often SQLite is asked whether a table needs statistics. Asking reads
-/// each table's size from its b-tree's depth, a few microseconds; it
+/// How often SQLite is asked whether a table needs statistics. Asking
+/// estimates each table's size from its b-tree without reading its rows; it
 /// analyzes a table only when that has changed tenfold since its last
 /// analysis, so a growing register is analyzed at 10, 100, 1,000… risks.
 const EVERY: Duration = Duration::from_secs(60);
@@ -32,14 +33,14 @@ const EVERY: Duration = Duration::from_secs(60);
 static REFRESHED: Mutex<Option<Instant>> = Mutex::new(None);
 
 /// Records that statistics changed now.
-pub fn refreshed() {
+pub(super) fn refreshed() {
     if let Ok(mut at) = REFRESHED.lock() {
         *at = Some(Instant::now());
     }
 }
 
 /// Whether a connection opened `age` ago predates the last refresh.
-pub fn outdated(age: Duration) -> bool {
+pub(super) fn outdated(age: Duration) -> bool {
     let refreshed = REFRESHED.lock().ok().and_then(|at| *at);
     refreshed.is_some_and(|at| opened_before(age, at.elapsed()))
 }
@@ -54,7 +55,7 @@ fn opened_before(age: Duration, since_refresh: Duration) -> bool {
 /// changes; 0x10000 looks at every table, not only those this connection
 /// has queried. They run in one transaction of the writer, which samples
 /// each index ([`SAMPLE`]).
-pub async fn refresh(db: &DatabaseConnection) -> Result<usize, DbErr> {
+async fn refresh(db: &DatabaseConnection) -> Result<usize, DbErr> {
     let tx = db.begin().await?;
     let analyses: Vec<String> = tx
         .query_all_raw(Statement::from_string(
@@ -80,7 +81,7 @@ pub async fn refresh(db: &DatabaseConnection) -> Result<usize, DbErr> {
 /// the limit SQLite's `optimize` applies by default
 /// (`SQLITE_DEFAULT_OPTIMIZE_LIMIT`), under 100 ms on a 100 MB database by
 /// SQLite's account, so an analysis holds the writer briefly.
-pub const SAMPLE: &str = "2000";
+pub(super) const SAMPLE: &str = "2000";
 
 /// Refreshes at start and every [`EVERY`] until `stop`. A failure is logged
 /// and tried again at the next turn.
