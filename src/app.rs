@@ -10,7 +10,7 @@ use crate::graphql::reference::Reference;
 use crate::graphql::{self, Services};
 use crate::store::{self, StatementCounter};
 use crate::web::export::{self, Sheet};
-use crate::web::state::{AppState, PRINCIPALS_HELD, Principals, Shared};
+use crate::web::state::{AppState, DOCUMENTS_HELD, Documents, PRINCIPALS_HELD, Principals, Shared};
 use crate::web::{graphql_http, health, heatmap_svg, metrics, pages, refusals, serve};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -103,6 +103,7 @@ pub async fn state(
         statements,
         shutdown,
         principals: Arc::new(Principals::new(PRINCIPALS_HELD)),
+        documents: Arc::new(Documents::new(DOCUMENTS_HELD)),
         multiplex: Arc::default(),
     }))
 }

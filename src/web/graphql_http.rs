@@ -9,7 +9,7 @@ use super::limits::{
     alias_count, graphql_nesting, json_nesting, selection_nesting, too_deep, variables_nesting,
 };
 use super::serve::ConnectionSlot;
-use super::state::AppState;
+use super::state::{AppState, DOCUMENT_BYTES};
 use super::text::{may_spell_nul, nul_in_document, nul_in_variables};
 use crate::auth::{Principal, bearer};
 use crate::error::AppError;
@@ -23,6 +23,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
+use std::sync::Arc;
 use std::time::Instant;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -337,21 +338,46 @@ pub fn precheck(
     if let Some(field) = nul_in_variables(&request.variables) {
         return Err((StatusCode::BAD_REQUEST, nul_refused(field)));
     }
-    // A document that does not parse is reported by execution, with locations.
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+    let document = match state.documents.get(request.query.as_str()) {
+        Some(document) => document,
+        None => {
+            // A document that does not parse is reported by execution, with
+            // locations.
+            let Some(document) = parsed(&request.query, limits.max_nesting)? else {
+                return Ok(None);
+            };
+            let document = Arc::new(document);
+            if request.query.len() <= DOCUMENT_BYTES {
+                state
+                    .documents
+                    .insert(request.query.clone(), Arc::clone(&document));
+            }
+            document
+        }
+    };
+    let checked = check_document(&document, request, limits.max_aliases, get);
+    request.set_parsed_query(Arc::unwrap_or_clone(document));
+    checked
+}
+
+/// `query` parsed, if it parses, and checked for what depends on the
+/// document alone: its nesting and NUL characters.
+fn parsed(
+    query: &str,
+    max_nesting: usize,
+) -> Result<Option<ExecutableDocument>, (StatusCode, AppError)> {
+    let Ok(document) = async_graphql::parser::parse_query(query) else {
         return Ok(None);
     };
-    if selection_nesting(&document, limits.max_nesting).is_err() {
-        return Err((StatusCode::BAD_REQUEST, too_deep(limits.max_nesting)));
+    if selection_nesting(&document, max_nesting).is_err() {
+        return Err((StatusCode::BAD_REQUEST, too_deep(max_nesting)));
     }
-    if may_spell_nul(&request.query)
+    if may_spell_nul(query)
         && let Some(field) = nul_in_document(&document)
     {
         return Err((StatusCode::BAD_REQUEST, nul_refused(field)));
     }
-    let checked = check_document(&document, request, limits.max_aliases, get);
-    request.set_parsed_query(document);
-    checked
+    Ok(Some(document))
 }
 
 fn nul_refused(field: String) -> AppError {
