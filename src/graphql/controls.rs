@@ -93,7 +93,7 @@ impl ControlLink {
             .risks
             .load_one(self.link.risk_id.clone())
             .await?;
-        Ok(Risk(risk.ok_or_else(|| AppError::not_found("risk"))?))
+        Ok(Risk::from(risk.ok_or_else(|| AppError::not_found("risk"))?))
     }
     /// Which side of the risk the control reduces.
     async fn reduces(&self) -> AppResult<MitigationTarget> {

@@ -164,7 +164,7 @@ impl HeatmapCell {
             .drill
             .cell(first, (self.likelihood_level, self.impact_level))
             .await?;
-        Ok(risks.into_iter().map(Risk).collect())
+        Ok(risks.into_iter().map(Risk::from).collect())
     }
 }
 

@@ -18,7 +18,7 @@ use serde_json::Value;
 /// The risk an event is about, as it is now; None once deleted.
 async fn risk_now(ctx: &Context<'_>, event: &Event) -> AppResult<Option<Risk>> {
     let risk = ctx.loaders()?.risks.load_one(event.risk_id.clone()).await?;
-    Ok(risk.map(Risk))
+    Ok(risk.map(Risk::from))
 }
 
 pub struct RiskEvent(pub Event);

@@ -19,8 +19,15 @@ use crate::error::{AppError, AppResult};
 use crate::store::{self, risk_query};
 use async_graphql::{Context, ID, Lookahead, Object, SimpleObject};
 use entity::risk;
+use std::sync::Arc;
 
-pub struct Risk(pub risk::Model);
+pub struct Risk(pub Arc<risk::Model>);
+
+impl From<risk::Model> for Risk {
+    fn from(risk: risk::Model) -> Self {
+        Self(Arc::new(risk))
+    }
+}
 
 impl Risk {
     async fn register_of(&self, ctx: &Context<'_>) -> AppResult<Register> {
@@ -276,7 +283,7 @@ pub struct RiskConnection {
 impl RiskConnection {
     /// Prefetches what the selection under each risk (`selection`) refers to.
     async fn prefetched(&self, ctx: &Context<'_>, selection: &Lookahead<'_>) -> AppResult<()> {
-        let risks: Vec<&risk::Model> = self.page.risks.iter().map(|(_, r)| r).collect();
+        let risks: Vec<&risk::Model> = self.page.risks.iter().map(|r| r.as_ref()).collect();
         ctx.loaders()?.prefetch(&risks, &Wants::of(selection)).await
     }
 }
@@ -292,9 +299,9 @@ impl RiskConnection {
             .page
             .risks
             .iter()
-            .map(|(cursor, r)| RiskEdge {
-                cursor: cursor.clone(),
-                node: Risk(r.clone()),
+            .map(|r| RiskEdge {
+                cursor: self.page.cursor(r),
+                node: Risk(Arc::clone(r)),
             })
             .collect())
     }
@@ -305,7 +312,7 @@ impl RiskConnection {
             .page
             .risks
             .iter()
-            .map(|(_, r)| Risk(r.clone()))
+            .map(|r| Risk(Arc::clone(r)))
             .collect())
     }
     /// Where the page sits.
@@ -313,8 +320,8 @@ impl RiskConnection {
         PageInfo {
             has_next_page: self.page.has_next,
             has_previous_page: self.page.has_previous,
-            start_cursor: self.page.risks.first().map(|(c, _)| c.clone()),
-            end_cursor: self.page.risks.last().map(|(c, _)| c.clone()),
+            start_cursor: self.page.risks.first().map(|r| self.page.cursor(r)),
+            end_cursor: self.page.risks.last().map(|r| self.page.cursor(r)),
         }
     }
     /// Every risk that matches the filter, on all pages.
@@ -384,7 +391,7 @@ impl RiskQuery {
     ) -> AppResult<Option<Risk>> {
         let actor = ctx.viewer()?;
         let found = store::find_optional::<risk::Entity>(actor.db, actor.org_id(), &id).await?;
-        Ok(found.map(Risk))
+        Ok(found.map(Risk::from))
     }
 
     /// Risks across the organization's registers: filter, search (identifier,
@@ -436,7 +443,7 @@ impl RiskMutation {
         #[graphql(desc = "The new risk.")] input: CreateRiskInput,
     ) -> AppResult<Option<Risk>> {
         let actor = ctx.actor(Role::Editor)?;
-        Ok(Some(Risk(store::risks::create(actor, input).await?)))
+        Ok(Some(Risk::from(store::risks::create(actor, input).await?)))
     }
 
     /// Changes only the fields given; null clears. With expectedVersion, a
@@ -452,7 +459,7 @@ impl RiskMutation {
         let actor = ctx.actor(Role::Editor)?;
         let cause = (RiskEventKind::Updated, ChangeCause::RiskUpdated);
         let saved = store::risks::update(actor, &id, input, expected_version, cause).await?;
-        Ok(Some(Risk(saved)))
+        Ok(Some(Risk::from(saved)))
     }
 
     /// Changes the same fields of many risks, by the rules of updateRisk, in
@@ -472,7 +479,7 @@ impl RiskMutation {
         let ids: Vec<String> = ids.into_iter().map(|id| id.0).collect();
         let saved =
             store::risks::bulk_update(actor, &ids, input, expected_versions.as_deref()).await?;
-        Ok(saved.into_iter().map(Risk).collect())
+        Ok(saved.into_iter().map(Risk::from).collect())
     }
 
     /// Sets status ARCHIVED: the risk leaves lists and heatmaps unless asked for.
@@ -482,7 +489,7 @@ impl RiskMutation {
         #[graphql(desc = "The risk to archive.")] id: ID,
     ) -> AppResult<Option<Risk>> {
         let actor = ctx.actor(Role::Editor)?;
-        Ok(Some(Risk(store::risks::archive(actor, &id).await?)))
+        Ok(Some(Risk::from(store::risks::archive(actor, &id).await?)))
     }
 
     /// Deletes a risk for good; its history stays in the change feed.

@@ -21,10 +21,6 @@ use entity::{control, custom_field_definition, member, organization, register, r
     ty = "ID",
     desc = "Global ID: pass to `node(id)` to read the object again."
 ))]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "one value per node() call, never stored"
-)]
 pub enum Node {
     Organization(Organization),
     Member(Member),
@@ -150,7 +146,7 @@ impl ViewerQuery {
                 .map(Node::Register),
             Some(Kind::Risk) => find::<risk::Entity>(db, org, &id)
                 .await
-                .map(|r| Node::Risk(Risk(r))),
+                .map(|r| Node::Risk(Risk::from(r))),
             Some(Kind::Severity) => find::<severity::Entity>(db, org, &id)
                 .await
                 .map(|s| Node::Severity(Severity(s))),

@@ -22,6 +22,7 @@ use sea_orm::{
     QuerySelect, QueryTrait, Select, Value,
 };
 use serde_json::{Value as Json, json};
+use std::sync::Arc;
 
 fn ids<T: AsRef<str>>(list: &[T]) -> Vec<String> {
     list.iter().map(|s| s.as_ref().to_owned()).collect()
@@ -598,9 +599,18 @@ pub struct PageArgs {
 }
 
 pub struct Page {
-    pub risks: Vec<(String, risk::Model)>,
+    /// Shared, not copied, with the answer's nodes.
+    pub risks: Vec<Arc<risk::Model>>,
+    keys: Vec<Key>,
     pub has_next: bool,
     pub has_previous: bool,
+}
+
+impl Page {
+    /// `risk`'s cursor, written only when an answer asks for it.
+    pub fn cursor(&self, risk: &risk::Model) -> String {
+        encode_cursor(&self.keys, risk)
+    }
 }
 
 fn page_size(field: &str, n: i32, limits: &Limits) -> AppResult<u64> {
@@ -645,10 +655,7 @@ pub async fn page(
     if !forward {
         rows.reverse();
     }
-    let risks = rows
-        .into_iter()
-        .map(|r| (encode_cursor(&keys, &r), r))
-        .collect();
+    let risks = rows.into_iter().map(Arc::new).collect();
     // Past a cursor there is something on the other side; counting it exactly
     // would cost another query, which the Relay spec lets us skip.
     let (has_next, has_previous) = if forward {
@@ -658,6 +665,7 @@ pub async fn page(
     };
     Ok(Page {
         risks,
+        keys,
         has_next,
         has_previous,
     })
