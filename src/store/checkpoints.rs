@@ -40,11 +40,7 @@ pub async fn connect(url: &str) -> Result<Option<DatabaseConnection>, DbErr> {
 /// it starts and when it ends, not at every turn.
 pub async fn run(log: DatabaseConnection, mut stop: watch::Receiver<bool>) {
     let mut failing = false;
-    loop {
-        tokio::select! {
-            () = tokio::time::sleep(EVERY) => {}
-            _ = stop.changed() => return,
-        }
+    while super::paced(EVERY, &mut stop).await {
         match log
             .execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
             .await

@@ -256,6 +256,15 @@ fn retire_outdated(
     Box::pin(std::future::ready(Ok(!statistics::outdated(meta.age))))
 }
 
+/// Waits `period`, or until `stop` changes: false then. The pace of the
+/// background tasks that run until the service stops.
+async fn paced(period: Duration, stop: &mut tokio::sync::watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        () = tokio::time::sleep(period) => true,
+        _ = stop.changed() => false,
+    }
+}
+
 /// Whether `url` names a SQLite file, which other connections can open
 /// beside the writer (an in-memory database only one connection can see).
 fn is_sqlite_file(url: &str) -> bool {

@@ -181,11 +181,9 @@ const MANY: usize = 1_000;
 /// thousands of risks are planned as a handful, and the view's join may then
 /// look up each risk of the register by scanning the whole register (a remap
 /// right after an import of 10,000 risks took 21 s instead of under one).
-/// SQLite keeps no statistics unless told to: without them a heatmap
-/// filtered by a category (one risk in eight of 100,000) read every risk of
-/// the register, 317 ms against 37 ms; its other connections learn of them
-/// from [`super::statistics`]. The write has committed: a failure here is
-/// logged, not the caller's.
+/// SQLite keeps none unless told to; [`super::statistics`] says why that
+/// matters and how its other connections learn of them. The write has
+/// committed: a failure here is logged, not the caller's.
 pub async fn after_bulk_insert(db: &impl ConnectionTrait, added: usize) {
     if added < MANY {
         return;

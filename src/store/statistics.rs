@@ -92,9 +92,8 @@ pub async fn run(db: DatabaseConnection, mut stop: watch::Receiver<bool>) {
             Ok(tables) => tracing::debug!(tables, "SQLite statistics refreshed"),
             Err(error) => tracing::warn!(%error, "refreshing SQLite statistics failed"),
         }
-        tokio::select! {
-            () = tokio::time::sleep(EVERY) => {}
-            _ = stop.changed() => return,
+        if !super::paced(EVERY, &mut stop).await {
+            return;
         }
     }
 }
