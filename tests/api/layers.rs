@@ -36,6 +36,7 @@ const STORE: &[&[&str]] = &[
     &["risks", "risk_query"],
     &["custom_fields", "rescore"],
     &["events", "risk_tables"],
+    &["statistics"],
     &["mod"],
 ];
 
