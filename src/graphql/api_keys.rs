@@ -17,35 +17,35 @@ pub struct ApiKey(pub api_key::Model);
 #[Object]
 impl ApiKey {
     /// Global ID.
-    async fn id(&self) -> ID {
+    fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
     /// What it is for, e.g. "Jira sync".
-    async fn name(&self) -> &str {
+    fn name(&self) -> &str {
         &self.0.name
     }
     /// What it may do.
-    async fn role(&self) -> AppResult<Role> {
+    fn role(&self) -> AppResult<Role> {
         Role::from_stored(&self.0.role)
     }
     /// The first characters of its secret, to tell keys apart.
-    async fn prefix(&self) -> &str {
+    fn prefix(&self) -> &str {
         &self.0.prefix
     }
     /// When it was created.
-    async fn created_at(&self) -> Timestamp {
+    fn created_at(&self) -> Timestamp {
         Timestamp(self.0.created_at)
     }
     /// When it stops working; null for never.
-    async fn expires_at(&self) -> Option<Timestamp> {
+    fn expires_at(&self) -> Option<Timestamp> {
         self.0.expires_at.map(Timestamp)
     }
     /// When it was last used, to the minute; null when never.
-    async fn last_used_at(&self) -> Option<Timestamp> {
+    fn last_used_at(&self) -> Option<Timestamp> {
         self.0.last_used_at.map(Timestamp)
     }
     /// When it was revoked; null while it works.
-    async fn revoked_at(&self) -> Option<Timestamp> {
+    fn revoked_at(&self) -> Option<Timestamp> {
         self.0.revoked_at.map(Timestamp)
     }
     /// The admin who created it.

@@ -9,8 +9,15 @@ use crate::error::{AppError, AppResult};
 use crate::store::{self, controls::Linked};
 use async_graphql::{Context, ID, Object};
 use entity::{control, risk_control};
+use std::sync::Arc;
 
-pub struct Control(pub control::Model);
+pub struct Control(pub Arc<control::Model>);
+
+impl From<control::Model> for Control {
+    fn from(model: control::Model) -> Self {
+        Self(Arc::new(model))
+    }
+}
 
 /// Something the organization does that makes risks less likely or less
 /// severe. Its health weights how much its links reduce.
@@ -21,27 +28,27 @@ impl Control {
         ID(self.0.id.clone())
     }
     /// A reference such as C-12, unique in the organization; null when none was given.
-    async fn identifier(&self) -> Option<&str> {
+    fn identifier(&self) -> Option<&str> {
         self.0.identifier.as_deref()
     }
     /// What the control is called.
-    async fn name(&self) -> &str {
+    fn name(&self) -> &str {
         &self.0.name
     }
     /// Free text; null when none.
-    async fn description(&self) -> Option<&str> {
+    fn description(&self) -> Option<&str> {
         self.0.description.as_deref()
     }
     /// HEALTHY counts in full, AT_RISK half, CRITICAL not at all.
-    async fn health(&self) -> AppResult<ControlHealth> {
+    fn health(&self) -> AppResult<ControlHealth> {
         ControlHealth::from_stored(&self.0.health)
     }
     /// Default strength of new links, 0..1.
-    async fn effectiveness(&self) -> f64 {
+    fn effectiveness(&self) -> f64 {
         self.0.effectiveness
     }
     /// An archived control's links no longer reduce any risk.
-    async fn archived(&self) -> bool {
+    fn archived(&self) -> bool {
         self.0.archived
     }
     /// The risks this control is linked to.
@@ -61,29 +68,29 @@ impl Control {
             .collect())
     }
     /// Grows by one with every change; pass as expectedVersion to update safely.
-    async fn version(&self) -> i32 {
+    fn version(&self) -> i32 {
         self.0.version
     }
     /// When the control was created.
-    async fn created_at(&self) -> Timestamp {
+    fn created_at(&self) -> Timestamp {
         Timestamp(self.0.created_at)
     }
     /// When the control last changed.
-    async fn updated_at(&self) -> Timestamp {
+    fn updated_at(&self) -> Timestamp {
         Timestamp(self.0.updated_at)
     }
 }
 
 pub struct ControlLink {
-    pub link: risk_control::Model,
-    pub control: control::Model,
+    pub link: Arc<risk_control::Model>,
+    pub control: Arc<control::Model>,
 }
 
 /// A control linked to a risk.
 #[Object]
 impl ControlLink {
     /// The control.
-    async fn control(&self) -> Control {
+    fn control(&self) -> Control {
         Control(self.control.clone())
     }
     /// The risk it reduces.
@@ -93,14 +100,14 @@ impl ControlLink {
             .risks
             .load_one(self.link.risk_id.clone())
             .await?;
-        Ok(Risk::from(risk.ok_or_else(|| AppError::not_found("risk"))?))
+        Ok(Risk(risk.ok_or_else(|| AppError::not_found("risk"))?))
     }
     /// Which side of the risk the control reduces.
-    async fn reduces(&self) -> AppResult<MitigationTarget> {
+    fn reduces(&self) -> AppResult<MitigationTarget> {
         MitigationTarget::from_stored(&self.link.reduces)
     }
     /// The strength in force: the link's own, or else its control's effectiveness.
-    async fn strength(&self) -> f64 {
+    fn strength(&self) -> f64 {
         self.link.strength.unwrap_or(self.control.effectiveness)
     }
 }
@@ -120,7 +127,7 @@ impl ControlQuery {
     ) -> AppResult<Vec<Control>> {
         let actor = ctx.viewer()?;
         let list = store::controls::list(actor, include_archived.unwrap_or(false)).await?;
-        Ok(list.into_iter().map(Control).collect())
+        Ok(list.into_iter().map(Control::from).collect())
     }
 
     /// A control by ID; null when it does not exist for the caller.
@@ -131,7 +138,7 @@ impl ControlQuery {
     ) -> AppResult<Option<Control>> {
         let actor = ctx.viewer()?;
         let found = store::find_optional::<control::Entity>(actor.db, actor.org_id(), &id).await?;
-        Ok(found.map(Control))
+        Ok(found.map(Control::from))
     }
 }
 
@@ -149,7 +156,9 @@ impl ControlMutation {
         #[graphql(desc = "The new control.")] input: CreateControlInput,
     ) -> AppResult<Option<Control>> {
         let actor = ctx.actor(Role::Editor)?;
-        Ok(Some(Control(store::controls::create(actor, input).await?)))
+        Ok(Some(Control::from(
+            store::controls::create(actor, input).await?,
+        )))
     }
 
     /// Changes a control; a new health or effectiveness re-scores every
@@ -163,7 +172,7 @@ impl ControlMutation {
         expected_version: Option<i32>,
     ) -> AppResult<Option<Control>> {
         let actor = ctx.actor(Role::Editor)?;
-        Ok(Some(Control(
+        Ok(Some(Control::from(
             store::controls::update(actor, &id, input, expected_version).await?,
         )))
     }
@@ -175,7 +184,9 @@ impl ControlMutation {
         #[graphql(desc = "The control to archive.")] id: ID,
     ) -> AppResult<Option<Control>> {
         let actor = ctx.actor(Role::Editor)?;
-        Ok(Some(Control(store::controls::archive(actor, &id).await?)))
+        Ok(Some(Control::from(
+            store::controls::archive(actor, &id).await?,
+        )))
     }
 
     /// Links a control to a risk (linking again updates the link). Without a
@@ -198,7 +209,10 @@ impl ControlMutation {
         let actor = ctx.actor(Role::Editor)?;
         let Linked { link, control } =
             store::controls::link(actor, (&risk_id, &control_id), reduces, strength).await?;
-        Ok(Some(ControlLink { link, control }))
+        Ok(Some(ControlLink {
+            link: Arc::new(link),
+            control: Arc::new(control),
+        }))
     }
 
     /// Removes a link; false when there was none.

@@ -10,8 +10,15 @@ use crate::error::{AppError, AppResult};
 use crate::store::{self, custom_fields as fields};
 use async_graphql::{Context, ID, Object};
 use entity::{custom_field_definition, custom_field_value};
+use std::sync::Arc;
 
-pub struct CustomFieldDefinition(pub custom_field_definition::Model);
+pub struct CustomFieldDefinition(pub Arc<custom_field_definition::Model>);
+
+impl From<custom_field_definition::Model> for CustomFieldDefinition {
+    fn from(model: custom_field_definition::Model) -> Self {
+        Self(Arc::new(model))
+    }
+}
 
 /// A field of a register's own, with a type and, for selects, options.
 #[Object]
@@ -30,42 +37,41 @@ impl CustomFieldDefinition {
         found.ok_or_else(|| AppError::not_found("register"))
     }
     /// Unique among the register's active fields.
-    async fn name(&self) -> &str {
+    fn name(&self) -> &str {
         &self.0.name
     }
     #[graphql(name = "type")]
     /// What the field's values hold; fixed at creation.
-    async fn field_type(&self) -> AppResult<CustomFieldType> {
+    fn field_type(&self) -> AppResult<CustomFieldType> {
         fields::type_of(&self.0)
     }
     /// How a NUMBER field is shown; null for other types.
-    async fn number_format(&self) -> AppResult<Option<NumberFormat>> {
+    fn number_format(&self) -> AppResult<Option<NumberFormat>> {
         fields::number_format_of(&self.0)
     }
     /// The allowed choices of a select field, in order; null for other types.
-    async fn options(&self) -> AppResult<Option<Vec<String>>> {
-        Ok(self
-            .0
+    fn options(&self) -> AppResult<Option<Vec<String>>> {
+        self.0
             .options
             .is_some()
             .then(|| fields::options_of(&self.0))
-            .transpose()?)
+            .transpose()
     }
     /// Whether new risks must give a value.
-    async fn required(&self) -> bool {
+    fn required(&self) -> bool {
         self.0.required
     }
     /// Sort position on forms, ascending.
-    async fn position(&self) -> i32 {
+    fn position(&self) -> i32 {
         self.0.position
     }
     /// An archived field is off forms and lists; its values stay in history.
-    async fn archived(&self) -> bool {
+    fn archived(&self) -> bool {
         self.0.archived
     }
 }
 
-pub struct CustomFieldValue(pub custom_field_value::Model);
+pub struct CustomFieldValue(pub Arc<custom_field_value::Model>);
 
 /// A risk's value of one custom field; only the member of the field's type is set.
 #[Object]
@@ -82,19 +88,19 @@ impl CustomFieldValue {
         ))
     }
     /// For TEXT fields; null otherwise.
-    async fn text(&self) -> Option<&str> {
+    fn text(&self) -> Option<&str> {
         self.0.text_value.as_deref()
     }
     /// For NUMBER fields (PERCENTAGE as a fraction); null otherwise.
-    async fn number(&self) -> Option<f64> {
+    fn number(&self) -> Option<f64> {
         self.0.number_value
     }
     /// For BOOLEAN fields; null otherwise.
-    async fn boolean(&self) -> Option<bool> {
+    fn boolean(&self) -> Option<bool> {
         self.0.boolean_value
     }
     /// For DATE fields; null otherwise.
-    async fn date(&self) -> Option<Date> {
+    fn date(&self) -> Option<Date> {
         self.0.date_value.map(Date)
     }
     /// For USER fields: the member; null otherwise.
@@ -102,11 +108,11 @@ impl CustomFieldValue {
         member(ctx, self.0.user_id.as_ref()).await
     }
     /// For SINGLE_SELECT fields: the chosen option; null otherwise.
-    async fn selection(&self) -> Option<&str> {
+    fn selection(&self) -> Option<&str> {
         self.0.selection.as_deref()
     }
     /// For MULTI_SELECT fields: the chosen options; null otherwise.
-    async fn selections(&self) -> AppResult<Option<Vec<String>>> {
+    fn selections(&self) -> AppResult<Option<Vec<String>>> {
         Ok(self
             .0
             .selections
@@ -128,7 +134,7 @@ impl CustomFieldMutation {
         #[graphql(desc = "The new field.")] input: CreateCustomFieldInput,
     ) -> AppResult<Option<CustomFieldDefinition>> {
         let actor = ctx.actor(Role::Admin)?;
-        Ok(Some(CustomFieldDefinition(
+        Ok(Some(CustomFieldDefinition::from(
             store::custom_fields::create(actor, input).await?,
         )))
     }
@@ -142,7 +148,7 @@ impl CustomFieldMutation {
     ) -> AppResult<Option<CustomFieldDefinition>> {
         let actor = ctx.actor(Role::Admin)?;
         let write = store::custom_fields::update(actor, &id, input);
-        Ok(Some(CustomFieldDefinition(
+        Ok(Some(CustomFieldDefinition::from(
             changing_reference(ctx, write).await?,
         )))
     }
@@ -155,7 +161,7 @@ impl CustomFieldMutation {
     ) -> AppResult<Option<CustomFieldDefinition>> {
         let actor = ctx.actor(Role::Admin)?;
         let write = store::custom_fields::archive(actor, &id);
-        Ok(Some(CustomFieldDefinition(
+        Ok(Some(CustomFieldDefinition::from(
             changing_reference(ctx, write).await?,
         )))
     }

@@ -55,23 +55,23 @@ pub struct Heatmap {
 #[Object]
 impl Heatmap {
     /// The register.
-    async fn register(&self) -> &Register {
+    fn register(&self) -> &Register {
         &self.register
     }
     /// Whether risks sit in the cell of their inherent or residual levels.
-    async fn basis(&self) -> ScoreBasis {
+    fn basis(&self) -> ScoreBasis {
         self.basis
     }
     /// The register's likelihood levels: the rows.
-    async fn likelihood(&self) -> Vec<ScaleLevel> {
+    fn likelihood(&self) -> Vec<ScaleLevel> {
         levels(&self.register.scales.likelihood)
     }
     /// The register's impact levels: the columns.
-    async fn impact(&self) -> Vec<ScaleLevel> {
+    fn impact(&self) -> Vec<ScaleLevel> {
         levels(&self.register.scales.impact)
     }
     /// Every likelihood x impact cell, zeros included, ordered by likelihoodLevel then impactLevel.
-    async fn cells(&self) -> Vec<HeatmapCell> {
+    fn cells(&self) -> Vec<HeatmapCell> {
         let scales = &self.register.scales;
         let mut cells = Vec::with_capacity(scales.likelihood.len() * scales.impact.len());
         for (l, likelihood) in scales.likelihood.iter().enumerate() {
@@ -91,11 +91,11 @@ impl Heatmap {
         cells
     }
     /// Every risk that matches the filter.
-    async fn total(&self) -> i64 {
+    fn total(&self) -> i64 {
         self.total
     }
     /// Those without both levels: the cells add up to total - unscored.
-    async fn unscored(&self) -> i64 {
+    fn unscored(&self) -> i64 {
         self.unscored
     }
 }
@@ -127,23 +127,23 @@ pub struct HeatmapCell {
 #[Object]
 impl HeatmapCell {
     /// The cell's likelihood level, from 0.
-    async fn likelihood_level(&self) -> i32 {
+    fn likelihood_level(&self) -> i32 {
         self.likelihood_level
     }
     /// The cell's impact level, from 0.
-    async fn impact_level(&self) -> i32 {
+    fn impact_level(&self) -> i32 {
         self.impact_level
     }
     /// Risks in the cell.
-    async fn count(&self) -> i64 {
+    fn count(&self) -> i64 {
         self.count
     }
     /// Likelihood value x impact value of the cell.
-    async fn score(&self) -> f64 {
+    fn score(&self) -> f64 {
         self.score
     }
     /// The band of the cell's score (or of the register's matrix).
-    async fn band(&self) -> &RiskBand {
+    fn band(&self) -> &RiskBand {
         &self.band
     }
     /// The cell's risks, highest score first.
@@ -348,14 +348,14 @@ pub async fn breakdown(
             .load_many(ids())
             .await?
             .into_iter()
-            .map(|(id, m)| (id, store::members::shown_as(m)))
+            .map(|(id, m)| (id, store::members::shown_as(&m)))
             .collect(),
         BreakdownKey::Severity => loaders
             .severities
             .load_many(ids())
             .await?
             .into_iter()
-            .map(|(id, s)| (id, s.name))
+            .map(|(id, s)| (id, s.name.clone()))
             .collect(),
         _ => HashMap::new(),
     };

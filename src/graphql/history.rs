@@ -18,7 +18,7 @@ use serde_json::Value;
 /// The risk an event is about, as it is now; None once deleted.
 async fn risk_now(ctx: &Context<'_>, event: &Event) -> AppResult<Option<Risk>> {
     let risk = ctx.loaders()?.risks.load_one(event.risk_id.clone()).await?;
-    Ok(risk.map(Risk::from))
+    Ok(risk.map(Risk))
 }
 
 pub struct RiskEvent(pub Event);
@@ -27,23 +27,23 @@ pub struct RiskEvent(pub Event);
 #[Object]
 impl RiskEvent {
     /// Monotonic position in the change feed; pass as `after` to resume.
-    async fn cursor(&self) -> String {
+    fn cursor(&self) -> String {
         self.0.seq.to_string()
     }
     /// What the change did.
-    async fn kind(&self) -> AppResult<RiskEventKind> {
+    fn kind(&self) -> AppResult<RiskEventKind> {
         RiskEventKind::from_stored(&self.0.kind)
     }
     /// What caused it.
-    async fn cause(&self) -> AppResult<ChangeCause> {
+    fn cause(&self) -> AppResult<ChangeCause> {
         ChangeCause::from_stored(&self.0.cause)
     }
     /// The risk, even after it is deleted.
-    async fn risk_id(&self) -> ID {
+    fn risk_id(&self) -> ID {
         ID(self.0.risk_id.clone())
     }
     /// The risk's register.
-    async fn register_id(&self) -> ID {
+    fn register_id(&self) -> ID {
         ID(self.0.register_id.clone())
     }
     /// Current state; null once deleted.
@@ -55,12 +55,12 @@ impl RiskEvent {
         member(ctx, self.0.actor_id.as_ref()).await
     }
     /// When the change committed.
-    async fn occurred_at(&self) -> Timestamp {
+    fn occurred_at(&self) -> Timestamp {
         Timestamp(self.0.occurred_at)
     }
     /// Every field that changed, custom fields (`customFields.<name>`) and
     /// control links (`controls.<identifier>`) included.
-    async fn changes(&self) -> AppResult<Vec<FieldChange>> {
+    fn changes(&self) -> AppResult<Vec<FieldChange>> {
         let changes: Vec<Change> = serde_json::from_str(&self.0.changes)?;
         Ok(changes
             .into_iter()
@@ -172,19 +172,19 @@ impl ResidualRiskChange {
 #[Object]
 impl ResidualRiskChange {
     /// Position in the change feed; pass as `after` to resume.
-    async fn cursor(&self) -> String {
+    fn cursor(&self) -> String {
         self.0.seq.to_string()
     }
     /// What caused the move.
-    async fn cause(&self) -> AppResult<ChangeCause> {
+    fn cause(&self) -> AppResult<ChangeCause> {
         ChangeCause::from_stored(&self.0.cause)
     }
     /// The risk that moved.
-    async fn risk_id(&self) -> ID {
+    fn risk_id(&self) -> ID {
         ID(self.0.risk_id.clone())
     }
     /// Its register.
-    async fn register_id(&self) -> ID {
+    fn register_id(&self) -> ID {
         ID(self.0.register_id.clone())
     }
     /// Current state; null once deleted.
@@ -200,7 +200,7 @@ impl ResidualRiskChange {
         self.score(ctx, self.0.residual_after.as_deref()).await
     }
     /// When the change committed.
-    async fn occurred_at(&self) -> Timestamp {
+    fn occurred_at(&self) -> Timestamp {
         Timestamp(self.0.occurred_at)
     }
 }

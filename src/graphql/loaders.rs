@@ -28,12 +28,13 @@ pub struct ById<E> {
 impl<E> Loader<String> for ById<E>
 where
     E: OrgScoped + Send + Sync + 'static,
-    E::Model: Send + Sync + Clone + 'static,
+    E::Model: Send + Sync + 'static,
 {
-    type Value = E::Model;
+    /// Shared, not copied: the cache hands a value to every field that asks.
+    type Value = Arc<E::Model>;
     type Error = AppError;
 
-    async fn load(&self, keys: &[String]) -> Result<HashMap<String, E::Model>, AppError> {
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, AppError> {
         let rows = E::find()
             .filter(E::id_column().is_in(keys.iter().map(String::as_str)))
             .filter(E::org_column().eq(self.org_id.as_str()))
@@ -41,7 +42,7 @@ where
             .await?;
         Ok(rows
             .into_iter()
-            .map(|row| (E::id_of(&row).to_owned(), row))
+            .map(|row| (E::id_of(&row).to_owned(), Arc::new(row)))
             .collect())
     }
 }
@@ -97,7 +98,7 @@ pub struct ValuesByRisk {
 }
 
 impl Loader<String> for ValuesByRisk {
-    type Value = Vec<custom_field_value::Model>;
+    type Value = Vec<Arc<custom_field_value::Model>>;
     type Error = AppError;
 
     async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, AppError> {
@@ -107,7 +108,8 @@ impl Loader<String> for ValuesByRisk {
         let rows = positional::all(rows, &self.db).await?;
         Ok(grouped(
             keys,
-            rows.into_iter().map(|row| (row.risk_id.clone(), row)),
+            rows.into_iter()
+                .map(|row| (row.risk_id.clone(), Arc::new(row))),
         ))
     }
 }
@@ -119,7 +121,7 @@ pub struct FieldsByRegister {
 }
 
 impl Loader<String> for FieldsByRegister {
-    type Value = Vec<custom_field_definition::Model>;
+    type Value = Vec<Arc<custom_field_definition::Model>>;
     type Error = AppError;
 
     async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, AppError> {
@@ -133,7 +135,8 @@ impl Loader<String> for FieldsByRegister {
             .await?;
         Ok(grouped(
             keys,
-            rows.into_iter().map(|row| (row.register_id.clone(), row)),
+            rows.into_iter()
+                .map(|row| (row.register_id.clone(), Arc::new(row))),
         ))
     }
 }
@@ -147,7 +150,7 @@ pub struct LinksByRisk {
 }
 
 impl Loader<String> for LinksByRisk {
-    type Value = Vec<(risk_control::Model, control::Model)>;
+    type Value = Vec<(Arc<risk_control::Model>, Arc<control::Model>)>;
     type Error = AppError;
 
     async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, AppError> {
@@ -158,9 +161,9 @@ impl Loader<String> for LinksByRisk {
             .order_by_asc(risk_control::Column::CreatedAt)
             .all(&self.db)
             .await?;
-        let links = rows
-            .into_iter()
-            .filter_map(|(link, control)| Some((link.risk_id.clone(), (link, control?))));
+        let links = rows.into_iter().filter_map(|(link, control)| {
+            Some((link.risk_id.clone(), (Arc::new(link), Arc::new(control?))))
+        });
         Ok(grouped(keys, links))
     }
 }
@@ -172,7 +175,7 @@ pub struct LinksByControl {
 }
 
 impl Loader<String> for LinksByControl {
-    type Value = Vec<risk_control::Model>;
+    type Value = Vec<Arc<risk_control::Model>>;
     type Error = AppError;
 
     async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, AppError> {
@@ -184,7 +187,8 @@ impl Loader<String> for LinksByControl {
             .await?;
         Ok(grouped(
             keys,
-            rows.into_iter().map(|link| (link.control_id.clone(), link)),
+            rows.into_iter()
+                .map(|link| (link.control_id.clone(), Arc::new(link))),
         ))
     }
 }
@@ -317,7 +321,7 @@ fn rows<E>(db: &DatabaseConnection, org_id: &str) -> ById<E> {
 fn by_id<E>(db: &DatabaseConnection, org_id: &str) -> DataLoader<ById<E>, HashMapCache>
 where
     E: OrgScoped + Send + Sync + 'static,
-    E::Model: Send + Sync + Clone + 'static,
+    E::Model: Send + Sync + 'static,
 {
     loader(rows(db, org_id))
 }
@@ -358,7 +362,7 @@ impl LoaderSet {
         )?;
         // Round two: every member (owners and USER values alike) in one batch,
         // and the fields of the values.
-        let values: Vec<&custom_field_value::Model> = values.values().flatten().collect();
+        let values: Vec<&Arc<custom_field_value::Model>> = values.values().flatten().collect();
         let mut fields: Vec<String> = values.iter().map(|v| v.field_id.clone()).collect();
         fields.sort();
         fields.dedup();

@@ -86,7 +86,7 @@ impl MemberQuery {
             .into_iter()
             .map(|(name, member)| MemberEdge {
                 cursor: cursor(&name, &member.id),
-                node: Member(member),
+                node: Member::from(member),
             })
             .collect();
         Ok(MemberConnection {
@@ -130,6 +130,6 @@ impl MemberMutation {
             validation::email("email", email)?;
         }
         let created = members::create(actor, subject, name, email, input.role).await?;
-        Ok(Member(created))
+        Ok(Member::from(created))
     }
 }

@@ -22,10 +22,10 @@ use std::sync::Arc;
 /// The kept rows, by kind.
 pub struct Reference {
     feed: Arc<Feed>,
-    members: Kept<member::Model>,
+    members: Kept<Arc<member::Model>>,
     registers: Kept<Register>,
-    severities: Kept<severity::Model>,
-    fields: Kept<custom_field_definition::Model>,
+    severities: Kept<Arc<severity::Model>>,
+    fields: Kept<Arc<custom_field_definition::Model>>,
 }
 
 /// Copies by id.
@@ -66,19 +66,19 @@ impl InReference for RegistersById {
 }
 
 impl InReference for ById<member::Entity> {
-    fn kept(reference: &Reference) -> &Kept<member::Model> {
+    fn kept(reference: &Reference) -> &Kept<Arc<member::Model>> {
         &reference.members
     }
 }
 
 impl InReference for ById<severity::Entity> {
-    fn kept(reference: &Reference) -> &Kept<severity::Model> {
+    fn kept(reference: &Reference) -> &Kept<Arc<severity::Model>> {
         &reference.severities
     }
 }
 
 impl InReference for ById<custom_field_definition::Entity> {
-    fn kept(reference: &Reference) -> &Kept<custom_field_definition::Model> {
+    fn kept(reference: &Reference) -> &Kept<Arc<custom_field_definition::Model>> {
         &reference.fields
     }
 }

@@ -24,10 +24,11 @@ pub struct Register {
 }
 
 impl Register {
-    pub fn new(model: register::Model) -> AppResult<Self> {
+    pub fn new(model: impl Into<Arc<register::Model>>) -> AppResult<Self> {
+        let model = model.into();
         Ok(Self {
             scales: Arc::new(Scales::of(&model)?),
-            model: Arc::new(model),
+            model,
         })
     }
 }
@@ -40,23 +41,23 @@ impl Register {
         ID(self.model.id.clone())
     }
     /// Shown in lists.
-    async fn name(&self) -> &str {
+    fn name(&self) -> &str {
         &self.model.name
     }
     /// Free text; null when none.
-    async fn description(&self) -> Option<&str> {
+    fn description(&self) -> Option<&str> {
         self.model.description.as_deref()
     }
     /// Prefix of generated risk identifiers, e.g. RA gives RA-1, RA-2, ...
-    async fn identifier_prefix(&self) -> &str {
+    fn identifier_prefix(&self) -> &str {
         &self.model.identifier_prefix
     }
     /// An archived register takes no new risks and is left out of lists.
-    async fn archived(&self) -> bool {
+    fn archived(&self) -> bool {
         self.model.archived
     }
     /// Likelihood and impact levels, bands and optional matrix that score its risks.
-    async fn scales(&self) -> RiskScales {
+    fn scales(&self) -> RiskScales {
         RiskScales::from(self.scales.as_ref())
     }
     /// The register's custom fields in position order.
@@ -162,15 +163,15 @@ impl Register {
         breakdown(ctx, self, by, basis, filter).await
     }
     /// Grows by one with every change; pass as expectedVersion to update safely.
-    async fn version(&self) -> i32 {
+    fn version(&self) -> i32 {
         self.model.version
     }
     /// When the register was created.
-    async fn created_at(&self) -> Timestamp {
+    fn created_at(&self) -> Timestamp {
         Timestamp(self.model.created_at)
     }
     /// When the register last changed.
-    async fn updated_at(&self) -> Timestamp {
+    fn updated_at(&self) -> Timestamp {
         Timestamp(self.model.updated_at)
     }
 }

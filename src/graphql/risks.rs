@@ -53,7 +53,7 @@ impl Risk {
         ID(self.0.id.clone())
     }
     /// Unique in its register: generated from the register prefix (RA-7) unless given.
-    async fn identifier(&self) -> &str {
+    fn identifier(&self) -> &str {
         &self.0.identifier
     }
     /// The register the risk belongs to.
@@ -61,31 +61,31 @@ impl Risk {
         self.register_of(ctx).await
     }
     /// 1 to 128 characters.
-    async fn title(&self) -> &str {
+    fn title(&self) -> &str {
         &self.0.title
     }
     /// Free text; null when none.
-    async fn description(&self) -> Option<&str> {
+    fn description(&self) -> Option<&str> {
         self.0.description.as_deref()
     }
     /// Free-form grouping; null when none.
-    async fn category(&self) -> Option<&str> {
+    fn category(&self) -> Option<&str> {
         self.0.category.as_deref()
     }
     /// The department concerned; null when none.
-    async fn department(&self) -> Option<&str> {
+    fn department(&self) -> Option<&str> {
         self.0.department.as_deref()
     }
     /// Where the risk stands.
-    async fn status(&self) -> AppResult<RiskStatus> {
+    fn status(&self) -> AppResult<RiskStatus> {
         RiskStatus::from_stored(&self.0.status)
     }
     /// How far it has come through review.
-    async fn stage(&self) -> AppResult<RiskStage> {
+    fn stage(&self) -> AppResult<RiskStage> {
         RiskStage::from_stored(&self.0.stage)
     }
     /// Why it was closed; null unless CLOSED with a reason.
-    async fn closure_reason(&self) -> AppResult<Option<ClosureReason>> {
+    fn closure_reason(&self) -> AppResult<Option<ClosureReason>> {
         self.0
             .closure_reason
             .as_deref()
@@ -93,11 +93,11 @@ impl Risk {
             .transpose()
     }
     /// Set when the risk is CLOSED.
-    async fn closed_at(&self) -> Option<Timestamp> {
+    fn closed_at(&self) -> Option<Timestamp> {
         self.0.closed_at.map(Timestamp)
     }
     /// Minutes from creation to closing.
-    async fn resolution_duration_minutes(&self) -> Option<i32> {
+    fn resolution_duration_minutes(&self) -> Option<i32> {
         self.0.closed_at.map(|closed| {
             i32::try_from((closed - self.0.created_at).num_minutes()).unwrap_or(i32::MAX)
         })
@@ -119,31 +119,31 @@ impl Risk {
         member(ctx, self.0.owner_id.as_ref()).await
     }
     /// 0-based level on the register's likelihood scale.
-    async fn likelihood_level(&self) -> Option<i32> {
+    fn likelihood_level(&self) -> Option<i32> {
         self.0.likelihood_level
     }
     /// 0-based level on the register's impact scale.
-    async fn impact_level(&self) -> Option<i32> {
+    fn impact_level(&self) -> Option<i32> {
         self.0.impact_level
     }
     /// Why this likelihood; null when none.
-    async fn likelihood_rationale(&self) -> Option<&str> {
+    fn likelihood_rationale(&self) -> Option<&str> {
         self.0.likelihood_rationale.as_deref()
     }
     /// Why this impact; null when none.
-    async fn impact_rationale(&self) -> Option<&str> {
+    fn impact_rationale(&self) -> Option<&str> {
         self.0.impact_rationale.as_deref()
     }
     /// A likelihood level that replaces the computed residual one; null when not overridden.
-    async fn residual_likelihood_override(&self) -> Option<i32> {
+    fn residual_likelihood_override(&self) -> Option<i32> {
         self.0.residual_likelihood_override
     }
     /// An impact level that replaces the computed residual one; null when not overridden.
-    async fn residual_impact_override(&self) -> Option<i32> {
+    fn residual_impact_override(&self) -> Option<i32> {
         self.0.residual_impact_override
     }
     /// Why the residual is overridden; kept when an override is cleared.
-    async fn residual_override_reason(&self) -> Option<&str> {
+    fn residual_override_reason(&self) -> Option<&str> {
         self.0.residual_override_reason.as_deref()
     }
     /// Who last set or cleared an override; null when nobody has.
@@ -151,39 +151,39 @@ impl Risk {
         member(ctx, self.0.residual_overridden_by.as_ref()).await
     }
     /// When an override was last set or cleared; null when never.
-    async fn residual_overridden_at(&self) -> Option<Timestamp> {
+    fn residual_overridden_at(&self) -> Option<Timestamp> {
         self.0.residual_overridden_at.map(Timestamp)
     }
     /// The highest residual band level the organization accepts for this risk.
-    async fn tolerance_level(&self) -> Option<i32> {
+    fn tolerance_level(&self) -> Option<i32> {
         self.0.tolerance_level
     }
     /// How the organization responds to the risk.
-    async fn treatment(&self) -> AppResult<TreatmentStrategy> {
+    fn treatment(&self) -> AppResult<TreatmentStrategy> {
         TreatmentStrategy::from_stored(&self.0.treatment)
     }
     /// What the treatment does; null when none.
-    async fn treatment_description(&self) -> Option<&str> {
+    fn treatment_description(&self) -> Option<&str> {
         self.0.treatment_description.as_deref()
     }
     /// Why this treatment; null when none.
-    async fn treatment_rationale(&self) -> Option<&str> {
+    fn treatment_rationale(&self) -> Option<&str> {
         self.0.treatment_rationale.as_deref()
     }
     /// The date by which the risk should be within tolerance; null when none.
-    async fn mitigation_target_at(&self) -> Option<Date> {
+    fn mitigation_target_at(&self) -> Option<Date> {
         self.0.mitigation_target_at.map(Date)
     }
     /// Free text; null when none.
-    async fn notes(&self) -> Option<&str> {
+    fn notes(&self) -> Option<&str> {
         self.0.notes.as_deref()
     }
     /// The system the risk comes from; null when none.
-    async fn source(&self) -> Option<&str> {
+    fn source(&self) -> Option<&str> {
         self.0.source.as_deref()
     }
     /// Its id in that system; null when none.
-    async fn source_id(&self) -> Option<&str> {
+    fn source_id(&self) -> Option<&str> {
         self.0.source_id.as_deref()
     }
     /// Null until both likelihoodLevel and impactLevel are set.
@@ -199,7 +199,7 @@ impl Risk {
         self.score(ctx, Stored::Target).await
     }
     /// Whether the residual band is within the tolerance level.
-    async fn within_tolerance(&self) -> Option<bool> {
+    fn within_tolerance(&self) -> Option<bool> {
         self.0.within_tolerance
     }
     /// The risk's changes, oldest first.
@@ -232,11 +232,11 @@ impl Risk {
             .collect())
     }
     /// Grows by one with every change; pass as expectedVersion to update safely.
-    async fn version(&self) -> i32 {
+    fn version(&self) -> i32 {
         self.0.version
     }
     /// When the risk was created.
-    async fn created_at(&self) -> Timestamp {
+    fn created_at(&self) -> Timestamp {
         Timestamp(self.0.created_at)
     }
     /// Who created it; null when unknown.
@@ -244,7 +244,7 @@ impl Risk {
         member(ctx, self.0.created_by.as_ref()).await
     }
     /// When the risk last changed (scores moved by controls or scales included).
-    async fn updated_at(&self) -> Timestamp {
+    fn updated_at(&self) -> Timestamp {
         Timestamp(self.0.updated_at)
     }
     /// Who made the last change; null when unknown.
@@ -316,7 +316,7 @@ impl RiskConnection {
             .collect())
     }
     /// Where the page sits.
-    async fn page_info(&self) -> PageInfo {
+    fn page_info(&self) -> PageInfo {
         PageInfo {
             has_next_page: self.page.has_next,
             has_previous_page: self.page.has_previous,

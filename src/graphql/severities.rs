@@ -8,8 +8,15 @@ use crate::error::AppResult;
 use crate::store;
 use async_graphql::{Context, ID, Object};
 use entity::severity;
+use std::sync::Arc;
 
-pub struct Severity(pub severity::Model);
+pub struct Severity(pub Arc<severity::Model>);
+
+impl From<severity::Model> for Severity {
+    fn from(model: severity::Model) -> Self {
+        Self(Arc::new(model))
+    }
+}
 
 /// How severe a risk is, on the organization's own list.
 #[Object]
@@ -19,43 +26,43 @@ impl Severity {
         ID(self.0.id.clone())
     }
     /// 1 to 128 characters.
-    async fn name(&self) -> &str {
+    fn name(&self) -> &str {
         &self.0.name
     }
     /// name in lower case with spaces replaced by underscores; read-only.
-    async fn reference(&self) -> &str {
+    fn reference(&self) -> &str {
         &self.0.reference
     }
     /// Up to 255 characters; null when none.
-    async fn description(&self) -> Option<&str> {
+    fn description(&self) -> Option<&str> {
         self.0.description.as_deref()
     }
     /// Longer guidance; null when none.
-    async fn information(&self) -> Option<&str> {
+    fn information(&self) -> Option<&str> {
         self.0.information.as_deref()
     }
     /// Sort position, ascending.
-    async fn position(&self) -> i32 {
+    fn position(&self) -> i32 {
         self.0.position
     }
     /// A disabled severity cannot be set on a risk.
-    async fn disabled(&self) -> bool {
+    fn disabled(&self) -> bool {
         self.0.disabled
     }
     /// The system the severity comes from; null when none.
-    async fn source(&self) -> Option<&str> {
+    fn source(&self) -> Option<&str> {
         self.0.source.as_deref()
     }
     /// Its id in that system; null when none.
-    async fn source_id(&self) -> Option<&str> {
+    fn source_id(&self) -> Option<&str> {
         self.0.source_id.as_deref()
     }
     /// When the severity was created.
-    async fn created_at(&self) -> Timestamp {
+    fn created_at(&self) -> Timestamp {
         Timestamp(self.0.created_at)
     }
     /// When it last changed.
-    async fn updated_at(&self) -> Timestamp {
+    fn updated_at(&self) -> Timestamp {
         Timestamp(self.0.updated_at)
     }
 }
@@ -73,7 +80,7 @@ impl SeverityQuery {
     ) -> AppResult<Vec<Severity>> {
         let actor = ctx.viewer()?;
         let list = store::severities::list(actor, filter.unwrap_or_default()).await?;
-        Ok(list.into_iter().map(Severity).collect())
+        Ok(list.into_iter().map(Severity::from).collect())
     }
 
     /// A severity by ID; null when it does not exist for the caller.
@@ -85,7 +92,7 @@ impl SeverityQuery {
         ctx.principal()?;
         let actor = ctx.viewer()?;
         let found = store::find_optional::<severity::Entity>(actor.db, actor.org_id(), &id).await?;
-        Ok(found.map(Severity))
+        Ok(found.map(Severity::from))
     }
 }
 
@@ -101,7 +108,7 @@ impl SeverityMutation {
         #[graphql(desc = "The new severity.")] input: CreateSeverityInput,
     ) -> AppResult<Option<Severity>> {
         let actor = ctx.actor(Role::Admin)?;
-        Ok(Some(Severity(
+        Ok(Some(Severity::from(
             store::severities::create(actor, input).await?,
         )))
     }
@@ -115,7 +122,7 @@ impl SeverityMutation {
     ) -> AppResult<Option<Severity>> {
         let actor = ctx.actor(Role::Admin)?;
         let write = store::severities::update(actor, &id, input);
-        Ok(Some(Severity(changing_reference(ctx, write).await?)))
+        Ok(Some(Severity::from(changing_reference(ctx, write).await?)))
     }
 
     /// Deletes a severity that no risk uses; disable one that is in use.

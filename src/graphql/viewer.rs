@@ -13,6 +13,7 @@ use crate::error::{AppError, AppResult};
 use crate::store::{self, find};
 use async_graphql::{Context, ID, Interface, Object};
 use entity::{control, custom_field_definition, member, organization, register, risk, severity};
+use std::sync::Arc;
 
 /// An object with a global ID; `node(id)` finds any of them.
 #[derive(Interface)]
@@ -41,16 +42,22 @@ impl Organization {
         ID(self.0.id.clone())
     }
     /// The organization's name.
-    async fn name(&self) -> &str {
+    fn name(&self) -> &str {
         &self.0.name
     }
     /// When its first member signed in.
-    async fn created_at(&self) -> Timestamp {
+    fn created_at(&self) -> Timestamp {
         Timestamp(self.0.created_at)
     }
 }
 
-pub struct Member(pub member::Model);
+pub struct Member(pub Arc<member::Model>);
+
+impl From<member::Model> for Member {
+    fn from(model: member::Model) -> Self {
+        Self(Arc::new(model))
+    }
+}
 
 /// A person of the organization, known from the claims of their tokens (or
 /// added by an admin before their first sign-in).
@@ -61,19 +68,19 @@ impl Member {
         ID(self.0.id.clone())
     }
     /// From the token's `email` claim; null when it had none.
-    async fn email(&self) -> Option<&str> {
+    fn email(&self) -> Option<&str> {
         self.0.email.as_deref()
     }
     /// From the token's `name` claim; null when it had none.
-    async fn name(&self) -> Option<&str> {
+    fn name(&self) -> Option<&str> {
         self.0.name.as_deref()
     }
     /// The role of the member's latest token.
-    async fn role(&self) -> AppResult<Role> {
+    fn role(&self) -> AppResult<Role> {
         Role::from_stored(&self.0.role)
     }
     /// When the member was added or first signed in.
-    async fn created_at(&self) -> Timestamp {
+    fn created_at(&self) -> Timestamp {
         Timestamp(self.0.created_at)
     }
 }
@@ -139,7 +146,7 @@ impl ViewerQuery {
             ))),
             Some(Kind::Member) => find::<member::Entity>(db, org, &id)
                 .await
-                .map(|m| Node::Member(Member(m))),
+                .map(|m| Node::Member(Member::from(m))),
             Some(Kind::Register) => find::<register::Entity>(db, org, &id)
                 .await
                 .and_then(Register::new)
@@ -149,13 +156,13 @@ impl ViewerQuery {
                 .map(|r| Node::Risk(Risk::from(r))),
             Some(Kind::Severity) => find::<severity::Entity>(db, org, &id)
                 .await
-                .map(|s| Node::Severity(Severity(s))),
+                .map(|s| Node::Severity(Severity::from(s))),
             Some(Kind::CustomField) => find::<custom_field_definition::Entity>(db, org, &id)
                 .await
-                .map(|f| Node::CustomFieldDefinition(CustomFieldDefinition(f))),
+                .map(|f| Node::CustomFieldDefinition(CustomFieldDefinition::from(f))),
             Some(Kind::Control) => find::<control::Entity>(db, org, &id)
                 .await
-                .map(|c| Node::Control(Control(c))),
+                .map(|c| Node::Control(Control::from(c))),
             _ => return Ok(None),
         };
         match found {

@@ -131,8 +131,12 @@ pub async fn organization(
 
 /// How a member is shown: name, else email, else subject (the SQL of
 /// `display_name` orders by the same, lower-cased).
-pub fn shown_as(m: member::Model) -> String {
-    m.name.or(m.email).unwrap_or(m.subject)
+pub fn shown_as(m: &member::Model) -> String {
+    m.name
+        .as_ref()
+        .or(m.email.as_ref())
+        .unwrap_or(&m.subject)
+        .clone()
 }
 
 /// How members are listed: by display name, ignoring case, then id.
