@@ -331,6 +331,93 @@ impl RiskConnection {
     }
 }
 
+/// The columns of `risks` that each field of `Risk` reads, besides the ids
+/// every risk carries (see `risk_query::read_for`); None for a field not
+/// listed, which makes its page read whole rows. A page reads only what
+/// its fields need, so a field that reads a column must list it here:
+/// `a_page_answers_each_field_as_whole_rows_do` holds every field to it.
+fn columns_read(field: &str) -> Option<&'static [risk::Column]> {
+    use risk::Column as C;
+    Some(match field {
+        "__typename" | "id" | "register" | "history" | "controls" | "customFields" => &[],
+        "identifier" => &[C::Identifier],
+        "title" => &[C::Title],
+        "description" => &[C::Description],
+        "category" => &[C::Category],
+        "department" => &[C::Department],
+        "status" => &[C::Status],
+        "stage" => &[C::Stage],
+        "closureReason" => &[C::ClosureReason],
+        "closedAt" => &[C::ClosedAt],
+        "resolutionDurationMinutes" => &[C::ClosedAt, C::CreatedAt],
+        "severity" => &[C::SeverityId],
+        "owner" => &[C::OwnerId],
+        "likelihoodLevel" => &[C::LikelihoodLevel],
+        "impactLevel" => &[C::ImpactLevel],
+        "likelihoodRationale" => &[C::LikelihoodRationale],
+        "impactRationale" => &[C::ImpactRationale],
+        "residualLikelihoodOverride" => &[C::ResidualLikelihoodOverride],
+        "residualImpactOverride" => &[C::ResidualImpactOverride],
+        "residualOverrideReason" => &[C::ResidualOverrideReason],
+        "residualOverriddenBy" => &[C::ResidualOverriddenBy],
+        "residualOverriddenAt" => &[C::ResidualOverriddenAt],
+        "toleranceLevel" => &[C::ToleranceLevel],
+        "treatment" => &[C::Treatment],
+        "treatmentDescription" => &[C::TreatmentDescription],
+        "treatmentRationale" => &[C::TreatmentRationale],
+        "mitigationTargetAt" => &[C::MitigationTargetAt],
+        "notes" => &[C::Notes],
+        "source" => &[C::Source],
+        "sourceId" => &[C::SourceId],
+        "inherent" => &[
+            C::LikelihoodLevel,
+            C::ImpactLevel,
+            C::InherentScore,
+            C::InherentBand,
+        ],
+        "residual" => &[
+            C::ResidualLikelihoodLevel,
+            C::ResidualImpactLevel,
+            C::ResidualLikelihoodValue,
+            C::ResidualImpactValue,
+            C::ResidualScore,
+            C::ResidualBand,
+            C::ResidualOverridden,
+        ],
+        "targetResidual" => &[
+            C::TargetLikelihoodLevel,
+            C::TargetImpactLevel,
+            C::TargetLikelihoodValue,
+            C::TargetImpactValue,
+            C::TargetScore,
+            C::TargetBand,
+        ],
+        "withinTolerance" => &[C::WithinTolerance],
+        "version" => &[C::Version],
+        "createdAt" => &[C::CreatedAt],
+        "createdBy" => &[C::CreatedBy],
+        "updatedAt" => &[C::UpdatedAt],
+        "updatedBy" => &[C::UpdatedBy],
+        _ => return None,
+    })
+}
+
+/// The columns the risks under a connection's selection read (its `nodes`
+/// and `edges { node }`); None when some field needs whole rows.
+fn columns_asked(connection: &Lookahead<'_>) -> Option<Vec<risk::Column>> {
+    let risks = [
+        connection.field("nodes"),
+        connection.field("edges").field("node"),
+    ];
+    let mut asked = Vec::new();
+    for selection in risks.iter().flat_map(Lookahead::selection_fields) {
+        for field in selection.selection_set() {
+            asked.extend_from_slice(columns_read(field.name())?);
+        }
+    }
+    Some(asked)
+}
+
 pub async fn risk_connection(
     ctx: &Context<'_>,
     filter: RiskFilter,
@@ -345,9 +432,11 @@ pub async fn risk_connection(
         &filter,
         search.as_deref(),
     )?;
+    let asked = columns_asked(&ctx.look_ahead());
     let page = risk_query::page(
         actor.db,
         condition.clone(),
+        asked.as_deref(),
         order_by.as_deref().unwrap_or_default(),
         args,
         &ctx.services()?.limits,

@@ -57,22 +57,55 @@ impl AnyRow<'_> {
     }
 }
 
-/// A model whose columns are all read by position.
+/// Which of a model's columns a select reads, by their place in the model
+/// (at most 64; a risk has 52).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Read(u64);
+
+impl Read {
+    /// Every column of a model `width` wide.
+    pub fn all(width: usize) -> Self {
+        Self(u64::MAX >> (64 - width))
+    }
+
+    /// The columns at these places.
+    pub fn of(places: impl IntoIterator<Item = usize>) -> Self {
+        Self(places.into_iter().fold(0, |read, place| read | 1 << place))
+    }
+
+    pub fn has(self, place: usize) -> bool {
+        self.0 & 1 << place != 0
+    }
+
+    fn width(self) -> usize {
+        self.0.count_ones() as usize
+    }
+}
+
+/// A model whose columns are read by position.
 pub trait Positional: Sized {
     /// How many columns a whole row has.
     const WIDTH: usize;
 
-    fn decode(row: AnyRow<'_>) -> Result<Self, sqlx::Error>;
+    /// Reads the columns of `read`, which the row holds in the model's order;
+    /// every other field keeps its default.
+    fn decode(row: AnyRow<'_>, read: Read) -> Result<Self, sqlx::Error>;
 }
 
-/// A row decoded by position; a row of another width (a select of fewer
-/// columns) by name, as SeaORM does, rather than with shifted fields.
-fn decode<M: Positional + FromQueryResult>(res: &QueryResult) -> Result<M, DbErr> {
+/// A row of the columns of `read`, decoded by position. A whole-row select
+/// whose row is of another width (a select of fewer columns) is decoded by
+/// name, as SeaORM does, rather than with shifted fields.
+fn decode<M: Positional + FromQueryResult>(res: &QueryResult, read: Read) -> Result<M, DbErr> {
     match AnyRow::of(res) {
-        Some(row) if row.len() == M::WIDTH => {
-            M::decode(row).map_err(|err| DbErr::Query(RuntimeErr::SqlxError(Arc::new(err))))
+        Some(row) if row.len() == read.width() => {
+            M::decode(row, read).map_err(|err| DbErr::Query(RuntimeErr::SqlxError(Arc::new(err))))
         }
-        _ => M::from_query_result(res, ""),
+        _ if read == Read::all(M::WIDTH) => M::from_query_result(res, ""),
+        _ => Err(DbErr::Type(format!(
+            "a row of {} columns where {} were selected",
+            res.column_names().len(),
+            read.width()
+        ))),
     }
 }
 
@@ -88,19 +121,22 @@ where
     E: EntityTrait,
     E::Model: Positional,
 {
-    rows(db.get_database_backend().build(&select.into_query()), db).await
+    let statement = db.get_database_backend().build(&select.into_query());
+    rows(statement, Read::all(E::Model::WIDTH), db).await
 }
 
-/// The whole rows a statement of `Entity::find()`'s columns returns.
+/// The rows a statement of the columns of `read`, in the model's order,
+/// returns.
 pub async fn rows<M: Positional + FromQueryResult>(
     statement: Statement,
+    read: Read,
     db: &impl ConnectionTrait,
 ) -> Result<Vec<M>, DbErr> {
     let rows = db.query_all_raw(statement).await?;
     let mut models = Vec::with_capacity(rows.len());
     // Each row's buffer is freed once decoded, for the next models to reuse.
     for row in rows {
-        models.push(decode(&row)?);
+        models.push(decode(&row, read)?);
     }
     Ok(models)
 }
@@ -112,15 +148,19 @@ macro_rules! positional {
         impl Positional for entity::$model::Model {
             const WIDTH: usize = [$(stringify!($field)),*].len();
 
-            fn decode(row: AnyRow<'_>) -> Result<Self, sqlx::Error>
+            fn decode(row: AnyRow<'_>, read: Read) -> Result<Self, sqlx::Error>
             {
-                let mut at = 0;
-                let mut next = || {
-                    at += 1;
-                    at - 1
-                };
+                let (mut place, mut at) = (0, 0);
                 // Fields are evaluated in the order written, the SELECT's.
-                Ok(Self { $($field: row.get(next())?),* })
+                Ok(Self { $($field: {
+                    place += 1;
+                    if read.has(place - 1) {
+                        at += 1;
+                        row.get(at - 1)?
+                    } else {
+                        Default::default()
+                    }
+                }),* })
             }
         }
 

@@ -2,7 +2,8 @@
 //! with keyset cursors in both directions. Every sort ends with the id, so
 //! the order is total and a cursor names one position.
 
-use super::{positional, risk_tables};
+use super::positional::{self, Positional, Read};
+use super::risk_tables;
 use crate::config::Limits;
 use crate::domain::date::{Date, Timestamp};
 use crate::domain::enums::RiskStatus;
@@ -18,7 +19,7 @@ use entity::custom_field_value::{self, Column as V};
 use entity::{risk, severity};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, NullOrdering, Query, SelectStatement, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Iterable, Order, QueryFilter, QueryOrder,
     QuerySelect, QueryTrait, Select, Value,
 };
 use serde_json::{Value as Json, json};
@@ -464,12 +465,19 @@ fn ordered(mut query: Select<risk::Entity>, keys: &[Key], forward: bool) -> Sele
 async fn run(
     db: &impl ConnectionTrait,
     condition: Condition,
+    read: Read,
     keys: &[Key],
     cursor: Option<&[Option<Value>]>,
     forward: bool,
     limit: u64,
 ) -> AppResult<Vec<risk::Model>> {
     let query = risk::Entity::find().filter(condition);
+    let query = if read == whole_rows() {
+        query
+    } else {
+        let columns = risk::Column::iter().filter(|c| read.has(*c as usize));
+        query.select_only().columns(columns)
+    };
     let past = cursor.map(|values| past_cursor(keys, values, forward));
     let bound = cursor.and_then(|values| seek(keys, values, forward));
     // The rows with a value of the first key, past the cursor.
@@ -481,7 +489,7 @@ async fn run(
         None => query.apply_if(past.clone(), QueryFilter::filter),
     };
     let Some(key) = keys.first().filter(|k| k.nullable()) else {
-        return limited(ordered(valued(query), keys, forward), limit, db).await;
+        return limited(ordered(valued(query), keys, forward), limit, read, db).await;
     };
     let order = if key.ascending == forward {
         Order::Asc
@@ -510,11 +518,11 @@ async fn run(
     let mut rows = if past_first {
         Vec::new()
     } else {
-        limited(side(forward), limit, db).await?
+        limited(side(forward), limit, read, db).await?
     };
     let filled = rows.len() as u64;
     if filled < limit {
-        rows.extend(limited(side(!forward), limit - filled, db).await?);
+        rows.extend(limited(side(!forward), limit - filled, read, db).await?);
     }
     Ok(rows)
 }
@@ -531,12 +539,43 @@ async fn run(
 async fn limited(
     query: Select<risk::Entity>,
     limit: u64,
+    read: Read,
     db: &impl ConnectionTrait,
 ) -> AppResult<Vec<risk::Model>> {
     let mut statement = query.build(db.get_database_backend());
     // The query ends with its order, where a LIMIT goes.
     statement.sql.push_str(&format!(" LIMIT {limit}"));
-    Ok(positional::rows(statement, db).await?)
+    Ok(positional::rows(statement, read, db).await?)
+}
+
+fn whole_rows() -> Read {
+    Read::all(risk::Model::WIDTH)
+}
+
+/// What a page reads of its risks: the columns its fields ask for (every
+/// column when `asked` is None), the ids every risk carries to the loaders
+/// and checks, and the sort keys its cursors are written from. A page of
+/// eight fields read whole rows of 52 columns: a third of PostgreSQL's time
+/// on the statement went to forming and sending columns nobody asked for,
+/// and a tenth of ours to decoding them.
+fn read_for(asked: Option<&[risk::Column]>, keys: &[Key]) -> Read {
+    let Some(asked) = asked else {
+        return whole_rows();
+    };
+    let ids = [
+        risk::Column::Id,
+        risk::Column::OrgId,
+        risk::Column::RegisterId,
+    ];
+    let keys = keys.iter().map(|k| k.column);
+    Read::of(
+        asked
+            .iter()
+            .copied()
+            .chain(ids)
+            .chain(keys)
+            .map(|c| c as usize),
+    )
 }
 
 /// Every risk a condition matches, in order, a batch at a time: how an
@@ -569,6 +608,7 @@ impl Batches {
         let rows = run(
             db,
             self.condition.clone(),
+            whole_rows(),
             &self.keys,
             self.after.as_deref(),
             true,
@@ -624,14 +664,18 @@ fn page_size(field: &str, n: i32, limits: &Limits) -> AppResult<u64> {
     Ok(n as u64)
 }
 
+/// A page of the risks `condition` matches, reading the columns `asked`
+/// for (see `read_for`).
 pub async fn page(
     db: &impl ConnectionTrait,
     condition: Condition,
+    asked: Option<&[risk::Column]>,
     order: &[RiskOrder],
     args: PageArgs,
     limits: &Limits,
 ) -> AppResult<Page> {
     let keys = keys(order);
+    let read = read_for(asked, &keys);
     let forward = args.last.is_none() && args.before.is_none();
     if (args.first.is_some() || args.after.is_some()) && !forward {
         return Err(AppError::bad_input(
@@ -649,7 +693,16 @@ pub async fn page(
         (_, Some(c)) => Some(decode_cursor(&keys, c, "before")?),
         _ => None,
     };
-    let mut rows = run(db, condition, &keys, cursor.as_deref(), forward, size + 1).await?;
+    let mut rows = run(
+        db,
+        condition,
+        read,
+        &keys,
+        cursor.as_deref(),
+        forward,
+        size + 1,
+    )
+    .await?;
     let more = rows.len() as u64 > size;
     rows.truncate(usize::try_from(size).unwrap_or(usize::MAX));
     if !forward {

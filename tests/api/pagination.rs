@@ -10,6 +10,7 @@ both!(
     a_nested_page_costs_a_bounded_number_of_statements,
     a_cursor_holds_only_its_sort_keys,
     a_page_binds_only_what_the_request_says,
+    a_page_answers_each_field_as_whole_rows_do,
 );
 
 /// 23 risks with scores 1..25 and some unscored, in two registers.
@@ -385,4 +386,135 @@ async fn a_page_of_titles_loads_nothing_else(app: TestApp) {
         .await;
     // The page alone: a token seen before needs no lookup.
     assert_eq!(app.statements() - before, 1);
+}
+
+/// A selection of every field of `type_name`, by introspection: leaf fields
+/// by name, object fields with their own leaves (`__typename` for objects
+/// below those, so a list still shows how many it holds).
+async fn every_field(client: &Client, type_name: &str, depth: u8) -> Vec<(String, String)> {
+    let data = client
+        .ok(
+            "query($t: String!) { __type(name: $t) { fields { name args { defaultValue type { kind } } type { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } } }",
+            json!({ "t": type_name }),
+        )
+        .await;
+    let mut selections = Vec::new();
+    for field in data["__type"]["fields"].as_array().expect("fields") {
+        let name = field["name"].as_str().expect("name").to_owned();
+        let required_args = field["args"].as_array().is_some_and(|args| {
+            args.iter()
+                .any(|a| a["type"]["kind"] == "NON_NULL" && a["defaultValue"].is_null())
+        });
+        if required_args {
+            continue;
+        }
+        let mut ty = &field["type"];
+        while ty["name"].is_null() {
+            assert!(
+                ty.is_object(),
+                "{type_name}.{name} is wrapped more deeply than asked"
+            );
+            ty = &ty["ofType"];
+        }
+        let selection = match ty["kind"].as_str() {
+            Some("SCALAR" | "ENUM") => name.clone(),
+            _ if depth == 0 => format!("{name} {{ __typename }}"),
+            _ => {
+                let inner = Box::pin(every_field(
+                    client,
+                    ty["name"].as_str().expect("type"),
+                    depth - 1,
+                ))
+                .await;
+                let inner: Vec<String> = inner.into_iter().map(|(_, s)| s).collect();
+                format!("{name} {{ __typename {} }}", inner.join(" "))
+            }
+        };
+        selections.push((name, selection));
+    }
+    selections
+}
+
+/// A page reads only the columns its fields ask for. Each field of `Risk`,
+/// asked for alone in a page, answers as `node` answers it, which reads
+/// whole rows: a field reading a column its page left out would answer a
+/// default (null, empty, zero) instead.
+async fn a_page_answers_each_field_as_whole_rows_do(app: TestApp) {
+    let admin = app.admin("acme");
+    let register = fixtures::register(&admin, "RA").await;
+    let me = fixtures::me(&admin).await;
+    let severity = fixtures::severity(&admin, "High").await;
+    let field =
+        fixtures::custom_field(&admin, &register, json!({ "name": "Unit", "type": "TEXT" })).await;
+    let control = fixtures::control(&admin, json!({ "name": "MFA" })).await;
+    let every_column = json!({
+        "identifier": "RA-FULL", "description": "d", "category": "c", "department": "e",
+        "status": "CLOSED", "stage": "OPERATING", "closureReason": "MITIGATED",
+        "severityId": severity, "ownerId": me,
+        "likelihoodLevel": 3, "impactLevel": 4,
+        "likelihoodRationale": "lr", "impactRationale": "ir",
+        "residualLikelihoodOverride": 1, "residualImpactOverride": 2,
+        "residualOverrideReason": "or", "toleranceLevel": 2,
+        "treatment": "MITIGATE", "treatmentDescription": "td", "treatmentRationale": "tr",
+        "mitigationTargetAt": "2027-03-01", "notes": "n", "source": "s", "sourceId": "s-1",
+        "customFields": [{ "fieldId": field, "text": "EMEA" }],
+    });
+    let full = fixtures::risk(&admin, &register, "Full", every_column).await;
+    fixtures::link(&admin, &full, &control, "").await;
+    fixtures::risk(
+        &admin,
+        &register,
+        "Bare",
+        json!({ "likelihoodLevel": 1, "impactLevel": 0 }),
+    )
+    .await;
+
+    let fields = every_field(&admin, "Risk", 1).await;
+    assert_eq!(fields.len(), 43, "every field of Risk, none skipped");
+    let page = |selection: &str| {
+        format!(
+            "query($r: ID!) {{ risks(filter: {{registerId: $r, status: [OPEN, CLOSED]}}, orderBy: [{{field: TITLE}}]) {{ nodes {{ {selection} }} }} }}"
+        )
+    };
+    let all: Vec<&str> = fields.iter().map(|(_, s)| s.as_str()).collect();
+    // Each risk whole, as `node` reads it: every column of its row.
+    let ids = admin.ok(&page("id"), json!({ "r": register })).await;
+    let mut whole = Vec::new();
+    for risk in ids["risks"]["nodes"].as_array().expect("nodes") {
+        let query = format!(
+            "query($id: ID!) {{ node(id: $id) {{ ...on Risk {{ {} }} }} }}",
+            all.join(" ")
+        );
+        whole.push(admin.ok(&query, json!({ "id": risk["id"] })).await["node"].clone());
+    }
+    assert_eq!(whole.len(), 2);
+    for (name, selection) in &fields {
+        let set = |v: &Value| !(v.is_null() || v == &json!([]) || v == &json!(""));
+        assert!(
+            whole.iter().any(|risk| set(&risk[name])),
+            "the fixture sets {name}, or this test could not see it read"
+        );
+        let alone = admin.ok(&page(selection), json!({ "r": register })).await;
+        for (n, risk) in alone["risks"]["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .enumerate()
+        {
+            assert_eq!(risk[name], whole[n][name], "{name} of risk {n}");
+        }
+    }
+    // Through edges, and with a fragment, as through nodes.
+    let edges = admin
+        .ok(
+            "query($r: ID!) { risks(filter: {registerId: $r, status: [OPEN, CLOSED]}, orderBy: [{field: TITLE}]) { edges { node { ...on Node { id } ...R } } } } fragment R on Risk { residual { score } owner { id } }",
+            json!({ "r": register }),
+        )
+        .await;
+    let node = &edges["risks"]["edges"][1]["node"];
+    assert_eq!(
+        node["residual"],
+        json!({ "score": whole[1]["residual"]["score"] })
+    );
+    assert_eq!(node["owner"]["id"], json!(me));
 }
