@@ -16,7 +16,8 @@ use entity::{
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use std::collections::HashMap;
 use std::marker::PhantomData;
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 /// Rows of one table by id.
 pub struct ById<E> {
@@ -221,31 +222,78 @@ impl Wants {
     }
 }
 
-/// Loads `keys` at once, without the batching delay (every key is known
-/// already), and primes the loader's cache so the fields under each risk
-/// find them there.
-async fn prime<T>(
-    loader: &DataLoader<T, HashMapCache>,
-    keys: Vec<String>,
-) -> Result<HashMap<String, T::Value>, T::Error>
-where
-    T: Loader<String>,
-{
-    if keys.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let found = loader.loader().load(&keys).await?;
-    loader.feed_many(found.clone()).await;
-    Ok(found)
+/// A DataLoader with what a page primed it with in front of it. The fields
+/// under a page's risks look up what `LoaderSet::prefetch` loaded, some 250
+/// times for a page of 50. Through DataLoader alone each lookup takes a
+/// lock, builds two maps and copies the value out of its cache; here it is
+/// one lookup in a map.
+pub struct Primed<T: Loader<String>> {
+    loader: DataLoader<T, HashMapCache>,
+    /// Every key primed, with None for a key that has no row.
+    primed: RwLock<HashMap<String, Option<T::Value>>>,
+    /// False for subscriptions (see `Loaders::uncached`).
+    cached: AtomicBool,
 }
 
-fn loader<T: Loader<String>>(inner: T) -> DataLoader<T, HashMapCache> {
-    DataLoader::with_cache(
-        inner,
-        TokioSpawner::current(),
-        TokioTimer::default(),
-        HashMapCache::default(),
-    )
+impl<T: Loader<String>> Primed<T> {
+    fn new(inner: T) -> Self {
+        Self {
+            loader: DataLoader::with_cache(
+                inner,
+                TokioSpawner::current(),
+                TokioTimer::default(),
+                HashMapCache::default(),
+            ),
+            primed: RwLock::default(),
+            cached: AtomicBool::new(true),
+        }
+    }
+
+    /// The value of `key`. Every field that loads awaits this future inside
+    /// its own, and the executor moves each field's future onto the heap:
+    /// DataLoader's is some 1.4 KiB, so it is boxed on the path that needs
+    /// it, and a primed key costs a future of a few words.
+    pub async fn load_one(&self, key: String) -> Result<Option<T::Value>, T::Error> {
+        match self.primed_value(&key) {
+            Some(found) => Ok(found),
+            None => Box::pin(self.loader.load_one(key)).await,
+        }
+    }
+
+    /// Apart from `load_one`: the lock's guard may not live across an await.
+    fn primed_value(&self, key: &str) -> Option<Option<T::Value>> {
+        let primed = self.primed.read().unwrap_or_else(PoisonError::into_inner);
+        primed.get(key).cloned()
+    }
+
+    pub async fn load_many(
+        &self,
+        keys: impl IntoIterator<Item = String>,
+    ) -> Result<HashMap<String, T::Value>, T::Error> {
+        self.loader.load_many(keys).await
+    }
+
+    /// Loads `keys` at once, without the batching delay (every key is known
+    /// already), and keeps them for the fields under each risk.
+    async fn prime(&self, keys: Vec<String>) -> Result<HashMap<String, T::Value>, T::Error> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let found = self.loader.loader().load(&keys).await?;
+        if self.cached.load(Ordering::Relaxed) {
+            let mut primed = self.primed.write().unwrap_or_else(PoisonError::into_inner);
+            for key in keys {
+                let value = found.get(&key).cloned();
+                primed.insert(key, value);
+            }
+        }
+        Ok(found)
+    }
+
+    fn disable_cache(&self) {
+        self.cached.store(false, Ordering::Relaxed);
+        self.loader.enable_all_cache(false);
+    }
 }
 
 /// A request's loaders, made on first use: a subscription waiting for its
@@ -298,16 +346,16 @@ impl std::ops::Deref for Loaders {
 }
 
 pub struct LoaderSet {
-    pub members: DataLoader<Referenced<ById<member::Entity>>, HashMapCache>,
-    pub severities: DataLoader<Referenced<ById<severity::Entity>>, HashMapCache>,
-    pub registers: DataLoader<Referenced<RegistersById>, HashMapCache>,
-    pub fields: DataLoader<Referenced<ById<custom_field_definition::Entity>>, HashMapCache>,
-    pub values: DataLoader<ValuesByRisk, HashMapCache>,
-    pub fields_by_register: DataLoader<FieldsByRegister, HashMapCache>,
-    pub risks: DataLoader<ById<risk::Entity>, HashMapCache>,
-    pub controls: DataLoader<ById<control::Entity>, HashMapCache>,
-    pub links: DataLoader<LinksByRisk, HashMapCache>,
-    pub control_links: DataLoader<LinksByControl, HashMapCache>,
+    pub members: Primed<Referenced<ById<member::Entity>>>,
+    pub severities: Primed<Referenced<ById<severity::Entity>>>,
+    pub registers: Primed<Referenced<RegistersById>>,
+    pub fields: Primed<Referenced<ById<custom_field_definition::Entity>>>,
+    pub values: Primed<ValuesByRisk>,
+    pub fields_by_register: Primed<FieldsByRegister>,
+    pub risks: Primed<ById<risk::Entity>>,
+    pub controls: Primed<ById<control::Entity>>,
+    pub links: Primed<LinksByRisk>,
+    pub control_links: Primed<LinksByControl>,
 }
 
 fn rows<E>(db: &DatabaseConnection, org_id: &str) -> ById<E> {
@@ -318,20 +366,20 @@ fn rows<E>(db: &DatabaseConnection, org_id: &str) -> ById<E> {
     }
 }
 
-fn by_id<E>(db: &DatabaseConnection, org_id: &str) -> DataLoader<ById<E>, HashMapCache>
+fn by_id<E>(db: &DatabaseConnection, org_id: &str) -> Primed<ById<E>>
 where
     E: OrgScoped + Send + Sync + 'static,
     E::Model: Send + Sync + 'static,
 {
-    loader(rows(db, org_id))
+    Primed::new(rows(db, org_id))
 }
 
 fn referenced<L: InReference>(
     inner: L,
     org_id: &str,
     reference: Option<&Arc<Reference>>,
-) -> DataLoader<Referenced<L>, HashMapCache> {
-    loader(Referenced::new(inner, org_id, reference))
+) -> Primed<Referenced<L>> {
+    Primed::new(Referenced::new(inner, org_id, reference))
 }
 
 impl LoaderSet {
@@ -349,16 +397,14 @@ impl LoaderSet {
         let risk_ids = || risks.iter().map(|r| r.id.clone()).collect();
         // Round one: what the risks name directly, and their custom values.
         let (_, _, values, _) = futures_util::try_join!(
-            prime(
-                &self.registers,
-                pick(wants.register, ids(&|r| vec![Some(r.register_id.clone())]))
-            ),
-            prime(
-                &self.severities,
-                pick(wants.severity, ids(&|r| vec![r.severity_id.clone()]))
-            ),
-            prime(&self.values, pick(wants.values, risk_ids())),
-            prime(&self.links, pick(wants.links, risk_ids())),
+            self.registers.prime(pick(
+                wants.register,
+                ids(&|r| vec![Some(r.register_id.clone())])
+            )),
+            self.severities
+                .prime(pick(wants.severity, ids(&|r| vec![r.severity_id.clone()]))),
+            self.values.prime(pick(wants.values, risk_ids())),
+            self.links.prime(pick(wants.links, risk_ids())),
         )?;
         // Round two: every member (owners and USER values alike) in one batch,
         // and the fields of the values.
@@ -383,23 +429,23 @@ impl LoaderSet {
             members.dedup();
         }
         futures_util::try_join!(
-            prime(&self.members, members),
-            prime(&self.fields, pick(wants.value_fields, fields)),
+            self.members.prime(members),
+            self.fields.prime(pick(wants.value_fields, fields)),
         )?;
         Ok(())
     }
 
     fn disable_cache(&self) {
-        self.members.enable_all_cache(false);
-        self.severities.enable_all_cache(false);
-        self.registers.enable_all_cache(false);
-        self.fields.enable_all_cache(false);
-        self.values.enable_all_cache(false);
-        self.fields_by_register.enable_all_cache(false);
-        self.risks.enable_all_cache(false);
-        self.controls.enable_all_cache(false);
-        self.links.enable_all_cache(false);
-        self.control_links.enable_all_cache(false);
+        self.members.disable_cache();
+        self.severities.disable_cache();
+        self.registers.disable_cache();
+        self.fields.disable_cache();
+        self.values.disable_cache();
+        self.fields_by_register.disable_cache();
+        self.risks.disable_cache();
+        self.controls.disable_cache();
+        self.links.disable_cache();
+        self.control_links.disable_cache();
     }
 
     fn new(db: &DatabaseConnection, org_id: &str, reference: Option<&Arc<Reference>>) -> Self {
@@ -408,21 +454,21 @@ impl LoaderSet {
             severities: referenced(rows(db, org_id), org_id, reference),
             registers: referenced(RegistersById(rows(db, org_id)), org_id, reference),
             fields: referenced(rows(db, org_id), org_id, reference),
-            values: loader(ValuesByRisk {
+            values: Primed::new(ValuesByRisk {
                 db: db.clone(),
                 org_id: org_id.to_owned(),
             }),
-            fields_by_register: loader(FieldsByRegister {
+            fields_by_register: Primed::new(FieldsByRegister {
                 db: db.clone(),
                 org_id: org_id.to_owned(),
             }),
             risks: by_id(db, org_id),
             controls: by_id(db, org_id),
-            links: loader(LinksByRisk {
+            links: Primed::new(LinksByRisk {
                 db: db.clone(),
                 org_id: org_id.to_owned(),
             }),
-            control_links: loader(LinksByControl {
+            control_links: Primed::new(LinksByControl {
                 db: db.clone(),
                 org_id: org_id.to_owned(),
             }),

@@ -211,7 +211,16 @@ impl Risk {
         #[graphql(desc = "A cursor of an earlier event: return the events after it.")]
         after: Option<String>,
     ) -> AppResult<RiskEventConnection> {
-        events_page(ctx, None, Some(&self.0.id), after.as_deref(), first).await
+        // Boxed: the largest future of all the fields, which every field of a
+        // risk would otherwise carry (see `Primed::load_one`).
+        Box::pin(events_page(
+            ctx,
+            None,
+            Some(&self.0.id),
+            after.as_deref(),
+            first,
+        ))
+        .await
     }
     /// The controls linked to this risk.
     async fn controls(&self, ctx: &Context<'_>) -> AppResult<Vec<ControlLink>> {
