@@ -41,9 +41,8 @@ pub async fn run(feed: Arc<Feed>, url: String, mut stop: watch::Receiver<bool>) 
             }
             _ = stop.changed() => return,
         }
-        tokio::select! {
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = stop.changed() => return,
+        if !store::paced(Duration::from_secs(1), &mut stop).await {
+            return;
         }
     }
 }

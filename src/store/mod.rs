@@ -258,7 +258,7 @@ fn retire_outdated(
 
 /// Waits `period`, or until `stop` changes: false then. The pace of the
 /// background tasks that run until the service stops.
-async fn paced(period: Duration, stop: &mut tokio::sync::watch::Receiver<bool>) -> bool {
+pub async fn paced(period: Duration, stop: &mut tokio::sync::watch::Receiver<bool>) -> bool {
     tokio::select! {
         () = tokio::time::sleep(period) => true,
         _ = stop.changed() => false,
