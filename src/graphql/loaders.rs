@@ -297,14 +297,14 @@ impl<T: Loader<String>> Primed<T> {
 }
 
 /// A request's loaders, made on first use: a subscription waiting for its
-/// first event holds none (a full set is some 2 KiB, for each of thousands
+/// first event holds none (a full set is some 3 KiB, for each of thousands
 /// of idle sockets).
 pub struct Loaders {
     db: DatabaseConnection,
     org_id: String,
     /// None for subscriptions (see `uncached`).
     reference: Option<Arc<Reference>>,
-    /// Boxed: the set is 720 bytes, and an operation that needs none of
+    /// Boxed: the set is 1,440 bytes, and an operation that needs none of
     /// it (a subscription selecting only an event's own fields) would carry
     /// them for its whole life.
     made: OnceLock<Box<LoaderSet>>,
