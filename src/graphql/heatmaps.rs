@@ -179,13 +179,18 @@ pub async fn heatmap(
 ) -> AppResult<Heatmap> {
     let actor = ctx.viewer()?;
     let db = actor.db;
-    let unfiltered = filter.is_none();
-    let mut filter = filter.unwrap_or_default();
-    filter.register_id = Some(ID(register.model.id.clone()));
-    if filter.status.is_none() {
-        filter.status = Some(counted_statuses(filter.include_archived == Some(true)));
-    }
-    let condition = risk_query::condition(actor.org_id(), actor.now.date_naive(), &filter, None)?;
+    let condition_of = |filter: Option<RiskFilter>| {
+        let mut filter = filter.unwrap_or_default();
+        filter.register_id = Some(ID(register.model.id.clone()));
+        if filter.status.is_none() {
+            filter.status = Some(counted_statuses(filter.include_archived == Some(true)));
+        }
+        risk_query::condition(actor.org_id(), actor.now.date_naive(), &filter, None)
+    };
+    let condition = condition_of(filter)?;
+    // A filter that leaves out nothing more (`{}`, as a dashboard's empty
+    // filter arrives) counts what the kept counts hold.
+    let unfiltered = condition == condition_of(None)?;
     let rows = if unfiltered {
         heatmaps::kept_counts(db, &register.model.id, basis).await?
     } else {

@@ -19,6 +19,7 @@ both!(
     a_remap_from_5x5_to_3x3_moves_every_risk,
     score_filters_select_by_stored_scores,
     counts_of_scores_read_only_the_score_table,
+    a_filter_that_leaves_out_nothing_reads_the_kept_counts,
 );
 
 const HEATMAP: &str = r#"query($r: ID!, $b: ScoreBasis!, $f: RiskFilter) { heatmap(registerId: $r, basis: $b, filter: $f) {
@@ -219,11 +220,11 @@ async fn a_heatmap_of_ten_thousand_risks_reads_its_kept_counts(app: TestApp) {
 }
 
 /// The unfiltered heatmap (kept counts) equals the one a filter makes (an
-/// aggregate over the risks), on both bases.
+/// aggregate over the risks: every risk changed since 2000), on both bases.
 async fn assert_kept_counts_are_true(admin: &Client, register: &str) {
     let query = "query($r: ID!, $b: ScoreBasis!) {
         kept: heatmap(registerId: $r, basis: $b) { total unscored cells { likelihoodLevel impactLevel count } }
-        counted: heatmap(registerId: $r, basis: $b, filter: {includeArchived: false}) { total unscored cells { likelihoodLevel impactLevel count } } }";
+        counted: heatmap(registerId: $r, basis: $b, filter: {updatedSince: \"2000-01-01T00:00:00Z\"}) { total unscored cells { likelihoodLevel impactLevel count } } }";
     for basis in ["INHERENT", "RESIDUAL"] {
         let data = admin.ok(query, json!({ "r": register, "b": basis })).await;
         assert_eq!(data["kept"], data["counted"], "{basis} heatmap");
@@ -583,4 +584,44 @@ async fn counts_of_scores_read_only_the_score_table(app: TestApp) {
     for sql in &sql {
         assert!(sql.contains(r#"FROM "risk_view""#), "{sql}");
     }
+}
+
+/// `filter: {}`, or one naming only what a heatmap counts anyway, reads the
+/// kept counts; a filter that names more counts the risks. Told apart by
+/// kept counts made wrong on purpose, with no API.
+async fn a_filter_that_leaves_out_nothing_reads_the_kept_counts(app: TestApp) {
+    use sea_orm::ConnectionTrait;
+    let admin = app.admin("acme");
+    let (register, _) = fixtures::scored_risk(&admin, (2, 3)).await;
+    app.app
+        .state
+        .db
+        .execute_unprepared(&format!(
+            "UPDATE risk_cell_counts SET count = count + 5 WHERE register_id = '{register}' AND basis = 'RESIDUAL'"
+        ))
+        .await
+        .expect("updates");
+    let total = |filter: Value| {
+        let admin = &admin;
+        let register = &register;
+        async move {
+            let data = admin
+                .ok(
+                    HEATMAP,
+                    json!({ "r": register, "b": "RESIDUAL", "f": filter }),
+                )
+                .await;
+            data["heatmap"]["total"].clone()
+        }
+    };
+    assert_eq!(total(Value::Null).await, 6);
+    assert_eq!(total(json!({})).await, 6);
+    let own = json!({ "registerId": "reg_another", "includeArchived": false, "status": ["OPEN", "PENDING", "MATERIALIZED"] });
+    assert_eq!(total(own).await, 6, "registerId is the heatmap's own");
+    assert_eq!(
+        total(json!({ "updatedSince": "2000-01-01T00:00:00Z" })).await,
+        1
+    );
+    assert_eq!(total(json!({ "status": ["OPEN"] })).await, 1);
+    assert_eq!(total(json!({ "includeArchived": true })).await, 1);
 }
