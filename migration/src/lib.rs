@@ -15,6 +15,7 @@ mod m20261203_000009_reference_notify;
 mod m20261203_000010_leaner_risk_indexes;
 mod m20261203_000011_risk_scores;
 mod m20261203_000012_view_risks_id;
+mod m20261204_000013_facet_counts;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000010_leaner_risk_indexes::Migration),
             Box::new(m20261203_000011_risk_scores::Migration),
             Box::new(m20261203_000012_view_risks_id::Migration),
+            Box::new(m20261204_000013_facet_counts::Migration),
         ]
     }
 }

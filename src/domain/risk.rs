@@ -535,6 +535,53 @@ pub fn heatmap_cells(risk: &risk::Model) -> Vec<(ScoreBasis, (i32, i32))> {
     ]
 }
 
+/// A column whose heatmap counts are kept by value (migration 13): what a
+/// dashboard filters a heatmap by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Facet {
+    Stage,
+    Category,
+    Department,
+    Owner,
+    Severity,
+    Treatment,
+}
+
+impl Facet {
+    pub const ALL: [Self; 6] = [
+        Self::Stage,
+        Self::Category,
+        Self::Department,
+        Self::Owner,
+        Self::Severity,
+        Self::Treatment,
+    ];
+
+    /// The name the kept counts give it: its column's.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stage => "stage",
+            Self::Category => "category",
+            Self::Department => "department",
+            Self::Owner => "owner_id",
+            Self::Severity => "severity_id",
+            Self::Treatment => "treatment",
+        }
+    }
+}
+
+/// The values a risk counts under in each facet's kept counts.
+pub fn facet_values(risk: &risk::Model) -> [(Facet, Option<&str>); 6] {
+    [
+        (Facet::Stage, Some(risk.stage.as_str())),
+        (Facet::Category, risk.category.as_deref()),
+        (Facet::Department, risk.department.as_deref()),
+        (Facet::Owner, risk.owner_id.as_deref()),
+        (Facet::Severity, risk.severity_id.as_deref()),
+        (Facet::Treatment, Some(risk.treatment.as_str())),
+    ]
+}
+
 /// Which stored score to read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stored {

@@ -7,6 +7,7 @@ use super::risks::Risk;
 use super::scores::{RiskBand, ScaleLevel, band, levels};
 use crate::domain::enums::{self, BreakdownKey, RiskStatus, ScoreBasis};
 use crate::domain::inputs::RiskFilter;
+use crate::domain::risk::Facet;
 use crate::error::AppResult;
 use crate::store::{self, heatmaps, risk_query};
 use async_graphql::{Context, ID, Object, SimpleObject};
@@ -168,6 +169,41 @@ impl HeatmapCell {
     }
 }
 
+/// The one facet a filter names values of, those values as the kept counts
+/// hold them, and the filter without it; None unless exactly one is named.
+fn facet_of(filter: &RiskFilter) -> Option<(Facet, Vec<String>, RiskFilter)> {
+    let mut rest = filter.clone();
+    let names = |v: Vec<_>| {
+        v.into_iter()
+            .map(|s: &str| s.to_owned())
+            .collect::<Vec<_>>()
+    };
+    let ids = |v: Vec<ID>| v.into_iter().map(|id| id.0).collect::<Vec<_>>();
+    let named = [
+        (
+            Facet::Stage,
+            rest.stage
+                .take()
+                .map(|v| names(v.into_iter().map(|s| s.as_str()).collect())),
+        ),
+        (Facet::Category, rest.category.take()),
+        (Facet::Department, rest.department.take()),
+        (Facet::Owner, rest.owner_id.take().map(ids)),
+        (Facet::Severity, rest.severity_id.take().map(ids)),
+        (
+            Facet::Treatment,
+            rest.treatment
+                .take()
+                .map(|v| names(v.into_iter().map(|t| t.as_str()).collect())),
+        ),
+    ];
+    let mut named = named
+        .into_iter()
+        .filter_map(|(facet, values)| Some((facet, values?)));
+    let (facet, values) = named.next()?;
+    named.next().is_none().then_some((facet, values, rest))
+}
+
 /// The heatmap of `register`'s risks that match `filter` (its registerId is
 /// ignored): one aggregate statement, or without a filter one read of the
 /// kept cell counts.
@@ -187,12 +223,23 @@ pub async fn heatmap(
         }
         risk_query::condition(actor.org_id(), actor.now.date_naive(), &filter, None)
     };
+    let faceted = filter.as_ref().and_then(facet_of);
     let condition = condition_of(filter)?;
     // A filter that leaves out nothing more (`{}`, as a dashboard's empty
-    // filter arrives) counts what the kept counts hold.
-    let unfiltered = condition == condition_of(None)?;
-    let rows = if unfiltered {
-        heatmaps::kept_counts(db, &register.model.id, basis).await?
+    // filter arrives) counts what the kept counts hold; one that names
+    // values of one facet besides, what its kept counts hold.
+    let unfiltered = condition_of(None)?;
+    let faceted = match faceted {
+        Some((facet, values, rest)) => {
+            (condition_of(Some(rest))? == unfiltered).then_some((facet, values))
+        }
+        None => None,
+    };
+    let register_id = &register.model.id;
+    let rows = if condition == unfiltered {
+        heatmaps::kept_counts(db, register_id, basis).await?
+    } else if let Some((facet, values)) = &faceted {
+        heatmaps::kept_facet_counts(db, register_id, basis, (*facet, values)).await?
     } else {
         heatmaps::cell_counts(db, condition.clone(), basis).await?
     };

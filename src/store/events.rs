@@ -4,7 +4,7 @@
 use super::{Binder, ROWS_PER_STATEMENT};
 use crate::domain::enums::{ChangeCause, RiskEventKind};
 use crate::domain::history::FieldChange;
-use crate::domain::risk::heatmap_cells;
+use crate::domain::risk::{Facet, facet_values, heatmap_cells};
 use crate::domain::scoring::Score;
 use crate::error::AppResult;
 use chrono::{DateTime, Utc};
@@ -29,13 +29,16 @@ pub struct NewEvent<'a> {
     pub residual_after: Option<Score>,
 }
 
-/// Moves the heatmap cell counts by what the events did: each risk leaves
-/// the cells it was in and enters those it is in now. One upsert per chunk,
-/// in key order, so writers never wait on each other's cells in opposite
+/// Moves the heatmap's kept counts by what the events did: each risk leaves
+/// the cells it was in and enters those it is in now, in the register's
+/// counts and in those of each of its facet values. One upsert per chunk,
+/// in key order, so writers never wait on each other's rows in opposite
 /// orders; and after the risks themselves, so no writer waits on a risk while
-/// holding a cell.
+/// holding a count.
 async fn count_cells(db: &impl ConnectionTrait, events: &[NewEvent<'_>]) -> AppResult<()> {
-    let mut deltas: BTreeMap<(&str, &str, (i32, i32)), i64> = BTreeMap::new();
+    type Cell<'a> = (&'a str, &'a str, (i32, i32));
+    let mut cells: BTreeMap<Cell<'_>, i64> = BTreeMap::new();
+    let mut facets: BTreeMap<(Cell<'_>, Facet, &str), i64> = BTreeMap::new();
     for e in events {
         for (risk, delta) in [
             (e.before, -1),
@@ -43,33 +46,65 @@ async fn count_cells(db: &impl ConnectionTrait, events: &[NewEvent<'_>]) -> AppR
         ] {
             let Some(risk) = risk else { continue };
             for (basis, cell) in heatmap_cells(risk) {
-                *deltas
-                    .entry((risk.register_id.as_str(), basis.as_str(), cell))
-                    .or_default() += delta;
+                let key = (risk.register_id.as_str(), basis.as_str(), cell);
+                *cells.entry(key).or_default() += delta;
+                for (facet, value) in facet_values(risk) {
+                    if let Some(value) = value {
+                        *facets.entry((key, facet, value)).or_default() += delta;
+                    }
+                }
             }
         }
     }
-    deltas.retain(|_, delta| *delta != 0);
-    let deltas: Vec<_> = deltas.into_iter().collect();
+    let cells = cells.into_iter().map(|(cell, delta)| ((cell, ()), delta));
+    add_counts(db, "risk_cell_counts", &[], cells, |_, ()| Vec::new()).await?;
+    add_counts(
+        db,
+        "risk_facet_counts",
+        &["facet", "value"],
+        facets
+            .into_iter()
+            .map(|((cell, facet, value), delta)| ((cell, (facet, value)), delta)),
+        |binder, (facet, value): &(Facet, &str)| {
+            vec![binder.bind(facet.as_str()), binder.bind(*value)]
+        },
+    )
+    .await
+}
+
+/// Adds `deltas` to the counts of `table`, keyed by register, basis, the
+/// `columns` that `bind` binds, and cell; deltas of zero are left out.
+async fn add_counts<'a, K>(
+    db: &impl ConnectionTrait,
+    table: &str,
+    columns: &[&str],
+    deltas: impl IntoIterator<Item = (((&'a str, &'a str, (i32, i32)), K), i64)>,
+    bind: impl Fn(&mut Binder, &K) -> Vec<String>,
+) -> AppResult<()> {
+    let deltas: Vec<_> = deltas
+        .into_iter()
+        .filter(|(_, delta)| *delta != 0)
+        .collect();
+    let key: Vec<&str> = ["register_id", "basis"]
+        .into_iter()
+        .chain(columns.iter().copied())
+        .chain(["likelihood", "impact"])
+        .collect();
+    let key = key.join(", ");
     for chunk in deltas.chunks(ROWS_PER_STATEMENT) {
         let mut binder = Binder::new(db.get_database_backend());
         let rows: Vec<String> = chunk
             .iter()
-            .map(|((register, basis, (l, i)), delta)| {
-                let row = [
-                    binder.bind(*register),
-                    binder.bind(*basis),
-                    binder.bind(*l),
-                    binder.bind(*i),
-                    binder.bind(*delta),
-                ];
+            .map(|(((register, basis, (l, i)), extra), delta)| {
+                let mut row = vec![binder.bind(*register), binder.bind(*basis)];
+                row.extend(bind(&mut binder, extra));
+                row.extend([binder.bind(*l), binder.bind(*i), binder.bind(*delta)]);
                 format!("({})", row.join(", "))
             })
             .collect();
         let sql = format!(
-            "INSERT INTO risk_cell_counts (register_id, basis, likelihood, impact, count) \
-             VALUES {} ON CONFLICT (register_id, basis, likelihood, impact) \
-             DO UPDATE SET count = risk_cell_counts.count + excluded.count",
+            "INSERT INTO {table} ({key}, count) VALUES {} ON CONFLICT ({key}) \
+             DO UPDATE SET count = {table}.count + excluded.count",
             rows.join(", ")
         );
         db.execute_raw(binder.statement(sql)).await?;

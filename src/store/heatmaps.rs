@@ -1,10 +1,10 @@
 //! Heatmaps, register summaries and breakdowns, counted by SQL aggregation over the
 //! stored score columns: never by loading risks.
 
-use super::risk_tables;
+use super::{Binder, risk_tables};
 use crate::domain::enums::ScoreBasis;
 use crate::domain::enums::{BreakdownKey, RiskStatus};
-use crate::domain::risk::{UNSCORED_CELL, heatmap_cell};
+use crate::domain::risk::{Facet, UNSCORED_CELL, heatmap_cell};
 use crate::error::AppResult;
 use entity::{risk, risk_cell_count};
 use sea_orm::ActiveValue::Set;
@@ -80,6 +80,43 @@ pub async fn kept_counts(
         .collect())
 }
 
+/// The kept counts of a register's risks whose `facet` is one of `values`,
+/// by cell, shaped like [`cell_counts`]: one read of at most a row per cell
+/// and value.
+pub async fn kept_facet_counts(
+    db: &impl ConnectionTrait,
+    register_id: &str,
+    basis: ScoreBasis,
+    (facet, values): (Facet, &[String]),
+) -> AppResult<Vec<(Option<i32>, Option<i32>, i64)>> {
+    if values.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut binder = Binder::new(db.get_database_backend());
+    let (register, basis, facet) = (
+        binder.bind(register_id),
+        binder.bind(basis.as_str()),
+        binder.bind(facet.as_str()),
+    );
+    let values: Vec<String> = values.iter().map(|v| binder.bind(v.as_str())).collect();
+    // The SUM is cast: PostgreSQL sums BIGINTs as NUMERIC.
+    let sql = format!(
+        "SELECT likelihood, impact, CAST(SUM(count) AS BIGINT) AS n FROM risk_facet_counts \
+         WHERE register_id = {register} AND basis = {basis} AND facet = {facet} \
+         AND value IN ({}) GROUP BY likelihood, impact HAVING SUM(count) <> 0",
+        values.join(", ")
+    );
+    let rows = db.query_all_raw(binder.statement(sql)).await?;
+    rows.iter()
+        .map(|row| {
+            let cell: (i32, i32) = (row.try_get("", "likelihood")?, row.try_get("", "impact")?);
+            let n: i64 = row.try_get("", "n")?;
+            let scored = cell != UNSCORED_CELL;
+            Ok((scored.then_some(cell.0), scored.then_some(cell.1), n))
+        })
+        .collect()
+}
+
 /// Counts a register's cells again from its risks: for risks written
 /// straight into the table (bulk loads), which bypass the writes that keep
 /// the counts.
@@ -88,6 +125,7 @@ pub async fn recount(db: &impl ConnectionTrait, register_id: &str) -> AppResult<
         .filter(risk_cell_count::Column::RegisterId.eq(register_id))
         .exec(db)
         .await?;
+    recount_facets(db, register_id).await?;
     for basis in [ScoreBasis::Inherent, ScoreBasis::Residual] {
         let rows = cell_counts(
             db,
@@ -113,6 +151,49 @@ pub async fn recount(db: &impl ConnectionTrait, register_id: &str) -> AppResult<
         risk_cell_count::Entity::insert_many(models)
             .exec(db)
             .await?;
+    }
+    Ok(())
+}
+
+/// `recount` of the kept facet counts: one statement a facet and basis.
+async fn recount_facets(db: &impl ConnectionTrait, register_id: &str) -> AppResult<()> {
+    let mut binder = Binder::new(db.get_database_backend());
+    let register = binder.bind(register_id);
+    db.execute_raw(binder.statement(format!(
+        "DELETE FROM risk_facet_counts WHERE register_id = {register}"
+    )))
+    .await?;
+    for facet in Facet::ALL {
+        for basis in [ScoreBasis::Inherent, ScoreBasis::Residual] {
+            let (l, i) = level_columns(basis);
+            let (l, i) = (
+                sea_orm::IdenStatic::as_str(&l),
+                sea_orm::IdenStatic::as_str(&i),
+            );
+            let cell = |level: &str| {
+                format!("CASE WHEN {l} IS NULL OR {i} IS NULL THEN -1 ELSE {level} END")
+            };
+            // Bound in the order the SQL names them: SQLite's `?` are positional.
+            let mut binder = Binder::new(db.get_database_backend());
+            let (basis, column) = (binder.bind(basis.as_str()), facet.as_str());
+            let name = binder.bind(column);
+            let register = binder.bind(register_id);
+            let open: Vec<String> = RiskStatus::OPEN
+                .iter()
+                .map(|s| binder.bind(s.as_str()))
+                .collect();
+            let sql = format!(
+                "INSERT INTO risk_facet_counts \
+                 (register_id, basis, facet, value, likelihood, impact, count) \
+                 SELECT register_id, {basis}, {name}, {column}, {cl}, {ci}, COUNT(*) \
+                 FROM risk_view WHERE register_id = {register} AND status IN ({open}) \
+                 AND {column} IS NOT NULL GROUP BY register_id, {column}, {cl}, {ci}",
+                cl = cell(l),
+                ci = cell(i),
+                open = open.join(", "),
+            );
+            db.execute_raw(binder.statement(sql)).await?;
+        }
     }
     Ok(())
 }

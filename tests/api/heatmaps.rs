@@ -219,27 +219,78 @@ async fn a_heatmap_of_ten_thousand_risks_reads_its_kept_counts(app: TestApp) {
     assert_kept_counts_are_true(&admin, &register).await;
 }
 
-/// The unfiltered heatmap (kept counts) equals the one a filter makes (an
-/// aggregate over the risks: every risk changed since 2000), on both bases.
+/// The kept counts equal what a filter that counts the risks finds (every
+/// risk changed since 2000), on both bases: the register's, unfiltered, and
+/// each facet's, for each value its risks have and for all of them at once.
 async fn assert_kept_counts_are_true(admin: &Client, register: &str) {
-    let query = "query($r: ID!, $b: ScoreBasis!) {
-        kept: heatmap(registerId: $r, basis: $b) { total unscored cells { likelihoodLevel impactLevel count } }
-        counted: heatmap(registerId: $r, basis: $b, filter: {updatedSince: \"2000-01-01T00:00:00Z\"}) { total unscored cells { likelihoodLevel impactLevel count } } }";
-    for basis in ["INHERENT", "RESIDUAL"] {
-        let data = admin.ok(query, json!({ "r": register, "b": basis })).await;
-        assert_eq!(data["kept"], data["counted"], "{basis} heatmap");
+    let risks = admin
+        .ok(
+            "query($r: ID!) { risks(first: 500, filter: {registerId: $r, includeArchived: true}) { nodes { stage category department treatment owner { id } severity { id } } } }",
+            json!({ "r": register }),
+        )
+        .await;
+    let mut filters = vec![json!({})];
+    for (facet, field) in [
+        ("stage", "/stage"),
+        ("category", "/category"),
+        ("department", "/department"),
+        ("treatment", "/treatment"),
+        ("ownerId", "/owner/id"),
+        ("severityId", "/severity/id"),
+    ] {
+        let mut values: Vec<Value> = risks["risks"]["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .filter_map(|r| r.pointer(field).filter(|v| !v.is_null()).cloned())
+            .collect();
+        values.sort_by_key(Value::to_string);
+        values.dedup();
+        filters.extend(values.iter().map(|v| json!({ facet: [v] })));
+        filters.push(json!({ facet: values }));
+    }
+    let query = "query($r: ID!, $b: ScoreBasis!, $f: RiskFilter, $c: RiskFilter) {
+        kept: heatmap(registerId: $r, basis: $b, filter: $f) { total unscored cells { likelihoodLevel impactLevel count } }
+        counted: heatmap(registerId: $r, basis: $b, filter: $c) { total unscored cells { likelihoodLevel impactLevel count } } }";
+    for filter in filters {
+        let mut counted = filter.clone();
+        counted["updatedSince"] = json!("2000-01-01T00:00:00Z");
+        for basis in ["INHERENT", "RESIDUAL"] {
+            let variables = json!({ "r": register, "b": basis, "f": filter, "c": counted });
+            let data = admin.ok(query, variables).await;
+            assert_eq!(data["kept"], data["counted"], "{basis} heatmap of {filter}");
+        }
     }
 }
 
 async fn kept_counts_follow_every_change(app: TestApp) {
     let admin = app.admin("acme");
     let register = fixtures::register(&admin, "RA").await;
+    let me = fixtures::me(&admin).await;
+    let high = fixtures::severity(&admin, "High").await;
     let mut risks = Vec::new();
-    for (l, i) in [(0, 0), (4, 4), (4, 4), (2, 3), (1, 1)] {
-        let levels = json!({"likelihoodLevel": l, "impactLevel": i});
-        risks.push(fixtures::risk(&admin, &register, "t", levels).await);
+    for (n, (l, i)) in [(0, 0), (4, 4), (4, 4), (2, 3), (1, 1)]
+        .into_iter()
+        .enumerate()
+    {
+        let (category, stage) = [("Security", "PROPOSED"), ("Finance", "APPROVED")][n % 2];
+        let input = json!({
+            "likelihoodLevel": l, "impactLevel": i,
+            "category": category, "department": "Ops",
+            "stage": stage, "treatment": "MITIGATE",
+            "ownerId": me, "severityId": high,
+        });
+        risks.push(fixtures::risk(&admin, &register, "t", input).await);
     }
-    risks.push(fixtures::risk(&admin, &register, "unscored", json!({})).await);
+    risks.push(
+        fixtures::risk(
+            &admin,
+            &register,
+            "unscored",
+            json!({"category": "Security"}),
+        )
+        .await,
+    );
     assert_kept_counts_are_true(&admin, &register).await;
     let update =
         "mutation($id: ID!, $i: UpdateRiskInput!) { updateRisk(id: $id, input: $i) { version } }";
@@ -253,6 +304,29 @@ async fn kept_counts_follow_every_change(app: TestApp) {
         .await;
     admin
         .ok(update, change(4, json!({"residualImpactOverride": 0})))
+        .await;
+    assert_kept_counts_are_true(&admin, &register).await;
+    // Facet values change, are cleared and set, with and without a move.
+    admin
+        .ok(
+            update,
+            change(0, json!({"category": "Finance", "stage": "OPERATING"})),
+        )
+        .await;
+    admin
+        .ok(
+            update,
+            change(
+                1,
+                json!({"ownerId": null, "department": null, "likelihoodLevel": 0}),
+            ),
+        )
+        .await;
+    admin
+        .ok(
+            update,
+            change(5, json!({"severityId": high, "treatment": "ACCEPT"})),
+        )
         .await;
     assert_kept_counts_are_true(&admin, &register).await;
     let c = control(&admin, json!({"name": "EDR", "effectiveness": 0.6})).await;
