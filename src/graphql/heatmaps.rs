@@ -173,18 +173,13 @@ impl HeatmapCell {
 /// hold them, and the filter without it; None unless exactly one is named.
 fn facet_of(filter: &RiskFilter) -> Option<(Facet, Vec<String>, RiskFilter)> {
     let mut rest = filter.clone();
-    let names = |v: Vec<_>| {
-        v.into_iter()
-            .map(|s: &str| s.to_owned())
-            .collect::<Vec<_>>()
-    };
-    let ids = |v: Vec<ID>| v.into_iter().map(|id| id.0).collect::<Vec<_>>();
+    let ids = |v: Vec<ID>| v.into_iter().map(|id| id.0).collect();
     let named = [
         (
             Facet::Stage,
             rest.stage
                 .take()
-                .map(|v| names(v.into_iter().map(|s| s.as_str()).collect())),
+                .map(|v| v.iter().map(|s| s.as_str().to_owned()).collect()),
         ),
         (Facet::Category, rest.category.take()),
         (Facet::Department, rest.department.take()),
@@ -194,7 +189,7 @@ fn facet_of(filter: &RiskFilter) -> Option<(Facet, Vec<String>, RiskFilter)> {
             Facet::Treatment,
             rest.treatment
                 .take()
-                .map(|v| names(v.into_iter().map(|t| t.as_str()).collect())),
+                .map(|v| v.iter().map(|t| t.as_str().to_owned()).collect()),
         ),
     ];
     let mut named = named
@@ -205,8 +200,9 @@ fn facet_of(filter: &RiskFilter) -> Option<(Facet, Vec<String>, RiskFilter)> {
 }
 
 /// The heatmap of `register`'s risks that match `filter` (its registerId is
-/// ignored): one aggregate statement, or without a filter one read of the
-/// kept cell counts.
+/// ignored): one read of the kept counts when the filter names nothing a
+/// heatmap does not count anyway, or values of one facet only; else one
+/// aggregate statement.
 pub async fn heatmap(
     ctx: &Context<'_>,
     register: Register,
