@@ -69,15 +69,15 @@ pub async fn kept_counts(
         .await?;
     Ok(rows
         .into_iter()
-        .map(|c| {
-            let scored = (c.likelihood, c.impact) != UNSCORED_CELL;
-            (
-                scored.then_some(c.likelihood),
-                scored.then_some(c.impact),
-                c.count,
-            )
-        })
+        .map(|c| kept_row((c.likelihood, c.impact), c.count))
         .collect())
+}
+
+/// A kept count shaped like [`cell_counts`]' rows: the unscored cell as
+/// null levels.
+fn kept_row(cell: (i32, i32), n: i64) -> (Option<i32>, Option<i32>, i64) {
+    let scored = cell != UNSCORED_CELL;
+    (scored.then_some(cell.0), scored.then_some(cell.1), n)
 }
 
 /// The kept counts of a register's risks whose `facet` is one of `values`,
@@ -111,8 +111,7 @@ pub async fn kept_facet_counts(
         .map(|row| {
             let cell: (i32, i32) = (row.try_get("", "likelihood")?, row.try_get("", "impact")?);
             let n: i64 = row.try_get("", "n")?;
-            let scored = cell != UNSCORED_CELL;
-            Ok((scored.then_some(cell.0), scored.then_some(cell.1), n))
+            Ok(kept_row(cell, n))
         })
         .collect()
 }
