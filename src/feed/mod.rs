@@ -6,12 +6,14 @@
 //! whatever order they finish: see `tail`.
 
 pub mod listen;
+mod routes;
 pub mod tail;
 
 use crate::error::{AppError, AppResult};
 use crate::store::{api_keys, events};
 use entity::risk_event;
 use futures_util::Stream;
+use routes::Routes;
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
@@ -20,17 +22,19 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 use std::time::Instant;
 use tail::{Read, Seq, Tail};
+use tokio::sync::broadcast::error::TryRecvError;
 use tokio::sync::{Mutex, Notify, broadcast, watch};
 
 pub type Event = Arc<risk_event::Model>;
 
 const BATCH: u64 = 500;
 
-/// The process's feed: the dispatcher's state and the channel subscribers
-/// read.
+/// The process's feed: the dispatcher's state, the channel subscribers
+/// read, and the signals that wake them.
 pub struct Feed {
     db: DatabaseConnection,
     sender: broadcast::Sender<Event>,
+    routes: Routes,
     wake: Notify,
     /// This process committed events since the table was last read: the
     /// other instances are told once it has been.
@@ -138,6 +142,7 @@ impl Feed {
         Ok(Arc::new(Self {
             db,
             sender,
+            routes: Routes::default(),
             wake: Notify::new(),
             committed: AtomicBool::new(false),
             head: AtomicI64::new(latest),
@@ -174,11 +179,11 @@ impl Feed {
             let more = !complete && !passed.is_empty();
             metrics::counter!("riskgraph_feed_events_dispatched_total")
                 .increment(passed.len() as u64);
-            for event in passed {
+            self.routes.pass(passed.into_iter().map(Arc::new), |event| {
                 self.head.store(event.seq, Ordering::SeqCst);
                 // No receivers is fine: nobody is listening yet.
-                let _ = self.sender.send(Arc::new(event));
-            }
+                let _ = self.sender.send(event);
+            });
             self.head.store(tail.last, Ordering::SeqCst);
             if !more {
                 return Ok(());
@@ -271,8 +276,9 @@ impl Scope {
 /// Every event of `scope` after `cursor` (or after this call), oldest
 /// first, with no gap and no duplicate: the channel is joined before the
 /// table is read, and anything at or below the last seq delivered is
-/// dropped. A subscriber that falls behind the channel is caught up from the
-/// table.
+/// dropped. A subscriber that fell behind the channel and lost an event of
+/// its own to it is caught up from the table. It wakes only for its scope's
+/// events (see `routes`).
 ///
 /// The channel is joined now, not when the stream is first polled: what a
 /// caller reads after this call (a heatmap's first state) is followed by
@@ -283,6 +289,7 @@ pub fn subscribe(
     cursor: Option<i64>,
 ) -> impl Stream<Item = AppResult<Event>> {
     let mut receiver = feed.sender.subscribe();
+    let mut signal = feed.routes.signal(scope);
     let mut last = cursor.unwrap_or_else(|| feed.head());
     async_stream::try_stream! {
         let mut replay = cursor.is_some();
@@ -294,7 +301,7 @@ pub fn subscribe(
                 while last < head {
                     // Boxed: the read's state is large, and would otherwise
                     // sit in every idle subscription's stream.
-                    let batch = Box::pin(after(&feed.db, last, head, &scope)).await?;
+                    let batch = Box::pin(after(&feed.db, last, head, signal.scope())).await?;
                     let full = batch.len() as u64 == BATCH;
                     for event in batch {
                         last = event.seq;
@@ -307,18 +314,34 @@ pub fn subscribe(
                 last = last.max(head);
                 replay = false;
             }
-            match receiver.recv().await {
-                Ok(event) => {
-                    if event.seq <= last {
+            signal.mark_seen();
+            // What the channel holds now, the others' events skipped.
+            let mut lagged = false;
+            loop {
+                let next = match receiver.try_recv() {
+                    Ok(event) => Some(event),
+                    Err(TryRecvError::Lagged(_)) => {
+                        lagged = true;
                         continue;
                     }
-                    last = event.seq;
-                    if scope.wants(&event) {
-                        yield event;
-                    }
+                    Err(TryRecvError::Empty) => None,
+                    Err(TryRecvError::Closed) => return,
+                };
+                if std::mem::take(&mut lagged) && signal.missed(last, next.as_ref().map(|e| e.seq)) {
+                    replay = true;
+                    break;
                 }
-                Err(broadcast::error::RecvError::Lagged(_)) => replay = true,
-                Err(broadcast::error::RecvError::Closed) => break,
+                let Some(event) = next else { break };
+                if event.seq <= last {
+                    continue;
+                }
+                last = event.seq;
+                if signal.scope().wants(&event) {
+                    yield event;
+                }
+            }
+            if !replay {
+                signal.raised().await;
             }
         }
     }

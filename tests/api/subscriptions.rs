@@ -375,6 +375,83 @@ async fn a_burst_reaches_a_slow_subscriber_completely(app: TestApp) {
     ws.close().await;
 }
 
+/// `n` edits of each risk's notes, all at once, each to a note new to it.
+async fn edit_all(admin: &Client, risks: &[Value], round: &str, n: usize) {
+    let writers: Vec<_> = risks
+        .iter()
+        .map(|id| {
+            let (admin, id, round) = (admin.clone(), id.clone(), round.to_owned());
+            tokio::spawn(async move {
+                for k in 0..n {
+                    admin
+                        .ok("mutation($id: ID!, $n: String) { updateRisk(id: $id, input: {notes: $n}) { id } }", json!({ "id": id, "n": format!("{round} {k}") }))
+                        .await;
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.expect("writer");
+    }
+}
+
+/// A subscriber of one register sleeps through the other registers' events
+/// (they do not wake it); when the channel has dropped some of them, it
+/// still gets each of its own once, in order, whether the channel dropped
+/// them too (then they come from the table) or not.
+async fn a_register_subscriber_gets_its_own_events_through_others_bursts(app: TestApp) {
+    let admin = app.admin("acme");
+    let (mine, theirs) = (
+        fixtures::register(&admin, "MINE").await,
+        fixtures::register(&admin, "THEIRS").await,
+    );
+    let own = fixtures::risk(&admin, &mine, "own", json!({})).await["id"].clone();
+    let mut others = Vec::new();
+    for n in 0..2 {
+        others
+            .push(fixtures::risk(&admin, &theirs, &format!("o{n}"), json!({})).await["id"].clone());
+    }
+    let mut ws =
+        WsClient::signed_in(&app.ws_url(), &token("acme", "viewer", hour_from_now())).await;
+    ws.subscribe(
+        "mine",
+        "subscription($r: ID, $after: String) { riskEvents(registerId: $r, after: $after) { cursor riskId } }",
+        json!({ "r": mine, "after": latest_cursor(&admin).await }),
+    )
+    .await;
+    // Far more of the others' events than the channel holds, then one own.
+    edit_all(&admin, &others, "quiet", 20).await;
+    edit_all(&admin, std::slice::from_ref(&own), "woken", 1).await;
+    // Own and others' events together, passed on in batches that overflow
+    // the channel.
+    let mut all = others.clone();
+    all.push(own.clone());
+    edit_all(&admin, &all, "mixed", 40).await;
+    let mut previous = 0;
+    for _ in 0..41 {
+        let data = ws.next_data("mine").await;
+        assert_eq!(data["riskEvents"]["riskId"], own, "only its register's");
+        let cursor: i64 = data["riskEvents"]["cursor"]
+            .as_str()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(-1);
+        assert!(cursor > previous, "in order, once each");
+        previous = cursor;
+    }
+    // Nothing more: the next is the next own change.
+    edit_all(&admin, &others, "last", 1).await;
+    edit_all(&admin, std::slice::from_ref(&own), "last", 1).await;
+    let data = ws.next_data("mine").await;
+    assert!(
+        data["riskEvents"]["cursor"]
+            .as_str()
+            .and_then(|c| c.parse::<i64>().ok())
+            .is_some_and(|c| c > previous + 1),
+        "{data}"
+    );
+    ws.close().await;
+}
+
 async fn subscriptions_see_only_their_organization(app: TestApp) {
     let acme = app.admin("acme");
     let globex = app.admin("globex");
@@ -541,6 +618,11 @@ both_with!(a_burst_reaches_a_slow_subscriber_completely, |c| c
     .limits
     .feed_buffer =
     8);
+// A feed buffer of one: any two events passed on together overflow it.
+both_with!(
+    a_register_subscriber_gets_its_own_events_through_others_bursts,
+    |c| c.limits.feed_buffer = 1
+);
 // No leeway, so that a token can expire within the test.
 both_with!(an_expired_token_ends_its_subscriptions, |c| c
     .jwt_leeway_secs =
