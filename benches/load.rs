@@ -992,6 +992,63 @@ async fn pushes(bench: &Bench, spec: &Subscribers, ids: &[String]) -> Option<Row
     ))
 }
 
+/// What subscribers of one register cost the writes of another: the
+/// server's CPU time an update takes with `spec`'s subscribers on
+/// `spec.register` and none on the updated risk's register, against the same
+/// updates with no subscriber at all. An event should wake only those who
+/// want it.
+async fn bystanders(bench: &Bench, spec: &Subscribers) -> Row {
+    let register = bench
+        .gql(
+            "mutation { createRegister(input: {name: \"Elsewhere\", identifierPrefix: \"ELS\"}) { id } }",
+            json!({}),
+        )
+        .await["createRegister"]["id"]
+        .clone();
+    let risk = bench
+        .gql(
+            "mutation($r: ID!) { createRisk(input: {registerId: $r, title: \"elsewhere\"}) { id } }",
+            json!({ "r": register }),
+        )
+        .await["createRisk"]["id"]
+        .clone();
+    let updates = |round: &'static str| {
+        let risk = risk.clone();
+        async move {
+            let cpu = cpu_time();
+            for k in 0..BYSTANDER_UPDATES {
+                bench
+                    .gql(
+                        "mutation($id: ID!, $n: String) { updateRisk(id: $id, input: {notes: $n}) { version } }",
+                        json!({ "id": risk, "n": format!("{round} {k}") }),
+                    )
+                    .await;
+            }
+            (cpu_time() - cpu) / BYSTANDER_UPDATES as u32
+        }
+    };
+    let alone = updates("alone").await;
+    let (child, _) = spawn_clients(bench, spec).await;
+    let watched = updates("watched").await;
+    end_clients(bench, child, spec.n).await;
+    (
+        format!(
+            "updateRisk of another register, {} {} subscribers",
+            spec.n,
+            spec.kind()
+        ),
+        format!(
+            "{} of CPU an update; {} with no subscriber",
+            ms(watched),
+            ms(alone)
+        ),
+        "no more than with none".into(),
+    )
+}
+
+/// Updates a `bystanders` row times, each way.
+const BYSTANDER_UPDATES: usize = 200;
+
 /// Pushes a row times.
 const PUSHES: usize = 10;
 
@@ -1140,6 +1197,7 @@ const ROWS: &[&str] = &[
     "idle_distinct",
     "pushes",
     "pushes_distinct",
+    "bystanders",
     "control",
     "remap",
     "import",
@@ -1285,6 +1343,9 @@ async fn run(
         }
         if only.wants(&format!("pushes{suffix}")) {
             rows.extend(pushes(&bench, &spec, &ids).await);
+        }
+        if distinct && only.wants("bystanders") {
+            rows.push(bystanders(&bench, &spec).await);
         }
     }
     if only.wants("control") {
