@@ -342,22 +342,7 @@ async fn a_burst_reaches_a_slow_subscriber_completely(app: TestApp) {
     )
     .await;
     // The subscriber reads nothing until every write is done.
-    let writers: Vec<_> = risks
-        .into_iter()
-        .map(|id| {
-            let admin = admin.clone();
-            tokio::spawn(async move {
-                for n in 0..250 {
-                    admin
-                        .ok("mutation($id: ID!, $n: String) { updateRisk(id: $id, input: {notes: $n}) { id } }", json!({ "id": id, "n": format!("{n}") }))
-                        .await;
-                }
-            })
-        })
-        .collect();
-    for w in writers {
-        w.await.expect("writer");
-    }
+    edit_all(&admin, &risks, "burst", 250).await;
     let mut cursors = HashSet::new();
     let mut previous = from.parse::<i64>().unwrap_or(0);
     while cursors.len() < 1000 {
