@@ -1,8 +1,9 @@
 //! Field-level history: what changed between two states of a risk, named as
 //! the API names the fields.
 
+use crate::domain::enums::RiskEventKind;
 use chrono::{DateTime, NaiveDate, Utc};
-use entity::risk;
+use entity::{risk, risk_event};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -105,6 +106,43 @@ fn is_set(value: &Tracked<'_>) -> bool {
     )
 }
 
+/// What a subscriber of the change feed listens for: the feed wakes it for
+/// those events only.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Interest {
+    /// Every change (`riskEvents`).
+    Every,
+    /// Moves of a residual score or level (`residualRiskChanged`).
+    Residual,
+    /// What can move a heatmap: a risk came, went, moved cell or changed
+    /// status (`heatmapChanged`).
+    Heatmap,
+}
+
+impl Interest {
+    pub const ALL: [Interest; 3] = [Interest::Every, Interest::Residual, Interest::Heatmap];
+
+    /// Its place in [`Interest::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    pub fn in_event(self, event: &risk_event::Model) -> bool {
+        let moved_residual = || event.residual_before != event.residual_after;
+        match self {
+            Interest::Every => true,
+            Interest::Residual => moved_residual(),
+            Interest::Heatmap => {
+                event.kind != RiskEventKind::Updated.as_str()
+                    || moved_residual()
+                    || ["\"status\"", "\"likelihoodLevel\"", "\"impactLevel\""]
+                        .iter()
+                        .any(|field| event.changes.contains(field))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,5 +200,71 @@ mod tests {
             fields,
             ["identifier", "title", "status", "stage", "treatment"]
         );
+    }
+
+    fn event(kind: RiskEventKind, changes: &[&str], residual: (&str, &str)) -> risk_event::Model {
+        let changes: Vec<FieldChange> = changes
+            .iter()
+            .map(|field| FieldChange {
+                field: (*field).into(),
+                from: json!(1),
+                to: json!(2),
+            })
+            .collect();
+        risk_event::Model {
+            seq: 1,
+            org_id: "org".into(),
+            register_id: "reg".into(),
+            risk_id: "rsk".into(),
+            kind: kind.as_str().into(),
+            cause: "RISK_UPDATED".into(),
+            actor_id: None,
+            occurred_at: DateTime::default(),
+            changes: serde_json::to_string(&changes).unwrap_or_default(),
+            residual_before: Some(residual.0.into()),
+            residual_after: Some(residual.1.into()),
+        }
+    }
+
+    #[test]
+    fn interests_are_the_events_that_can_change_what_they_show() {
+        use Interest::*;
+        let same = ("{\"score\":4}", "{\"score\":4}");
+        let moved = ("{\"score\":4}", "{\"score\":9}");
+        let cases = [
+            // A note: only the whole feed.
+            (
+                event(RiskEventKind::Updated, &["notes"], same),
+                [true, false, false],
+            ),
+            // A residual move: everyone.
+            (
+                event(RiskEventKind::Updated, &[], moved),
+                [true, true, true],
+            ),
+            // An inherent level or a status moves an inherent heatmap, or
+            // takes a risk off every heatmap, without a residual move.
+            (
+                event(RiskEventKind::Updated, &["likelihoodLevel"], same),
+                [true, false, true],
+            ),
+            (
+                event(RiskEventKind::Updated, &["status"], same),
+                [true, false, true],
+            ),
+            // A risk that comes or goes.
+            (
+                event(RiskEventKind::Archived, &[], same),
+                [true, false, true],
+            ),
+            (
+                event(RiskEventKind::Created, &["title"], same),
+                [true, false, true],
+            ),
+        ];
+        for (event, expected) in cases {
+            let got = [Every, Residual, Heatmap].map(|i| i.in_event(&event));
+            assert_eq!(got, expected, "{} {}", event.kind, event.changes);
+        }
     }
 }

@@ -9,6 +9,7 @@ pub mod listen;
 mod routes;
 pub mod tail;
 
+use crate::domain::history::Interest;
 use crate::error::{AppError, AppResult};
 use crate::store::{api_keys, events};
 use entity::risk_event;
@@ -256,11 +257,12 @@ pub fn parse_cursor(field: &str, cursor: &str) -> AppResult<i64> {
         .ok_or_else(|| AppError::bad_input(field, "not a change feed cursor"))
 }
 
-/// Whom a subscription is for.
+/// Whom a subscription is for, and what it listens for.
 #[derive(Clone)]
 pub struct Scope {
     pub org_id: String,
     pub register_id: Option<String>,
+    pub interest: Interest,
 }
 
 impl Scope {
@@ -270,6 +272,7 @@ impl Scope {
                 .register_id
                 .as_ref()
                 .is_none_or(|r| *r == event.register_id)
+            && self.interest.in_event(event)
     }
 }
 

@@ -146,11 +146,6 @@ pub async fn events_page(
 pub struct ResidualRiskChange(pub Event);
 
 impl ResidualRiskChange {
-    /// Whether an event moved a residual score or level at all.
-    pub fn moved(event: &Event) -> bool {
-        event.residual_before != event.residual_after
-    }
-
     async fn score(&self, ctx: &Context<'_>, stored: Option<&str>) -> AppResult<Option<RiskScore>> {
         let Some(stored) = stored else {
             return Ok(None);

@@ -11,7 +11,8 @@ use super::heatmaps::{Heatmap, heatmap};
 use super::history::{ResidualRiskChange, RiskEvent};
 use super::loaders::kept_register;
 use super::registers::Register;
-use crate::domain::enums::{RiskEventKind, ScoreBasis};
+use crate::domain::enums::ScoreBasis;
+use crate::domain::history::Interest;
 use crate::error::{AppError, AppResult};
 use crate::feed::{self, Event, Scope, parse_cursor};
 use async_graphql::{Context, ID, Result, Subscription};
@@ -67,6 +68,7 @@ pub struct Resume(pub i64);
 async fn scope(
     ctx: &Context<'_>,
     register_id: Option<&ID>,
+    interest: Interest,
 ) -> AppResult<(Scope, Option<Register>)> {
     let principal = ctx.principal()?;
     let register = match register_id {
@@ -77,6 +79,7 @@ async fn scope(
         Scope {
             org_id: principal.org_id.clone(),
             register_id: register.as_ref().map(|r| r.model.id.clone()),
+            interest,
         },
         register,
     ))
@@ -93,25 +96,27 @@ async fn current(ctx: &Context<'_>, id: &str) -> AppResult<Register> {
 
 /// What woke a live heatmap.
 enum Woke {
-    /// A risk changed: whether that can move the map.
-    Risk(AppResult<bool>),
+    /// A risk changed in a way that can move the map.
+    Risk(AppResult<()>),
     /// Members, registers, severities or field definitions changed, here or
     /// on another instance: perhaps the map's register.
     Reference,
     Ended,
 }
 
-/// The caller's events from the feed; the stream owns what it needs.
+/// The caller's events of `interest` from the feed; the stream owns what it
+/// needs.
 async fn events(
     ctx: &Context<'_>,
     register_id: Option<&ID>,
     after: Option<&str>,
+    interest: Interest,
 ) -> AppResult<impl Stream<Item = AppResult<Event>> + Send + use<>> {
     let mut cursor = after.map(|a| parse_cursor("after", a)).transpose()?;
     if let Some(Resume(seq)) = ctx.data_opt::<Resume>() {
         cursor = Some(*seq);
     }
-    let (scope, _) = Box::pin(scope(ctx, register_id)).await?;
+    let (scope, _) = Box::pin(scope(ctx, register_id, interest)).await?;
     let progress = ctx.data_opt::<Arc<Progress>>().cloned();
     if let Some(progress) = &progress {
         progress.live.store(cursor.is_none(), Ordering::SeqCst);
@@ -122,16 +127,6 @@ async fn events(
             progress.seq.store(event.seq, Ordering::SeqCst);
         }
     }))
-}
-
-/// Whether an event can change a heatmap: a risk came, went, moved cell or
-/// changed status.
-fn touches_heatmap(event: &Event) -> bool {
-    event.kind != RiskEventKind::Updated.as_str()
-        || ResidualRiskChange::moved(event)
-        || ["\"status\"", "\"likelihoodLevel\"", "\"impactLevel\""]
-            .iter()
-            .any(|field| event.changes.contains(field))
 }
 
 /// Live changes over WebSocket (graphql-transport-ws), pushed as they commit.
@@ -146,7 +141,7 @@ impl SubscriptionRoot {
         #[graphql(desc = "A cursor of an event already seen: replay what followed it first.")]
         after: Option<String>,
     ) -> Result<impl Stream<Item = AppResult<RiskEvent>>> {
-        let stream = events(ctx, register_id.as_ref(), after.as_deref()).await?;
+        let stream = events(ctx, register_id.as_ref(), after.as_deref(), Interest::Every).await?;
         Ok(stream.map(|e| e.map(RiskEvent)))
     }
 
@@ -159,14 +154,14 @@ impl SubscriptionRoot {
         #[graphql(desc = "A cursor of a change already seen: replay what followed it first.")]
         after: Option<String>,
     ) -> Result<impl Stream<Item = AppResult<ResidualRiskChange>>> {
-        let stream = events(ctx, register_id.as_ref(), after.as_deref()).await?;
-        Ok(stream.filter_map(|e| async move {
-            match e {
-                Ok(e) if ResidualRiskChange::moved(&e) => Some(Ok(ResidualRiskChange(e))),
-                Ok(_) => None,
-                Err(err) => Some(Err(err)),
-            }
-        }))
+        let stream = events(
+            ctx,
+            register_id.as_ref(),
+            after.as_deref(),
+            Interest::Residual,
+        )
+        .await?;
+        Ok(stream.map(|e| e.map(ResidualRiskChange)))
     }
 
     /// The current heatmap at once, then again after each change to it (bursts coalesced).
@@ -180,7 +175,7 @@ impl SubscriptionRoot {
         )]
         basis: ScoreBasis,
     ) -> Result<impl Stream<Item = AppResult<Heatmap>>> {
-        let (scope, register) = Box::pin(scope(ctx, Some(&register_id))).await?;
+        let (scope, register) = Box::pin(scope(ctx, Some(&register_id), Interest::Heatmap)).await?;
         let mut register = register.ok_or_else(|| AppError::not_found("register"))?;
         let feed = ctx.services()?.feed.clone();
         // Watched from before the first map is drawn: a change of scales
@@ -198,7 +193,7 @@ impl SubscriptionRoot {
             loop {
                 let woke = tokio::select! {
                     event = changes.next() => event.map_or(Woke::Ended, |event| {
-                        Woke::Risk(event.map(|event| touches_heatmap(&event)))
+                        Woke::Risk(event.map(|_| ()))
                     }),
                     changed = reference.changed() => match changed {
                         Ok(()) => Woke::Reference,
@@ -207,7 +202,10 @@ impl SubscriptionRoot {
                 };
                 let redraw = match woke {
                     Woke::Ended => break,
-                    Woke::Risk(touches) => touches?,
+                    Woke::Risk(event) => {
+                        event?;
+                        true
+                    }
                     // Its scales, bands or name: drawn on the register as
                     // it is now.
                     Woke::Reference => {
