@@ -199,6 +199,24 @@ fn facet_of(filter: &RiskFilter) -> Option<(Facet, Vec<String>, RiskFilter)> {
     named.next().is_none().then_some((facet, values, rest))
 }
 
+/// `filter` with the severities it names by reference named by id instead,
+/// as the kept counts hold them: the same risks match.
+async fn by_severity_id(
+    db: &DatabaseConnection,
+    org_id: &str,
+    mut filter: RiskFilter,
+) -> AppResult<RiskFilter> {
+    let Some(references) = filter.severity_reference.take() else {
+        return Ok(filter);
+    };
+    let named = risk_query::severity_ids_referenced(db, org_id, &references).await?;
+    filter.severity_id = Some(match filter.severity_id.take() {
+        Some(ids) => ids.into_iter().filter(|id| named.contains(&id.0)).collect(),
+        None => named.into_iter().map(ID).collect(),
+    });
+    Ok(filter)
+}
+
 /// The heatmap of `register`'s risks that match `filter` (its registerId is
 /// ignored): one read of the kept counts when the filter names nothing a
 /// heatmap does not count anyway, or values of one facet only; else one
@@ -218,6 +236,10 @@ pub async fn heatmap(
             filter.status = Some(counted_statuses(filter.include_archived == Some(true)));
         }
         risk_query::condition(actor.org_id(), actor.now.date_naive(), &filter, None)
+    };
+    let filter = match filter {
+        Some(filter) => Some(by_severity_id(db, actor.org_id(), filter).await?),
+        None => None,
     };
     let faceted = filter.as_ref().and_then(facet_of);
     let condition = condition_of(filter)?;

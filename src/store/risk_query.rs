@@ -29,6 +29,33 @@ fn ids<T: AsRef<str>>(list: &[T]) -> Vec<String> {
     list.iter().map(|s| s.as_ref().to_owned()).collect()
 }
 
+/// The organization's severities with one of `references`, ignoring case:
+/// what the filter `severityReference` names.
+fn severities_referenced(org_id: &str, references: &[String]) -> SelectStatement {
+    Query::select()
+        .column(severity::Column::Id)
+        .from(severity::Entity)
+        .and_where(severity::Column::OrgId.eq(org_id))
+        .and_where(severity::Column::Reference.is_in(references.iter().map(|r| r.to_lowercase())))
+        .take()
+}
+
+/// The ids of the severities `severityReference` names: a filter that
+/// names them by id instead reads the same risks.
+pub async fn severity_ids_referenced(
+    db: &impl ConnectionTrait,
+    org_id: &str,
+    references: &[String],
+) -> AppResult<Vec<String>> {
+    let rows = db
+        .query_all(&severities_referenced(org_id, references))
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| row.try_get_by_index::<String>(0))
+        .collect::<Result<_, _>>()?)
+}
+
 /// The filter and search as one SQL condition, scoped to the organization;
 /// `today` is the day `overdue` is judged on. A list too long for one
 /// statement, or a search too long to mean anything, is refused.
@@ -81,15 +108,7 @@ pub fn condition(
         }
     }
     if let Some(references) = &f.severity_reference {
-        let named = Query::select()
-            .column(severity::Column::Id)
-            .from(severity::Entity)
-            .and_where(severity::Column::OrgId.eq(org_id))
-            .and_where(
-                severity::Column::Reference.is_in(references.iter().map(|r| r.to_lowercase())),
-            )
-            .take();
-        cond = cond.add(C::SeverityId.in_subquery(named));
+        cond = cond.add(C::SeverityId.in_subquery(severities_referenced(org_id, references)));
     }
     let levels: [(C, &Option<Vec<i32>>); 6] = [
         (C::LikelihoodLevel, &f.likelihood_level),

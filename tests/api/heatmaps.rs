@@ -20,6 +20,7 @@ both!(
     score_filters_select_by_stored_scores,
     counts_of_scores_read_only_the_score_table,
     a_filter_that_leaves_out_nothing_reads_the_kept_counts,
+    a_severity_named_by_reference_reads_the_kept_counts,
 );
 
 const HEATMAP: &str = r#"query($r: ID!, $b: ScoreBasis!, $f: RiskFilter) { heatmap(registerId: $r, basis: $b, filter: $f) {
@@ -663,6 +664,17 @@ async fn counts_of_scores_read_only_the_score_table(app: TestApp) {
 /// `filter: {}`, or one naming only what a heatmap counts anyway, reads the
 /// kept counts; a filter that names more counts the risks. Told apart by
 /// kept counts made wrong on purpose, with no API.
+/// The total of `register`'s residual heatmap filtered by `filter`.
+async fn residual_total(admin: &Client, register: &str, filter: Value) -> Value {
+    let data = admin
+        .ok(
+            HEATMAP,
+            json!({ "r": register, "b": "RESIDUAL", "f": filter }),
+        )
+        .await;
+    data["heatmap"]["total"].clone()
+}
+
 async fn a_filter_that_leaves_out_nothing_reads_the_kept_counts(app: TestApp) {
     use sea_orm::ConnectionTrait;
     let admin = app.admin("acme");
@@ -675,19 +687,7 @@ async fn a_filter_that_leaves_out_nothing_reads_the_kept_counts(app: TestApp) {
         ))
         .await
         .expect("updates");
-    let total = |filter: Value| {
-        let admin = &admin;
-        let register = &register;
-        async move {
-            let data = admin
-                .ok(
-                    HEATMAP,
-                    json!({ "r": register, "b": "RESIDUAL", "f": filter }),
-                )
-                .await;
-            data["heatmap"]["total"].clone()
-        }
-    };
+    let total = |filter: Value| residual_total(&admin, &register, filter);
     assert_eq!(total(Value::Null).await, 6);
     assert_eq!(total(json!({})).await, 6);
     let own = json!({ "registerId": "reg_another", "includeArchived": false, "status": ["OPEN", "PENDING", "MATERIALIZED"] });
@@ -698,4 +698,33 @@ async fn a_filter_that_leaves_out_nothing_reads_the_kept_counts(app: TestApp) {
     );
     assert_eq!(total(json!({ "status": ["OPEN"] })).await, 1);
     assert_eq!(total(json!({ "includeArchived": true })).await, 1);
+}
+
+/// `severityReference` names severities as `severityId` does, so it reads
+/// the kept counts of the severity facet: set wrong here on purpose, they
+/// show through, while a filter they cannot answer counts the risks.
+async fn a_severity_named_by_reference_reads_the_kept_counts(app: TestApp) {
+    use sea_orm::ConnectionTrait;
+    let admin = app.admin("acme");
+    let high = fixtures::severity(&admin, "High").await;
+    let register = fixtures::register(&admin, "RS").await;
+    let levels = json!({ "likelihoodLevel": 2, "impactLevel": 3, "severityId": high });
+    fixtures::risk(&admin, &register, "t", levels).await;
+    app.app
+        .state
+        .db
+        .execute_unprepared(&format!(
+            "UPDATE risk_facet_counts SET count = count + 5 WHERE register_id = '{register}' \
+             AND basis = 'RESIDUAL' AND facet = 'severity_id'"
+        ))
+        .await
+        .expect("updates");
+    let total = |filter: Value| residual_total(&admin, &register, filter);
+    assert_eq!(total(json!({ "severityId": [high] })).await, 6);
+    assert_eq!(total(json!({ "severityReference": ["HIGH"] })).await, 6);
+    let counted = json!({ "severityReference": ["high"], "updatedSince": "2000-01-01T00:00:00Z" });
+    assert_eq!(total(counted).await, 1);
+    assert_eq!(total(json!({ "severityReference": ["low"] })).await, 0);
+    let both = json!({ "severityReference": ["high"], "severityId": ["sev_another"] });
+    assert_eq!(total(both).await, 0, "both must hold");
 }
