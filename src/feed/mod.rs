@@ -3,7 +3,8 @@
 //! cursor and catch up from the table when they fall behind.
 //!
 //! Events go out in seq order with none skipped, though writers commit in
-//! whatever order they finish: see `tail`.
+//! whatever order they finish: see `tail`. Each event wakes only the
+//! subscribers that want it: see `routes`.
 
 pub mod listen;
 mod routes;
