@@ -309,7 +309,9 @@ pub fn subscribe(
                     let full = batch.len() as u64 == BATCH;
                     for event in batch {
                         last = event.seq;
-                        yield Arc::new(event);
+                        if signal.scope().wants(&event) {
+                            yield Arc::new(event);
+                        }
                     }
                     if !full {
                         break;
