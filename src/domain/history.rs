@@ -1,5 +1,6 @@
 //! Field-level history: what changed between two states of a risk, named as
-//! the API names the fields.
+//! the API names the fields, and which of those changes each kind of
+//! subscriber listens for.
 
 use crate::domain::enums::RiskEventKind;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -127,6 +128,7 @@ impl Interest {
         self as usize
     }
 
+    /// Whether this interest listens for `event`.
     pub fn in_event(self, event: &risk_event::Model) -> bool {
         let moved_residual = || event.residual_before != event.residual_after;
         match self {
