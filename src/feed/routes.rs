@@ -232,4 +232,74 @@ mod tests {
         at_last.extend(200..200 + RECENT as i64 - 1);
         assert!(!recent(&at_last).missed(50, Some(200)));
     }
+
+    fn scope(register_id: Option<&str>, interest: Interest) -> Scope {
+        Scope {
+            org_id: "org".into(),
+            register_id: register_id.map(str::to_owned),
+            interest,
+        }
+    }
+
+    #[test]
+    fn the_last_subscriber_to_leave_takes_its_signal_out() {
+        let routes = Routes::default();
+        let a = routes.signal(scope(Some("reg_a"), Interest::Every));
+        let b = routes.signal(scope(Some("reg_a"), Interest::Every));
+        let c = routes.signal(scope(Some("reg_a"), Interest::Residual));
+        let d = routes.signal(scope(None, Interest::Heatmap));
+        drop(a);
+        let kept = |routes: &Routes| {
+            lock(&routes.signals).get("org").map(|org| {
+                let register = org
+                    .registers
+                    .get("reg_a")
+                    .map(|i| i.iter().flatten().count());
+                (org.all.iter().flatten().count(), register)
+            })
+        };
+        assert_eq!(kept(&routes), Some((1, Some(2))), "b still listens");
+        drop(b);
+        assert_eq!(kept(&routes), Some((1, Some(1))));
+        drop(c);
+        assert_eq!(kept(&routes), Some((1, None)));
+        drop(d);
+        assert_eq!(kept(&routes), None, "nothing left of the organization");
+    }
+
+    #[test]
+    fn an_event_raises_only_the_signals_that_want_it() {
+        let routes = Routes::default();
+        let signals = [
+            routes.signal(scope(Some("reg_a"), Interest::Every)),
+            routes.signal(scope(Some("reg_a"), Interest::Residual)),
+            routes.signal(scope(Some("reg_b"), Interest::Every)),
+            routes.signal(scope(None, Interest::Every)),
+        ];
+        // A note on a risk of reg_a: no residual move.
+        let event = Arc::new(entity::risk_event::Model {
+            seq: 7,
+            org_id: "org".into(),
+            register_id: "reg_a".into(),
+            risk_id: "rsk".into(),
+            kind: "UPDATED".into(),
+            cause: "RISK_UPDATED".into(),
+            actor_id: None,
+            occurred_at: chrono::DateTime::default(),
+            changes: r#"[{"field":"notes","from":null,"to":"x"}]"#.into(),
+            residual_before: None,
+            residual_after: None,
+        });
+        let mut sent = Vec::new();
+        routes.pass([event], |event| sent.push(event.seq));
+        assert_eq!(sent, [7]);
+        let raised = signals
+            .iter()
+            .map(|s| s.receiver.has_changed().unwrap_or(false))
+            .collect::<Vec<_>>();
+        assert_eq!(raised, [true, false, false, true]);
+        // Remembered by those it raised, for a subscriber that lags.
+        assert!(signals[0].missed(5, None));
+        assert!(!signals[1].missed(5, None));
+    }
 }
