@@ -62,10 +62,10 @@ struct OrgSignals {
 
 impl OrgSignals {
     /// The signals an event raises.
-    fn raised_by<'a>(
-        &'a self,
-        event: &'a Event,
-    ) -> impl Iterator<Item = &'a watch::Sender<Recent>> {
+    fn raised_by<'s, 'e>(
+        &'s self,
+        event: &'e Event,
+    ) -> impl Iterator<Item = &'s watch::Sender<Recent>> + use<'s, 'e> {
         std::iter::once(&self.all)
             .chain(self.registers.get(&event.register_id))
             .flat_map(|interests| Interest::ALL.iter().zip(interests))
@@ -122,17 +122,20 @@ impl Routes {
     /// a subscriber woken by it finds it there.
     pub fn pass(&self, events: impl IntoIterator<Item = Event>, mut send: impl FnMut(Event)) {
         let signals = lock(&self.signals);
+        let mut raised = Vec::new();
         for event in events {
-            let org = signals.get(&event.org_id);
-            let raised = || org.into_iter().flat_map(|org| org.raised_by(&event));
-            for signal in raised() {
+            raised.clear();
+            if let Some(org) = signals.get(&event.org_id) {
+                raised.extend(org.raised_by(&event));
+            }
+            for signal in &raised {
                 signal.send_if_modified(|recent| {
                     recent.record(event.seq);
                     false
                 });
             }
             send(event.clone());
-            for signal in raised() {
+            for signal in &raised {
                 signal.send_modify(|_| ());
             }
         }

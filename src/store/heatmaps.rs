@@ -4,10 +4,9 @@
 use super::{Binder, risk_tables};
 use crate::domain::enums::ScoreBasis;
 use crate::domain::enums::{BreakdownKey, RiskStatus};
-use crate::domain::risk::{Facet, UNSCORED_CELL, heatmap_cell};
+use crate::domain::risk::{Facet, UNSCORED_CELL};
 use crate::error::AppResult;
 use entity::{risk, risk_cell_count};
-use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
@@ -118,82 +117,85 @@ pub async fn kept_facet_counts(
 
 /// Counts a register's cells again from its risks: for risks written
 /// straight into the table (bulk loads), which bypass the writes that keep
-/// the counts.
+/// the counts. One statement per basis for the cells, and per basis and
+/// facet for the facets' values.
 pub async fn recount(db: &impl ConnectionTrait, register_id: &str) -> AppResult<()> {
-    risk_cell_count::Entity::delete_many()
-        .filter(risk_cell_count::Column::RegisterId.eq(register_id))
-        .exec(db)
+    for table in ["risk_cell_counts", "risk_facet_counts"] {
+        let mut binder = Binder::new(db.get_database_backend());
+        let register = binder.bind(register_id);
+        db.execute_raw(binder.statement(format!(
+            "DELETE FROM {table} WHERE register_id = {register}"
+        )))
         .await?;
-    recount_facets(db, register_id).await?;
+    }
     for basis in [ScoreBasis::Inherent, ScoreBasis::Residual] {
-        let rows = cell_counts(
-            db,
-            Condition::all()
-                .add(risk::Column::RegisterId.eq(register_id))
-                .add(risk::Column::Status.is_in(RiskStatus::OPEN.map(RiskStatus::as_str))),
-            basis,
-        )
-        .await?;
-        let mut counts: HashMap<(i32, i32), i64> = HashMap::new();
-        for (l, i, n) in rows {
-            *counts.entry(heatmap_cell(l, i)).or_default() += n;
+        count_into(db, register_id, basis, None).await?;
+        for facet in Facet::ALL {
+            count_into(db, register_id, basis, Some(facet)).await?;
         }
-        let models = counts
-            .into_iter()
-            .map(|((l, i), n)| risk_cell_count::ActiveModel {
-                register_id: Set(register_id.to_owned()),
-                basis: Set(basis.as_str().to_owned()),
-                likelihood: Set(l),
-                impact: Set(i),
-                count: Set(n),
-            });
-        risk_cell_count::Entity::insert_many(models)
-            .exec(db)
-            .await?;
     }
     Ok(())
 }
 
-/// `recount` of the kept facet counts: one statement a facet and basis.
-async fn recount_facets(db: &impl ConnectionTrait, register_id: &str) -> AppResult<()> {
+/// Inserts the counts of a register's open risks by cell of `basis`, and by
+/// value of `facet` when one is given, as `store::events` keeps them: a risk
+/// without both levels in the unscored cell, one without the facet's value
+/// not counted under it.
+async fn count_into(
+    db: &impl ConnectionTrait,
+    register_id: &str,
+    basis: ScoreBasis,
+    facet: Option<Facet>,
+) -> AppResult<()> {
+    let (l, i) = level_columns(basis);
+    let (l, i) = (
+        sea_orm::IdenStatic::as_str(&l),
+        sea_orm::IdenStatic::as_str(&i),
+    );
+    let (unscored_l, unscored_i) = UNSCORED_CELL;
+    let cl = format!("CASE WHEN {l} IS NULL OR {i} IS NULL THEN {unscored_l} ELSE {l} END");
+    let ci = format!("CASE WHEN {l} IS NULL OR {i} IS NULL THEN {unscored_i} ELSE {i} END");
+    // Bound in the order the SQL names them: SQLite's `?` are positional.
     let mut binder = Binder::new(db.get_database_backend());
-    let register = binder.bind(register_id);
-    db.execute_raw(binder.statement(format!(
-        "DELETE FROM risk_facet_counts WHERE register_id = {register}"
-    )))
-    .await?;
-    for facet in Facet::ALL {
-        for basis in [ScoreBasis::Inherent, ScoreBasis::Residual] {
-            let (l, i) = level_columns(basis);
-            let (l, i) = (
-                sea_orm::IdenStatic::as_str(&l),
-                sea_orm::IdenStatic::as_str(&i),
-            );
-            let cell = |level: &str| {
-                format!("CASE WHEN {l} IS NULL OR {i} IS NULL THEN -1 ELSE {level} END")
-            };
-            // Bound in the order the SQL names them: SQLite's `?` are positional.
-            let mut binder = Binder::new(db.get_database_backend());
-            let (basis, column) = (binder.bind(basis.as_str()), facet.as_str());
-            let name = binder.bind(column);
-            let register = binder.bind(register_id);
-            let open: Vec<String> = RiskStatus::OPEN
-                .iter()
-                .map(|s| binder.bind(s.as_str()))
-                .collect();
-            let sql = format!(
-                "INSERT INTO risk_facet_counts \
-                 (register_id, basis, facet, value, likelihood, impact, count) \
-                 SELECT register_id, {basis}, {name}, {column}, {cl}, {ci}, COUNT(*) \
-                 FROM risk_view WHERE register_id = {register} AND status IN ({open}) \
-                 AND {column} IS NOT NULL GROUP BY register_id, {column}, {cl}, {ci}",
-                cl = cell(l),
-                ci = cell(i),
-                open = open.join(", "),
-            );
-            db.execute_raw(binder.statement(sql)).await?;
+    let basis = binder.bind(basis.as_str());
+    // A facet's counts need its column, which only the view joins in.
+    let (table, from, keys, values, grouped, named) = match facet {
+        None => {
+            let none = String::new;
+            (
+                "risk_cell_counts",
+                risk_tables::SCORES,
+                "",
+                none(),
+                none(),
+                none(),
+            )
         }
-    }
+        Some(facet) => {
+            let column = facet.as_str();
+            (
+                "risk_facet_counts",
+                "risk_view",
+                "facet, value, ",
+                format!("{}, {column}, ", binder.bind(column)),
+                format!("{column}, "),
+                format!(" AND {column} IS NOT NULL"),
+            )
+        }
+    };
+    let register = binder.bind(register_id);
+    let open: Vec<String> = RiskStatus::OPEN
+        .iter()
+        .map(|s| binder.bind(s.as_str()))
+        .collect();
+    let sql = format!(
+        "INSERT INTO {table} (register_id, basis, {keys}likelihood, impact, count) \
+         SELECT register_id, {basis}, {values}{cl}, {ci}, COUNT(*) FROM {from} \
+         WHERE register_id = {register} AND status IN ({open}){named} \
+         GROUP BY register_id, {grouped}{cl}, {ci}",
+        open = open.join(", "),
+    );
+    db.execute_raw(binder.statement(sql)).await?;
     Ok(())
 }
 
