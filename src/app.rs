@@ -90,6 +90,7 @@ pub async fn state(
         feed: feed.clone(),
         limits: Arc::new(config.limits.clone()),
         reference: reference.clone(),
+        answers: Arc::default(),
     };
     Ok(Arc::new(Shared {
         schema: graphql::schema(&config.limits, services),

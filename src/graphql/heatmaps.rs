@@ -259,7 +259,9 @@ pub async fn heatmap(
     } else if let Some((facet, values)) = &faceted {
         heatmaps::kept_facet_counts(db, register_id, basis, (*facet, values)).await?
     } else {
-        heatmaps::cell_counts(db, condition.clone(), basis).await?
+        let question = format!("cells {basis:?} {condition:?}");
+        let count = heatmaps::cell_counts(db, condition.clone(), basis);
+        answered(ctx, register_id, question, count).await?
     };
     let (l_len, i_len) = (
         int(register.scales.likelihood.len()),
@@ -289,6 +291,21 @@ pub async fn heatmap(
         total,
         unscored,
     })
+}
+
+/// What `count` answers of the register's risks for `question`, kept
+/// across requests while it is current (see `answers`).
+async fn answered<T: Clone + Send + Sync + 'static>(
+    ctx: &Context<'_>,
+    register_id: &str,
+    question: String,
+    count: impl Future<Output = AppResult<Vec<T>>>,
+) -> AppResult<Vec<T>> {
+    let services = ctx.services()?;
+    let db = ctx.viewer()?.db;
+    (services.answers)
+        .count(&services.feed, db, register_id, question, count)
+        .await
 }
 
 /// How many risks have one status.
@@ -332,7 +349,9 @@ pub async fn summary(ctx: &Context<'_>, register: &Register) -> AppResult<Regist
         ..RiskFilter::default()
     };
     let condition = risk_query::condition(actor.org_id(), actor.now.date_naive(), &filter, None)?;
-    let rows = heatmaps::summary_counts(actor.db, condition).await?;
+    let question = format!("summary {condition:?}");
+    let count = heatmaps::summary_counts(actor.db, condition);
+    let rows = answered(ctx, &register.model.id, question, count).await?;
     let bands = register.scales.bands.len();
     let mut by_status: HashMap<String, i64> = HashMap::new();
     let mut by_band = vec![0; bands];
@@ -409,7 +428,9 @@ pub async fn breakdown(
     let mut filter = filter.unwrap_or_default();
     filter.register_id = Some(ID(register.model.id.clone()));
     let condition = risk_query::condition(actor.org_id(), actor.now.date_naive(), &filter, None)?;
-    let groups = heatmaps::breakdown(actor.db, condition, by, basis).await?;
+    let question = format!("breakdown {by:?} {basis:?} {condition:?}");
+    let count = heatmaps::breakdown(actor.db, condition, by, basis);
+    let groups = answered(ctx, &register.model.id, question, count).await?;
     let ids = || groups.iter().filter_map(|g| g.key.clone());
     let loaders = ctx.loaders()?;
     let names: HashMap<String, String> = match by {

@@ -2,6 +2,7 @@
 //! of the merged query and mutation roots. Resolvers stay thin: authorize,
 //! call `store`, wrap the result.
 
+pub mod answers;
 pub mod api_keys;
 pub mod controls;
 pub mod custom_fields;
@@ -118,6 +119,8 @@ pub struct Services {
     pub limits: Arc<Limits>,
     /// What the process keeps of rows that change seldom.
     pub reference: Arc<reference::Reference>,
+    /// What the process keeps of aggregates over many risks.
+    pub answers: Arc<answers::Answers>,
 }
 
 fn builder(

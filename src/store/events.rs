@@ -218,6 +218,21 @@ pub async fn tail(
     Ok((events, Some(in_flight)))
 }
 
+/// Whether the table holds a committed event of the register after `seq`:
+/// one lookup in its (register, seq) index.
+pub async fn any_after(db: &impl ConnectionTrait, register_id: &str, seq: i64) -> AppResult<bool> {
+    let found = risk_event::Entity::find()
+        .select_only()
+        .column(risk_event::Column::Seq)
+        .filter(risk_event::Column::RegisterId.eq(register_id))
+        .filter(risk_event::Column::Seq.gt(seq))
+        .limit(1)
+        .into_tuple::<i64>()
+        .one(db)
+        .await?;
+    Ok(found.is_some())
+}
+
 /// Whether every one of these PostgreSQL transactions has committed or
 /// rolled back, as a snapshot taken now sees it. Not as the commit log says:
 /// a transaction is marked committed there a moment before it leaves the

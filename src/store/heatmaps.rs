@@ -281,7 +281,7 @@ pub async fn summary_counts(
 
 /// One group of a breakdown: its key (None for risks without one), how many
 /// risks, and the average and highest score of those that are scored.
-#[derive(FromQueryResult)]
+#[derive(Clone, FromQueryResult)]
 pub struct Group {
     pub key: Option<String>,
     pub count: i64,

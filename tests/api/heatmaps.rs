@@ -1,8 +1,8 @@
-use crate::both;
 use crate::bulk::Bulk;
 use crate::fixtures;
 use crate::fixtures::{control, link};
 use crate::helpers::{Client, TestApp};
+use crate::{both, postgres_only};
 use riskgraph::domain::enums::ScalesPreset;
 use riskgraph::domain::scales::Scales;
 use sea_orm::EntityTrait;
@@ -21,7 +21,9 @@ both!(
     counts_of_scores_read_only_the_score_table,
     a_filter_that_leaves_out_nothing_reads_the_kept_counts,
     a_severity_named_by_reference_reads_the_kept_counts,
+    counts_are_kept_until_their_register_changes,
 );
+postgres_only!(a_kept_count_sees_a_change_committed_on_another_instance);
 
 const HEATMAP: &str = r#"query($r: ID!, $b: ScoreBasis!, $f: RiskFilter) { heatmap(registerId: $r, basis: $b, filter: $f) {
     basis total unscored likelihood { level } impact { level }
@@ -661,9 +663,6 @@ async fn counts_of_scores_read_only_the_score_table(app: TestApp) {
     }
 }
 
-/// `filter: {}`, or one naming only what a heatmap counts anyway, reads the
-/// kept counts; a filter that names more counts the risks. Told apart by
-/// kept counts made wrong on purpose, with no API.
 /// The total of `register`'s residual heatmap filtered by `filter`.
 async fn residual_total(admin: &Client, register: &str, filter: Value) -> Value {
     let data = admin
@@ -675,6 +674,9 @@ async fn residual_total(admin: &Client, register: &str, filter: Value) -> Value 
     data["heatmap"]["total"].clone()
 }
 
+/// `filter: {}`, or one naming only what a heatmap counts anyway, reads the
+/// kept counts; a filter that names more counts the risks. Told apart by
+/// kept counts made wrong on purpose, with no API.
 async fn a_filter_that_leaves_out_nothing_reads_the_kept_counts(app: TestApp) {
     use sea_orm::ConnectionTrait;
     let admin = app.admin("acme");
@@ -727,4 +729,104 @@ async fn a_severity_named_by_reference_reads_the_kept_counts(app: TestApp) {
     assert_eq!(total(json!({ "severityReference": ["low"] })).await, 0);
     let both = json!({ "severityReference": ["high"], "severityId": ["sev_another"] });
     assert_eq!(total(both).await, 0, "both must hold");
+}
+
+/// Two facets at once: what the kept counts cannot answer.
+fn two_facets(category: &str) -> Value {
+    json!({ "category": [category], "treatment": ["NOT_SET"] })
+}
+
+/// Two risks of category A in a new register.
+async fn two_of_category_a(admin: &Client) -> (String, [String; 2]) {
+    let register = fixtures::register(admin, "RK").await;
+    let mut ids = Vec::new();
+    for title in ["first", "second"] {
+        let input = json!({ "likelihoodLevel": 2, "impactLevel": 3, "category": "A" });
+        let risk = fixtures::risk(admin, &register, title, input).await;
+        ids.push(risk["id"].as_str().expect("id").to_owned());
+    }
+    (register, [ids[0].clone(), ids[1].clone()])
+}
+
+/// Moves a risk to category `category` through the API.
+async fn recategorize(admin: &Client, risk: &str, category: &str) {
+    let update =
+        "mutation($id: ID!, $c: String) { updateRisk(id: $id, input: {category: $c}) { id } }";
+    admin.ok(update, json!({ "id": risk, "c": category })).await;
+}
+
+/// A heatmap the kept counts cannot answer, a summary and a breakdown are
+/// counted once, then kept until an event of their register commits. Told
+/// apart by a change written straight into the tables, which no client of
+/// riskgraph can make: it writes no event, so it shows only once the
+/// register's next event does.
+async fn counts_are_kept_until_their_register_changes(app: TestApp) {
+    use sea_orm::ConnectionTrait;
+    let admin = app.admin("acme");
+    let (register, [first, second]) = two_of_category_a(&admin).await;
+    let other = fixtures::register(&admin, "RO").await;
+    let counts = || async {
+        let heatmap = residual_total(&admin, &register, two_facets("A")).await;
+        let query = "query($r: ID!) { register(id: $r) { summary { total } breakdown(by: CATEGORY) { key count } } }";
+        let data = admin.ok(query, json!({ "r": register })).await;
+        let register = &data["register"];
+        (
+            heatmap,
+            register["summary"]["total"].clone(),
+            register["breakdown"].clone(),
+        )
+    };
+    let before = counts().await;
+    assert_eq!(before.0, 2);
+    assert_eq!(before.1, 2);
+    assert_eq!(before.2, json!([{ "key": "A", "count": 2 }]));
+
+    let db = &app.app.state.db;
+    for sql in [
+        format!("UPDATE risks SET category = 'B' WHERE id = '{first}'"),
+        format!("UPDATE risk_scores SET status = 'CLOSED' WHERE id = '{first}'"),
+    ] {
+        db.execute_unprepared(&sql).await.expect("updates");
+    }
+    assert_eq!(counts().await, before, "kept");
+    fixtures::risk(&admin, &other, "elsewhere", json!({ "category": "A" })).await;
+    assert_eq!(
+        counts().await,
+        before,
+        "another register's change keeps them"
+    );
+
+    recategorize(&admin, &second, "C").await;
+    let after = counts().await;
+    assert_eq!(after.0, 0, "both moved out of A");
+    assert_eq!(after.1, 1, "the first is closed");
+    let by_category = json!([{ "key": "B", "count": 1 }, { "key": "C", "count": 1 }]);
+    assert_eq!(after.2, by_category);
+    assert_eq!(residual_total(&admin, &register, two_facets("C")).await, 1);
+}
+
+/// An instance that keeps a count sees a change committed through another
+/// instance on its next read: the kept count is checked against the table,
+/// not against what its feed has heard.
+async fn a_kept_count_sees_a_change_committed_on_another_instance(database_url: String) {
+    use crate::subscriptions::{hour_from_now, spawn_instance, token};
+    let (a, b) = (
+        spawn_instance(&database_url).await,
+        spawn_instance(&database_url).await,
+    );
+    let on = |url: &str| Client {
+        http: crate::helpers::http_client(),
+        url: url.to_owned(),
+        token: Some(token("acme", "admin", hour_from_now())),
+    };
+    let (reader, writer) = (on(&a.url), on(&b.url));
+    let (register, [first, second]) = two_of_category_a(&writer).await;
+    for _ in 0..2 {
+        assert_eq!(residual_total(&reader, &register, two_facets("A")).await, 2);
+    }
+    recategorize(&writer, &first, "B").await;
+    assert_eq!(residual_total(&reader, &register, two_facets("A")).await, 1);
+    recategorize(&writer, &second, "B").await;
+    assert_eq!(residual_total(&reader, &register, two_facets("A")).await, 0);
+    drop((a.child, b.child));
 }
