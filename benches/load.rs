@@ -516,7 +516,7 @@ async fn page(bench: &Bench, register: &str) -> Row {
     // nothing is kept, the first after a change to registers, severities or
     // field definitions. The others send fewer (`Reference`).
     let warm = bench.statements_of(PAGE, json!({ "r": register })).await;
-    bench.app.state.feed.reference_changed();
+    bench.app.state.feed.reference_changed(None);
     let statements = bench.recorded(PAGE, json!({ "r": register })).await;
     let total = 800;
     let t = Instant::now();

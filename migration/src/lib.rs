@@ -16,6 +16,7 @@ mod m20261203_000010_leaner_risk_indexes;
 mod m20261203_000011_risk_scores;
 mod m20261203_000012_view_risks_id;
 mod m20261204_000013_facet_counts;
+mod m20261204_000014_reference_notify_org;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000011_risk_scores::Migration),
             Box::new(m20261203_000012_view_risks_id::Migration),
             Box::new(m20261204_000013_facet_counts::Migration),
+            Box::new(m20261204_000014_reference_notify_org::Migration),
         ]
     }
 }

@@ -15,7 +15,7 @@ pub struct Migration;
 
 /// Each table, with the columns whose update is a change (all when None):
 /// a column added to `registers` later is added to its trigger then.
-const TABLES: &[(&str, Option<&str>)] = &[
+pub(crate) const TABLES: &[(&str, Option<&str>)] = &[
     ("members", None),
     (
         "registers",

@@ -18,12 +18,17 @@ async fn listen(feed: &Feed, url: &str) -> Result<(), sea_orm::sqlx::Error> {
         .await?;
     // Anything committed while we were not listening.
     feed.wake();
-    feed.reference_changed();
+    feed.reference_changed(None);
     loop {
         let notification = listener.recv().await?;
         match notification.channel() {
             api_keys::CHANNEL => feed.heard_revoked(notification.payload().to_owned()),
-            store::REFERENCE_CHANNEL => feed.reference_changed(),
+            // The organization whose rows changed; none when a table was
+            // truncated, or its id was too long to send.
+            store::REFERENCE_CHANNEL => match notification.payload() {
+                "" => feed.reference_changed(None),
+                org => feed.reference_changed(Some(org)),
+            },
             _ => feed.wake(),
         }
     }

@@ -19,6 +19,7 @@ use routes::Routes;
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
@@ -50,8 +51,19 @@ pub struct Feed {
     /// Ids of API keys revoked here or on another instance.
     revocations: broadcast::Sender<String>,
     /// Moves on every change to the rows pages refer to (see
-    /// `reference_changed`); live heatmaps watch it for their register's.
+    /// `reference_changed`), in any organization; live heatmaps watch it
+    /// for their register's.
     reference: watch::Sender<u64>,
+    /// Where it stood at each organization's latest change.
+    generations: std::sync::Mutex<Generations>,
+}
+
+/// The reference generation at the latest change of each organization, and
+/// at the latest one that may have been of any.
+#[derive(Default)]
+struct Generations {
+    any: u64,
+    by_org: HashMap<String, u64>,
 }
 
 impl Seq for risk_event::Model {
@@ -89,21 +101,34 @@ impl Feed {
         self.revocations.subscribe()
     }
 
-    /// Members, registers, severities or custom field definitions changed:
-    /// here once the change committed, or anywhere as PostgreSQL tells (the
-    /// notification `store::REFERENCE_CHANNEL`). What was read of them
-    /// before is stale from now on.
-    pub fn reference_changed(&self) {
-        self.reference.send_modify(|generation| *generation += 1);
+    /// Members, registers, severities or custom field definitions of `org`
+    /// (of any organization when None) changed: here once the change
+    /// committed, or anywhere as PostgreSQL tells (the notification
+    /// `store::REFERENCE_CHANNEL`). What was read of them before is stale
+    /// from now on.
+    pub fn reference_changed(&self, org: Option<&str>) {
+        let mut generations = self.generations.lock().unwrap_or_else(|p| p.into_inner());
+        self.reference.send_modify(|generation| {
+            *generation += 1;
+            match org {
+                Some(org) => {
+                    generations.by_org.insert(org.to_owned(), *generation);
+                }
+                None => generations.any = *generation,
+            }
+        });
     }
 
-    /// How many such changes this process has seen: a copy read while it
-    /// stays the same is current.
-    pub fn reference_generation(&self) -> u64 {
-        *self.reference.borrow()
+    /// The generation of `org`'s reference rows: a copy read while it stays
+    /// the same is current. A change in another organization leaves it.
+    pub fn reference_generation(&self, org: &str) -> u64 {
+        let generations = self.generations.lock().unwrap_or_else(|p| p.into_inner());
+        let own = generations.by_org.get(org).copied().unwrap_or(0);
+        own.max(generations.any)
     }
 
-    /// Wakes on each such change from now on.
+    /// Wakes on each such change from now on, in any organization: the
+    /// woken compare their organization's `reference_generation`.
     pub fn reference_changes(&self) -> watch::Receiver<u64> {
         self.reference.subscribe()
     }
@@ -152,6 +177,7 @@ impl Feed {
             tail: Mutex::new(Tail::new(latest, patience)),
             revocations: broadcast::channel(64).0,
             reference: watch::channel(0).0,
+            generations: std::sync::Mutex::default(),
         }))
     }
 

@@ -63,7 +63,7 @@ impl Answers {
     pub async fn count<T, F>(
         &self,
         feed: &Feed,
-        db: &DatabaseConnection,
+        (db, org_id): (&DatabaseConnection, &str),
         register_id: &str,
         question: String,
         count: F,
@@ -75,7 +75,7 @@ impl Answers {
         let question = (register_id.to_owned(), question);
         // Both taken before anything is read: what commits meanwhile makes
         // the count that follows stale, never the other way round.
-        let generation = feed.reference_generation();
+        let generation = feed.reference_generation(org_id);
         let as_of = feed.head();
         if let Some(answer) = self.kept.get(&question)
             && answer.generation == generation

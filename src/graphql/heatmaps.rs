@@ -302,9 +302,10 @@ async fn answered<T: Clone + Send + Sync + 'static>(
     count: impl Future<Output = AppResult<Vec<T>>>,
 ) -> AppResult<Vec<T>> {
     let services = ctx.services()?;
-    let db = ctx.viewer()?.db;
+    let actor = ctx.viewer()?;
+    let asked = (actor.db, actor.org_id());
     (services.answers)
-        .count(&services.feed, db, register_id, question, count)
+        .count(&services.feed, asked, register_id, question, count)
         .await
 }
 

@@ -207,8 +207,9 @@ pub async fn changing_reference<T>(
     write: impl Future<Output = AppResult<T>>,
 ) -> AppResult<T> {
     let feed = &ctx.services()?.feed;
+    let org = &ctx.principal()?.org_id;
     let written = write.await?;
-    feed.reference_changed();
+    feed.reference_changed(Some(org));
     Ok(written)
 }
 

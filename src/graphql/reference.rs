@@ -113,7 +113,7 @@ impl<L: InReference> Loader<String> for Referenced<L> {
         let kept = L::kept(reference);
         // Taken before the read: a change committed meanwhile moves it, and
         // then what is read now is not served again.
-        let generation = reference.feed.reference_generation();
+        let generation = reference.feed.reference_generation(&self.org_id);
         let mut found = HashMap::with_capacity(keys.len());
         let mut missing = Vec::new();
         for key in keys {

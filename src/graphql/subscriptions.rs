@@ -178,15 +178,17 @@ impl SubscriptionRoot {
         let (scope, register) = Box::pin(scope(ctx, Some(&register_id), Interest::Heatmap)).await?;
         let mut register = register.ok_or_else(|| AppError::not_found("register"))?;
         let feed = ctx.services()?.feed.clone();
+        let org = ctx.principal()?.org_id.clone();
         // Watched from before the first map is drawn: a change of scales
         // after it redraws the map.
         let mut reference = feed.reference_changes();
+        let mut generation = feed.reference_generation(&org);
         if let Some(progress) = ctx.data_opt::<Arc<Progress>>() {
             progress.snapshot.store(true, Ordering::SeqCst);
             progress.live.store(true, Ordering::SeqCst);
         }
         Ok(async_stream::try_stream! {
-            let changes = feed::subscribe(feed, scope, None);
+            let changes = feed::subscribe(feed.clone(), scope, None);
             futures_util::pin_mut!(changes);
             yield heatmap(ctx, register.clone(), basis, None).await?;
             let mut sent = tokio::time::Instant::now();
@@ -207,10 +209,13 @@ impl SubscriptionRoot {
                         true
                     }
                     // Its scales, bands or name: drawn on the register as
-                    // it is now.
+                    // it is now. Another organization's change is not read.
                     Woke::Reference => {
-                        let now = Box::pin(current(ctx, &register.model.id)).await?;
-                        now.model != register.model
+                        let now = feed.reference_generation(&org);
+                        let ours = now != generation;
+                        generation = now;
+                        ours && Box::pin(current(ctx, &register.model.id)).await?.model
+                            != register.model
                     }
                 };
                 if !redraw {

@@ -210,7 +210,7 @@ pub async fn authenticate(state: &AppState, token: Option<&str>) -> Result<Princ
     let (principal, rewritten) =
         store::members::principal_for(&state.db, &claims, state.clock.now()).await?;
     if rewritten {
-        state.feed.reference_changed();
+        state.feed.reference_changed(Some(&principal.org_id));
     }
     state.principals.insert(token.to_owned(), principal.clone());
     Ok(principal)

@@ -63,12 +63,7 @@ async fn a_change_to_what_pages_refer_to_is_read_at_once(app: TestApp) {
     let warm = app.statements() - before;
 
     let changes = [
-        (
-            "mutation($id: ID!) { updateSeverity(id: $id, input: {name: \"Severe\"}) { id } }",
-            &severity,
-            "severity",
-            json!("Severe"),
-        ),
+        (RENAME_SEVERITY, &severity, "severity", json!("Severe")),
         (
             "mutation($id: ID!) { updateRegister(id: $id, input: {name: \"Operations\"}) { id } }",
             &register,
@@ -150,8 +145,7 @@ async fn a_change_any_client_commits_reaches_every_instance(database_url: String
     assert_eq!(shown(&reader).await["severity"], "High");
     assert_eq!(shown(&reader).await["severity"], "High");
 
-    let rename = "mutation($id: ID!) { updateSeverity(id: $id, input: {name: \"Severe\"}) { id } }";
-    writer.ok(rename, json!({ "id": severity })).await;
+    writer.ok(RENAME_SEVERITY, json!({ "id": severity })).await;
     until_shown(&reader, "severity", "Severe").await;
 
     // Another client of the database, which riskgraph never hears from.
@@ -167,5 +161,86 @@ async fn a_change_any_client_commits_reaches_every_instance(database_url: String
     drop((a.child, b.child));
 }
 
-both!(a_change_to_what_pages_refer_to_is_read_at_once);
-postgres_only!(a_change_any_client_commits_reaches_every_instance);
+/// Statements `client` sends to read its page, once its rows are kept.
+async fn warm_statements(client: &Client, sent: impl Fn() -> u64) -> u64 {
+    shown(client).await;
+    let before = sent();
+    shown(client).await;
+    sent() - before
+}
+
+const RENAME_SEVERITY: &str =
+    "mutation($id: ID!) { updateSeverity(id: $id, input: {name: \"Severe\"}) { id } }";
+
+/// A change to another organization's rows leaves what is kept of this
+/// one's: only the organization that changed reads its rows again.
+async fn another_organization_s_change_keeps_this_one_s_rows(app: TestApp) {
+    let (acme, globex) = (app.admin("acme"), app.admin("globex"));
+    referred(&acme).await;
+    let (_, severity, _) = referred(&globex).await;
+    let warm = warm_statements(&acme, || app.statements()).await;
+    warm_statements(&globex, || app.statements()).await;
+
+    globex.ok(RENAME_SEVERITY, json!({ "id": severity })).await;
+    assert_eq!(shown(&globex).await["severity"], "Severe");
+    let before = app.statements();
+    assert_eq!(shown(&acme).await["severity"], "High");
+    assert_eq!(
+        app.statements() - before,
+        warm,
+        "acme's rows are still kept"
+    );
+}
+
+/// The same across instances: PostgreSQL's notification names the
+/// organization whose rows another client of the database changed.
+async fn another_instance_hears_which_organization_changed(database_url: String) {
+    use crate::operations::{sample, scrape_at};
+    let a = spawn_instance(&database_url).await;
+    let on = |org: &str| Client {
+        http: crate::helpers::http_client(),
+        url: a.url.clone(),
+        token: Some(token(org, "admin", hour_from_now())),
+    };
+    let (acme, globex) = (on("acme"), on("globex"));
+    referred(&acme).await;
+    let (_, severity, _) = referred(&globex).await;
+    let http = crate::helpers::http_client();
+    let statements = || async {
+        let scrape = scrape_at(&http, &a.url).await;
+        sample(&scrape, "riskgraph_db_statements_total", &[])
+    };
+    shown(&acme).await;
+    let before = statements().await;
+    shown(&acme).await;
+    let warm = statements().await - before;
+    shown(&globex).await;
+
+    let db = sea_orm::Database::connect(&database_url)
+        .await
+        .expect("connects");
+    db.execute_unprepared(&format!(
+        "UPDATE severities SET name = 'Severe' WHERE id = '{severity}'"
+    ))
+    .await
+    .expect("updates");
+    // Kept by the instance until it heard of the change.
+    until_shown(&globex, "severity", "Severe").await;
+    let before = statements().await;
+    assert_eq!(shown(&acme).await["severity"], "High");
+    assert_eq!(
+        statements().await - before,
+        warm,
+        "acme's rows are still kept"
+    );
+    drop(a.child);
+}
+
+both!(
+    a_change_to_what_pages_refer_to_is_read_at_once,
+    another_organization_s_change_keeps_this_one_s_rows,
+);
+postgres_only!(
+    a_change_any_client_commits_reaches_every_instance,
+    another_instance_hears_which_organization_changed,
+);
