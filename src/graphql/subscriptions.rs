@@ -242,6 +242,7 @@ impl SubscriptionRoot {
                     Err(err)?;
                 }
                 reference.mark_unchanged();
+                generation = feed.reference_generation(&org);
                 register = Box::pin(current(ctx, &register.model.id)).await?;
                 yield heatmap(ctx, register.clone(), basis, None).await?;
                 sent = tokio::time::Instant::now();
