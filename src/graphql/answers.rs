@@ -16,13 +16,17 @@
 //!
 //! Every change to a risk writes its event in its own transaction, so no
 //! answer outlives a change that would alter it.
+//!
+//! Requests that find no current answer to the same question take turns:
+//! the first counts, and those that waited find its answer current.
 
 use crate::error::AppResult;
 use crate::feed::Feed;
 use crate::store::events;
 use sea_orm::DatabaseConnection;
 use std::any::Any;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// Answers kept, at most; the least used make room.
 const ANSWERS_HELD: usize = 1_000;
@@ -36,6 +40,8 @@ type Question = (String, String);
 
 pub struct Answers {
     kept: quick_cache::sync::Cache<Question, Arc<Answer>>,
+    /// A turn for each question being counted now.
+    counting: Mutex<HashMap<Question, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 struct Answer {
@@ -51,6 +57,7 @@ impl Default for Answers {
     fn default() -> Self {
         Self {
             kept: quick_cache::sync::Cache::new(ANSWERS_HELD),
+            counting: Mutex::default(),
         }
     }
 }
@@ -73,18 +80,38 @@ impl Answers {
         F: Future<Output = AppResult<Vec<T>>>,
     {
         let question = (register_id.to_owned(), question);
+        let current = || self.current(feed, (db, org_id), &question);
+        if let Some(rows) = current().await? {
+            return Ok(rows);
+        }
+        let turn = self.turn(&question);
+        let waited = turn.lock().await;
+        let answered = match current().await {
+            Ok(Some(rows)) => Ok(rows),
+            Ok(None) => self.counted(feed, org_id, &question, count).await,
+            Err(err) => Err(err),
+        };
+        drop(waited);
+        self.done(&question, turn);
+        answered
+    }
+
+    /// Counts anew, and keeps the answer unless it is large.
+    async fn counted<T, F>(
+        &self,
+        feed: &Feed,
+        org_id: &str,
+        question: &Question,
+        count: F,
+    ) -> AppResult<Vec<T>>
+    where
+        T: Clone + Send + Sync + 'static,
+        F: Future<Output = AppResult<Vec<T>>>,
+    {
         // Both taken before anything is read: what commits meanwhile makes
-        // the count that follows stale, never the other way round.
+        // the count stale, never the other way round.
         let generation = feed.reference_generation(org_id);
         let as_of = feed.head();
-        if let Some(answer) = self.kept.get(&question)
-            && answer.generation == generation
-            && let Some(rows) = answer.rows.downcast_ref::<Vec<T>>()
-            && !events::any_after(db, register_id, answer.as_of).await?
-        {
-            metrics::counter!("riskgraph_answers_total", "kept" => "true").increment(1);
-            return Ok(rows.clone());
-        }
         metrics::counter!("riskgraph_answers_total", "kept" => "false").increment(1);
         let rows = count.await?;
         if rows.len() <= MOST_ROWS {
@@ -93,8 +120,46 @@ impl Answers {
                 generation,
                 rows: Arc::new(rows.clone()),
             };
-            self.kept.insert(question, Arc::new(answer));
+            self.kept.insert(question.clone(), Arc::new(answer));
         }
         Ok(rows)
+    }
+
+    /// The kept answer to `question`, if it is current.
+    async fn current<T: Clone + 'static>(
+        &self,
+        feed: &Feed,
+        (db, org_id): (&DatabaseConnection, &str),
+        question: &Question,
+    ) -> AppResult<Option<Vec<T>>> {
+        let register_id = &question.0;
+        let Some(answer) = self.kept.get(question) else {
+            return Ok(None);
+        };
+        let Some(rows) = answer.rows.downcast_ref::<Vec<T>>() else {
+            return Ok(None);
+        };
+        if answer.generation != feed.reference_generation(org_id)
+            || events::any_after(db, register_id, answer.as_of).await?
+        {
+            return Ok(None);
+        }
+        metrics::counter!("riskgraph_answers_total", "kept" => "true").increment(1);
+        Ok(Some(rows.clone()))
+    }
+
+    /// The turn of `question`'s counters.
+    fn turn(&self, question: &Question) -> Arc<tokio::sync::Mutex<()>> {
+        let mut counting = self.counting.lock().unwrap_or_else(|p| p.into_inner());
+        counting.entry(question.clone()).or_default().clone()
+    }
+
+    /// Leaves `question`'s turn; the last to leave takes it out.
+    fn done(&self, question: &Question, turn: Arc<tokio::sync::Mutex<()>>) {
+        let mut counting = self.counting.lock().unwrap_or_else(|p| p.into_inner());
+        // Held by the map and by `turn`: nobody else waits.
+        if Arc::strong_count(&turn) == 2 {
+            counting.remove(question);
+        }
     }
 }

@@ -110,10 +110,19 @@ async fn a_change_to_what_pages_refer_to_is_read_at_once(app: TestApp) {
     ada.ok("{ __typename }", json!({})).await;
     expected["owner"] = json!("Ada");
     assert_eq!(shown(&admin).await, expected, "after a sign-in as Ada");
-    // Reading leaves what it read kept.
-    let before = app.statements();
-    shown(&admin).await;
-    assert_eq!(app.statements() - before, warm);
+    // Reading leaves what it read kept. On PostgreSQL the trigger's
+    // notification of the sign-in's own change comes back a moment later
+    // and moves the generation once more, so the read may come again.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let before = app.statements();
+        shown(&admin).await;
+        if app.statements() - before == warm {
+            break;
+        }
+        assert!(Instant::now() < deadline, "reads are never kept");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Asks `client` until the page shows `what` as `value`, for up to 10 s:
