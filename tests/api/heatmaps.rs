@@ -608,6 +608,16 @@ async fn score_filters_select_by_stored_scores(app: TestApp) {
     }
 }
 
+/// The counting statements recorded since `record`.
+fn recorded_counts(statements: &riskgraph::store::StatementCounter) -> Vec<String> {
+    statements
+        .take_recorded()
+        .into_iter()
+        .map(|s| s.sql)
+        .filter(|sql| sql.contains("COUNT(*)"))
+        .collect()
+}
+
 /// A count, a filtered heatmap or a summary that names only what
 /// `risk_scores` holds reads that table alone: joined to `risks`, each
 /// would read every row of both. One that names a column of `risks` (a
@@ -641,13 +651,7 @@ async fn counts_of_scores_read_only_the_score_table(app: TestApp) {
                 )
                 .await["heatmap"]["total"]
                 .clone();
-            let sql: Vec<String> = statements
-                .take_recorded()
-                .into_iter()
-                .map(|s| s.sql)
-                .filter(|sql| sql.contains("COUNT(*)"))
-                .collect();
-            (count, heatmap, sql)
+            (count, heatmap, recorded_counts(statements))
         }
     };
     let (count, heatmap, sql) = read(None).await;
@@ -864,11 +868,6 @@ async fn askers_at_once_after_a_change_share_one_count(app: TestApp) {
     for total in futures_util::future::join_all(askers).await {
         assert_eq!(total, 1);
     }
-    let counts: Vec<String> = statements
-        .take_recorded()
-        .into_iter()
-        .map(|s| s.sql)
-        .filter(|sql| sql.contains("COUNT(*)"))
-        .collect();
+    let counts = recorded_counts(statements);
     assert_eq!(counts.len(), 1, "{counts:?}");
 }

@@ -140,6 +140,15 @@ async fn until_shown(client: &Client, what: &str, value: &str) {
     }
 }
 
+/// Runs `sql` as another client of the database, which riskgraph never
+/// hears from.
+async fn written_past_riskgraph(database_url: &str, sql: &str) {
+    let db = sea_orm::Database::connect(database_url)
+        .await
+        .expect("connects");
+    db.execute_unprepared(sql).await.expect("writes");
+}
+
 async fn a_change_any_client_commits_reaches_every_instance(database_url: String) {
     let a = spawn_instance(&database_url).await;
     let b = spawn_instance(&database_url).await;
@@ -157,15 +166,8 @@ async fn a_change_any_client_commits_reaches_every_instance(database_url: String
     writer.ok(RENAME_SEVERITY, json!({ "id": severity })).await;
     until_shown(&reader, "severity", "Severe").await;
 
-    // Another client of the database, which riskgraph never hears from.
-    let db = sea_orm::Database::connect(&database_url)
-        .await
-        .expect("connects");
-    db.execute_unprepared(&format!(
-        "UPDATE registers SET name = 'Renamed' WHERE id = '{register}'"
-    ))
-    .await
-    .expect("updates");
+    let rename = format!("UPDATE registers SET name = 'Renamed' WHERE id = '{register}'");
+    written_past_riskgraph(&database_url, &rename).await;
     until_shown(&reader, "register", "Renamed").await;
     drop((a.child, b.child));
 }
@@ -225,14 +227,8 @@ async fn another_instance_hears_which_organization_changed(database_url: String)
     let warm = statements().await - before;
     shown(&globex).await;
 
-    let db = sea_orm::Database::connect(&database_url)
-        .await
-        .expect("connects");
-    db.execute_unprepared(&format!(
-        "UPDATE severities SET name = 'Severe' WHERE id = '{severity}'"
-    ))
-    .await
-    .expect("updates");
+    let rename = format!("UPDATE severities SET name = 'Severe' WHERE id = '{severity}'");
+    written_past_riskgraph(&database_url, &rename).await;
     // Kept by the instance until it heard of the change.
     until_shown(&globex, "severity", "Severe").await;
     let before = statements().await;
