@@ -28,18 +28,26 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-/// Answers kept, at most; the least used make room.
+/// Answers kept, about; the least used make room.
 const ANSWERS_HELD: usize = 1_000;
 
+/// What the kept answers may weigh together, in bytes of their questions
+/// and rows: a question holds its filter, which a client may make long.
+const BYTES_HELD: u64 = 32 << 20;
+
+/// What a row of an answer is taken to weigh: a cell's levels and count, or
+/// a group's key and figures.
+const ROW_BYTES: u64 = 64;
+
 /// Larger answers (a breakdown by a text every risk has its own of) are
-/// counted each time rather than kept: this bounds what the process holds.
+/// counted each time rather than kept.
 const MOST_ROWS: usize = 256;
 
 /// A question: the register, and what is counted of it and how.
 type Question = (String, String);
 
 pub struct Answers {
-    kept: quick_cache::sync::Cache<Question, Arc<Answer>>,
+    kept: quick_cache::sync::Cache<Question, Arc<Answer>, ByBytes>,
     /// A turn for each question being counted now.
     counting: Mutex<HashMap<Question, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -51,12 +59,24 @@ struct Answer {
     generation: u64,
     /// A `Vec` of the rows' type: the question fixes it.
     rows: Arc<dyn Any + Send + Sync>,
+    /// How many rows it holds.
+    len: usize,
+}
+
+/// Weighs an answer by the bytes of its question and rows.
+#[derive(Clone)]
+struct ByBytes;
+
+impl quick_cache::Weighter<Question, Arc<Answer>> for ByBytes {
+    fn weight(&self, (register_id, question): &Question, answer: &Arc<Answer>) -> u64 {
+        (register_id.len() + question.len()) as u64 + answer.len as u64 * ROW_BYTES
+    }
 }
 
 impl Default for Answers {
     fn default() -> Self {
         Self {
-            kept: quick_cache::sync::Cache::new(ANSWERS_HELD),
+            kept: quick_cache::sync::Cache::with_weighter(ANSWERS_HELD, BYTES_HELD, ByBytes),
             counting: Mutex::default(),
         }
     }
@@ -119,6 +139,7 @@ impl Answers {
                 as_of,
                 generation,
                 rows: Arc::new(rows.clone()),
+                len: rows.len(),
             };
             self.kept.insert(question.clone(), Arc::new(answer));
         }
