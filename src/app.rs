@@ -54,6 +54,10 @@ pub async fn migrate(
     Ok(db)
 }
 
+/// How long a starting instance waits to listen to PostgreSQL before it
+/// serves anyway (`feed::listen`).
+const LISTEN_PATIENCE: Duration = Duration::from_secs(10);
+
 /// Connects, migrates, and returns the state the router serves; `shutdown`
 /// tells long-lived connections when to close.
 pub async fn state(
@@ -208,7 +212,18 @@ impl App {
         }
         if state.config.database_url.starts_with("postgres") {
             let url = state.config.database_url.clone();
-            tokio::spawn(listen::run(state.feed.clone(), url, stopped.clone()));
+            let (ready, listening) = tokio::sync::oneshot::channel();
+            let feed = (state.feed.clone(), state.clock.clone());
+            tokio::spawn(listen::run(feed, url, stopped.clone(), ready));
+            // Served before it listens, a socket signed in with a key that
+            // another instance revokes meanwhile would run on until the
+            // listener catches up.
+            if tokio::time::timeout(LISTEN_PATIENCE, listening)
+                .await
+                .is_err()
+            {
+                tracing::warn!("not listening to PostgreSQL yet; serving anyway");
+            }
         }
         let metrics_addr = match state.config.metrics_bind {
             Some(bind) => Some(serve_metrics(bind, state.clone(), stopped.clone()).await?),

@@ -28,7 +28,7 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-/// Answers kept, about; the least used make room.
+/// About how many answers are kept; the least used make room.
 const ANSWERS_HELD: usize = 1_000;
 
 /// What the kept answers may weigh together, in bytes of their questions

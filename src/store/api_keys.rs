@@ -16,7 +16,8 @@ use rand::RngCore;
 pub const SUBJECT_PREFIX: &str = "api-key:";
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    DbBackend, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Statement, TransactionTrait,
+    DbBackend, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Statement,
+    TransactionTrait,
 };
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -122,6 +123,21 @@ pub async fn revoke(
     let key = active.update(&tx).await?;
     tx.commit().await?;
     Ok(key)
+}
+
+/// The ids of keys revoked at or after `since`, by the revoking instance's
+/// clock.
+pub async fn revoked_since(
+    db: &impl ConnectionTrait,
+    since: DateTime<Utc>,
+) -> AppResult<Vec<String>> {
+    Ok(api_key::Entity::find()
+        .select_only()
+        .column(api_key::Column::Id)
+        .filter(api_key::Column::RevokedAt.gte(since))
+        .into_tuple()
+        .all(db)
+        .await?)
 }
 
 /// The principal of a presented secret. Unknown, revoked and expired keys

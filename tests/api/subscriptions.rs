@@ -623,6 +623,7 @@ both_with!(an_expired_token_ends_its_subscriptions, |c| c
 postgres_only!(
     two_instances_deliver_each_others_changes,
     a_key_revoked_on_one_instance_is_refused_on_another,
+    a_key_revoked_while_an_instance_is_deaf_is_caught_up,
     events_wait_for_the_transactions_still_writing_before_them,
     events_wait_for_a_writer_that_took_its_id_later,
 );
@@ -813,9 +814,14 @@ const COPY_LAST_EVENT: &str = "INSERT INTO risk_events (org_id, register_id, ris
      SELECT org_id, register_id, risk_id, kind, cause, actor_id, occurred_at, changes, \
      residual_before, residual_after FROM risk_events ORDER BY seq DESC LIMIT 1";
 
-async fn a_key_revoked_on_one_instance_is_refused_on_another(database_url: String) {
-    let a = spawn_instance(&database_url).await;
-    let b = spawn_instance(&database_url).await;
+/// Two instances; on the second, a socket signed in with a key created on
+/// the first, subscribed. Returns the instances, the first's admin, the
+/// socket and the key's id.
+async fn a_socket_with_a_key(
+    database_url: &str,
+) -> ((Instance, Instance), Client, WsClient, Value) {
+    let a = spawn_instance(database_url).await;
+    let b = spawn_instance(database_url).await;
     let admin = Client {
         http: crate::helpers::http_client(),
         url: a.url.clone(),
@@ -835,16 +841,51 @@ async fn a_key_revoked_on_one_instance_is_refused_on_another(database_url: Strin
         .await;
     assert_eq!(ws.message().await["type"], "connection_ack");
     ws.subscribe("1", EVENTS, json!({ "after": null })).await;
+    let id = created["createApiKey"]["apiKey"]["id"].clone();
+    ((a, b), admin, ws, id)
+}
+
+/// Revokes the key through `admin`; the socket must end, refused.
+async fn revoked_ends(admin: &Client, mut ws: WsClient, id: Value) {
     admin
         .ok(
             "mutation($id: ID!) { revokeApiKey(id: $id) { id } }",
-            json!({ "id": created["createApiKey"]["apiKey"]["id"] }),
+            json!({ "id": id }),
         )
         .await;
     let ended = ws.message().await;
     assert_eq!(ended["type"], "error", "{ended}");
     assert_eq!(ws.closed().await, Some(4403));
-    drop((a.child, b.child));
+}
+
+async fn a_key_revoked_on_one_instance_is_refused_on_another(database_url: String) {
+    let (instances, admin, ws, id) = a_socket_with_a_key(&database_url).await;
+    revoked_ends(&admin, ws, id).await;
+    drop(instances);
+}
+
+/// A key revoked while an instance is not listening (its LISTEN connection
+/// was cut) still ends that instance's sockets: the new connection reads
+/// what was revoked since the old one opened.
+async fn a_key_revoked_while_an_instance_is_deaf_is_caught_up(database_url: String) {
+    let (instances, admin, ws, id) = a_socket_with_a_key(&database_url).await;
+    // Cuts every instance's LISTEN connection; each waits a second before
+    // it listens again, and the revocation is announced meanwhile.
+    let db = sea_orm::Database::connect(&database_url)
+        .await
+        .expect("connects");
+    let cut = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query ILIKE '%LISTEN%' \
+             AND pid <> pg_backend_pid()",
+        ))
+        .await
+        .expect("cuts");
+    assert_eq!(cut.len(), 2, "one listener an instance");
+    revoked_ends(&admin, ws, id).await;
+    drop(instances);
 }
 
 // Two operations a socket, so that the third is one too many.
