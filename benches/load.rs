@@ -420,6 +420,10 @@ async fn import(bench: &Bench, n: usize) -> Row {
     )
 }
 
+/// A note on a risk: an update that moves no score.
+const NOTE: &str =
+    "mutation($id: ID!, $n: String) { updateRisk(id: $id, input: {notes: $n}) { version } }";
+
 /// A table row: what was measured, the figure, the target.
 type Row = (String, String, String);
 
@@ -442,9 +446,7 @@ async fn heatmap(
     let filter = filter.map(|(_, filter)| filter);
     let heatmap = "query($r: ID!, $f: RiskFilter) { heatmap(registerId: $r, filter: $f) { total cells { count } } }";
     let variables = json!({ "r": register, "f": filter });
-    let note =
-        "mutation($id: ID!, $n: String) { updateRisk(id: $id, input: {notes: $n}) { version } }";
-    let change = |k: usize| bench.gql(note, json!({ "id": risk, "n": format!("heatmap {k}") }));
+    let change = |k: usize| bench.gql(NOTE, json!({ "id": risk, "n": format!("heatmap {k}") }));
     let timed = || async {
         let t = Instant::now();
         bench.gql(heatmap, variables.clone()).await;
@@ -677,7 +679,7 @@ async fn updates(bench: &Bench, ids: &[String]) -> Row {
     let failed = bench
         .drive(16, updates / 16, |task, k| {
             json!({
-                "query": "mutation($id: ID!, $n: String) { updateRisk(id: $id, input: {notes: $n}) { version } }",
+                "query": NOTE,
                 "variables": { "id": ids[task], "n": format!("note {k}") }
             })
         })
@@ -1032,27 +1034,24 @@ async fn pushes(bench: &Bench, spec: &Subscribers, ids: &[String]) -> Option<Row
 /// subscriber at all. An event should wake only those who want it.
 async fn bystanders(bench: &Bench, spec: &Subscribers, theirs: &str) -> Row {
     let register = bench
-        .gql(
+        .created(
             "mutation { createRegister(input: {name: \"Elsewhere\", identifierPrefix: \"ELS\"}) { id } }",
             json!({}),
+            "createRegister",
         )
-        .await["createRegister"]["id"]
-        .clone();
+        .await;
     let elsewhere = bench
-        .gql(
+        .created(
             "mutation($r: ID!) { createRisk(input: {registerId: $r, title: \"elsewhere\"}) { id } }",
             json!({ "r": register }),
+            "createRisk",
         )
-        .await["createRisk"]["id"]
-        .clone();
-    let notes = |risk: Value, round: &'static str| async move {
+        .await;
+    let notes = |risk: String, round: &'static str| async move {
         let cpu = cpu_time();
         for k in 0..BYSTANDER_UPDATES {
             bench
-                .gql(
-                    "mutation($id: ID!, $n: String) { updateRisk(id: $id, input: {notes: $n}) { version } }",
-                    json!({ "id": risk, "n": format!("{round} {k}") }),
-                )
+                .gql(NOTE, json!({ "id": risk, "n": format!("{round} {k}") }))
                 .await;
         }
         (cpu_time() - cpu) / BYSTANDER_UPDATES as u32
@@ -1060,7 +1059,7 @@ async fn bystanders(bench: &Bench, spec: &Subscribers, theirs: &str) -> Row {
     let alone = notes(elsewhere.clone(), "alone").await;
     let (child, _) = spawn_clients(bench, spec).await;
     let other_register = notes(elsewhere, "watched").await;
-    let their_notes = notes(json!(theirs), "watched").await;
+    let their_notes = notes(theirs.to_owned(), "watched").await;
     end_clients(bench, child, spec.n).await;
     (
         format!(

@@ -146,7 +146,7 @@ impl Interest {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 
@@ -204,7 +204,13 @@ mod tests {
         );
     }
 
-    fn event(kind: RiskEventKind, changes: &[&str], residual: (&str, &str)) -> risk_event::Model {
+    /// An event of `kind` that changed `changes`, with its residual before
+    /// and after.
+    pub(crate) fn event(
+        kind: RiskEventKind,
+        changes: &[&str],
+        residual: (&str, &str),
+    ) -> risk_event::Model {
         let changes: Vec<FieldChange> = changes
             .iter()
             .map(|field| FieldChange {

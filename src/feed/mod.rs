@@ -53,15 +53,15 @@ pub struct Feed {
     /// Moves on every change to the rows pages refer to (see
     /// `reference_changed`), in any organization; live heatmaps watch it
     /// for their register's.
-    reference: watch::Sender<u64>,
-    /// Where it stood at each organization's latest change.
-    generations: std::sync::Mutex<Generations>,
+    reference: watch::Sender<Generations>,
 }
 
-/// The reference generation at the latest change of each organization, and
-/// at the latest one that may have been of any.
+/// How many changes to reference rows this process has seen, and how many
+/// it had seen at each organization's latest change and at the latest one
+/// that may have been of any.
 #[derive(Default)]
-struct Generations {
+pub struct Generations {
+    seen: u64,
     any: u64,
     by_org: HashMap<String, u64>,
 }
@@ -107,14 +107,14 @@ impl Feed {
     /// `store::REFERENCE_CHANNEL`). What was read of them before is stale
     /// from now on.
     pub fn reference_changed(&self, org: Option<&str>) {
-        let mut generations = self.generations.lock().unwrap_or_else(|p| p.into_inner());
-        self.reference.send_modify(|generation| {
-            *generation += 1;
+        self.reference.send_modify(|generations| {
+            generations.seen += 1;
+            let seen = generations.seen;
             match org {
                 Some(org) => {
-                    generations.by_org.insert(org.to_owned(), *generation);
+                    generations.by_org.insert(org.to_owned(), seen);
                 }
-                None => generations.any = *generation,
+                None => generations.any = seen,
             }
         });
     }
@@ -122,14 +122,14 @@ impl Feed {
     /// The generation of `org`'s reference rows: a copy read while it stays
     /// the same is current. A change in another organization leaves it.
     pub fn reference_generation(&self, org: &str) -> u64 {
-        let generations = self.generations.lock().unwrap_or_else(|p| p.into_inner());
+        let generations = self.reference.borrow();
         let own = generations.by_org.get(org).copied().unwrap_or(0);
         own.max(generations.any)
     }
 
     /// Wakes on each such change from now on, in any organization: the
     /// woken compare their organization's `reference_generation`.
-    pub fn reference_changes(&self) -> watch::Receiver<u64> {
+    pub fn reference_changes(&self) -> watch::Receiver<Generations> {
         self.reference.subscribe()
     }
 
@@ -176,8 +176,7 @@ impl Feed {
             poll,
             tail: Mutex::new(Tail::new(latest, patience)),
             revocations: broadcast::channel(64).0,
-            reference: watch::channel(0).0,
-            generations: std::sync::Mutex::default(),
+            reference: watch::channel(Generations::default()).0,
         }))
     }
 

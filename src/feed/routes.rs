@@ -203,6 +203,8 @@ impl Drop for Signal {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::enums::RiskEventKind;
+    use crate::domain::history::tests::event;
 
     fn recent(seqs: &[i64]) -> Recent {
         let mut recent = Recent::default();
@@ -280,19 +282,9 @@ mod tests {
             routes.signal(scope(None, Interest::Every)),
         ];
         // A note on a risk of reg_a: no residual move.
-        let event = Arc::new(entity::risk_event::Model {
-            seq: 7,
-            org_id: "org".into(),
-            register_id: "reg_a".into(),
-            risk_id: "rsk".into(),
-            kind: "UPDATED".into(),
-            cause: "RISK_UPDATED".into(),
-            actor_id: None,
-            occurred_at: chrono::DateTime::default(),
-            changes: r#"[{"field":"notes","from":null,"to":"x"}]"#.into(),
-            residual_before: None,
-            residual_after: None,
-        });
+        let mut note = event(RiskEventKind::Updated, &["notes"], ("{}", "{}"));
+        (note.seq, note.register_id) = (7, "reg_a".into());
+        let event = Arc::new(note);
         let mut sent = Vec::new();
         routes.pass([event], |event| sent.push(event.seq));
         assert_eq!(sent, [7]);

@@ -100,18 +100,30 @@ impl Answers {
         F: Future<Output = AppResult<Vec<T>>>,
     {
         let question = (register_id.to_owned(), question);
-        let current = || self.current(feed, (db, org_id), &question);
-        if let Some(rows) = current().await? {
+        let seen = self.kept.get(&question);
+        if let Some(rows) = self
+            .current(feed, (db, org_id), (register_id, seen.as_deref()))
+            .await?
+        {
             return Ok(rows);
         }
         let turn = self.turn(&question);
-        let waited = turn.lock().await;
-        let answered = match current().await {
+        let held = turn.lock().await;
+        // Another's count while this one waited or looked is looked at;
+        // the answer already found stale is not asked about again.
+        let kept = match self.kept.get(&question) {
+            Some(now) if !seen.is_some_and(|seen| Arc::ptr_eq(&seen, &now)) => {
+                self.current(feed, (db, org_id), (register_id, Some(&now)))
+                    .await
+            }
+            _ => Ok(None),
+        };
+        let answered = match kept {
             Ok(Some(rows)) => Ok(rows),
             Ok(None) => self.counted(feed, org_id, &question, count).await,
             Err(err) => Err(err),
         };
-        drop(waited);
+        drop(held);
         self.done(&question, turn);
         answered
     }
@@ -146,15 +158,14 @@ impl Answers {
         Ok(rows)
     }
 
-    /// The kept answer to `question`, if it is current.
+    /// The rows of a kept answer, if it is current.
     async fn current<T: Clone + 'static>(
         &self,
         feed: &Feed,
         (db, org_id): (&DatabaseConnection, &str),
-        question: &Question,
+        (register_id, answer): (&str, Option<&Answer>),
     ) -> AppResult<Option<Vec<T>>> {
-        let register_id = &question.0;
-        let Some(answer) = self.kept.get(question) else {
+        let Some(answer) = answer else {
             return Ok(None);
         };
         let Some(rows) = answer.rows.downcast_ref::<Vec<T>>() else {

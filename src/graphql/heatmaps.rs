@@ -9,7 +9,7 @@ use crate::domain::enums::{self, BreakdownKey, RiskStatus, ScoreBasis};
 use crate::domain::inputs::RiskFilter;
 use crate::domain::risk::Facet;
 use crate::error::AppResult;
-use crate::store::{self, heatmaps, risk_query};
+use crate::store::{self, Actor, heatmaps, risk_query};
 use async_graphql::{Context, ID, Object, SimpleObject};
 use entity::risk;
 use sea_orm::{Condition, DatabaseConnection};
@@ -261,7 +261,7 @@ pub async fn heatmap(
     } else {
         let question = format!("cells {basis:?} {condition:?}");
         let count = heatmaps::cell_counts(db, condition.clone(), basis);
-        answered(ctx, register_id, question, count).await?
+        answered((ctx, &actor), register_id, question, count).await?
     };
     let (l_len, i_len) = (
         int(register.scales.likelihood.len()),
@@ -296,13 +296,12 @@ pub async fn heatmap(
 /// What `count` answers of the register's risks for `question`, kept
 /// across requests while it is current (see `answers`).
 async fn answered<T: Clone + Send + Sync + 'static>(
-    ctx: &Context<'_>,
+    (ctx, actor): (&Context<'_>, &Actor<'_>),
     register_id: &str,
     question: String,
     count: impl Future<Output = AppResult<Vec<T>>>,
 ) -> AppResult<Vec<T>> {
     let services = ctx.services()?;
-    let actor = ctx.viewer()?;
     let asked = (actor.db, actor.org_id());
     (services.answers)
         .count(&services.feed, asked, register_id, question, count)
@@ -352,7 +351,7 @@ pub async fn summary(ctx: &Context<'_>, register: &Register) -> AppResult<Regist
     let condition = risk_query::condition(actor.org_id(), actor.now.date_naive(), &filter, None)?;
     let question = format!("summary {condition:?}");
     let count = heatmaps::summary_counts(actor.db, condition);
-    let rows = answered(ctx, &register.model.id, question, count).await?;
+    let rows = answered((ctx, &actor), &register.model.id, question, count).await?;
     let bands = register.scales.bands.len();
     let mut by_status: HashMap<String, i64> = HashMap::new();
     let mut by_band = vec![0; bands];
@@ -431,7 +430,7 @@ pub async fn breakdown(
     let condition = risk_query::condition(actor.org_id(), actor.now.date_naive(), &filter, None)?;
     let question = format!("breakdown {by:?} {basis:?} {condition:?}");
     let count = heatmaps::breakdown(actor.db, condition, by, basis);
-    let groups = answered(ctx, &register.model.id, question, count).await?;
+    let groups = answered((ctx, &actor), &register.model.id, question, count).await?;
     let ids = || groups.iter().filter_map(|g| g.key.clone());
     let loaders = ctx.loaders()?;
     let names: HashMap<String, String> = match by {
