@@ -12,7 +12,8 @@ both!(
     long_lists_are_refused,
 );
 
-/// The titles of the register's risks that match, sorted.
+/// The titles of the register's risks that match, sorted; the page's
+/// `totalCount` counts the same risks.
 async fn titles(
     client: &Client,
     register: &str,
@@ -23,7 +24,7 @@ async fn titles(
     filter["registerId"] = json!(register);
     let data = client
         .ok(
-            "query($f: RiskFilter, $s: String) { risks(filter: $f, search: $s) { nodes { title } } }",
+            "query($f: RiskFilter, $s: String) { risks(filter: $f, search: $s) { totalCount nodes { title } } }",
             json!({ "f": filter, "s": search }),
         )
         .await;
@@ -34,6 +35,7 @@ async fn titles(
         .filter_map(|n| n["title"].as_str().map(str::to_owned))
         .collect();
     titles.sort();
+    assert_eq!(data["risks"]["totalCount"], titles.len(), "{filter}");
     titles
 }
 
@@ -145,6 +147,13 @@ async fn each_filter_selects_what_a_user_expects(app: TestApp) {
         )
         .await;
     assert_eq!(data["register"]["heatmap"]["unscored"], 1);
+    let data = admin
+        .ok(
+            "query($r: ID!, $i: [ID!]) { register(id: $r) { heatmap(filter: {ids: $i}) { total } } }",
+            json!({ "r": register, "i": [late["id"], theirs["id"]] }),
+        )
+        .await;
+    assert_eq!(data["register"]["heatmap"]["total"], 1);
 }
 
 async fn long_lists_are_refused(app: TestApp) {
