@@ -19,13 +19,19 @@
 //!
 //! Requests that find no current answer to the same question take turns:
 //! the first counts, and those that waited find its answer current.
+//!
+//! A filtered heatmap is kept as a tally: the cell of each risk it counts.
+//! A change then costs a read of the risks it changed, found by their
+//! events, not a new count of the register: its risks are taken out of
+//! their cells and put back where they are now, if they still match.
 
 use crate::error::AppResult;
 use crate::feed::Feed;
 use crate::store::events;
+use crate::store::heatmaps::CellCount;
 use sea_orm::DatabaseConnection;
 use std::any::Any;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 /// About how many answers are kept; the least used make room.
@@ -43,11 +49,30 @@ const ROW_BYTES: u64 = 64;
 /// counted each time rather than kept.
 const MOST_ROWS: usize = 256;
 
+/// What the kept tallies may weigh together.
+const TALLY_BYTES_HELD: u64 = 64 << 20;
+
+/// What a risk in a tally is taken to weigh: its id and cell in a map.
+const MEMBER_BYTES: u64 = 80;
+
+/// More changed risks than this since a tally was last brought up to date
+/// (a control's thousands of risks re-scored) are counted anew: one read of
+/// them all costs about what the count does.
+const MOST_CHANGED: u64 = 256;
+
 /// A question: the register, and what is counted of it and how.
 type Question = (String, String);
 
+/// A heatmap's cell: its likelihood and impact levels, null for a risk
+/// without both.
+pub type Cell = (Option<i32>, Option<i32>);
+
+/// A risk and its cell.
+pub type Member = (String, Option<i32>, Option<i32>);
+
 pub struct Answers {
     kept: quick_cache::sync::Cache<Question, Arc<Answer>, ByBytes>,
+    tallies: quick_cache::sync::Cache<Question, Arc<Mutex<Tally>>, ByMembers>,
     /// A turn for each question being counted now.
     counting: Mutex<HashMap<Question, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -61,6 +86,73 @@ struct Answer {
     rows: Arc<dyn Any + Send + Sync>,
     /// How many rows it holds.
     len: usize,
+}
+
+/// The risks a filtered heatmap counts, each in its cell, and how many
+/// each cell holds.
+struct Tally {
+    /// The feed's head when it was last brought up to date.
+    as_of: i64,
+    /// The reference generation when it was counted.
+    generation: u64,
+    cells: HashMap<Box<str>, Cell>,
+    counts: HashMap<Cell, i64>,
+}
+
+impl Tally {
+    fn new(as_of: i64, generation: u64, members: Vec<Member>) -> Self {
+        let mut tally = Self {
+            as_of,
+            generation,
+            cells: HashMap::with_capacity(members.len()),
+            counts: HashMap::new(),
+        };
+        tally.enter(members);
+        tally
+    }
+
+    /// Takes the `changed` risks out of their cells, and puts those that
+    /// match `now` in theirs.
+    fn update(&mut self, changed: &HashSet<String>, now: Vec<Member>) {
+        for id in changed {
+            if let Some(cell) = self.cells.remove(id.as_str()) {
+                *self.counts.entry(cell).or_default() -= 1;
+            }
+        }
+        self.enter(now);
+    }
+
+    fn enter(&mut self, members: Vec<Member>) {
+        for (id, l, i) in members {
+            if let Some(was) = self.cells.insert(id.into_boxed_str(), (l, i)) {
+                *self.counts.entry(was).or_default() -= 1;
+            }
+            *self.counts.entry((l, i)).or_default() += 1;
+        }
+    }
+
+    fn rows(&self) -> Vec<CellCount> {
+        self.counts
+            .iter()
+            .filter(|(_, n)| **n != 0)
+            .map(|(&(l, i), &n)| (l, i, n))
+            .collect()
+    }
+}
+
+fn locked(tally: &Mutex<Tally>) -> std::sync::MutexGuard<'_, Tally> {
+    tally.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Weighs a tally by the bytes of its question and risks.
+#[derive(Clone)]
+struct ByMembers;
+
+impl quick_cache::Weighter<Question, Arc<Mutex<Tally>>> for ByMembers {
+    fn weight(&self, (register_id, question): &Question, tally: &Arc<Mutex<Tally>>) -> u64 {
+        let members = locked(tally).cells.len() as u64;
+        (register_id.len() + question.len()) as u64 + members * MEMBER_BYTES
+    }
 }
 
 /// Weighs an answer by the bytes of its question and rows.
@@ -77,6 +169,11 @@ impl Default for Answers {
     fn default() -> Self {
         Self {
             kept: quick_cache::sync::Cache::with_weighter(ANSWERS_HELD, BYTES_HELD, ByBytes),
+            tallies: quick_cache::sync::Cache::with_weighter(
+                ANSWERS_HELD,
+                TALLY_BYTES_HELD,
+                ByMembers,
+            ),
             counting: Mutex::default(),
         }
     }
@@ -180,6 +277,95 @@ impl Answers {
         Ok(Some(rows.clone()))
     }
 
+    /// The counts by cell of `register_id`'s risks that `members` reads:
+    /// all of them, or those of some ids. `question` must tell apart every
+    /// statement it may send. The kept tally while it is current; brought
+    /// up to date by reading the risks changed since, when they are few;
+    /// else counted anew, and kept.
+    pub async fn cells<F, R>(
+        &self,
+        feed: &Feed,
+        (db, org_id): (&DatabaseConnection, &str),
+        register_id: &str,
+        question: String,
+        members: F,
+    ) -> AppResult<Vec<CellCount>>
+    where
+        F: Fn(Option<Vec<String>>) -> R,
+        R: Future<Output = AppResult<Vec<Member>>>,
+    {
+        let question = (register_id.to_owned(), question);
+        if let Some(kept) = self.tallies.get(&question) {
+            let (as_of, generation) = {
+                let tally = locked(&kept);
+                (tally.as_of, tally.generation)
+            };
+            if generation == feed.reference_generation(org_id)
+                && !events::any_after(db, register_id, as_of).await?
+            {
+                metrics::counter!("riskgraph_answers_total", "kept" => "true").increment(1);
+                return Ok(locked(&kept).rows());
+            }
+        }
+        // Tallies change in turn: one brought up to date by an older read
+        // after a newer one would put a risk back where it was.
+        let turn = self.turn(&question);
+        let held = turn.lock().await;
+        let answered = self.tallied(feed, (db, org_id), &question, members).await;
+        drop(held);
+        self.done(&question, turn);
+        answered
+    }
+
+    /// The kept tally brought up to date, or a new one; in `question`'s turn.
+    async fn tallied<F, R>(
+        &self,
+        feed: &Feed,
+        (db, org_id): (&DatabaseConnection, &str),
+        question: &Question,
+        members: F,
+    ) -> AppResult<Vec<CellCount>>
+    where
+        F: Fn(Option<Vec<String>>) -> R,
+        R: Future<Output = AppResult<Vec<Member>>>,
+    {
+        // Both taken before anything is read, as in `counted`.
+        let generation = feed.reference_generation(org_id);
+        let as_of = feed.head();
+        let kept = self
+            .tallies
+            .get(question)
+            .filter(|kept| locked(kept).generation == generation);
+        if let Some(kept) = kept {
+            let since = locked(&kept).as_of;
+            let changed = events::risks_after(db, &question.0, since, MOST_CHANGED).await?;
+            if changed.len() as u64 <= MOST_CHANGED {
+                let changed: HashSet<String> = changed.into_iter().collect();
+                // Empty when the request this one waited for brought it up
+                // to date.
+                let (now, kept_as) = if changed.is_empty() {
+                    (Vec::new(), "true")
+                } else {
+                    (
+                        members(Some(changed.iter().cloned().collect())).await?,
+                        "updated",
+                    )
+                };
+                metrics::counter!("riskgraph_answers_total", "kept" => kept_as).increment(1);
+                let mut tally = locked(&kept);
+                tally.update(&changed, now);
+                tally.as_of = tally.as_of.max(as_of);
+                return Ok(tally.rows());
+            }
+        }
+        metrics::counter!("riskgraph_answers_total", "kept" => "false").increment(1);
+        let tally = Tally::new(as_of, generation, members(None).await?);
+        let rows = tally.rows();
+        self.tallies
+            .insert(question.clone(), Arc::new(Mutex::new(tally)));
+        Ok(rows)
+    }
+
     /// The turn of `question`'s counters.
     fn turn(&self, question: &Question) -> Arc<tokio::sync::Mutex<()>> {
         let mut counting = self.counting.lock().unwrap_or_else(|p| p.into_inner());
@@ -193,5 +379,42 @@ impl Answers {
         if Arc::strong_count(&turn) == 2 {
             counting.remove(question);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(id: &str, cell: Cell) -> Member {
+        (id.to_owned(), cell.0, cell.1)
+    }
+
+    #[test]
+    fn a_changed_risk_moves_its_cell_leaves_or_enters() {
+        let (low, high, unscored) = ((Some(1), Some(1)), (Some(2), Some(2)), (None, None));
+        let members = vec![member("a", low), member("b", low), member("c", unscored)];
+        let mut tally = Tally::new(0, 0, members);
+        // a moved up, b no longer matches, d now does; c is untouched.
+        let changed = ["a", "b", "d"].map(String::from).into();
+        tally.update(&changed, vec![member("a", high), member("d", low)]);
+        let mut rows = tally.rows();
+        rows.sort();
+        assert_eq!(
+            rows,
+            [
+                (None, None, 1),
+                (Some(1), Some(1), 1),
+                (Some(2), Some(2), 1)
+            ]
+        );
+        tally.update(&["d".to_owned()].into(), Vec::new());
+        let mut rows = tally.rows();
+        rows.sort();
+        assert_eq!(
+            rows,
+            [(None, None, 1), (Some(2), Some(2), 1)],
+            "an empty cell is left out"
+        );
     }
 }

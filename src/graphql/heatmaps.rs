@@ -9,7 +9,7 @@ use crate::domain::enums::{self, BreakdownKey, RiskStatus, ScoreBasis};
 use crate::domain::inputs::RiskFilter;
 use crate::domain::risk::Facet;
 use crate::error::AppResult;
-use crate::store::{self, Actor, heatmaps, risk_query};
+use crate::store::{self, Actor, heatmaps, risk_query, risk_tables};
 use async_graphql::{Context, ID, Object, SimpleObject};
 use entity::risk;
 use sea_orm::{Condition, DatabaseConnection};
@@ -260,8 +260,20 @@ pub async fn heatmap(
         heatmaps::kept_facet_counts(db, register_id, basis, (*facet, values)).await?
     } else {
         let question = format!("cells {basis:?} {condition:?}");
-        let count = heatmaps::cell_counts(db, condition.clone(), basis);
-        answered((ctx, &actor), register_id, question, count).await?
+        let members = |ids: Option<Vec<String>>| {
+            let condition = match ids {
+                Some(ids) => condition
+                    .clone()
+                    .add(risk_tables::with_ids(ids.iter().map(String::as_str))),
+                None => condition.clone(),
+            };
+            heatmaps::cell_members(db, condition, basis)
+        };
+        let services = ctx.services()?;
+        let asked = (db, actor.org_id());
+        (services.answers)
+            .cells(&services.feed, asked, register_id, question, members)
+            .await?
     };
     let (l_len, i_len) = (
         int(register.scales.likelihood.len()),

@@ -233,6 +233,27 @@ pub async fn any_after(db: &impl ConnectionTrait, register_id: &str, seq: i64) -
     Ok(found.is_some())
 }
 
+/// The risks of the register's committed events after `seq`, in the
+/// events' order, one per event: at most `most` + 1, so that more than
+/// `most` tells that many changed without reading them all.
+pub async fn risks_after(
+    db: &impl ConnectionTrait,
+    register_id: &str,
+    seq: i64,
+    most: u64,
+) -> AppResult<Vec<String>> {
+    Ok(risk_event::Entity::find()
+        .select_only()
+        .column(risk_event::Column::RiskId)
+        .filter(risk_event::Column::RegisterId.eq(register_id))
+        .filter(risk_event::Column::Seq.gt(seq))
+        .order_by_asc(risk_event::Column::Seq)
+        .limit(most + 1)
+        .into_tuple::<String>()
+        .all(db)
+        .await?)
+}
+
 /// Whether every one of these PostgreSQL transactions has committed or
 /// rolled back, as a snapshot taken now sees it. Not as the commit log says:
 /// a transaction is marked committed there a moment before it leaves the

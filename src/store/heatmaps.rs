@@ -32,34 +32,35 @@ fn score_column(basis: ScoreBasis) -> risk::Column {
     }
 }
 
-/// Counts per (likelihood, impact) cell; a risk without both levels lands in
-/// a group with a null level. One statement.
-pub async fn cell_counts(
+/// A heatmap's counts: a cell's likelihood and impact levels, and how many
+/// risks it holds; a risk without both levels is counted with a null level.
+pub type CellCount = (Option<i32>, Option<i32>, i64);
+
+/// Each risk that matches `condition`, with its levels of `basis`: what a
+/// filtered heatmap is tallied from (`graphql::answers`). One statement.
+pub async fn cell_members(
     db: &impl ConnectionTrait,
     condition: Condition,
     basis: ScoreBasis,
-) -> AppResult<Vec<(Option<i32>, Option<i32>, i64)>> {
+) -> AppResult<Vec<(String, Option<i32>, Option<i32>)>> {
     let (l, i) = level_columns(basis);
     let query = risk::Entity::find()
         .select_only()
+        .column(risk::Column::Id)
         .column(l)
         .column(i)
-        // COUNT(*), not COUNT(id): no column to read, so an index suffices.
-        .column_as(Expr::cust("COUNT(*)"), "n")
         .filter(condition)
-        .group_by(l)
-        .group_by(i)
         .into_query();
     risk_tables::aggregate(db, query).await
 }
 
-/// The kept counts of a register's cells, shaped like [`cell_counts`]: the
-/// unfiltered heatmap in one read of at most one row per cell.
+/// The kept counts of a register's cells: the unfiltered heatmap in one
+/// read of at most one row per cell.
 pub async fn kept_counts(
     db: &impl ConnectionTrait,
     register_id: &str,
     basis: ScoreBasis,
-) -> AppResult<Vec<(Option<i32>, Option<i32>, i64)>> {
+) -> AppResult<Vec<CellCount>> {
     let rows = risk_cell_count::Entity::find()
         .filter(risk_cell_count::Column::RegisterId.eq(register_id))
         .filter(risk_cell_count::Column::Basis.eq(basis.as_str()))
@@ -72,22 +73,20 @@ pub async fn kept_counts(
         .collect())
 }
 
-/// A kept count shaped like [`cell_counts`]' rows: the unscored cell as
-/// null levels.
-fn kept_row(cell: (i32, i32), n: i64) -> (Option<i32>, Option<i32>, i64) {
+/// A kept count as a [`CellCount`]: the unscored cell as null levels.
+fn kept_row(cell: (i32, i32), n: i64) -> CellCount {
     let scored = cell != UNSCORED_CELL;
     (scored.then_some(cell.0), scored.then_some(cell.1), n)
 }
 
 /// The kept counts of a register's risks whose `facet` is one of `values`,
-/// by cell, shaped like [`cell_counts`]: one read of at most a row per cell
-/// and value.
+/// by cell: one read of at most a row per cell and value.
 pub async fn kept_facet_counts(
     db: &impl ConnectionTrait,
     register_id: &str,
     basis: ScoreBasis,
     (facet, values): (Facet, &[String]),
-) -> AppResult<Vec<(Option<i32>, Option<i32>, i64)>> {
+) -> AppResult<Vec<CellCount>> {
     if values.is_empty() {
         return Ok(Vec::new());
     }

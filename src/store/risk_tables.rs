@@ -148,7 +148,8 @@ pub async fn delete(db: &impl ConnectionTrait, id: &str) -> AppResult<()> {
     Ok(())
 }
 
-/// The rows of an aggregate over risks (`query` reads `risk_view`), read
+/// The rows of an aggregate over risks, or of a few of their columns
+/// (`query` reads `risk_view`), read
 /// from `risk_scores` alone when the statement names no column kept only in
 /// `risks` (nor the view's id of that half, which [`with_ids`] names).
 /// Joined, a count of a register's 100,000 risks reads every row of both
