@@ -25,11 +25,12 @@
 //! events, not a new count of the register: its risks are taken out of
 //! their cells and put back where they are now, if they still match.
 
+use crate::domain::enums::ScoreBasis;
 use crate::error::AppResult;
 use crate::feed::Feed;
-use crate::store::events;
-use crate::store::heatmaps::CellCount;
-use sea_orm::DatabaseConnection;
+use crate::store::heatmaps::{self, CellCount};
+use crate::store::{events, risk_tables};
+use sea_orm::{Condition, DatabaseConnection};
 use std::any::Any;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -95,39 +96,50 @@ struct Tally {
     as_of: i64,
     /// The reference generation when it was counted.
     generation: u64,
-    cells: HashMap<Box<str>, Cell>,
+    /// Each risk's cell; None while only counted.
+    cells: Option<HashMap<Box<str>, Cell>>,
     counts: HashMap<Cell, i64>,
 }
 
 impl Tally {
+    /// Counts alone, which a change cannot bring up to date.
+    fn counted(as_of: i64, generation: u64, rows: &[CellCount]) -> Self {
+        Self {
+            as_of,
+            generation,
+            cells: None,
+            counts: rows.iter().map(|&(l, i, n)| ((l, i), n)).collect(),
+        }
+    }
+
     fn new(as_of: i64, generation: u64, members: Vec<Member>) -> Self {
         let mut tally = Self {
             as_of,
             generation,
-            cells: HashMap::with_capacity(members.len()),
+            cells: Some(HashMap::with_capacity(members.len())),
             counts: HashMap::new(),
         };
-        tally.enter(members);
+        tally.update(HashSet::new(), members);
         tally
     }
 
     /// Takes the `changed` risks out of their cells, and puts those that
-    /// match `now` in theirs.
-    fn update(&mut self, changed: &HashSet<String>, now: Vec<Member>) {
+    /// match `now` in theirs. Nothing changes while only counted.
+    fn update(&mut self, changed: HashSet<String>, now: Vec<Member>) {
+        let Some(cells) = &mut self.cells else {
+            return;
+        };
+        let mut moved = |cell, by| *self.counts.entry(cell).or_default() += by;
         for id in changed {
-            if let Some(cell) = self.cells.remove(id.as_str()) {
-                *self.counts.entry(cell).or_default() -= 1;
+            if let Some(cell) = cells.remove(id.as_str()) {
+                moved(cell, -1);
             }
         }
-        self.enter(now);
-    }
-
-    fn enter(&mut self, members: Vec<Member>) {
-        for (id, l, i) in members {
-            if let Some(was) = self.cells.insert(id.into_boxed_str(), (l, i)) {
-                *self.counts.entry(was).or_default() -= 1;
+        for (id, l, i) in now {
+            if let Some(was) = cells.insert(id.into_boxed_str(), (l, i)) {
+                moved(was, -1);
             }
-            *self.counts.entry((l, i)).or_default() += 1;
+            moved((l, i), 1);
         }
     }
 
@@ -150,8 +162,10 @@ struct ByMembers;
 
 impl quick_cache::Weighter<Question, Arc<Mutex<Tally>>> for ByMembers {
     fn weight(&self, (register_id, question): &Question, tally: &Arc<Mutex<Tally>>) -> u64 {
-        let members = locked(tally).cells.len() as u64;
-        (register_id.len() + question.len()) as u64 + members * MEMBER_BYTES
+        let tally = locked(tally);
+        let members = tally.cells.as_ref().map_or(0, HashMap::len) as u64;
+        let rows = tally.counts.len() as u64;
+        (register_id.len() + question.len()) as u64 + members * MEMBER_BYTES + rows * ROW_BYTES
     }
 }
 
@@ -277,24 +291,19 @@ impl Answers {
         Ok(Some(rows.clone()))
     }
 
-    /// The counts by cell of `register_id`'s risks that `members` reads:
-    /// all of them, or those of some ids. `question` must tell apart every
-    /// statement it may send. The kept tally while it is current; brought
-    /// up to date by reading the risks changed since, when they are few;
-    /// else counted anew, and kept.
-    pub async fn cells<F, R>(
+    /// The counts by cell of `basis` of `register_id`'s risks that match
+    /// `condition`: the kept tally while it is current. A question asked
+    /// the first time is counted; asked again after a change, its risks are
+    /// read into a tally, which later changes bring up to date by reading
+    /// only the risks they changed, when those are few.
+    pub async fn cells(
         &self,
         feed: &Feed,
         (db, org_id): (&DatabaseConnection, &str),
         register_id: &str,
-        question: String,
-        members: F,
-    ) -> AppResult<Vec<CellCount>>
-    where
-        F: Fn(Option<Vec<String>>) -> R,
-        R: Future<Output = AppResult<Vec<Member>>>,
-    {
-        let question = (register_id.to_owned(), question);
+        (condition, basis): (&Condition, ScoreBasis),
+    ) -> AppResult<Vec<CellCount>> {
+        let question = (register_id.to_owned(), format!("{basis:?} {condition:?}"));
         if let Some(kept) = self.tallies.get(&question) {
             let (as_of, generation) = {
                 let tally = locked(&kept);
@@ -311,24 +320,21 @@ impl Answers {
         // after a newer one would put a risk back where it was.
         let turn = self.turn(&question);
         let held = turn.lock().await;
-        let answered = self.tallied(feed, (db, org_id), &question, members).await;
+        let asked = (db, org_id, &question);
+        let answered = self.tallied(feed, asked, (condition, basis)).await;
         drop(held);
         self.done(&question, turn);
         answered
     }
 
-    /// The kept tally brought up to date, or a new one; in `question`'s turn.
-    async fn tallied<F, R>(
+    /// The kept tally brought up to date, or a new one; in the question's
+    /// turn.
+    async fn tallied(
         &self,
         feed: &Feed,
-        (db, org_id): (&DatabaseConnection, &str),
-        question: &Question,
-        members: F,
-    ) -> AppResult<Vec<CellCount>>
-    where
-        F: Fn(Option<Vec<String>>) -> R,
-        R: Future<Output = AppResult<Vec<Member>>>,
-    {
+        (db, org_id, question): (&DatabaseConnection, &str, &Question),
+        (condition, basis): (&Condition, ScoreBasis),
+    ) -> AppResult<Vec<CellCount>> {
         // Both taken before anything is read, as in `counted`.
         let generation = feed.reference_generation(org_id);
         let as_of = feed.head();
@@ -336,34 +342,43 @@ impl Answers {
             .tallies
             .get(question)
             .filter(|kept| locked(kept).generation == generation);
-        if let Some(kept) = kept {
-            let since = locked(&kept).as_of;
-            let changed = events::risks_after(db, &question.0, since, MOST_CHANGED).await?;
-            if changed.len() as u64 <= MOST_CHANGED {
-                let changed: HashSet<String> = changed.into_iter().collect();
-                // Empty when the request this one waited for brought it up
-                // to date.
-                let (now, kept_as) = if changed.is_empty() {
-                    (Vec::new(), "true")
-                } else {
-                    (
-                        members(Some(changed.iter().cloned().collect())).await?,
-                        "updated",
-                    )
-                };
-                metrics::counter!("riskgraph_answers_total", "kept" => kept_as).increment(1);
-                let mut tally = locked(&kept);
-                tally.update(&changed, now);
-                tally.as_of = tally.as_of.max(as_of);
-                return Ok(tally.rows());
-            }
-        }
-        metrics::counter!("riskgraph_answers_total", "kept" => "false").increment(1);
-        let tally = Tally::new(as_of, generation, members(None).await?);
-        let rows = tally.rows();
-        self.tallies
-            .insert(question.clone(), Arc::new(Mutex::new(tally)));
-        Ok(rows)
+        let Some(kept) = kept else {
+            metrics::counter!("riskgraph_answers_total", "kept" => "false").increment(1);
+            let rows = heatmaps::cell_counts(db, condition.clone(), basis).await?;
+            let tally = Tally::counted(as_of, generation, &rows);
+            self.tallies
+                .insert(question.clone(), Arc::new(Mutex::new(tally)));
+            return Ok(rows);
+        };
+        let (since, tallied) = {
+            let tally = locked(&kept);
+            (tally.as_of, tally.cells.is_some())
+        };
+        let changed = events::risks_after(db, &question.0, since, MOST_CHANGED).await?;
+        let (now, kept_as) = if changed.is_empty() {
+            // The request this one waited for brought it up to date.
+            (Vec::new(), "true")
+        } else if tallied && changed.len() as u64 <= MOST_CHANGED {
+            let ids = changed.iter().map(String::as_str);
+            let condition = condition.clone().add(risk_tables::with_ids(ids));
+            (
+                heatmaps::cell_members(db, condition, basis).await?,
+                "updated",
+            )
+        } else {
+            metrics::counter!("riskgraph_answers_total", "kept" => "false").increment(1);
+            let members = heatmaps::cell_members(db, condition.clone(), basis).await?;
+            let tally = Tally::new(as_of, generation, members);
+            let rows = tally.rows();
+            self.tallies
+                .insert(question.clone(), Arc::new(Mutex::new(tally)));
+            return Ok(rows);
+        };
+        metrics::counter!("riskgraph_answers_total", "kept" => kept_as).increment(1);
+        let mut tally = locked(&kept);
+        tally.update(changed.into_iter().collect(), now);
+        tally.as_of = tally.as_of.max(as_of);
+        Ok(tally.rows())
     }
 
     /// The turn of `question`'s counters.
@@ -397,7 +412,7 @@ mod tests {
         let mut tally = Tally::new(0, 0, members);
         // a moved up, b no longer matches, d now does; c is untouched.
         let changed = ["a", "b", "d"].map(String::from).into();
-        tally.update(&changed, vec![member("a", high), member("d", low)]);
+        tally.update(changed, vec![member("a", high), member("d", low)]);
         let mut rows = tally.rows();
         rows.sort();
         assert_eq!(
@@ -408,7 +423,7 @@ mod tests {
                 (Some(2), Some(2), 1)
             ]
         );
-        tally.update(&["d".to_owned()].into(), Vec::new());
+        tally.update(["d".to_owned()].into(), Vec::new());
         let mut rows = tally.rows();
         rows.sort();
         assert_eq!(

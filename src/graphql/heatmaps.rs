@@ -9,7 +9,7 @@ use crate::domain::enums::{self, BreakdownKey, RiskStatus, ScoreBasis};
 use crate::domain::inputs::RiskFilter;
 use crate::domain::risk::Facet;
 use crate::error::AppResult;
-use crate::store::{self, Actor, heatmaps, risk_query, risk_tables};
+use crate::store::{self, Actor, heatmaps, risk_query};
 use async_graphql::{Context, ID, Object, SimpleObject};
 use entity::risk;
 use sea_orm::{Condition, DatabaseConnection};
@@ -259,20 +259,10 @@ pub async fn heatmap(
     } else if let Some((facet, values)) = &faceted {
         heatmaps::kept_facet_counts(db, register_id, basis, (*facet, values)).await?
     } else {
-        let question = format!("cells {basis:?} {condition:?}");
-        let members = |ids: Option<Vec<String>>| {
-            let condition = match ids {
-                Some(ids) => condition
-                    .clone()
-                    .add(risk_tables::with_ids(ids.iter().map(String::as_str))),
-                None => condition.clone(),
-            };
-            heatmaps::cell_members(db, condition, basis)
-        };
         let services = ctx.services()?;
         let asked = (db, actor.org_id());
         (services.answers)
-            .cells(&services.feed, asked, register_id, question, members)
+            .cells(&services.feed, asked, register_id, (&condition, basis))
             .await?
     };
     let (l_len, i_len) = (

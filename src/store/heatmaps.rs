@@ -36,8 +36,30 @@ fn score_column(basis: ScoreBasis) -> risk::Column {
 /// risks it holds; a risk without both levels is counted with a null level.
 pub type CellCount = (Option<i32>, Option<i32>, i64);
 
+/// The counts of the risks that match `condition` by cell of `basis`. One
+/// statement.
+pub async fn cell_counts(
+    db: &impl ConnectionTrait,
+    condition: Condition,
+    basis: ScoreBasis,
+) -> AppResult<Vec<CellCount>> {
+    let (l, i) = level_columns(basis);
+    let query = risk::Entity::find()
+        .select_only()
+        .column(l)
+        .column(i)
+        // COUNT(*), not COUNT(id): no column to read, so an index suffices.
+        .column_as(Expr::cust("COUNT(*)"), "n")
+        .filter(condition)
+        .group_by(l)
+        .group_by(i)
+        .into_query();
+    risk_tables::aggregate(db, query).await
+}
+
 /// Each risk that matches `condition`, with its levels of `basis`: what a
-/// filtered heatmap is tallied from (`graphql::answers`). One statement.
+/// filtered heatmap is tallied from (`graphql::answers`). One statement,
+/// which costs about twice the count at 100,000 risks.
 pub async fn cell_members(
     db: &impl ConnectionTrait,
     condition: Condition,
