@@ -20,10 +20,12 @@
 //! Requests that find no current answer to the same question take turns:
 //! the first counts, and those that waited find its answer current.
 //!
-//! A filtered heatmap is kept as a tally: the cell of each risk it counts.
-//! A change then costs a read of the risks it changed, found by their
-//! events, not a new count of the register: its risks are taken out of
-//! their cells and put back where they are now, if they still match.
+//! A filtered heatmap asked again after a change is kept as a tally: the
+//! cell of each risk it counts. A later change then costs a read of the
+//! risks it changed, found by their events, not a new count of the
+//! register: they are taken out of their cells and put back where they are
+//! now, if they still match. Reading every risk's cell costs about twice a
+//! count, so a question asked once is only counted.
 
 use crate::domain::enums::ScoreBasis;
 use crate::error::AppResult;
@@ -431,5 +433,16 @@ mod tests {
             [(None, None, 1), (Some(2), Some(2), 1)],
             "an empty cell is left out"
         );
+    }
+
+    #[test]
+    fn counts_alone_are_not_moved() {
+        let rows = [(Some(1), Some(1), 2)];
+        let mut tally = Tally::counted(0, 0, &rows);
+        tally.update(
+            ["a".to_owned()].into(),
+            vec![member("a", (Some(2), Some(2)))],
+        );
+        assert_eq!(tally.rows(), rows);
     }
 }
