@@ -52,10 +52,11 @@ const ROW_BYTES: u64 = 64;
 /// counted each time rather than kept.
 const MOST_ROWS: usize = 256;
 
-/// What the kept tallies may weigh together.
-const TALLY_BYTES_HELD: u64 = 64 << 20;
+/// What the kept tallies may weigh together: four of 100,000 risks each.
+const TALLY_BYTES_HELD: u64 = 32 << 20;
 
-/// What a risk in a tally is taken to weigh: its id and cell in a map.
+/// What a risk in a tally is taken to weigh: its id and cell in a map (an
+/// instance grew 5-8 MB a tally of 100,000).
 const MEMBER_BYTES: u64 = 80;
 
 /// More changed risks than this since a tally was last brought up to date
@@ -181,15 +182,28 @@ impl quick_cache::Weighter<Question, Arc<Answer>> for ByBytes {
     }
 }
 
+/// The kept tallies, in one shard: the cache splits its weight between its
+/// shards (eight on two cores), and would refuse a tally heavier than its
+/// shard's part.
+fn tallies() -> quick_cache::sync::Cache<Question, Arc<Mutex<Tally>>, ByMembers> {
+    let mut options = quick_cache::OptionsBuilder::new();
+    options
+        .estimated_items_capacity(ANSWERS_HELD)
+        .weight_capacity(TALLY_BYTES_HELD)
+        .shards(1);
+    quick_cache::sync::Cache::with_options(
+        options.build().expect("every option it requires is set"),
+        ByMembers,
+        quick_cache::DefaultHashBuilder::default(),
+        quick_cache::sync::DefaultLifecycle::default(),
+    )
+}
+
 impl Default for Answers {
     fn default() -> Self {
         Self {
             kept: quick_cache::sync::Cache::with_weighter(ANSWERS_HELD, BYTES_HELD, ByBytes),
-            tallies: quick_cache::sync::Cache::with_weighter(
-                ANSWERS_HELD,
-                TALLY_BYTES_HELD,
-                ByMembers,
-            ),
+            tallies: tallies(),
             counting: Mutex::default(),
         }
     }
@@ -433,6 +447,20 @@ mod tests {
             [(None, None, 1), (Some(2), Some(2), 1)],
             "an empty cell is left out"
         );
+    }
+
+    #[test]
+    fn four_tallies_of_a_hundred_thousand_risks_are_kept() {
+        let answers = Answers::default();
+        let members = || (0..100_000).map(|n| member(&format!("rsk_{n:026}"), (Some(1), Some(1))));
+        for k in 0..4 {
+            let tally = Tally::new(0, 0, members().collect());
+            let question = ("reg".to_owned(), k.to_string());
+            answers
+                .tallies
+                .insert(question, Arc::new(Mutex::new(tally)));
+        }
+        assert_eq!(answers.tallies.len(), 4);
     }
 
     #[test]
