@@ -622,6 +622,14 @@ fn recorded_risk_reads(statements: &riskgraph::store::StatementCounter) -> Vec<S
         .collect()
 }
 
+/// Asserts that the one read of risks recorded since `record` names them
+/// by id: a tally brought up to date, not counted anew.
+fn assert_one_read_by_id(statements: &riskgraph::store::StatementCounter) {
+    let reads = recorded_risk_reads(statements);
+    assert_eq!(reads.len(), 1, "{reads:?}");
+    assert!(reads[0].contains("risks_id"), "by id: {}", reads[0]);
+}
+
 /// A count, a filtered heatmap or a summary that names only what
 /// `risk_scores` holds reads that table alone: joined to `risks`, each
 /// would read every row of both. One that names a column of `risks` (a
@@ -861,13 +869,7 @@ async fn a_heatmap_asked_again_reads_only_the_risks_changed(app: TestApp) {
         2,
         "the second left A; the first has no event"
     );
-    let reads = recorded_risk_reads(statements);
-    assert_eq!(reads.len(), 1, "{reads:?}");
-    assert!(
-        reads[0].contains("risks_id"),
-        "by the changed ids: {}",
-        reads[0]
-    );
+    assert_one_read_by_id(statements);
     recategorize(&admin, &first, "D").await;
     assert_eq!(total().await, 1, "the first's own event");
 }
@@ -915,13 +917,7 @@ async fn askers_at_once_after_a_change_share_one_count(app: TestApp) {
     for total in futures_util::future::join_all(askers).await {
         assert_eq!(total, 0);
     }
-    let reads = recorded_risk_reads(statements);
-    assert_eq!(reads.len(), 1, "{reads:?}");
-    assert!(
-        reads[0].contains("risks_id"),
-        "by the changed id: {}",
-        reads[0]
-    );
+    assert_one_read_by_id(statements);
 
     statements.record();
     let query = "query($r: ID!) { register(id: $r) { summary { total } } }";
