@@ -14,6 +14,7 @@ use async_graphql::{Context, ID, Object, SimpleObject};
 use entity::risk;
 use sea_orm::{Condition, DatabaseConnection};
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use tokio::sync::OnceCell;
 
@@ -259,11 +260,12 @@ pub async fn heatmap(
     } else if let Some((facet, values)) = &faceted {
         heatmaps::kept_facet_counts(db, register_id, basis, (*facet, values)).await?
     } else {
-        let services = ctx.services()?;
-        let asked = (db, actor.org_id());
-        (services.answers)
-            .cells(&services.feed, asked, register_id, (&condition, basis))
-            .await?
+        let question = format!("cells {basis:?} {condition:?}");
+        let count = heatmaps::cell_counts(db, condition.clone(), basis);
+        let members = |narrowed: Option<Condition>| {
+            heatmaps::cell_members(db, condition.clone().add_option(narrowed), basis)
+        };
+        tallied((ctx, &actor), (register_id, question), count, members).await?
     };
     let (l_len, i_len) = (
         int(register.scales.likelihood.len()),
@@ -271,7 +273,7 @@ pub async fn heatmap(
     );
     let mut counts = HashMap::new();
     let (mut total, mut unscored) = (0, 0);
-    for (l, i, n) in rows {
+    for ((l, i), n) in rows {
         total += n;
         match (l, i) {
             (Some(l), Some(i)) if (0..l_len).contains(&l) && (0..i_len).contains(&i) => {
@@ -307,6 +309,27 @@ async fn answered<T: Clone + Send + Sync + 'static>(
     let asked = (actor.db, actor.org_id());
     (services.answers)
         .count(&services.feed, asked, register_id, question, count)
+        .await
+}
+
+/// What `count` answers of the register's risks for `question`, kept as a
+/// tally across requests and changes (see `answers`); `members` reads each
+/// risk's key, narrowed by the condition it is given.
+async fn tallied<K, M, R>(
+    (ctx, actor): (&Context<'_>, &Actor<'_>),
+    asked: (&str, String),
+    count: impl Future<Output = AppResult<Vec<(K, i64)>>>,
+    members: M,
+) -> AppResult<Vec<(K, i64)>>
+where
+    K: Hash + Eq + Clone + Send + 'static,
+    M: Fn(Option<Condition>) -> R,
+    R: Future<Output = AppResult<Vec<(String, K)>>>,
+{
+    let services = ctx.services()?;
+    let caller = (actor.db, actor.org_id());
+    (services.answers)
+        .tally(&services.feed, caller, asked, count, members)
         .await
 }
 
@@ -352,17 +375,19 @@ pub async fn summary(ctx: &Context<'_>, register: &Register) -> AppResult<Regist
     };
     let condition = risk_query::condition(actor.org_id(), actor.now.date_naive(), &filter, None)?;
     let question = format!("summary {condition:?}");
-    let count = heatmaps::summary_counts(actor.db, condition);
-    let rows = answered((ctx, &actor), &register.model.id, question, count).await?;
+    let count = heatmaps::summary_counts(actor.db, condition.clone());
+    let members = |narrowed: Option<Condition>| {
+        heatmaps::summary_members(actor.db, condition.clone().add_option(narrowed))
+    };
+    let asked = (register.model.id.as_str(), question);
+    let rows = tallied((ctx, &actor), asked, count, members).await?;
     let bands = register.scales.bands.len();
-    let mut by_status: HashMap<String, i64> = HashMap::new();
+    let mut by_status: HashMap<RiskStatus, i64> = HashMap::new();
     let mut by_band = vec![0; bands];
     let (mut total, mut unscored, mut outside) = (0, 0, 0);
-    let open = RiskStatus::OPEN.map(RiskStatus::as_str);
-    for (status, band, within, n) in rows {
-        let counted = open.contains(&status.as_str());
+    for ((status, band, within), n) in rows {
         *by_status.entry(status).or_default() += n;
-        if !counted {
+        if !RiskStatus::OPEN.contains(&status) {
             continue;
         }
         total += n;
@@ -386,7 +411,7 @@ pub async fn summary(ctx: &Context<'_>, register: &Register) -> AppResult<Regist
             .filter(|s| **s != RiskStatus::Archived)
             .map(|s| StatusCount {
                 status: *s,
-                count: by_status.get(s.as_str()).copied().unwrap_or(0),
+                count: by_status.get(s).copied().unwrap_or(0),
             })
             .collect(),
         by_residual_band: by_band

@@ -10,7 +10,7 @@ use entity::{risk, risk_cell_count};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
-    QuerySelect, QueryTrait,
+    QuerySelect, QueryTrait, TryGetableMany,
 };
 use std::collections::HashMap;
 
@@ -32,48 +32,107 @@ fn score_column(basis: ScoreBasis) -> risk::Column {
     }
 }
 
-/// A heatmap's counts: a cell's likelihood and impact levels, and how many
-/// risks it holds; a risk without both levels is counted with a null level.
-pub type CellCount = (Option<i32>, Option<i32>, i64);
+/// A heatmap's cell: its likelihood and impact levels; a risk without both
+/// is counted with a null level.
+pub type Cell = (Option<i32>, Option<i32>);
 
-/// The counts of the risks that match `condition` by cell of `basis`. One
-/// statement.
+/// A cell and how many risks it holds.
+pub type CellCount = (Cell, i64);
+
+/// What a summary counts a risk under: its status, its residual band, and
+/// whether it is within its tolerance.
+pub type SummaryKey = (RiskStatus, Option<i32>, Option<bool>);
+
+/// The columns of a [`SummaryKey`].
+const SUMMARY_COLUMNS: [risk::Column; 3] = [
+    risk::Column::Status,
+    risk::Column::ResidualBand,
+    risk::Column::WithinTolerance,
+];
+
+/// The counts of the risks that match `condition`, grouped by `columns`:
+/// each row the columns' values, then the count. One statement.
+async fn counted_by<T: TryGetableMany>(
+    db: &impl ConnectionTrait,
+    condition: Condition,
+    columns: &[risk::Column],
+) -> AppResult<Vec<T>> {
+    let mut query = risk::Entity::find().select_only();
+    for column in columns {
+        query = query.column(*column);
+    }
+    // COUNT(*), not COUNT(id): no column to read, so an index suffices.
+    query = query
+        .column_as(Expr::cust("COUNT(*)"), "n")
+        .filter(condition);
+    for column in columns {
+        query = query.group_by(*column);
+    }
+    risk_tables::aggregate(db, query.into_query()).await
+}
+
+/// Each risk that matches `condition`: its id, then `columns`. What a
+/// tally is read from (`graphql::answers`): one statement, which costs about
+/// twice the count at 100,000 risks.
+async fn each_with<T: TryGetableMany>(
+    db: &impl ConnectionTrait,
+    condition: Condition,
+    columns: &[risk::Column],
+) -> AppResult<Vec<T>> {
+    let mut query = risk::Entity::find().select_only().column(risk::Column::Id);
+    for column in columns {
+        query = query.column(*column);
+    }
+    risk_tables::aggregate(db, query.filter(condition).into_query()).await
+}
+
+/// The counts of the risks that match `condition` by cell of `basis`.
 pub async fn cell_counts(
     db: &impl ConnectionTrait,
     condition: Condition,
     basis: ScoreBasis,
 ) -> AppResult<Vec<CellCount>> {
     let (l, i) = level_columns(basis);
-    let query = risk::Entity::find()
-        .select_only()
-        .column(l)
-        .column(i)
-        // COUNT(*), not COUNT(id): no column to read, so an index suffices.
-        .column_as(Expr::cust("COUNT(*)"), "n")
-        .filter(condition)
-        .group_by(l)
-        .group_by(i)
-        .into_query();
-    risk_tables::aggregate(db, query).await
+    let rows: Vec<(Option<i32>, Option<i32>, i64)> = counted_by(db, condition, &[l, i]).await?;
+    Ok(rows.into_iter().map(|(l, i, n)| ((l, i), n)).collect())
 }
 
-/// Each risk that matches `condition`, with its levels of `basis`: what a
-/// filtered heatmap is tallied from (`graphql::answers`). One statement,
-/// which costs about twice the count at 100,000 risks.
+/// Each risk that matches `condition`, with its cell of `basis`.
 pub async fn cell_members(
     db: &impl ConnectionTrait,
     condition: Condition,
     basis: ScoreBasis,
-) -> AppResult<Vec<(String, Option<i32>, Option<i32>)>> {
+) -> AppResult<Vec<(String, Cell)>> {
     let (l, i) = level_columns(basis);
-    let query = risk::Entity::find()
-        .select_only()
-        .column(risk::Column::Id)
-        .column(l)
-        .column(i)
-        .filter(condition)
-        .into_query();
-    risk_tables::aggregate(db, query).await
+    let rows: Vec<(String, Option<i32>, Option<i32>)> = each_with(db, condition, &[l, i]).await?;
+    Ok(rows.into_iter().map(|(id, l, i)| (id, (l, i))).collect())
+}
+
+/// The counts of the risks that match `condition` by status, residual band
+/// and tolerance, which the caller folds into a summary.
+pub async fn summary_counts(
+    db: &impl ConnectionTrait,
+    condition: Condition,
+) -> AppResult<Vec<(SummaryKey, i64)>> {
+    let rows: Vec<(String, Option<i32>, Option<bool>, i64)> =
+        counted_by(db, condition, &SUMMARY_COLUMNS).await?;
+    rows.into_iter()
+        .map(|(status, band, within, n)| Ok(((RiskStatus::from_stored(&status)?, band, within), n)))
+        .collect()
+}
+
+/// Each risk that matches `condition`, with what a summary counts it under.
+pub async fn summary_members(
+    db: &impl ConnectionTrait,
+    condition: Condition,
+) -> AppResult<Vec<(String, SummaryKey)>> {
+    let rows: Vec<(String, String, Option<i32>, Option<bool>)> =
+        each_with(db, condition, &SUMMARY_COLUMNS).await?;
+    rows.into_iter()
+        .map(|(id, status, band, within)| {
+            Ok((id, (RiskStatus::from_stored(&status)?, band, within)))
+        })
+        .collect()
 }
 
 /// The kept counts of a register's cells: the unfiltered heatmap in one
@@ -98,7 +157,7 @@ pub async fn kept_counts(
 /// A kept count as a [`CellCount`]: the unscored cell as null levels.
 fn kept_row(cell: (i32, i32), n: i64) -> CellCount {
     let scored = cell != UNSCORED_CELL;
-    (scored.then_some(cell.0), scored.then_some(cell.1), n)
+    ((scored.then_some(cell.0), scored.then_some(cell.1)), n)
 }
 
 /// The kept counts of a register's risks whose `facet` is one of `values`,
@@ -277,27 +336,6 @@ pub async fn cell_risks(
         });
     }
     Ok(cells)
-}
-
-/// Counts of a register's risks by status, residual band and tolerance: one
-/// statement, folded into the summary by the caller.
-pub async fn summary_counts(
-    db: &impl ConnectionTrait,
-    condition: Condition,
-) -> AppResult<Vec<(String, Option<i32>, Option<bool>, i64)>> {
-    let query = risk::Entity::find()
-        .select_only()
-        .column(risk::Column::Status)
-        .column(risk::Column::ResidualBand)
-        .column(risk::Column::WithinTolerance)
-        // COUNT(*), not COUNT(id): no column to read, so an index suffices.
-        .column_as(Expr::cust("COUNT(*)"), "n")
-        .filter(condition)
-        .group_by(risk::Column::Status)
-        .group_by(risk::Column::ResidualBand)
-        .group_by(risk::Column::WithinTolerance)
-        .into_query();
-    risk_tables::aggregate(db, query).await
 }
 
 /// One group of a breakdown: its key (None for risks without one), how many
