@@ -376,10 +376,12 @@ impl Answers {
                 (tally.as_of, tally.members.is_some())
             };
             let changed = events::risks_after(db, register_id, since, MOST_CHANGED).await?;
+            let many = changed.len() as u64 > MOST_CHANGED;
+            let changed: HashSet<String> = changed.into_iter().collect();
             let (now, kept_as) = if changed.is_empty() {
                 // The request this one waited for brought it up to date.
                 (Vec::new(), "true")
-            } else if tallied && changed.len() as u64 <= MOST_CHANGED {
+            } else if tallied && !many {
                 let ids = risk_tables::with_ids(changed.iter().map(String::as_str));
                 (members(Some(ids)).await?, "updated")
             } else {
@@ -391,7 +393,7 @@ impl Answers {
             };
             metrics::counter!("riskgraph_answers_total", "kept" => kept_as).increment(1);
             let mut tally = locked(tally);
-            tally.update(changed.into_iter().collect(), now);
+            tally.update(changed, now);
             tally.as_of = tally.as_of.max(as_of);
             Ok(tally.rows())
         })
