@@ -297,21 +297,6 @@ pub async fn heatmap(
     })
 }
 
-/// What `count` answers of the register's risks for `question`, kept
-/// across requests while it is current (see `answers`).
-async fn answered<T: Clone + Send + Sync + 'static>(
-    (ctx, actor): (&Context<'_>, &Actor<'_>),
-    register_id: &str,
-    question: String,
-    count: impl Future<Output = AppResult<Vec<T>>>,
-) -> AppResult<Vec<T>> {
-    let services = ctx.services()?;
-    let asked = (actor.db, actor.org_id());
-    (services.answers)
-        .count(&services.feed, asked, register_id, question, count)
-        .await
-}
-
 /// What `count` answers of the register's risks for `question`, kept as a
 /// tally across requests and changes (see `answers`); `members` reads each
 /// risk's key, narrowed by the condition it is given.
@@ -456,8 +441,14 @@ pub async fn breakdown(
     filter.register_id = Some(ID(register.model.id.clone()));
     let condition = risk_query::condition(actor.org_id(), actor.now.date_naive(), &filter, None)?;
     let question = format!("breakdown {by:?} {basis:?} {condition:?}");
-    let count = heatmaps::breakdown(actor.db, condition, by, basis);
-    let groups = answered((ctx, &actor), &register.model.id, question, count).await?;
+    let count = heatmaps::breakdown_counts(actor.db, condition.clone(), (by, basis));
+    let members = |narrowed: Option<Condition>| {
+        let condition = condition.clone().add_option(narrowed);
+        heatmaps::breakdown_members(actor.db, condition, (by, basis))
+    };
+    let asked = (register.model.id.as_str(), question);
+    let counts = tallied((ctx, &actor), asked, count, members).await?;
+    let groups = heatmaps::groups(&counts);
     let ids = || groups.iter().filter_map(|g| g.key.clone());
     let loaders = ctx.loaders()?;
     let names: HashMap<String, String> = match by {

@@ -13,6 +13,7 @@ use sea_orm::{
     QuerySelect, QueryTrait, TryGetableMany,
 };
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The level columns a basis reads.
 pub fn level_columns(basis: ScoreBasis) -> (risk::Column, risk::Column) {
@@ -44,44 +45,49 @@ pub type CellCount = (Cell, i64);
 pub type SummaryKey = (RiskStatus, Option<i32>, Option<bool>);
 
 /// The columns of a [`SummaryKey`].
-const SUMMARY_COLUMNS: [risk::Column; 3] = [
-    risk::Column::Status,
-    risk::Column::ResidualBand,
-    risk::Column::WithinTolerance,
-];
+fn summary_keys() -> [Expr; 3] {
+    use risk::Column as C;
+    [C::Status, C::ResidualBand, C::WithinTolerance].map(Expr::col)
+}
 
-/// The counts of the risks that match `condition`, grouped by `columns`:
-/// each row the columns' values, then the count. One statement.
+/// The columns of a heatmap's cell of `basis`.
+fn cell_keys(basis: ScoreBasis) -> [Expr; 2] {
+    let (l, i) = level_columns(basis);
+    [Expr::col(l), Expr::col(i)]
+}
+
+/// The counts of the risks that match `condition`, grouped by `keys`: each
+/// row the keys' values, then the count. One statement.
 async fn counted_by<T: TryGetableMany>(
     db: &impl ConnectionTrait,
     condition: Condition,
-    columns: &[risk::Column],
+    keys: &[Expr],
 ) -> AppResult<Vec<T>> {
     let mut query = risk::Entity::find().select_only();
-    for column in columns {
-        query = query.column(*column);
+    for key in keys {
+        query = query.expr(key.clone());
     }
     // COUNT(*), not COUNT(id): no column to read, so an index suffices.
     query = query
         .column_as(Expr::cust("COUNT(*)"), "n")
         .filter(condition);
-    for column in columns {
-        query = query.group_by(*column);
+    for key in keys {
+        query = query.group_by(key.clone());
     }
     risk_tables::aggregate(db, query.into_query()).await
 }
 
-/// Each risk that matches `condition`: its id, then `columns`. What a
+/// Each risk that matches `condition`: its id, then `keys`. What a
 /// tally is read from (`graphql::answers`): one statement, which costs about
 /// twice the count at 100,000 risks.
 async fn each_with<T: TryGetableMany>(
     db: &impl ConnectionTrait,
     condition: Condition,
-    columns: &[risk::Column],
+    keys: &[Expr],
 ) -> AppResult<Vec<T>> {
     let mut query = risk::Entity::find().select_only().column(risk::Column::Id);
-    for column in columns {
-        query = query.column(*column);
+    for key in keys {
+        query = query.expr(key.clone());
     }
     risk_tables::aggregate(db, query.filter(condition).into_query()).await
 }
@@ -92,8 +98,8 @@ pub async fn cell_counts(
     condition: Condition,
     basis: ScoreBasis,
 ) -> AppResult<Vec<CellCount>> {
-    let (l, i) = level_columns(basis);
-    let rows: Vec<(Option<i32>, Option<i32>, i64)> = counted_by(db, condition, &[l, i]).await?;
+    let rows: Vec<(Option<i32>, Option<i32>, i64)> =
+        counted_by(db, condition, &cell_keys(basis)).await?;
     Ok(rows.into_iter().map(|(l, i, n)| ((l, i), n)).collect())
 }
 
@@ -103,8 +109,8 @@ pub async fn cell_members(
     condition: Condition,
     basis: ScoreBasis,
 ) -> AppResult<Vec<(String, Cell)>> {
-    let (l, i) = level_columns(basis);
-    let rows: Vec<(String, Option<i32>, Option<i32>)> = each_with(db, condition, &[l, i]).await?;
+    let rows: Vec<(String, Option<i32>, Option<i32>)> =
+        each_with(db, condition, &cell_keys(basis)).await?;
     Ok(rows.into_iter().map(|(id, l, i)| (id, (l, i))).collect())
 }
 
@@ -115,7 +121,7 @@ pub async fn summary_counts(
     condition: Condition,
 ) -> AppResult<Vec<(SummaryKey, i64)>> {
     let rows: Vec<(String, Option<i32>, Option<bool>, i64)> =
-        counted_by(db, condition, &SUMMARY_COLUMNS).await?;
+        counted_by(db, condition, &summary_keys()).await?;
     rows.into_iter()
         .map(|(status, band, within, n)| Ok(((RiskStatus::from_stored(&status)?, band, within), n)))
         .collect()
@@ -127,7 +133,7 @@ pub async fn summary_members(
     condition: Condition,
 ) -> AppResult<Vec<(String, SummaryKey)>> {
     let rows: Vec<(String, String, Option<i32>, Option<bool>)> =
-        each_with(db, condition, &SUMMARY_COLUMNS).await?;
+        each_with(db, condition, &summary_keys()).await?;
     rows.into_iter()
         .map(|(id, status, band, within)| {
             Ok((id, (RiskStatus::from_stored(&status)?, band, within)))
@@ -340,7 +346,7 @@ pub async fn cell_risks(
 
 /// One group of a breakdown: its key (None for risks without one), how many
 /// risks, and the average and highest score of those that are scored.
-#[derive(Clone, FromQueryResult)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Group {
     pub key: Option<String>,
     pub count: i64,
@@ -348,14 +354,13 @@ pub struct Group {
     pub max: Option<f64>,
 }
 
-/// The risks `condition` selects, grouped by `by`, with scores of `basis`:
-/// one aggregate statement.
-pub async fn breakdown(
-    db: &impl ConnectionTrait,
-    condition: Condition,
-    by: BreakdownKey,
-    basis: ScoreBasis,
-) -> AppResult<Vec<Group>> {
+/// What a breakdown counts a risk under: its group's key, and its score's
+/// bits (`f64::to_bits`), so that the groups' averages and maxima fold from
+/// the counts.
+pub type KeyScore = (Option<Arc<str>>, Option<u64>);
+
+/// The key and score a breakdown by `by` of `basis` counts a risk under.
+fn breakdown_keys(by: BreakdownKey, basis: ScoreBasis) -> [Expr; 2] {
     use risk::Column as C;
     let inherent = basis == ScoreBasis::Inherent;
     let key = match by {
@@ -369,29 +374,111 @@ pub async fn breakdown(
         BreakdownKey::Band if inherent => C::InherentBand,
         BreakdownKey::Band => C::ResidualBand,
     };
-    let score = if inherent {
-        C::InherentScore
-    } else {
-        C::ResidualScore
-    };
-    let query = risk::Entity::find()
-        .select_only()
-        .column_as(Expr::col(key).cast_as("TEXT"), "key")
-        .column_as(Expr::cust("COUNT(*)"), "count")
-        .column_as(Expr::col(score).avg(), "average")
-        .column_as(Expr::col(score).max(), "max")
-        .filter(condition)
-        .group_by(key)
-        .into_query();
-    type Row = (Option<String>, i64, Option<f64>, Option<f64>);
-    let groups: Vec<Row> = risk_tables::aggregate(db, query).await?;
-    Ok(groups
+    [
+        Expr::col(key).cast_as("TEXT"),
+        Expr::col(score_column(basis)),
+    ]
+}
+
+/// The counts of the risks `condition` selects by group of `by` and score
+/// of `basis`.
+pub async fn breakdown_counts(
+    db: &impl ConnectionTrait,
+    condition: Condition,
+    (by, basis): (BreakdownKey, ScoreBasis),
+) -> AppResult<Vec<(KeyScore, i64)>> {
+    let rows: Vec<(Option<String>, Option<f64>, i64)> =
+        counted_by(db, condition, &breakdown_keys(by, basis)).await?;
+    let mut keys = Keys::default();
+    Ok(rows
         .into_iter()
-        .map(|(key, count, average, max)| Group {
-            key,
+        .map(|(key, score, n)| ((keys.shared(key), score.map(f64::to_bits)), n))
+        .collect())
+}
+
+/// Each risk `condition` selects, with its group of `by` and score of
+/// `basis`.
+pub async fn breakdown_members(
+    db: &impl ConnectionTrait,
+    condition: Condition,
+    (by, basis): (BreakdownKey, ScoreBasis),
+) -> AppResult<Vec<(String, KeyScore)>> {
+    let rows: Vec<(String, Option<String>, Option<f64>)> =
+        each_with(db, condition, &breakdown_keys(by, basis)).await?;
+    let mut keys = Keys::default();
+    Ok(rows
+        .into_iter()
+        .map(|(id, key, score)| (id, (keys.shared(key), score.map(f64::to_bits))))
+        .collect())
+}
+
+/// One copy of each group key a read returns, however many risks share it.
+#[derive(Default)]
+struct Keys(HashMap<String, Arc<str>>);
+
+impl Keys {
+    fn shared(&mut self, key: Option<String>) -> Option<Arc<str>> {
+        let key = key?;
+        let shared = self
+            .0
+            .entry(key)
+            .or_insert_with_key(|key| Arc::from(key.as_str()));
+        Some(shared.clone())
+    }
+}
+
+/// The groups of a breakdown, from its counts by key and score.
+pub fn groups(counts: &[(KeyScore, i64)]) -> Vec<Group> {
+    // Per key: risks, scored risks, their scores' sum, the highest.
+    let mut by_key: HashMap<Option<&str>, (i64, i64, f64, Option<f64>)> = HashMap::new();
+    for ((key, score), n) in counts {
+        let group = by_key.entry(key.as_deref()).or_default();
+        group.0 += n;
+        if let Some(score) = score.map(f64::from_bits) {
+            group.1 += n;
+            group.2 += score * *n as f64;
+            group.3 = Some(group.3.map_or(score, |max| max.max(score)));
+        }
+    }
+    by_key
+        .into_iter()
+        .map(|(key, (count, scored, sum, max))| Group {
+            key: key.map(str::to_owned),
+            count,
+            average: (scored > 0).then(|| sum / scored as f64),
+            max,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_breakdown_s_groups_fold_from_counts_by_key_and_score() {
+        let key = |k: &str| Some(Arc::from(k));
+        let score = |s: f64| Some(f64::to_bits(s));
+        let counts = [
+            ((key("a"), score(4.0)), 2),
+            ((key("a"), score(10.0)), 1),
+            ((key("a"), None), 3),
+            ((None, None), 1),
+        ];
+        let mut groups = groups(&counts);
+        groups.sort_by(|x, y| x.key.cmp(&y.key));
+        let group = |key: Option<&str>, count, average, max| Group {
+            key: key.map(str::to_owned),
             count,
             average,
             max,
-        })
-        .collect())
+        };
+        assert_eq!(
+            groups,
+            [
+                group(None, 1, None, None),
+                group(Some("a"), 6, Some(6.0), Some(10.0)),
+            ]
+        );
+    }
 }

@@ -832,25 +832,46 @@ async fn counts_are_kept_until_their_register_changes(app: TestApp) {
     assert_eq!(residual_total(&admin, &register, two_facets("C")).await, 1);
 }
 
-/// A heatmap or a summary asked again after a change is tallied: every
-/// later change is brought in by reading only the risks its events name.
-/// Told apart from a count by a change written straight into the tables,
-/// with no event: a count would see it, a tally sees it only with that
-/// risk's own event.
+/// A heatmap, a summary or a breakdown asked again after a change is
+/// tallied: every later change is brought in by reading only the risks its
+/// events name. Told apart from a count by a change written straight into
+/// the tables, with no event: a count would see it, a tally sees it only
+/// with that risk's own event.
 async fn asked_again_reads_only_the_risks_changed(app: TestApp) {
     use sea_orm::ConnectionTrait;
     let admin = app.admin("acme");
     let (register, [first, second]) = two_of_category_a(&admin).await;
     let totals = || async {
         let heatmap = residual_total(&admin, &register, two_facets("A")).await;
-        let query = "query($r: ID!) { register(id: $r) { summary { total } } }";
-        let summary = admin.ok(query, json!({ "r": register })).await;
-        (heatmap, summary["register"]["summary"]["total"].clone())
+        let query = "query($r: ID!) { register(id: $r) { summary { total } breakdown(by: CATEGORY) { key count } } }";
+        let data = admin.ok(query, json!({ "r": register })).await;
+        let register = &data["register"];
+        let by_category: Vec<(String, i64)> = register["breakdown"]
+            .as_array()
+            .expect("groups")
+            .iter()
+            .map(|g| {
+                (
+                    g["key"].as_str().unwrap_or("").to_owned(),
+                    g["count"].as_i64().unwrap_or(0),
+                )
+            })
+            .collect();
+        (heatmap, register["summary"]["total"].clone(), by_category)
     };
-    assert_eq!(totals().await, (json!(2), json!(2)), "counted");
+    let group = |key: &str, n: i64| (key.to_owned(), n);
+    assert_eq!(
+        totals().await,
+        (json!(2), json!(2), vec![group("A", 2)]),
+        "counted"
+    );
     let levels = json!({ "likelihoodLevel": 1, "impactLevel": 1, "category": "A" });
     fixtures::risk(&admin, &register, "third", levels).await;
-    assert_eq!(totals().await, (json!(3), json!(3)), "tallied");
+    assert_eq!(
+        totals().await,
+        (json!(3), json!(3), vec![group("A", 3)]),
+        "tallied"
+    );
 
     let db = &app.app.state.db;
     for sql in [
@@ -864,18 +885,19 @@ async fn asked_again_reads_only_the_risks_changed(app: TestApp) {
     statements.record();
     assert_eq!(
         totals().await,
-        (json!(2), json!(3)),
+        (json!(2), json!(3), vec![group("A", 2), group("C", 1)]),
         "the second left A; the first, with no event, still counts as A and open"
     );
     let reads = recorded_risk_reads(statements);
-    assert_eq!(reads.len(), 2, "{reads:?}");
+    assert_eq!(reads.len(), 3, "{reads:?}");
     for read in reads {
         assert!(read.contains("risks_id"), "by id: {read}");
     }
     recategorize(&admin, &first, "D").await;
+    let by_category = vec![group("A", 1), group("C", 1), group("D", 1)];
     assert_eq!(
         totals().await,
-        (json!(1), json!(2)),
+        (json!(1), json!(2), by_category),
         "the first's own event"
     );
 }
