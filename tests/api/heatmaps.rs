@@ -24,6 +24,7 @@ both!(
     a_severity_named_by_reference_reads_the_kept_counts,
     counts_are_kept_until_their_register_changes,
     asked_again_reads_only_the_risks_changed,
+    tallies_agree_with_fresh_counts_through_changes,
     askers_at_once_after_a_change_share_one_count,
 );
 postgres_only!(a_kept_count_sees_a_change_committed_on_another_instance);
@@ -900,6 +901,73 @@ async fn asked_again_reads_only_the_risks_changed(app: TestApp) {
         (json!(1), json!(2), by_category),
         "the first's own event"
     );
+}
+
+/// A tallied heatmap and breakdown agree with a fresh count of the same
+/// risks after every change a tally must follow: a risk entering or
+/// leaving the filter, moving cell or group, changing status, archived,
+/// deleted, created.
+async fn tallies_agree_with_fresh_counts_through_changes(app: TestApp) {
+    let admin = app.admin("acme");
+    let register = fixtures::register(&admin, "RT").await;
+    let mut ids = Vec::new();
+    for k in 0..6 {
+        let input = json!({
+            "category": if k % 2 == 0 { "A" } else { "B" },
+            "likelihoodLevel": k % 5,
+            "impactLevel": (k * 2) % 5,
+        });
+        let risk = fixtures::risk(&admin, &register, &format!("r{k}"), input).await;
+        ids.push(risk["id"].as_str().expect("id").to_owned());
+    }
+    let query = "query($r: ID!, $f: RiskFilter) { heatmap(registerId: $r, filter: $f) { total unscored cells { count } } register(id: $r) { breakdown(by: CATEGORY, filter: $f) { key count averageScore maxScore } } }";
+    let filter = json!({ "category": ["A", "C"], "treatment": ["NOT_SET", "MITIGATE"] });
+    let read = |filter: Value| admin.ok(query, json!({ "r": register, "f": filter }));
+    let update =
+        "mutation($id: ID!, $i: UpdateRiskInput!) { updateRisk(id: $id, input: $i) { id } }";
+    let changes = [
+        (1, json!({ "category": "A" })),
+        (0, json!({ "likelihoodLevel": 4, "impactLevel": 4 })),
+        (2, json!({ "treatment": "ACCEPT" })),
+        (3, json!({ "category": "C", "treatment": "MITIGATE" })),
+        (4, json!({ "status": "PENDING" })),
+        (0, json!({ "notes": "no score moves" })),
+        (2, json!({ "treatment": "MITIGATE" })),
+    ];
+    // Asked, then asked again after a change: a tally from then on.
+    read(filter.clone()).await;
+    for (step, (k, input)) in changes.into_iter().enumerate() {
+        admin.ok(update, json!({ "id": ids[k], "i": input })).await;
+        let kept = read(filter.clone()).await;
+        let mut fresh = filter.clone();
+        fresh["updatedSince"] = json!(format!("2000-01-01T00:00:{step:02}Z"));
+        assert_eq!(kept, read(fresh).await, "after change {step}");
+    }
+    admin
+        .ok(
+            "mutation($id: ID!) { archiveRisk(id: $id) { id } }",
+            json!({ "id": ids[1] }),
+        )
+        .await;
+    admin
+        .ok(
+            "mutation($id: ID!) { deleteRisk(id: $id) }",
+            json!({ "id": ids[3] }),
+        )
+        .await;
+    let input = json!({ "category": "A", "likelihoodLevel": 1, "impactLevel": 1 });
+    fixtures::risk(&admin, &register, "new", input).await;
+    let statements = &app.app.state.statements;
+    statements.record();
+    let kept = read(filter.clone()).await;
+    let reads = recorded_risk_reads(statements);
+    assert!(
+        !reads.is_empty() && reads.iter().all(|r| r.contains("risks_id")),
+        "{reads:?}"
+    );
+    let mut fresh = filter;
+    fresh["updatedSince"] = json!("2000-01-01T00:01:00Z");
+    assert_eq!(kept, read(fresh).await, "archived, deleted, created");
 }
 
 /// An instance that keeps a count sees a change committed through another
