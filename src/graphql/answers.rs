@@ -58,10 +58,12 @@ const MOST_CHANGED: u64 = 256;
 /// A question: the register, and what is counted of it and how.
 type Question = (String, String);
 
+/// A turn for each question being read now.
+type Turns = Mutex<HashMap<Question, Arc<tokio::sync::Mutex<()>>>>;
+
 pub struct Answers {
     tallies: quick_cache::sync::Cache<Question, Arc<Kept>, ByWeight>,
-    /// A turn for each question being counted now.
-    counting: Mutex<HashMap<Question, Arc<tokio::sync::Mutex<()>>>>,
+    counting: Turns,
 }
 
 /// The risks an answer counts, each under its key, and how many each key
@@ -279,21 +281,43 @@ impl Answers {
     /// Runs `work` in `question`'s turn: after every request that took it
     /// before.
     async fn in_turn<T>(&self, question: &Question, work: impl Future<Output = T>) -> T {
-        let turn = {
-            let mut counting = self.counting.lock().unwrap_or_else(|p| p.into_inner());
-            counting.entry(question.clone()).or_default().clone()
-        };
-        let held = turn.lock().await;
-        let done = work.await;
-        drop(held);
-        let mut counting = self.counting.lock().unwrap_or_else(|p| p.into_inner());
-        // Held by the map and by `turn`: nobody else waits.
-        if Arc::strong_count(&turn) == 2 {
-            counting.remove(question);
-        }
-        done
+        let turn = Turn::take(&self.counting, question);
+        let _held = turn.mutex.lock().await;
+        work.await
     }
 }
+
+/// A request's place in its question's turn. Left when dropped, however
+/// the request ends: one that a client abandons while it waits or reads
+/// leaves no entry behind.
+struct Turn<'a> {
+    counting: &'a Turns,
+    question: &'a Question,
+    mutex: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl<'a> Turn<'a> {
+    fn take(counting: &'a Turns, question: &'a Question) -> Self {
+        let mut waiting = counting.lock().unwrap_or_else(|p| p.into_inner());
+        let mutex = waiting.entry(question.clone()).or_default().clone();
+        Self {
+            counting,
+            question,
+            mutex,
+        }
+    }
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        let mut waiting = self.counting.lock().unwrap_or_else(|p| p.into_inner());
+        // Held by the map and by this turn alone: nobody else waits.
+        if Arc::strong_count(&self.mutex) == 2 {
+            waiting.remove(self.question);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,6 +361,21 @@ mod tests {
             answers.tallies.insert(question, Kept::new(tally));
         }
         assert_eq!(answers.tallies.len(), 4);
+    }
+
+    #[test]
+    fn an_abandoned_turn_leaves_no_entry() {
+        use futures_util::FutureExt;
+        let answers = Answers::default();
+        let question = ("reg".to_owned(), "q".to_owned());
+        let mut first = Box::pin(answers.in_turn(&question, std::future::pending::<()>()));
+        assert!(first.as_mut().now_or_never().is_none(), "reads");
+        let mut second = Box::pin(answers.in_turn(&question, async {}));
+        assert!(second.as_mut().now_or_never().is_none(), "waits");
+        drop(second);
+        drop(first);
+        let turns = answers.counting.lock().unwrap_or_else(|p| p.into_inner());
+        assert!(turns.is_empty());
     }
 
     #[test]
