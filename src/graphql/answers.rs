@@ -195,28 +195,29 @@ impl Default for Answers {
 }
 
 impl Answers {
-    /// What `count` answers of `register_id`'s risks for `question`, which
-    /// must tell apart every statement it and `members` may send: counts by
-    /// key. The kept tally while it is current. A question asked the first
-    /// time is counted; asked again after a change, `members` reads each
-    /// risk's key into a tally, which later changes bring up to date by
-    /// reading only the risks they changed, when those are few: `members`
-    /// then narrows its condition by this one.
-    pub async fn tally<K, C, M, R>(
+    /// What `count` answers of `register_id`'s risks that match
+    /// `condition`: counts by key. `how` must tell apart every statement
+    /// `count` and `members` may send besides the condition. The kept tally
+    /// while it is current. A question asked the first time is counted;
+    /// asked again after a change, `members` reads each risk's key into a
+    /// tally, which later changes bring up to date by reading only the risks
+    /// they changed, when those are few.
+    pub async fn tally<K, C, F, M, R>(
         &self,
         feed: &Feed,
         (db, org_id): (&DatabaseConnection, &str),
-        (register_id, question): (&str, String),
+        (register_id, how, condition): (&str, String, &Condition),
         count: C,
         members: M,
     ) -> AppResult<Vec<(K, i64)>>
     where
         K: Hash + Eq + Clone + Send + 'static,
-        C: Future<Output = AppResult<Vec<(K, i64)>>>,
-        M: Fn(Option<Condition>) -> R,
+        C: FnOnce(Condition) -> F,
+        F: Future<Output = AppResult<Vec<(K, i64)>>>,
+        M: Fn(Condition) -> R,
         R: Future<Output = AppResult<Vec<(String, K)>>>,
     {
-        let question = (register_id.to_owned(), question);
+        let question = (register_id.to_owned(), format!("{how} {condition:?}"));
         let kept = self.tallies.get(&question);
         if let Some(tally) = kept.as_deref().and_then(Kept::tally::<K>) {
             let (as_of, generation) = {
@@ -244,7 +245,7 @@ impl Answers {
                 .filter(|tally| locked(tally).generation == generation);
             let Some(tally) = tally else {
                 metrics::counter!("riskgraph_answers_total", "kept" => "false").increment(1);
-                let rows = count.await?;
+                let rows = count(condition.clone()).await?;
                 let kept = Kept::new(Tally::counted(as_of, generation, &rows));
                 self.tallies.insert(question.clone(), kept);
                 return Ok(rows);
@@ -261,10 +262,10 @@ impl Answers {
                 (Vec::new(), "true")
             } else if tallied && !many {
                 let ids = risk_tables::with_ids(changed.iter().map(String::as_str));
-                (members(Some(ids)).await?, "updated")
+                (members(condition.clone().add(ids)).await?, "updated")
             } else {
                 metrics::counter!("riskgraph_answers_total", "kept" => "false").increment(1);
-                let tally = Tally::new(as_of, generation, members(None).await?);
+                let tally = Tally::new(as_of, generation, members(condition.clone()).await?);
                 let rows = tally.rows();
                 self.tallies.insert(question.clone(), Kept::new(tally));
                 return Ok(rows);

@@ -260,12 +260,10 @@ pub async fn heatmap(
     } else if let Some((facet, values)) = &faceted {
         heatmaps::kept_facet_counts(db, register_id, basis, (*facet, values)).await?
     } else {
-        let question = format!("cells {basis:?} {condition:?}");
-        let count = heatmaps::cell_counts(db, condition.clone(), basis);
-        let members = |narrowed: Option<Condition>| {
-            heatmaps::cell_members(db, condition.clone().add_option(narrowed), basis)
-        };
-        tallied((ctx, &actor), (register_id, question), count, members).await?
+        let asked = (register_id.as_str(), format!("cells {basis:?}"), &condition);
+        let count = |c| heatmaps::cell_counts(db, c, basis);
+        let members = |c| heatmaps::cell_members(db, c, basis);
+        tallied((ctx, &actor), asked, count, members).await?
     };
     let (l_len, i_len) = (
         int(register.scales.likelihood.len()),
@@ -297,18 +295,21 @@ pub async fn heatmap(
     })
 }
 
-/// What `count` answers of the register's risks for `question`, kept as a
-/// tally across requests and changes (see `answers`); `members` reads each
-/// risk's key, narrowed by the condition it is given.
-async fn tallied<K, M, R>(
+/// What `count` answers of the register's risks that match the condition
+/// asked about, kept as a tally across requests and changes (see
+/// `answers`); `members` reads each risk's key under the condition it is
+/// given.
+async fn tallied<K, C, F, M, R>(
     (ctx, actor): (&Context<'_>, &Actor<'_>),
-    asked: (&str, String),
-    count: impl Future<Output = AppResult<Vec<(K, i64)>>>,
+    asked: (&str, String, &Condition),
+    count: C,
     members: M,
 ) -> AppResult<Vec<(K, i64)>>
 where
     K: Hash + Eq + Clone + Send + 'static,
-    M: Fn(Option<Condition>) -> R,
+    C: FnOnce(Condition) -> F,
+    F: Future<Output = AppResult<Vec<(K, i64)>>>,
+    M: Fn(Condition) -> R,
     R: Future<Output = AppResult<Vec<(String, K)>>>,
 {
     let services = ctx.services()?;
@@ -359,12 +360,9 @@ pub async fn summary(ctx: &Context<'_>, register: &Register) -> AppResult<Regist
         ..RiskFilter::default()
     };
     let condition = risk_query::condition(actor.org_id(), actor.now.date_naive(), &filter, None)?;
-    let question = format!("summary {condition:?}");
-    let count = heatmaps::summary_counts(actor.db, condition.clone());
-    let members = |narrowed: Option<Condition>| {
-        heatmaps::summary_members(actor.db, condition.clone().add_option(narrowed))
-    };
-    let asked = (register.model.id.as_str(), question);
+    let asked = (register.model.id.as_str(), "summary".to_owned(), &condition);
+    let count = |c| heatmaps::summary_counts(actor.db, c);
+    let members = |c| heatmaps::summary_members(actor.db, c);
     let rows = tallied((ctx, &actor), asked, count, members).await?;
     let bands = register.scales.bands.len();
     let mut by_status: HashMap<RiskStatus, i64> = HashMap::new();
@@ -440,13 +438,13 @@ pub async fn breakdown(
     let mut filter = filter.unwrap_or_default();
     filter.register_id = Some(ID(register.model.id.clone()));
     let condition = risk_query::condition(actor.org_id(), actor.now.date_naive(), &filter, None)?;
-    let question = format!("breakdown {by:?} {basis:?} {condition:?}");
-    let count = heatmaps::breakdown_counts(actor.db, condition.clone(), (by, basis));
-    let members = |narrowed: Option<Condition>| {
-        let condition = condition.clone().add_option(narrowed);
-        heatmaps::breakdown_members(actor.db, condition, (by, basis))
-    };
-    let asked = (register.model.id.as_str(), question);
+    let asked = (
+        register.model.id.as_str(),
+        format!("breakdown {by:?} {basis:?}"),
+        &condition,
+    );
+    let count = |c| heatmaps::breakdown_counts(actor.db, c, (by, basis));
+    let members = |c| heatmaps::breakdown_members(actor.db, c, (by, basis));
     let counts = tallied((ctx, &actor), asked, count, members).await?;
     let groups = heatmaps::groups(&counts);
     let ids = || groups.iter().filter_map(|g| g.key.clone());
