@@ -28,10 +28,12 @@
 //! the first reads, and those that waited find its answer current. A tally
 //! changes only in its turn, so an older read never undoes a newer one.
 
+use super::ContextExt;
 use crate::error::AppResult;
-use crate::feed::Feed;
+use crate::store::Actor;
 use crate::store::{events, risk_tables};
-use sea_orm::{Condition, DatabaseConnection};
+use async_graphql::Context;
+use sea_orm::Condition;
 use std::any::Any;
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
@@ -194,51 +196,52 @@ impl Default for Answers {
     }
 }
 
-impl Answers {
-    /// What `count` answers of `register_id`'s risks that match
-    /// `condition`: counts by key. `how` must tell apart every statement
-    /// `count` and `members` may send besides the condition. The kept tally
-    /// while it is current. A question asked the first time is counted;
-    /// asked again after a change, `members` reads each risk's key into a
-    /// tally, which later changes bring up to date by reading only the risks
-    /// they changed, when those are few.
-    pub async fn tally<K, C, F, M, R>(
-        &self,
-        feed: &Feed,
-        (db, org_id): (&DatabaseConnection, &str),
-        (register_id, how, condition): (&str, String, &Condition),
-        count: C,
-        members: M,
-    ) -> AppResult<Vec<(K, i64)>>
-    where
-        K: Hash + Eq + Clone + Send + 'static,
-        C: FnOnce(Condition) -> F,
-        F: Future<Output = AppResult<Vec<(K, i64)>>>,
-        M: Fn(Condition) -> R,
-        R: Future<Output = AppResult<Vec<(String, K)>>>,
-    {
-        let question = (register_id.to_owned(), format!("{how} {condition:?}"));
-        let kept = self.tallies.get(&question);
-        if let Some(tally) = kept.as_deref().and_then(Kept::tally::<K>) {
-            let (as_of, generation) = {
-                let tally = locked(tally);
-                (tally.as_of, tally.generation)
-            };
-            if generation == feed.reference_generation(org_id)
-                && !events::any_after(db, register_id, as_of).await?
-            {
-                metrics::counter!("riskgraph_answers_total", "kept" => "true").increment(1);
-                return Ok(locked(tally).rows());
-            }
+/// What `count` answers of `register_id`'s risks that match
+/// `condition`: counts by key. `how` must tell apart every statement
+/// `count` and `members` may send besides the condition. The kept tally
+/// while it is current. A question asked the first time is counted;
+/// asked again after a change, `members` reads each risk's key into a
+/// tally, which later changes bring up to date by reading only the risks
+/// they changed, when those are few.
+pub async fn tally<K, C, F, M, R>(
+    (ctx, actor): (&Context<'_>, &Actor<'_>),
+    (register_id, how, condition): (&str, String, &Condition),
+    count: C,
+    members: M,
+) -> AppResult<Vec<(K, i64)>>
+where
+    K: Hash + Eq + Clone + Send + 'static,
+    C: FnOnce(Condition) -> F,
+    F: Future<Output = AppResult<Vec<(K, i64)>>>,
+    M: Fn(Condition) -> R,
+    R: Future<Output = AppResult<Vec<(String, K)>>>,
+{
+    let services = ctx.services()?;
+    let (answers, feed) = (&services.answers, &services.feed);
+    let (db, org_id) = (actor.db, actor.org_id());
+    let question = (register_id.to_owned(), format!("{how} {condition:?}"));
+    let kept = answers.tallies.get(&question);
+    if let Some(tally) = kept.as_deref().and_then(Kept::tally::<K>) {
+        let (as_of, generation) = {
+            let tally = locked(tally);
+            (tally.as_of, tally.generation)
+        };
+        if generation == feed.reference_generation(org_id)
+            && !events::any_after(db, register_id, as_of).await?
+        {
+            metrics::counter!("riskgraph_answers_total", "kept" => "true").increment(1);
+            return Ok(locked(tally).rows());
         }
-        // Tallies change in turn: one brought up to date by an older read
-        // after a newer one would put a risk back where it was.
-        self.in_turn(&question, async {
+    }
+    // Tallies change in turn: one brought up to date by an older read
+    // after a newer one would put a risk back where it was.
+    answers
+        .in_turn(&question, async {
             // Both taken before anything is read: what commits meanwhile
             // makes the answer stale, never the other way round.
             let generation = feed.reference_generation(org_id);
             let as_of = feed.head();
-            let kept = self.tallies.get(&question);
+            let kept = answers.tallies.get(&question);
             let tally = kept
                 .as_deref()
                 .and_then(Kept::tally::<K>)
@@ -247,7 +250,7 @@ impl Answers {
                 metrics::counter!("riskgraph_answers_total", "kept" => "false").increment(1);
                 let rows = count(condition.clone()).await?;
                 let kept = Kept::new(Tally::counted(as_of, generation, &rows));
-                self.tallies.insert(question.clone(), kept);
+                answers.tallies.insert(question.clone(), kept);
                 return Ok(rows);
             };
             let (since, tallied) = {
@@ -267,7 +270,7 @@ impl Answers {
                 metrics::counter!("riskgraph_answers_total", "kept" => "false").increment(1);
                 let tally = Tally::new(as_of, generation, members(condition.clone()).await?);
                 let rows = tally.rows();
-                self.tallies.insert(question.clone(), Kept::new(tally));
+                answers.tallies.insert(question.clone(), Kept::new(tally));
                 return Ok(rows);
             };
             metrics::counter!("riskgraph_answers_total", "kept" => kept_as).increment(1);
@@ -277,8 +280,9 @@ impl Answers {
             Ok(tally.rows())
         })
         .await
-    }
+}
 
+impl Answers {
     /// Runs `work` in `question`'s turn: after every request that took it
     /// before.
     async fn in_turn<T>(&self, question: &Question, work: impl Future<Output = T>) -> T {

@@ -1,20 +1,19 @@
 //! Heatmaps, register summaries and breakdowns: dense likelihood x impact
 //! grids and counts, aggregated in SQL over the stored score columns.
 
-use super::ContextExt;
 use super::registers::Register;
 use super::risks::Risk;
 use super::scores::{RiskBand, ScaleLevel, band, levels};
+use super::{ContextExt, answers};
 use crate::domain::enums::{self, BreakdownKey, RiskStatus, ScoreBasis};
 use crate::domain::inputs::RiskFilter;
 use crate::domain::risk::Facet;
 use crate::error::AppResult;
-use crate::store::{self, Actor, heatmaps, risk_query};
+use crate::store::{self, heatmaps, risk_query};
 use async_graphql::{Context, ID, Object, SimpleObject};
 use entity::risk;
 use sea_orm::{Condition, DatabaseConnection};
 use std::collections::HashMap;
-use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use tokio::sync::OnceCell;
 
@@ -263,7 +262,7 @@ pub async fn heatmap(
         let asked = (register_id.as_str(), format!("cells {basis:?}"), &condition);
         let count = |c| heatmaps::cell_counts(db, c, basis);
         let members = |c| heatmaps::cell_members(db, c, basis);
-        tallied((ctx, &actor), asked, count, members).await?
+        answers::tally((ctx, &actor), asked, count, members).await?
     };
     let (l_len, i_len) = (
         int(register.scales.likelihood.len()),
@@ -293,30 +292,6 @@ pub async fn heatmap(
         total,
         unscored,
     })
-}
-
-/// What `count` answers of the register's risks that match the condition
-/// asked about, kept as a tally across requests and changes (see
-/// `answers`); `members` reads each risk's key under the condition it is
-/// given.
-async fn tallied<K, C, F, M, R>(
-    (ctx, actor): (&Context<'_>, &Actor<'_>),
-    asked: (&str, String, &Condition),
-    count: C,
-    members: M,
-) -> AppResult<Vec<(K, i64)>>
-where
-    K: Hash + Eq + Clone + Send + 'static,
-    C: FnOnce(Condition) -> F,
-    F: Future<Output = AppResult<Vec<(K, i64)>>>,
-    M: Fn(Condition) -> R,
-    R: Future<Output = AppResult<Vec<(String, K)>>>,
-{
-    let services = ctx.services()?;
-    let caller = (actor.db, actor.org_id());
-    (services.answers)
-        .tally(&services.feed, caller, asked, count, members)
-        .await
 }
 
 /// How many risks have one status.
@@ -363,7 +338,7 @@ pub async fn summary(ctx: &Context<'_>, register: &Register) -> AppResult<Regist
     let asked = (register.model.id.as_str(), "summary".to_owned(), &condition);
     let count = |c| heatmaps::summary_counts(actor.db, c);
     let members = |c| heatmaps::summary_members(actor.db, c);
-    let rows = tallied((ctx, &actor), asked, count, members).await?;
+    let rows = answers::tally((ctx, &actor), asked, count, members).await?;
     let bands = register.scales.bands.len();
     let mut by_status: HashMap<RiskStatus, i64> = HashMap::new();
     let mut by_band = vec![0; bands];
@@ -445,7 +420,7 @@ pub async fn breakdown(
     );
     let count = |c| heatmaps::breakdown_counts(actor.db, c, (by, basis));
     let members = |c| heatmaps::breakdown_members(actor.db, c, (by, basis));
-    let counts = tallied((ctx, &actor), asked, count, members).await?;
+    let counts = answers::tally((ctx, &actor), asked, count, members).await?;
     let groups = heatmaps::groups(&counts);
     let ids = || groups.iter().filter_map(|g| g.key.clone());
     let loaders = ctx.loaders()?;
