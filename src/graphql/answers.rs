@@ -48,13 +48,13 @@ const ROW_BYTES: u64 = 64;
 /// What the kept tallies may weigh together: four of 100,000 risks each.
 const TALLY_BYTES_HELD: u64 = 32 << 20;
 
-/// What a risk in a tally is taken to weigh: its id and cell in a map (an
-/// instance grew 5-8 MB a tally of 100,000).
+/// What a risk in a tally is taken to weigh: its id and key in a map (an
+/// instance grew 5-8 MB a heatmap's tally of 100,000).
 const MEMBER_BYTES: u64 = 80;
 
 /// More changed risks than this since a tally was last brought up to date
-/// (a control's thousands of risks re-scored) are counted anew: one read of
-/// them all costs about what the count does.
+/// (a control's thousands of risks re-scored) read the whole tally anew:
+/// reading them one by one would cost more.
 const MOST_CHANGED: u64 = 256;
 
 /// A question: the register, and what is counted of it and how.
