@@ -1318,7 +1318,13 @@ async fn run(
     let bench = Bench {
         url: format!("http://{}/graphql", app.addr),
         app,
-        http: reqwest::Client::new(),
+        // Idle connections are let go before the server's header read
+        // timeout closes them: one reused just as the server closes it fails
+        // the request, as it did while thousands of subscribers connected.
+        http: reqwest::Client::builder()
+            .pool_idle_timeout(Duration::from_secs(5))
+            .build()
+            .expect("client"),
         token: mint(SECRET, &claims),
     };
     let started = Instant::now();

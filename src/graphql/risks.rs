@@ -441,11 +441,15 @@ pub async fn risk_connection(
         &filter,
         search.as_deref(),
     )?;
-    let asked = columns_asked(&ctx.look_ahead());
+    let selection = ctx.look_ahead();
+    let asked = columns_asked(&selection);
+    let shown = ["nodes", "edges", "pageInfo"]
+        .iter()
+        .any(|field| selection.field(field).exists());
     let page = risk_query::page(
         actor.db,
         condition.clone(),
-        asked.as_deref(),
+        (asked.as_deref(), shown),
         order_by.as_deref().unwrap_or_default(),
         args,
         &ctx.services()?.limits,

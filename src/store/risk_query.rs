@@ -686,11 +686,13 @@ fn page_size(field: &str, n: i32, limits: &Limits) -> AppResult<u64> {
 }
 
 /// A page of the risks `condition` matches, reading the columns `asked`
-/// for (see `read_for`).
+/// for (see `read_for`). An answer that shows nothing of the page (a
+/// `totalCount` alone: not `shown`) has its arguments checked and reads no
+/// row.
 pub async fn page(
     db: &impl ConnectionTrait,
     condition: Condition,
-    asked: Option<&[risk::Column]>,
+    (asked, shown): (Option<&[risk::Column]>, bool),
     order: &[RiskOrder],
     args: PageArgs,
     limits: &Limits,
@@ -714,6 +716,14 @@ pub async fn page(
         (_, Some(c)) => Some(decode_cursor(&keys, c, "before")?),
         _ => None,
     };
+    if !shown {
+        return Ok(Page {
+            risks: Vec::new(),
+            keys,
+            has_next: false,
+            has_previous: false,
+        });
+    }
     let mut rows = run(
         db,
         condition,

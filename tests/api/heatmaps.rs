@@ -610,8 +610,7 @@ async fn score_filters_select_by_stored_scores(app: TestApp) {
     }
 }
 
-/// The statements recorded since `record` that count or tally risks: those
-/// that read risks, but not a page of them.
+/// The statements recorded since `record` that read risks.
 fn recorded_risk_reads(statements: &riskgraph::store::StatementCounter) -> Vec<String> {
     let reads_risks =
         |sql: &str| sql.contains(r#"FROM "risk_scores""#) || sql.contains(r#"FROM "risk_view""#);
@@ -619,14 +618,15 @@ fn recorded_risk_reads(statements: &riskgraph::store::StatementCounter) -> Vec<S
         .take_recorded()
         .into_iter()
         .map(|s| s.sql)
-        .filter(|sql| reads_risks(sql) && !sql.contains(" LIMIT "))
+        .filter(|sql| reads_risks(sql))
         .collect()
 }
 
 /// A count, a filtered heatmap or a summary that names only what
 /// `risk_scores` holds reads that table alone: joined to `risks`, each
 /// would read every row of both. One that names a column of `risks` (a
-/// category) reads the view, and counts the same risks either way.
+/// category) reads the view, and counts the same risks either way. A
+/// `totalCount` alone reads no page.
 async fn counts_of_scores_read_only_the_score_table(app: TestApp) {
     let admin = app.admin("acme");
     let register = seed(&admin).await;
