@@ -9,6 +9,7 @@ use crate::domain::enums::{self, BreakdownKey, RiskStatus, ScoreBasis};
 use crate::domain::inputs::RiskFilter;
 use crate::domain::risk::Facet;
 use crate::error::AppResult;
+use crate::store::heatmaps::FacetsNamed;
 use crate::store::{self, heatmaps, risk_query};
 use async_graphql::{Context, ID, Object, SimpleObject};
 use entity::risk;
@@ -169,9 +170,9 @@ impl HeatmapCell {
     }
 }
 
-/// The one facet a filter names values of, those values as the kept counts
-/// hold them, and the filter without it; None unless exactly one is named.
-fn facet_of(filter: &RiskFilter) -> Option<(Facet, Vec<String>, RiskFilter)> {
+/// The facets a filter names values of, with those values as the kept
+/// counts hold them, and the filter without them; None when it names none.
+fn facets_of(filter: &RiskFilter) -> Option<(FacetsNamed, RiskFilter)> {
     let mut rest = filter.clone();
     let ids = |v: Vec<ID>| v.into_iter().map(|id| id.0).collect();
     let named = [
@@ -192,11 +193,11 @@ fn facet_of(filter: &RiskFilter) -> Option<(Facet, Vec<String>, RiskFilter)> {
                 .map(|v| v.iter().map(|t| t.as_str().to_owned()).collect()),
         ),
     ];
-    let mut named = named
+    let named: Vec<_> = named
         .into_iter()
-        .filter_map(|(facet, values)| Some((facet, values?)));
-    let (facet, values) = named.next()?;
-    named.next().is_none().then_some((facet, values, rest))
+        .filter_map(|(facet, values)| Some((facet, values?)))
+        .collect();
+    (!named.is_empty()).then_some((named, rest))
 }
 
 /// `filter` with the severities it names by reference named by id instead,
@@ -219,8 +220,10 @@ async fn by_severity_id(
 
 /// The heatmap of `register`'s risks that match `filter` (its registerId is
 /// ignored): one read of the kept counts when the filter names nothing a
-/// heatmap does not count anyway, or values of one facet only; else one
-/// aggregate statement.
+/// heatmap does not count anyway, or values of one facet only. Values of
+/// several facets fold from one tally of every risk's cell and facets,
+/// which answers each combination a dashboard tries. Else the filter's own
+/// tally.
 pub async fn heatmap(
     ctx: &Context<'_>,
     register: Register,
@@ -241,23 +244,31 @@ pub async fn heatmap(
         Some(filter) => Some(by_severity_id(db, actor.org_id(), filter).await?),
         None => None,
     };
-    let faceted = filter.as_ref().and_then(facet_of);
+    let faceted = filter.as_ref().and_then(facets_of);
     let condition = condition_of(filter)?;
     // A filter that leaves out nothing more (`{}`, as a dashboard's empty
     // filter arrives) counts what the kept counts hold; one that names
-    // values of one facet besides, what its kept counts hold.
+    // values of facets besides, what the facets' counts hold.
     let unfiltered = condition_of(None)?;
     let faceted = match faceted {
-        Some((facet, values, rest)) => {
-            (condition_of(Some(rest))? == unfiltered).then_some((facet, values))
-        }
+        Some((named, rest)) => (condition_of(Some(rest))? == unfiltered).then_some(named),
         None => None,
     };
     let register_id = &register.model.id;
     let rows = if condition == unfiltered {
         heatmaps::kept_counts(db, register_id, basis).await?
-    } else if let Some((facet, values)) = &faceted {
+    } else if let Some([(facet, values)]) = faceted.as_deref() {
         heatmaps::kept_facet_counts(db, register_id, basis, (*facet, values)).await?
+    } else if let Some(named) = &faceted {
+        let asked = (
+            register_id.as_str(),
+            format!("facet cells {basis:?}"),
+            &unfiltered,
+        );
+        let count = |c| heatmaps::facet_cell_counts(db, c, basis);
+        let members = |c| heatmaps::facet_cell_members(db, c, basis);
+        let tally = answers::tally((ctx, &actor), asked, count, members).await?;
+        heatmaps::facet_cells(&tally, named)
     } else {
         let asked = (register_id.as_str(), format!("cells {basis:?}"), &condition);
         let count = |c| heatmaps::cell_counts(db, c, basis);

@@ -114,6 +114,132 @@ pub async fn cell_members(
     Ok(rows.into_iter().map(|(id, l, i)| (id, (l, i))).collect())
 }
 
+/// A risk's value of each facet, in `Facet::ALL`'s order.
+pub type FacetValues = [Option<Arc<str>>; Facet::ALL.len()];
+
+/// What the heatmaps of every filter by facets fold from: a risk's cell,
+/// and its facets' values, shared by the risks that have the same.
+pub type FacetCell = (Cell, Arc<FacetValues>);
+
+/// The columns of a [`FacetCell`] of `basis`.
+fn facet_cell_keys(basis: ScoreBasis) -> Vec<Expr> {
+    use risk::Column as C;
+    let facets = Facet::ALL.map(|facet| match facet {
+        Facet::Stage => C::Stage,
+        Facet::Category => C::Category,
+        Facet::Department => C::Department,
+        Facet::Owner => C::OwnerId,
+        Facet::Severity => C::SeverityId,
+        Facet::Treatment => C::Treatment,
+    });
+    cell_keys(basis)
+        .into_iter()
+        .chain(facets.map(Expr::col))
+        .collect()
+}
+
+/// A facet's value, as read.
+type Text = Option<String>;
+
+/// A count of facet cells as read: the levels, the facets' values, the
+/// count.
+type FacetCellCountRead = (
+    Option<i32>,
+    Option<i32>,
+    Text,
+    Text,
+    Text,
+    Text,
+    Text,
+    Text,
+    i64,
+);
+
+/// A risk's facet cell as read: its id, levels and facets' values.
+type FacetCellMemberRead = (
+    String,
+    Option<i32>,
+    Option<i32>,
+    Text,
+    Text,
+    Text,
+    Text,
+    Text,
+    Text,
+);
+
+/// The values of facets a filter names: a risk matches one of each.
+pub type FacetsNamed = Vec<(Facet, Vec<String>)>;
+
+/// One copy of each combination of facet values a read returns.
+#[derive(Default)]
+struct SharedValues {
+    keys: Keys,
+    values: std::collections::HashSet<Arc<FacetValues>>,
+}
+
+impl SharedValues {
+    fn of(&mut self, read: [Text; Facet::ALL.len()]) -> Arc<FacetValues> {
+        let values = read.map(|value| self.keys.shared(value));
+        if let Some(shared) = self.values.get(&values) {
+            return shared.clone();
+        }
+        let shared = Arc::new(values);
+        self.values.insert(shared.clone());
+        shared
+    }
+}
+
+/// The counts of the risks that match `condition` by cell of `basis` and
+/// facet values.
+pub async fn facet_cell_counts(
+    db: &impl ConnectionTrait,
+    condition: Condition,
+    basis: ScoreBasis,
+) -> AppResult<Vec<(FacetCell, i64)>> {
+    let rows: Vec<FacetCellCountRead> = counted_by(db, condition, &facet_cell_keys(basis)).await?;
+    let mut shared = SharedValues::default();
+    Ok(rows
+        .into_iter()
+        .map(|(l, i, a, b, c, d, e, f, n)| (((l, i), shared.of([a, b, c, d, e, f])), n))
+        .collect())
+}
+
+/// Each risk that matches `condition`, with its cell of `basis` and facet
+/// values.
+pub async fn facet_cell_members(
+    db: &impl ConnectionTrait,
+    condition: Condition,
+    basis: ScoreBasis,
+) -> AppResult<Vec<(String, FacetCell)>> {
+    let rows: Vec<FacetCellMemberRead> = each_with(db, condition, &facet_cell_keys(basis)).await?;
+    let mut shared = SharedValues::default();
+    Ok(rows
+        .into_iter()
+        .map(|(id, l, i, a, b, c, d, e, f)| (id, ((l, i), shared.of([a, b, c, d, e, f]))))
+        .collect())
+}
+
+/// The cells of the risks whose value of each `named` facet is one of its
+/// values, from counts by cell and facet values.
+pub fn facet_cells(counts: &[(FacetCell, i64)], named: &[(Facet, Vec<String>)]) -> Vec<CellCount> {
+    let matches = |values: &FacetValues| {
+        named.iter().all(|(facet, wanted)| {
+            // `Facet::ALL` lists the facets in their declared order.
+            values[*facet as usize]
+                .as_deref()
+                .is_some_and(|value| wanted.iter().any(|w| w == value))
+        })
+    };
+    let mut cells: HashMap<Cell, i64> = HashMap::new();
+    for ((cell, values), n) in counts {
+        if matches(values) {
+            *cells.entry(*cell).or_default() += n;
+        }
+    }
+    cells.into_iter().collect()
+}
+
 /// The counts of the risks that match `condition` by status, residual band
 /// and tolerance, which the caller folds into a summary.
 pub async fn summary_counts(
@@ -454,6 +580,36 @@ pub fn groups(counts: &[(KeyScore, i64)]) -> Vec<Group> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn facet_cells_count_the_risks_with_a_named_value_of_each_facet() {
+        let values = |category: Option<&str>, treatment: &str| {
+            let mut values: FacetValues = Default::default();
+            values[Facet::Category as usize] = category.map(Arc::from);
+            values[Facet::Treatment as usize] = Some(Arc::from(treatment));
+            Arc::new(values)
+        };
+        let counts = [
+            (((Some(1), Some(2)), values(Some("A"), "ACCEPT")), 2),
+            (((Some(1), Some(2)), values(Some("B"), "ACCEPT")), 3),
+            (((Some(0), Some(0)), values(Some("A"), "MITIGATE")), 4),
+            (((None, None), values(None, "ACCEPT")), 5),
+        ];
+        let named = |category: &[&str], treatment: &[&str]| {
+            let strings = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect();
+            [
+                (Facet::Category, strings(category)),
+                (Facet::Treatment, strings(treatment)),
+            ]
+        };
+        let mut cells = facet_cells(&counts, &named(&["A", "B"], &["ACCEPT"]));
+        cells.sort();
+        assert_eq!(cells, [((Some(1), Some(2)), 5)]);
+        let mut cells = facet_cells(&counts, &named(&["A"], &["ACCEPT", "MITIGATE"]));
+        cells.sort();
+        assert_eq!(cells, [((Some(0), Some(0)), 4), ((Some(1), Some(2)), 2)]);
+        assert!(facet_cells(&counts, &named(&[], &["ACCEPT"])).is_empty());
+    }
 
     #[test]
     fn a_breakdown_s_groups_fold_from_counts_by_key_and_score() {

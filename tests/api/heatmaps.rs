@@ -26,6 +26,7 @@ both!(
     asked_again_reads_only_the_risks_changed,
     tallies_agree_with_fresh_counts_through_changes,
     askers_at_once_after_a_change_share_one_count,
+    every_combination_of_facets_folds_from_one_tally,
 );
 postgres_only!(a_kept_count_sees_a_change_committed_on_another_instance);
 
@@ -968,6 +969,86 @@ async fn tallies_agree_with_fresh_counts_through_changes(app: TestApp) {
     let mut fresh = filter;
     fresh["updatedSince"] = json!("2000-01-01T00:01:00Z");
     assert_eq!(kept, read(fresh).await, "archived, deleted, created");
+}
+
+/// Heatmaps filtered by values of several facets fold from one tally of
+/// the register's cells and facet values: once it is counted, each other
+/// combination a dashboard tries reads no risk, and every answer, through
+/// changes, is what counting the same filter gives.
+async fn every_combination_of_facets_folds_from_one_tally(app: TestApp) {
+    let admin = app.admin("acme");
+    let register = fixtures::register(&admin, "RF").await;
+    let mut ids = Vec::new();
+    for k in 0..9_i64 {
+        let treatment = ["NOT_SET", "MITIGATE", "ACCEPT"][(k % 3) as usize];
+        let mut input = json!({
+            "likelihoodLevel": k % 5,
+            "impactLevel": (k * 3) % 5,
+            "treatment": treatment,
+        });
+        // Some risks have no category or department: no value matches them.
+        if k % 4 != 3 {
+            input["category"] = json!(["A", "B"][(k % 2) as usize]);
+        }
+        if k % 3 != 2 {
+            input["department"] = json!(["X", "Y"][(k % 2) as usize]);
+        }
+        let risk = fixtures::risk(&admin, &register, &format!("r{k}"), input).await;
+        ids.push(risk["id"].as_str().expect("id").to_owned());
+    }
+    passed(&app, &register, ids.len()).await;
+    let combinations = [
+        json!({ "category": ["A"], "treatment": ["MITIGATE", "ACCEPT"] }),
+        json!({ "category": ["A", "B"], "department": ["X"] }),
+        json!({ "category": ["B"], "department": ["X", "Y"], "treatment": ["NOT_SET", "MITIGATE"] }),
+        json!({ "category": [], "treatment": ["MITIGATE"] }),
+        json!({ "department": ["Y"], "stage": ["PROPOSED", "EVALUATING"] }),
+    ];
+    let query = "query($r: ID!, $f: RiskFilter) { heatmap(registerId: $r, filter: $f) { total unscored cells { likelihoodLevel impactLevel count } } }";
+    let read = |filter: &Value| admin.ok(query, json!({ "r": register, "f": filter }));
+    // The same filter, counted: every risk was updated since then.
+    let counted = |filter: &Value, step: usize| {
+        let mut filter = filter.clone();
+        filter["updatedSince"] = json!(format!("2000-01-01T00:00:{step:02}Z"));
+        async move { read(&filter).await }
+    };
+    read(&combinations[0]).await;
+    let statements = &app.app.state.statements;
+    statements.record();
+    let mut folded = Vec::new();
+    for filter in &combinations {
+        folded.push(read(filter).await);
+    }
+    let reads = recorded_risk_reads(statements);
+    assert!(reads.is_empty(), "{reads:?}");
+    let mut step = 0;
+    for (filter, folded) in combinations.iter().zip(&folded) {
+        assert_eq!(folded, &counted(filter, step).await, "{filter}");
+        step += 1;
+    }
+    assert!(folded.iter().any(|f| f["heatmap"]["total"] != 0));
+    let update =
+        "mutation($id: ID!, $i: UpdateRiskInput!) { updateRisk(id: $id, input: $i) { id } }";
+    let changes = [
+        (0, json!({ "category": "B" })),
+        (1, json!({ "department": null, "treatment": "ACCEPT" })),
+        (
+            3,
+            json!({ "category": "A", "likelihoodLevel": 4, "impactLevel": 4 }),
+        ),
+        (
+            4,
+            json!({ "status": "CLOSED", "closureReason": "MITIGATED" }),
+        ),
+    ];
+    for (k, input) in changes {
+        admin.ok(update, json!({ "id": ids[k], "i": input })).await;
+        for filter in &combinations {
+            let kept = read(filter).await;
+            assert_eq!(kept, counted(filter, step).await, "{filter} after {input}");
+            step += 1;
+        }
+    }
 }
 
 /// An instance that keeps a count sees a change committed through another
