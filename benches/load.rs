@@ -433,6 +433,19 @@ struct Filtered {
     filter: Value,
     /// Whether it is counted, not read from kept counts.
     counted: bool,
+    /// Other filters of its kind, the k-th for `combination(k)`: each is
+    /// also timed once, after a change, where its own tally cannot answer.
+    combination: Option<fn(usize) -> Value>,
+}
+
+/// The k-th combination of categories and treatments a dashboard tries.
+fn facet_combination(k: usize) -> Value {
+    let categories = &bulk::CATEGORIES;
+    let treatments = ["NOT_SET", "MITIGATE", "ACCEPT", "TRANSFER", "AVOID"];
+    json!({
+        "category": [categories[k % 8], categories[(k + 1 + k / 8) % 8]],
+        "treatment": treatments[..1 + k % 5],
+    })
 }
 
 /// Heatmap: sequential requests, client-measured. Unfiltered, or by one
@@ -455,6 +468,7 @@ async fn heatmap(
     let heatmap = "query($r: ID!, $f: RiskFilter) { heatmap(registerId: $r, filter: $f) { total cells { count } } }";
     let asked = |filter: &Option<Value>| json!({ "r": register, "f": filter });
     let counted = filter.as_ref().is_some_and(|f| f.counted);
+    let combination = filter.as_ref().and_then(|f| f.combination);
     let filter = filter.map(|filtered| filtered.filter);
     let timed = |variables: Value| async move {
         let t = Instant::now();
@@ -494,6 +508,20 @@ async fn heatmap(
             p50(&mut counted),
             p99(&counted)
         );
+        if let Some(combination) = combination {
+            let mut others = Vec::new();
+            for k in 0..20 {
+                bench
+                    .gql(NOTE, json!({ "id": risk, "n": format!("combination {k}") }))
+                    .await;
+                others.push(timed(asked(&Some(combination(k)))).await);
+            }
+            figures = format!(
+                "{figures}; another combination after a change each time: p50 {} / p99 {}",
+                p50(&mut others),
+                p99(&others)
+            );
+        }
         variables = anew(20);
     }
     let statements = bench.recorded(heatmap, variables).await;
@@ -1354,34 +1382,40 @@ async fn run(
     }
     if only.wants("heatmap") {
         rows.push(heatmap(&bench, &register, n, None, &ids[0]).await);
-        // One facet: its kept counts. The rest are counted, then tallied:
-        // on a column of `risk_scores`, which the count reads alone, and on
-        // columns of `risks`, which it joins.
+        // One facet: its kept counts. Several: one tally of every risk's
+        // cell and facets. The rest are counted, then tallied: on a column
+        // of `risk_scores`, which the count reads alone, and on columns of
+        // `risks`, which it joins.
         let filters = [
             Filtered {
                 what: "filtered by a score column",
                 filter: json!({ "withinTolerance": false }),
                 counted: true,
+                combination: None,
             },
             Filtered {
                 what: "filtered by category, 1 in 8",
                 filter: json!({ "category": ["Security"] }),
                 counted: false,
+                combination: None,
             },
             Filtered {
                 what: "filtered by treatment, all matching",
                 filter: json!({ "treatment": ["NOT_SET"] }),
                 counted: false,
+                combination: None,
             },
             Filtered {
                 what: "filtered by category and treatment, 1 in 8",
                 filter: json!({ "category": ["Security"], "treatment": ["NOT_SET"] }),
                 counted: true,
+                combination: Some(facet_combination),
             },
             Filtered {
                 what: "filtered by createdAt, all matching",
                 filter: json!({ "createdAt": { "from": "2000-01-01T00:00:00Z" } }),
                 counted: true,
+                combination: None,
             },
         ];
         for filter in filters {

@@ -29,7 +29,7 @@ type Rows = (
 );
 
 /// The categories risks take in turn.
-const CATEGORIES: [&str; 8] = [
+pub const CATEGORIES: [&str; 8] = [
     "Security",
     "Finance",
     "Operations",
