@@ -175,7 +175,7 @@ pub type FacetsNamed = Vec<(Facet, Vec<String>)>;
 #[derive(Default)]
 struct SharedValues {
     keys: Keys,
-    values: std::collections::HashSet<Arc<FacetValues>>,
+    values: foldhash::HashSet<Arc<FacetValues>>,
 }
 
 impl SharedValues {
@@ -540,7 +540,7 @@ pub async fn breakdown_members(
 
 /// One copy of each group key a read returns, however many risks share it.
 #[derive(Default)]
-struct Keys(HashMap<String, Arc<str>>);
+struct Keys(foldhash::HashMap<String, Arc<str>>);
 
 impl Keys {
     fn shared(&mut self, key: Option<String>) -> Option<Arc<str>> {
