@@ -443,7 +443,7 @@ fn facet_combination(k: usize) -> Value {
     let categories = &bulk::CATEGORIES;
     let treatments = ["NOT_SET", "MITIGATE", "ACCEPT", "TRANSFER", "AVOID"];
     json!({
-        "category": [categories[k % 8], categories[(k + 1 + k / 8) % 8]],
+        "category": [categories[k % categories.len()], categories[(k + 1 + k / 8) % categories.len()]],
         "treatment": treatments[..1 + k % 5],
     })
 }

@@ -238,7 +238,7 @@ where
         if generation == feed.reference_generation(org_id)
             && !events::any_after(db, register_id, as_of).await?
         {
-            metrics::counter!("riskgraph_answers_total", "kept" => "true").increment(1);
+            answered("true");
             return Ok(locked(tally).rows());
         }
     }
@@ -256,7 +256,7 @@ where
                 .and_then(Kept::tally::<K>)
                 .filter(|tally| locked(tally).generation == generation);
             let Some(tally) = tally else {
-                metrics::counter!("riskgraph_answers_total", "kept" => "false").increment(1);
+                answered("false");
                 let rows = count(condition.clone()).await?;
                 let kept = Kept::new(Tally::counted(as_of, generation, &rows));
                 answers.tallies.insert(question.clone(), kept);
@@ -276,19 +276,25 @@ where
                 let ids = risk_tables::with_ids(changed.iter().map(String::as_str));
                 (members(condition.clone().add(ids)).await?, "updated")
             } else {
-                metrics::counter!("riskgraph_answers_total", "kept" => "false").increment(1);
+                answered("false");
                 let tally = Tally::new(as_of, generation, members(condition.clone()).await?);
                 let rows = tally.rows();
                 answers.tallies.insert(question.clone(), Kept::new(tally));
                 return Ok(rows);
             };
-            metrics::counter!("riskgraph_answers_total", "kept" => kept_as).increment(1);
+            answered(kept_as);
             let mut tally = locked(tally);
             tally.update(changed, now);
             tally.as_of = tally.as_of.max(as_of);
             Ok(tally.rows())
         })
         .await
+}
+
+/// Counts an answer on `/metrics` by how it was had: kept (`true`), brought
+/// up to date by the risks changed (`updated`), or read anew (`false`).
+fn answered(kept: &'static str) {
+    metrics::counter!("riskgraph_answers_total", "kept" => kept).increment(1);
 }
 
 impl Answers {
@@ -335,8 +341,7 @@ impl Drop for Turn<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    type Cell = (Option<i32>, Option<i32>);
+    use crate::store::heatmaps::Cell;
 
     fn member(id: &str, cell: Cell) -> (String, Cell) {
         (id.to_owned(), cell)

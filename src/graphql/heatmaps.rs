@@ -9,7 +9,7 @@ use crate::domain::enums::{self, BreakdownKey, RiskStatus, ScoreBasis};
 use crate::domain::inputs::RiskFilter;
 use crate::domain::risk::Facet;
 use crate::error::AppResult;
-use crate::store::heatmaps::FacetsNamed;
+use crate::store::heatmaps::FacetNamed;
 use crate::store::{self, heatmaps, risk_query};
 use async_graphql::{Context, ID, Object, SimpleObject};
 use entity::risk;
@@ -172,7 +172,7 @@ impl HeatmapCell {
 
 /// The facets a filter names values of, with those values as the kept
 /// counts hold them, and the filter without them; None when it names none.
-fn facets_of(filter: &RiskFilter) -> Option<(FacetsNamed, RiskFilter)> {
+fn facets_of(filter: &RiskFilter) -> Option<(Vec<FacetNamed>, RiskFilter)> {
     let mut rest = filter.clone();
     let ids = |v: Vec<ID>| v.into_iter().map(|id| id.0).collect();
     let named = [

@@ -168,8 +168,8 @@ type FacetCellMemberRead = (
     Text,
 );
 
-/// The values of facets a filter names: a risk matches one of each.
-pub type FacetsNamed = Vec<(Facet, Vec<String>)>;
+/// A facet a filter names, and its values: a risk matches one of them.
+pub type FacetNamed = (Facet, Vec<String>);
 
 /// One copy of each combination of facet values a read returns.
 #[derive(Default)]
@@ -222,7 +222,7 @@ pub async fn facet_cell_members(
 
 /// The cells of the risks whose value of each `named` facet is one of its
 /// values, from counts by cell and facet values.
-pub fn facet_cells(counts: &[(FacetCell, i64)], named: &[(Facet, Vec<String>)]) -> Vec<CellCount> {
+pub fn facet_cells(counts: &[(FacetCell, i64)], named: &[FacetNamed]) -> Vec<CellCount> {
     let matches = |values: &FacetValues| {
         named.iter().all(|(facet, wanted)| {
             // `Facet::ALL` lists the facets in their declared order.
