@@ -264,9 +264,20 @@ pub async fn count(db: &impl ConnectionTrait, condition: Condition) -> AppResult
 struct Key {
     column: risk::Column,
     ascending: bool,
+    /// The column as SQL names it: the id that breaks ties is named on the
+    /// table of the key before it (`risk_tables::id_beside`).
+    sql: Expr,
 }
 
 impl Key {
+    fn new(column: risk::Column, ascending: bool) -> Self {
+        Self {
+            column,
+            ascending,
+            sql: Expr::col(column),
+        }
+    }
+
     fn nullable(&self) -> bool {
         matches!(
             self.column,
@@ -317,8 +328,8 @@ impl Key {
 fn keys(order: &[RiskOrder]) -> Vec<Key> {
     let mut keys: Vec<Key> = order
         .iter()
-        .map(|o| Key {
-            column: match o.field {
+        .map(|o| {
+            let column = match o.field {
                 RiskOrderField::Identifier => risk::Column::Identifier,
                 RiskOrderField::Title => risk::Column::Title,
                 RiskOrderField::CreatedAt => risk::Column::CreatedAt,
@@ -326,22 +337,22 @@ fn keys(order: &[RiskOrder]) -> Vec<Key> {
                 RiskOrderField::InherentScore => risk::Column::InherentScore,
                 RiskOrderField::ResidualScore => risk::Column::ResidualScore,
                 RiskOrderField::MitigationTargetAt => risk::Column::MitigationTargetAt,
-            },
-            ascending: o.direction == SortDirection::Asc,
+            };
+            Key::new(column, o.direction == SortDirection::Asc)
         })
         .collect();
     if keys.is_empty() {
-        keys.push(Key {
-            column: risk::Column::CreatedAt,
-            ascending: true,
-        });
+        keys.push(Key::new(risk::Column::CreatedAt, true));
     }
-    // The tiebreak runs the way the last key does, so that one index of
-    // (register, key, id) serves the whole order in either direction.
-    let ascending = keys.last().is_none_or(|k| k.ascending);
+    // The tiebreak runs the way the last key does, on that key's table, so
+    // that one index of (register, key, id) serves the whole order in
+    // either direction.
+    let last = keys.last().expect("one key at least");
+    let sql = risk_tables::id_beside(last.column);
+    let ascending = last.ascending;
     keys.push(Key {
-        column: risk::Column::Id,
-        ascending,
+        sql,
+        ..Key::new(risk::Column::Id, ascending)
     });
     keys
 }
@@ -374,13 +385,13 @@ fn past_cursor(keys: &[Key], values: &[Option<Value>], forward: bool) -> Conditi
         let mut all = Condition::all();
         for (prev, value) in keys[..k].iter().zip(values) {
             all = all.add(match value {
-                Some(v) => Expr::col(prev.column).eq(v.clone()),
-                None => Expr::col(prev.column).is_null(),
+                Some(v) => prev.sql.clone().eq(v.clone()),
+                None => prev.sql.clone().is_null(),
             });
         }
         let ascending = key.ascending == forward;
         let nulls_last = forward;
-        let col = Expr::col(key.column);
+        let col = key.sql.clone();
         let beyond: Condition = match &values[k] {
             Some(v) => {
                 let cmp = if ascending {
@@ -433,7 +444,7 @@ fn seek(keys: &[Key], values: &[Option<Value>], forward: bool) -> Option<Seek> {
     if run.is_empty() {
         return None;
     }
-    let columns = Expr::tuple(run.iter().map(|(key, _)| Expr::col(key.column)));
+    let columns = Expr::tuple(run.iter().map(|(key, _)| key.sql.clone()));
     let cursor = Expr::tuple(run.iter().map(|(_, value)| Expr::val((*value).clone())));
     let exact = run.len() == keys.len();
     let range = match (first.ascending == forward, exact) {
@@ -462,9 +473,9 @@ fn ordered(mut query: Select<risk::Entity>, keys: &[Key], forward: bool) -> Sele
             } else {
                 NullOrdering::First
             };
-            query.order_by_with_nulls(key.column, order, nulls)
+            query.order_by_with_nulls(key.sql.clone(), order, nulls)
         } else {
-            query.order_by(key.column, order)
+            query.order_by(key.sql.clone(), order)
         };
     }
     query
@@ -516,7 +527,7 @@ async fn run(
         Order::Desc
     };
     let side = |with_value: bool| {
-        let column = Expr::col(key.column);
+        let column = key.sql.clone();
         let side = if with_value {
             valued(query.clone().filter(column.is_not_null()))
         } else {
@@ -524,7 +535,7 @@ async fn run(
             nulls.apply_if(past.clone(), QueryFilter::filter)
         };
         ordered(
-            side.order_by(key.column, order.clone()),
+            side.order_by(key.sql.clone(), order.clone()),
             &keys[1..],
             forward,
         )

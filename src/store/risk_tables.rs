@@ -68,6 +68,21 @@ const TABLES: [Table; 2] = [(DETAILS, in_details), (SCORES, in_scores)];
 /// The view's name for the id of its `risks` half.
 const DETAILS_ID: &str = "risks_id";
 
+/// The id of the table that holds `column`, as the view names it: the id
+/// that breaks ties of a sort by `column`. A planner cannot tell that the
+/// view's two ids are one, so a tie broken by the other table's id is
+/// sorted apart, and a cursor's range on (column, that id) is no range of
+/// the (register, column, id) index: a page 50,000 risks deep into a
+/// register by `createdAt` (an import's risks share theirs) took 80 ms on
+/// PostgreSQL against 3 ms, and an export of 100,000 risks 13 s on SQLite.
+pub fn id_beside(column: C) -> Expr {
+    if in_scores(column) {
+        Expr::col(C::Id)
+    } else {
+        Expr::col((risk::Entity, Alias::new(DETAILS_ID)))
+    }
+}
+
 /// The risks with one of `ids`, named on both halves' ids (`risk_view`
 /// gives the `risks` one as `risks_id`, migration 12), so that each table
 /// is read by its key: named on one, PostgreSQL at its default
