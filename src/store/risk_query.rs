@@ -509,15 +509,17 @@ async fn run(
         query.select_only().columns(columns)
     };
     let past = cursor.map(|values| past_cursor(keys, values, forward));
-    let bound = cursor.and_then(|values| seek(keys, values, forward));
-    // The rows with a value of the first key, past the cursor.
-    let valued = |query: Select<risk::Entity>| match &bound {
-        Some(Seek { range, exact: true }) => query.filter(range.clone()),
+    // Past the cursor: its range, with the exact condition beside a range
+    // that holds more.
+    let beyond = |query: Select<risk::Entity>, bound: Option<Seek>| match bound {
+        Some(Seek { range, exact: true }) => query.filter(range),
         Some(Seek { range, .. }) => query
-            .filter(range.clone())
+            .filter(range)
             .apply_if(past.clone(), QueryFilter::filter),
         None => query.apply_if(past.clone(), QueryFilter::filter),
     };
+    // The rows with a value of the first key, past the cursor.
+    let valued = |query| beyond(query, cursor.and_then(|values| seek(keys, values, forward)));
     let Some(key) = keys.first().filter(|k| k.nullable()) else {
         return limited(ordered(valued(query), keys, forward), limit, read, db).await;
     };
@@ -531,8 +533,13 @@ async fn run(
         let side = if with_value {
             valued(query.clone().filter(column.is_not_null()))
         } else {
-            let nulls = query.clone().filter(column.is_null());
-            nulls.apply_if(past.clone(), QueryFilter::filter)
+            // A cursor among the nulls is a range of the keys after the
+            // first, which the same index serves there. SQLite searched
+            // without it, from the first null: a page 90,000 risks deep
+            // into those with no target date took 17 ms, 3 ms with it.
+            let among = cursor.filter(|values| values.first().is_some_and(Option::is_none));
+            let bound = among.and_then(|values| seek(&keys[1..], &values[1..], forward));
+            beyond(query.clone().filter(column.is_null()), bound)
         };
         ordered(
             side.order_by(key.sql.clone(), order.clone()),
