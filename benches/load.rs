@@ -564,7 +564,7 @@ fn p99(times: &[Duration]) -> String {
 /// A dashboard's page of a register: 50 risks by residual score, each with
 /// its owner, severity, controls, custom fields and residual band, and where
 /// the next page starts.
-const PAGE: &str = "query($r: ID!, $after: String) { risks(first: 50, after: $after, filter: {registerId: $r}, orderBy: [{field: RESIDUAL_SCORE, direction: DESC}]) { nodes {
+const PAGE: &str = "query($r: ID!, $after: String, $o: [RiskOrder!] = [{field: RESIDUAL_SCORE, direction: DESC}]) { risks(first: 50, after: $after, filter: {registerId: $r}, orderBy: $o) { nodes {
     identifier owner { name } severity { name } controls { strength control { name } }
     customFields { field { name } text } residual { score band { name } } } pageInfo { endCursor } } }";
 
@@ -600,23 +600,26 @@ async fn page(bench: &Bench, register: &str) -> Row {
     )
 }
 
-/// `PAGE` past the first 30 % of the register, against the first page at
-/// the same concurrency. Scores tie by the thousand, so the cursor's range
+/// `PAGE` past the first 30 % of the register in `order` (null: the order a
+/// page takes without one, by creation), against the first page at the
+/// same concurrency. Scores tie by the thousand, and the bench's risks
+/// share their creation instant as an import's do, so the cursor's range
 /// has to start the index scan at the cursor's row, not at the first risk
-/// with the cursor's score.
-async fn deep_page(bench: &Bench, register: &str, n: usize) -> Row {
+/// with the cursor's key.
+async fn deep_page(bench: &Bench, register: &str, n: usize, (by, order): (&str, Value)) -> Row {
     let depth = n * 3 / 10 / 50 * 50;
     let mut after = Value::Null;
     for _ in 0..depth / 50 {
         let page = bench
-            .gql(PAGE, json!({ "r": register, "after": after }))
+            .gql(PAGE, json!({ "r": register, "after": after, "o": order }))
             .await;
         after = page["risks"]["pageInfo"]["endCursor"].clone();
     }
     let total = 400;
+    let order = &order;
     let rate = |after: Value| async move {
         let t = Instant::now();
-        let variables = json!({ "r": register, "after": after });
+        let variables = json!({ "r": register, "after": after, "o": order });
         let failed = bench
             .drive(
                 4,
@@ -630,7 +633,7 @@ async fn deep_page(bench: &Bench, register: &str, n: usize) -> Row {
     let first = rate(Value::Null).await;
     let deep = rate(after).await;
     (
-        format!("page of 50 by residual score, {depth} risks deep, 4 clients"),
+        format!("page of 50 by {by}, {depth} risks deep, 4 clients"),
         format!(
             "{deep:.0} req/s; the first page {first:.0} req/s ({:.2}x)",
             deep / first
@@ -1426,7 +1429,13 @@ async fn run(
         rows.push(page(&bench, &register).await);
     }
     if only.wants("deep") {
-        rows.push(deep_page(&bench, &register, n).await);
+        let residual = json!([{ "field": "RESIDUAL_SCORE", "direction": "DESC" }]);
+        for order in [
+            ("residual score", residual),
+            ("creation, as without orderBy", Value::Null),
+        ] {
+            rows.push(deep_page(&bench, &register, n, order).await);
+        }
     }
     if only.wants("postgraphile")
         && bench.app.state.db.get_database_backend() == DbBackend::Postgres
