@@ -17,7 +17,7 @@ mod m20261203_000011_risk_scores;
 mod m20261203_000012_view_risks_id;
 mod m20261204_000013_facet_counts;
 mod m20261204_000014_reference_notify_org;
-mod m20261204_000015_org_created_with_id;
+mod m20261204_000015_org_orders_with_id;
 
 pub struct Migrator;
 
@@ -39,7 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000012_view_risks_id::Migration),
             Box::new(m20261204_000013_facet_counts::Migration),
             Box::new(m20261204_000014_reference_notify_org::Migration),
-            Box::new(m20261204_000015_org_created_with_id::Migration),
+            Box::new(m20261204_000015_org_orders_with_id::Migration),
         ]
     }
 }

@@ -579,7 +579,7 @@ async fn run_of(app: &TestApp, page: &Statement) -> Run {
 
 /// A page past its cursor starts at the cursor in its order's index, in
 /// every order of a register's risks and in the organization's by
-/// creation, either direction: it sorts nothing and searches from the
+/// creation or last change, either direction: it sorts nothing and searches from the
 /// cursor (SQLite's plan), and reads its own rows and the one after, not
 /// those before the cursor (PostgreSQL's count), among a key's values or
 /// its nulls. Every risk here was created at one instant, as an import's
@@ -620,12 +620,12 @@ async fn a_page_past_its_cursor_starts_there_in_any_order(app: TestApp) {
         "MITIGATION_TARGET_AT",
     ];
     let in_register = json!({ "registerId": register });
-    // The organization's risks too, by creation: the order of `risks`
-    // without arguments.
+    // The organization's risks too, by creation (the order of `risks`
+    // without arguments) and by last change.
     let orders = fields
         .map(|field| (field, in_register.clone()))
         .into_iter()
-        .chain([("CREATED_AT", Value::Null)]);
+        .chain(["CREATED_AT", "UPDATED_AT"].map(|field| (field, Value::Null)));
     for (field, filter) in orders {
         for direction in ["ASC", "DESC"] {
             let mut variables = json!({
