@@ -18,6 +18,7 @@ mod m20261203_000012_view_risks_id;
 mod m20261204_000013_facet_counts;
 mod m20261204_000014_reference_notify_org;
 mod m20261204_000015_org_orders_with_id;
+mod m20261204_000016_cell_order_indexes;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000013_facet_counts::Migration),
             Box::new(m20261204_000014_reference_notify_org::Migration),
             Box::new(m20261204_000015_org_orders_with_id::Migration),
+            Box::new(m20261204_000016_cell_order_indexes::Migration),
         ]
     }
 }

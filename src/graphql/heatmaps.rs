@@ -26,6 +26,8 @@ struct Drill {
     db: DatabaseConnection,
     condition: Condition,
     basis: ScoreBasis,
+    /// The cells that hold a risk, in order.
+    cells: Vec<(i32, i32)>,
     by_first: Mutex<HashMap<u64, Arc<OnceCell<CellRisks>>>>,
 }
 
@@ -37,7 +39,8 @@ impl Drill {
         };
         let all = once
             .get_or_try_init(|| {
-                heatmaps::cell_risks(&self.db, self.condition.clone(), self.basis, first)
+                let condition = self.condition.clone();
+                heatmaps::cell_risks(&self.db, condition, self.basis, first, &self.cells)
             })
             .await?;
         Ok(all.get(&cell).cloned().unwrap_or_default())
@@ -290,11 +293,18 @@ pub async fn heatmap(
             _ => unscored += n,
         }
     }
+    let mut cells: Vec<(i32, i32)> = counts
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(cell, _)| *cell)
+        .collect();
+    cells.sort_unstable();
     Ok(Heatmap {
         drill: Arc::new(Drill {
             db: db.clone(),
             condition,
             basis,
+            cells,
             by_first: Mutex::new(HashMap::new()),
         }),
         register,

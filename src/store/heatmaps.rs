@@ -7,9 +7,9 @@ use crate::domain::enums::{BreakdownKey, RiskStatus};
 use crate::domain::risk::{Facet, UNSCORED_CELL};
 use crate::error::AppResult;
 use entity::{risk, risk_cell_count};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, UnionType};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
     QuerySelect, QueryTrait, TryGetableMany,
 };
 use std::collections::HashMap;
@@ -411,63 +411,69 @@ async fn count_into(
     Ok(())
 }
 
-/// Up to `first` risks of each cell, highest score first: one statement with
-/// a window function, for every cell of the heatmap at once.
+/// Up to `first` risks of each of `cells`, highest score first (ties by id,
+/// the other way round: the order of a page of risks by that score), in one
+/// statement: a query a cell, each walking the cell's index of (register,
+/// levels, score, id) for its first rows, joined by UNION ALL. A window
+/// function over the whole register (`ROW_NUMBER() OVER (PARTITION BY`
+/// the cell) read and sorted every risk: 540-860 ms at 100,000.
 pub async fn cell_risks(
     db: &impl ConnectionTrait,
     condition: Condition,
     basis: ScoreBasis,
     first: u64,
+    cells: &[(i32, i32)],
 ) -> AppResult<HashMap<(i32, i32), Vec<risk::Model>>> {
     let (l, i) = level_columns(basis);
-    let backend = db.get_database_backend();
-    let name = |c: risk::Column| {
-        use sea_orm::Iden;
-        c.to_string()
+    let one_cell = |(cl, ci): (i32, i32)| {
+        let top = risk::Entity::find()
+            .filter(condition.clone())
+            .filter(l.eq(cl))
+            .filter(i.eq(ci))
+            .order_by_desc(score_column(basis))
+            .order_by_desc(risk::Column::Id)
+            .limit(first)
+            .into_query();
+        Query::select()
+            .column(sea_orm::sea_query::Asterisk)
+            .from_subquery(top, Alias::new("cell"))
+            .take()
     };
-    let rank = format!(
-        "ROW_NUMBER() OVER (PARTITION BY \"{l}\", \"{i}\" ORDER BY \"{score}\" DESC, \"id\")",
-        l = name(l),
-        i = name(i),
-        score = name(score_column(basis)),
-    );
-    let ranked = risk::Entity::find()
-        .filter(condition)
-        .filter(l.is_not_null())
-        .filter(i.is_not_null())
-        .expr_as(Expr::cust(rank), "cell_rank")
-        .into_query();
-    let outer = Query::select()
-        .column(sea_orm::sea_query::Asterisk)
-        .from_subquery(ranked, Alias::new("ranked"))
-        .and_where(Expr::col(Alias::new("cell_rank")).lte(first))
-        .take();
-    let rows = risk::Model::find_by_statement(backend.build(&outer))
+    let mut each = cells.iter().map(|cell| one_cell(*cell));
+    let Some(mut all) = each.next() else {
+        return Ok(HashMap::new());
+    };
+    for next in each {
+        all.union(UnionType::All, next);
+    }
+    let backend = db.get_database_backend();
+    let rows = risk::Model::find_by_statement(backend.build(&all))
         .all(db)
         .await?;
-    let mut cells: HashMap<(i32, i32), Vec<risk::Model>> = HashMap::new();
+    let mut by_cell: HashMap<(i32, i32), Vec<risk::Model>> = HashMap::new();
     for row in rows {
         let key = match basis {
             ScoreBasis::Inherent => (row.likelihood_level, row.impact_level),
             ScoreBasis::Residual => (row.residual_likelihood_level, row.residual_impact_level),
         };
         if let (Some(l), Some(i)) = key {
-            cells.entry((l, i)).or_default().push(row);
+            by_cell.entry((l, i)).or_default().push(row);
         }
     }
-    for risks in cells.values_mut() {
+    // A union keeps no order of its own.
+    let score = |r: &risk::Model| match basis {
+        ScoreBasis::Inherent => r.inherent_score,
+        ScoreBasis::Residual => r.residual_score,
+    };
+    for risks in by_cell.values_mut() {
         risks.sort_by(|a, b| {
-            let score = |r: &risk::Model| match basis {
-                ScoreBasis::Inherent => r.inherent_score,
-                ScoreBasis::Residual => r.residual_score,
-            };
             score(b)
                 .partial_cmp(&score(a))
                 .unwrap_or(std::cmp::Ordering::Equal)
-                .then(a.id.cmp(&b.id))
+                .then(b.id.cmp(&a.id))
         });
     }
-    Ok(cells)
+    Ok(by_cell)
 }
 
 /// One group of a breakdown: its key (None for risks without one), how many

@@ -5,6 +5,7 @@ use riskgraph::app::App;
 use riskgraph::auth::{Claims, mint};
 use riskgraph::clock::Clock;
 use riskgraph::config::Config;
+use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 use serde_json::{Value, json};
 
 pub const SECRET: &str = "test-secret-of-a-reasonable-length";
@@ -229,4 +230,55 @@ pub fn http_client() -> reqwest::Client {
         .timeout(std::time::Duration::from_secs(120))
         .build()
         .expect("an HTTP client")
+}
+
+/// How the database runs a recorded statement.
+pub enum Run {
+    /// SQLite's plan, a line a step.
+    Planned(Vec<String>),
+    /// PostgreSQL's plan, run, and the rows read by the scan that the order
+    /// comes from (the outermost), planned as a large register is: by
+    /// index scans and nested loops, with no sort of whole rows (the
+    /// test's few rows would be read whole).
+    Ran { plan: String, read: u64 },
+}
+
+pub async fn run_of(app: &TestApp, statement: &Statement) -> Run {
+    let db = &app.app.state.db;
+    let explain = |prefix: &str| {
+        Statement::from_sql_and_values(
+            statement.db_backend,
+            format!("{prefix} {}", statement.sql),
+            statement.values.clone().map(|v| v.0).unwrap_or_default(),
+        )
+    };
+    if db.get_database_backend() != DbBackend::Postgres {
+        let rows = db
+            .query_all_raw(explain("EXPLAIN QUERY PLAN"))
+            .await
+            .expect("plans");
+        let plan = rows.iter().filter_map(|r| r.try_get_by_index(3).ok());
+        return Run::Planned(plan.collect());
+    }
+    let tx = db.begin().await.expect("begins");
+    for off in ["seqscan", "bitmapscan", "sort", "hashjoin", "mergejoin"] {
+        let set = format!("SET LOCAL enable_{off} = off");
+        tx.execute_unprepared(&set).await.expect("sets");
+    }
+    let row = tx
+        .query_one_raw(explain("EXPLAIN (ANALYZE, FORMAT JSON)"))
+        .await
+        .expect("explains")
+        .expect("a plan");
+    let plan: Value = row.try_get_by_index(0).expect("JSON");
+    let mut node = &plan[0]["Plan"];
+    while !node["Relation Name"].is_string() {
+        node = &node["Plans"][0];
+    }
+    let n = |key: &str| node[key].as_u64().unwrap_or(0);
+    let read = (n("Actual Rows") + n("Rows Removed by Filter")) * n("Actual Loops");
+    Run::Ran {
+        plan: plan.to_string(),
+        read,
+    }
 }

@@ -1,7 +1,7 @@
 use crate::both;
 use crate::fixtures;
-use crate::helpers::{Client, TestApp};
-use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+use crate::helpers::{Client, Run, TestApp, run_of};
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 both!(
@@ -524,57 +524,6 @@ async fn a_page_answers_each_field_as_whole_rows_do(app: TestApp) {
         json!({ "score": whole[1]["residual"]["score"] })
     );
     assert_eq!(node["owner"]["id"], json!(me));
-}
-
-/// How the database runs a recorded page statement.
-enum Run {
-    /// SQLite's plan, a line a step.
-    Planned(Vec<String>),
-    /// PostgreSQL's plan, run, and the rows read by the scan that the order
-    /// comes from (the outermost), planned as a large register is: by
-    /// index scans and nested loops, with no sort of whole rows (the
-    /// test's few rows would be read whole).
-    Ran { plan: String, read: u64 },
-}
-
-async fn run_of(app: &TestApp, page: &Statement) -> Run {
-    let db = &app.app.state.db;
-    let explain = |prefix: &str| {
-        Statement::from_sql_and_values(
-            page.db_backend,
-            format!("{prefix} {}", page.sql),
-            page.values.clone().map(|v| v.0).unwrap_or_default(),
-        )
-    };
-    if db.get_database_backend() != DbBackend::Postgres {
-        let rows = db
-            .query_all_raw(explain("EXPLAIN QUERY PLAN"))
-            .await
-            .expect("plans");
-        let plan = rows.iter().filter_map(|r| r.try_get_by_index(3).ok());
-        return Run::Planned(plan.collect());
-    }
-    let tx = db.begin().await.expect("begins");
-    for off in ["seqscan", "bitmapscan", "sort", "hashjoin", "mergejoin"] {
-        let set = format!("SET LOCAL enable_{off} = off");
-        tx.execute_unprepared(&set).await.expect("sets");
-    }
-    let row = tx
-        .query_one_raw(explain("EXPLAIN (ANALYZE, FORMAT JSON)"))
-        .await
-        .expect("explains")
-        .expect("a plan");
-    let plan: Value = row.try_get_by_index(0).expect("JSON");
-    let mut node = &plan[0]["Plan"];
-    while !node["Relation Name"].is_string() {
-        node = &node["Plans"][0];
-    }
-    let n = |key: &str| node[key].as_u64().unwrap_or(0);
-    let read = (n("Actual Rows") + n("Rows Removed by Filter")) * n("Actual Loops");
-    Run::Ran {
-        plan: plan.to_string(),
-        read,
-    }
 }
 
 /// A page past its cursor starts at the cursor in its order's index, in
