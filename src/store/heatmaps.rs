@@ -439,17 +439,30 @@ pub async fn cell_risks(
             .from_subquery(top, Alias::new("cell"))
             .take()
     };
-    let mut each = cells.iter().map(|cell| one_cell(*cell));
-    let Some(mut all) = each.next() else {
+    let backend = db.get_database_backend();
+    // Each cell's query binds the filter's values again: a register of 400
+    // cells and a filter of 500 ids would bind 200,000. So as many cells a
+    // statement as stay under what both databases bind.
+    let Some(first_cell) = cells.first() else {
         return Ok(HashMap::new());
     };
-    for next in each {
-        all.union(UnionType::All, next);
+    let per_cell = backend
+        .build(&one_cell(*first_cell))
+        .values
+        .map_or(0, |v| v.0.len());
+    let per_statement = (super::VALUES_PER_STATEMENT / per_cell.max(1)).max(1);
+    let mut rows = Vec::new();
+    for chunk in cells.chunks(per_statement) {
+        let mut each = chunk.iter().map(|cell| one_cell(*cell));
+        let Some(mut all) = each.next() else {
+            continue;
+        };
+        for next in each {
+            all.union(UnionType::All, next);
+        }
+        let statement = backend.build(&all);
+        rows.extend(risk::Model::find_by_statement(statement).all(db).await?);
     }
-    let backend = db.get_database_backend();
-    let rows = risk::Model::find_by_statement(backend.build(&all))
-        .all(db)
-        .await?;
     let mut by_cell: HashMap<(i32, i32), Vec<risk::Model>> = HashMap::new();
     for row in rows {
         let key = match basis {

@@ -61,6 +61,10 @@ pub const REFERENCE_CHANNEL: &str = "riskgraph_reference";
 /// `risks`).
 pub const ROWS_PER_STATEMENT: usize = 1000;
 
+/// Values one statement binds at most: below SQLite's 32,766 (PostgreSQL
+/// takes 65,535).
+pub const VALUES_PER_STATEMENT: usize = 32_000;
+
 /// Values one lookup by a list of keys binds at most.
 pub const LOOKUP_CHUNK: usize = 500;
 

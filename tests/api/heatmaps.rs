@@ -14,6 +14,7 @@ both!(
     heatmap_counts_match_the_risks_for_both_bases,
     heatmap_cells_drill_down_to_their_risks,
     a_cells_first_risks_are_read_from_the_cell,
+    every_cell_of_a_large_scale_lists_its_risks_under_a_long_filter,
     a_heatmap_of_ten_thousand_risks_reads_its_kept_counts,
     kept_counts_follow_every_change,
     the_summary_counts_by_status_and_band,
@@ -246,6 +247,47 @@ async fn a_cells_first_risks_are_read_from_the_cell(app: TestApp) {
         Run::Ran { plan, read } => {
             assert!(read <= 3, "{read} rows read: {plan}");
         }
+    }
+}
+
+/// Each cell's query binds the filter again: 100 cells that hold a risk,
+/// under a filter of 500 ids, would bind 50,000 values in one statement,
+/// past what SQLite binds (32,766). Every cell still lists its risk.
+async fn every_cell_of_a_large_scale_lists_its_risks_under_a_long_filter(app: TestApp) {
+    let admin = app.admin("acme");
+    let register = fixtures::register(&admin, "RA").await;
+    let levels: Vec<Value> = (1..=10)
+        .map(|v| json!({ "name": format!("L{v}"), "value": v }))
+        .collect();
+    let scales = json!({
+        "likelihood": levels,
+        "impact": levels,
+        "bands": [{"name": "Low", "threshold": 0, "color": "#0f0"}],
+    });
+    admin
+        .ok(
+            "mutation($id: ID!, $s: RiskScalesInput!) { updateRegister(id: $id, input: {scales: $s}) { id } }",
+            json!({ "id": register, "s": scales }),
+        )
+        .await;
+    let mut ids = Vec::new();
+    for n in 0..100 {
+        let levels = json!({"likelihoodLevel": n % 10, "impactLevel": n / 10});
+        let risk = fixtures::risk(&admin, &register, &format!("Risk {n}"), levels).await;
+        ids.push(risk["id"].clone());
+    }
+    ids.extend((ids.len()..500).map(|n| json!(format!("rsk_unknown{n}"))));
+    let data = admin
+        .ok(
+            "query($r: ID!, $f: RiskFilter) { heatmap(registerId: $r, filter: $f) { cells { count risks(first: 1) { title } } } }",
+            json!({ "r": register, "f": { "ids": ids } }),
+        )
+        .await;
+    let cells = data["heatmap"]["cells"].as_array().expect("cells");
+    assert_eq!(cells.len(), 100);
+    for cell in cells {
+        assert_eq!(cell["count"], 1, "{cell}");
+        assert_eq!(cell["risks"].as_array().map(Vec::len), Some(1), "{cell}");
     }
 }
 
