@@ -412,9 +412,10 @@ async fn count_into(
 }
 
 /// Up to `first` risks of each of `cells`, highest score first (ties by id,
-/// the other way round: the order of a page of risks by that score), in one
-/// statement: a query a cell, each walking the cell's index of (register,
-/// levels, score, id) for its first rows, joined by UNION ALL. A window
+/// the other way round: the order of a page of risks by that score): a
+/// query a cell, each walking the cell's index of (register, levels,
+/// score, id) for its first rows, joined by UNION ALL into one statement,
+/// or into as few as keep the bound values within bounds. A window
 /// function over the whole register (`ROW_NUMBER() OVER (PARTITION BY`
 /// the cell) read and sorted every risk: 540-860 ms at 100,000.
 pub async fn cell_risks(
