@@ -1,7 +1,7 @@
 use crate::bulk::Bulk;
 use crate::fixtures;
 use crate::fixtures::{control, link};
-use crate::helpers::{Client, Run, TestApp, run_of};
+use crate::helpers::{Client, Run, TestApp, run_of, the_ordered_read};
 use crate::ws_client::WsClient;
 use crate::{both, postgres_only};
 use riskgraph::domain::enums::ScalesPreset;
@@ -228,16 +228,11 @@ async fn a_cells_first_risks_are_read_from_the_cell(app: TestApp) {
             json!({ "r": register }),
         )
         .await;
-    let recorded = statements.take_recorded();
+    let read = the_ordered_read(&app, "one statement for every cell");
     let cells = data["heatmap"]["cells"].as_array().expect("cells");
     let held = cells.iter().filter(|c| c["count"] != 0).count();
     assert_eq!(held, 12);
-    let reads: Vec<_> = recorded
-        .iter()
-        .filter(|s| s.sql.contains("ORDER BY"))
-        .collect();
-    assert_eq!(reads.len(), 1, "one statement for every cell: {reads:?}");
-    match run_of(&app, reads[0]).await {
+    match run_of(&app, &read).await {
         Run::Planned(plan) => {
             assert!(!plan.iter().any(|l| l.contains("TEMP B-TREE")), "{plan:?}");
             let scores = plan.iter().filter(|l| l.starts_with("SEARCH s "));

@@ -232,6 +232,18 @@ pub fn http_client() -> reqwest::Client {
         .expect("an HTTP client")
 }
 
+/// The one statement recorded since `record` that orders what it reads (a
+/// page, or every cell's first risks); `what` names the request.
+pub fn the_ordered_read(app: &TestApp, what: &str) -> Statement {
+    let recorded = app.app.state.statements.take_recorded();
+    let mut ordered: Vec<Statement> = recorded
+        .into_iter()
+        .filter(|s| s.sql.contains("ORDER BY"))
+        .collect();
+    assert_eq!(ordered.len(), 1, "{what}: {ordered:?}");
+    ordered.remove(0)
+}
+
 /// How the database runs a recorded statement.
 pub enum Run {
     /// SQLite's plan, a line a step.
