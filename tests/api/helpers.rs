@@ -248,11 +248,20 @@ pub fn the_ordered_read(app: &TestApp, what: &str) -> Statement {
 pub enum Run {
     /// SQLite's plan, a line a step.
     Planned(Vec<String>),
-    /// PostgreSQL's plan, run, and the rows read by the scan that the order
-    /// comes from (the outermost), planned as a large register is: by
+    /// PostgreSQL's plan, run, and the rows read by its first scan of a
+    /// table, outer sides first (the one the order comes from), in all its
+    /// loops, planned as a large register is: by
     /// index scans and nested loops, with no sort of whole rows (the
     /// test's few rows would be read whole).
     Ran { plan: String, read: u64 },
+}
+
+/// The first scan of a table in `node`'s plan, outer sides first.
+fn scan(node: &Value) -> Option<&Value> {
+    if node["Relation Name"].is_string() {
+        return Some(node);
+    }
+    node["Plans"].as_array()?.iter().find_map(scan)
 }
 
 pub async fn run_of(app: &TestApp, statement: &Statement) -> Run {
@@ -283,10 +292,7 @@ pub async fn run_of(app: &TestApp, statement: &Statement) -> Run {
         .expect("explains")
         .expect("a plan");
     let plan: Value = row.try_get_by_index(0).expect("JSON");
-    let mut node = &plan[0]["Plan"];
-    while !node["Relation Name"].is_string() {
-        node = &node["Plans"][0];
-    }
+    let node = scan(&plan[0]["Plan"]).expect("a scan of a table");
     let n = |key: &str| node[key].as_u64().unwrap_or(0);
     let read = (n("Actual Rows") + n("Rows Removed by Filter")) * n("Actual Loops");
     Run::Ran {
