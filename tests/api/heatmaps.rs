@@ -74,7 +74,7 @@ async fn expected(
 ) -> (HashMap<(i64, i64), i64>, i64, i64) {
     let data = admin
         .ok(
-            "query($f: RiskFilter) { risks(filter: $f, first: 500) { nodes { likelihoodLevel impactLevel residual { likelihoodLevel impactLevel } } } }",
+            &format!("query($f: RiskFilter) {{ risks(filter: $f, first: 500) {{ nodes {{ {RISK_LEVELS} }} }} }}"),
             json!({ "f": filter }),
         )
         .await;
@@ -82,21 +82,26 @@ async fn expected(
     let (mut total, mut unscored) = (0, 0);
     for r in data["risks"]["nodes"].as_array().expect("nodes") {
         total += 1;
-        let (l, i) = if basis == "INHERENT" {
-            (r["likelihoodLevel"].as_i64(), r["impactLevel"].as_i64())
-        } else {
-            (
-                r["residual"]["likelihoodLevel"].as_i64(),
-                r["residual"]["impactLevel"].as_i64(),
-            )
-        };
-        match (l, i) {
+        match levels(r, basis) {
             (Some(l), Some(i)) => *cells.entry((l, i)).or_default() += 1,
             _ => unscored += 1,
         }
     }
     (cells, total, unscored)
 }
+
+/// A risk's levels on `basis`, as `RISK_LEVELS` reads them.
+fn levels(risk: &Value, basis: &str) -> (Option<i64>, Option<i64>) {
+    let on = if basis == "INHERENT" {
+        risk
+    } else {
+        &risk["residual"]
+    };
+    (on["likelihoodLevel"].as_i64(), on["impactLevel"].as_i64())
+}
+
+/// What a risk is read with for `levels`.
+const RISK_LEVELS: &str = "likelihoodLevel impactLevel residual { likelihoodLevel impactLevel }";
 
 async fn heatmap_counts_match_the_risks_for_both_bases(app: TestApp) {
     let admin = app.admin("acme");
@@ -150,6 +155,27 @@ async fn heatmap_counts_match_the_risks_for_both_bases(app: TestApp) {
             }
             let sum: i64 = got.iter().filter_map(|c| c["count"].as_i64()).sum();
             assert_eq!(sum, total - unscored);
+            // Each cell lists exactly the risks it counts.
+            let drilled = admin
+                .ok(
+                    &format!(
+                        "query($r: ID!, $b: ScoreBasis!, $f: RiskFilter) {{ heatmap(registerId: $r, basis: $b, filter: $f) {{ cells {{ likelihoodLevel impactLevel risks(first: 50) {{ {RISK_LEVELS} }} }} }} }}"
+                    ),
+                    json!({ "r": register, "b": basis, "f": filter }),
+                )
+                .await;
+            let drilled = drilled["heatmap"]["cells"].as_array().expect("cells");
+            for (cell, counted) in drilled.iter().zip(got) {
+                let risks = cell["risks"].as_array().expect("risks");
+                assert_eq!(Some(risks.len() as i64), counted["count"].as_i64());
+                let at = (
+                    cell["likelihoodLevel"].as_i64(),
+                    cell["impactLevel"].as_i64(),
+                );
+                for risk in risks {
+                    assert_eq!(levels(risk, basis), at, "{basis} {filter}: {risk}");
+                }
+            }
         }
     }
     let register_field = admin
