@@ -210,7 +210,7 @@ pub async fn connect(
         options
             .acquire_timeout(limits.db_acquire_timeout())
             .connect_timeout(limits.db_acquire_timeout())
-            .max_connections(16)
+            .max_connections(limits.db_pool_size())
             .min_connections(1);
     }
     let mut db = Database::connect(options).await?;

@@ -27,6 +27,12 @@ both!(
     a_token_that_is_not_valid_yet_is_refused,
     a_remap_moves_every_level_even_onto_equal_scales,
 );
+both_with!(
+    one_pooled_connection_serves_concurrent_requests_in_turn,
+    |c| {
+        c.limits.db_pool_size = Some(1);
+    }
+);
 both_with!(the_request_timeout_answers_limit_exceeded, |c| {
     c.limits.request_timeout_secs = 1;
 });
@@ -736,4 +742,43 @@ async fn a_remap_moves_every_level_even_onto_equal_scales(app: TestApp) {
         ),
         (json!(4), json!(4), json!(3))
     );
+}
+
+/// With one pooled connection, concurrent requests take turns for it. A
+/// request that held a connection while it waited for another would wait
+/// out the acquire timeout and be answered UNAVAILABLE: writes, a re-score,
+/// pages with every nested loader, heatmaps with their cells' risks, all
+/// at once, must all be answered.
+async fn one_pooled_connection_serves_concurrent_requests_in_turn(app: TestApp) {
+    let admin = app.admin("acme");
+    let register = fixtures::register(&admin, "RA").await;
+    let control = fixtures::control(&admin, json!({ "name": "MFA" })).await;
+    let mut risks = Vec::new();
+    for n in 0..8 {
+        let levels = json!({ "likelihoodLevel": n % 5, "impactLevel": n % 4 });
+        let risk = fixtures::risk(&admin, &register, &format!("Risk {n}"), levels).await;
+        fixtures::link(&admin, &risk, &control, "").await;
+        risks.push(risk);
+    }
+    let read = "query($r: ID!) { risks(filter: {registerId: $r}) { nodes { title owner { name } severity { name } register { name } controls { control { name } } customFields { text } residual { score band { name } } } } heatmap(registerId: $r) { cells { count risks(first: 2) { title } } } }";
+    let rescore = "mutation($id: ID!, $e: Float) { updateControl(id: $id, input: {effectiveness: $e}) { id } }";
+    let mut requests = Vec::new();
+    for (n, risk) in risks.iter().enumerate() {
+        let title = json!({ "id": risk["id"], "t": format!("title {n}") });
+        requests.push((UPDATE_TITLE, title));
+        requests.push((read, json!({ "r": register })));
+    }
+    requests.push((rescore, json!({ "id": control, "e": 0.25 })));
+    let answers = futures_util::future::join_all(
+        requests
+            .into_iter()
+            .map(|(query, variables)| admin.post(query, variables)),
+    )
+    .await;
+    for (status, body) in answers {
+        assert!(
+            status == 200 && body.get("errors").is_none(),
+            "{status} {body}"
+        );
+    }
 }
