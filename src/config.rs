@@ -174,8 +174,8 @@ impl Limits {
 
     /// Connections to PostgreSQL. More than the cores can keep busy only
     /// adds backends for them to switch between: on 2 cores, a page at 32
-    /// clients ran 1,370-1,386 req/s with 6 and 1,074-1,182 with 16, and 16
-    /// writers were no slower (1,848-1,962 updates/s against 1,807).
+    /// clients ran 1,115-1,386 req/s with 6 and 1,065-1,182 with 16, and 16
+    /// writers were no slower (docs/benchmarks.md, 2026-12-04).
     pub fn db_pool_size(&self) -> u32 {
         self.db_pool_size
             .unwrap_or_else(|| {
