@@ -179,8 +179,7 @@ impl Limits {
     pub fn db_pool_size(&self) -> u32 {
         self.db_pool_size
             .unwrap_or_else(|| {
-                let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-                u32::try_from(2 * cores + 2)
+                u32::try_from(2 * cores() + 2)
                     .unwrap_or(u32::MAX)
                     .clamp(4, 32)
             })
@@ -198,6 +197,11 @@ impl Limits {
     pub fn feed_poll(&self) -> Duration {
         Duration::from_millis(self.feed_poll_ms.max(10))
     }
+}
+
+/// The machine's cores, 2 where it cannot tell: what the pools are sized by.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 /// How bearer tokens are verified, resolved from [`AuthArgs`].
@@ -316,9 +320,8 @@ mod tests {
 
     #[test]
     fn the_pool_follows_the_cores_unless_it_is_set() {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let default = Limits::default().db_pool_size();
-        assert_eq!(default, (2 * cores as u32 + 2).clamp(4, 32));
+        assert_eq!(default, (2 * cores() as u32 + 2).clamp(4, 32));
         let set = |n| Limits {
             db_pool_size: Some(n),
             ..Limits::default()

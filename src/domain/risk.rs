@@ -517,22 +517,35 @@ pub fn heatmap_cell(likelihood: Option<i32>, impact: Option<i32>) -> (i32, i32) 
     likelihood.zip(impact).unwrap_or(UNSCORED_CELL)
 }
 
+/// A risk's (likelihood, impact) levels on `basis`.
+pub fn levels_on(risk: &risk::Model, basis: ScoreBasis) -> (Option<i32>, Option<i32>) {
+    match basis {
+        ScoreBasis::Inherent => (risk.likelihood_level, risk.impact_level),
+        ScoreBasis::Residual => (risk.residual_likelihood_level, risk.residual_impact_level),
+    }
+}
+
+/// A risk's score on `basis`.
+pub fn score_on(risk: &risk::Model, basis: ScoreBasis) -> Option<f64> {
+    match basis {
+        ScoreBasis::Inherent => risk.inherent_score,
+        ScoreBasis::Residual => risk.residual_score,
+    }
+}
+
 /// The heatmap cells a risk counts in, by basis: its (likelihood, impact)
 /// levels, or (-1, -1) without both. Only open risks count.
 pub fn heatmap_cells(risk: &risk::Model) -> Vec<(ScoreBasis, (i32, i32))> {
     if !RiskStatus::OPEN.iter().any(|s| s.as_str() == risk.status) {
         return Vec::new();
     }
-    vec![
-        (
-            ScoreBasis::Inherent,
-            heatmap_cell(risk.likelihood_level, risk.impact_level),
-        ),
-        (
-            ScoreBasis::Residual,
-            heatmap_cell(risk.residual_likelihood_level, risk.residual_impact_level),
-        ),
-    ]
+    [ScoreBasis::Inherent, ScoreBasis::Residual]
+        .into_iter()
+        .map(|basis| {
+            let (likelihood, impact) = levels_on(risk, basis);
+            (basis, heatmap_cell(likelihood, impact))
+        })
+        .collect()
 }
 
 /// A column whose heatmap counts are kept by value (migration 13): what a

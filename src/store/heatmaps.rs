@@ -4,7 +4,7 @@
 use super::{Binder, risk_tables};
 use crate::domain::enums::ScoreBasis;
 use crate::domain::enums::{BreakdownKey, RiskStatus};
-use crate::domain::risk::{Facet, UNSCORED_CELL};
+use crate::domain::risk::{Facet, UNSCORED_CELL, levels_on, score_on};
 use crate::error::AppResult;
 use entity::{risk, risk_cell_count};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait};
@@ -418,10 +418,8 @@ async fn count_into(
 /// OVER (PARTITION BY` the cell) read and sorted every risk: 540-860 ms at
 /// 100,000.
 ///
-/// The limit is written into the SQL, as a page's is (see
-/// `risk_query::limited`): bound, it reads to PostgreSQL's generic planner
-/// as a tenth of the cell, so it planned the statement afresh on every
-/// call. PostgreSQL joins the cells, a VALUES list, LATERAL to one query:
+/// The limit is written into the SQL (`store::write_limit`). PostgreSQL
+/// joins the cells, a VALUES list, LATERAL to one query:
 /// one query to plan (a query a cell, joined by UNION ALL, took 13 ms to
 /// plan for 25 cells, against 0.9 to run) and the filter bound once.
 /// SQLite has no LATERAL: it runs a query a cell, joined by UNION ALL into
@@ -447,7 +445,7 @@ pub async fn cell_risks(
             .order_by_desc(score_column(basis))
             .order_by_desc(risk::Column::Id)
             .build(backend);
-        statement.sql.push_str(&format!(" LIMIT {first}"));
+        super::write_limit(&mut statement, first);
         statement
     };
     let statements = if backend == DbBackend::Postgres {
@@ -487,19 +485,12 @@ pub async fn cell_risks(
     }
     let mut by_cell: HashMap<(i32, i32), Vec<risk::Model>> = HashMap::new();
     for row in rows {
-        let key = match basis {
-            ScoreBasis::Inherent => (row.likelihood_level, row.impact_level),
-            ScoreBasis::Residual => (row.residual_likelihood_level, row.residual_impact_level),
-        };
-        if let (Some(l), Some(i)) = key {
+        if let (Some(l), Some(i)) = levels_on(&row, basis) {
             by_cell.entry((l, i)).or_default().push(row);
         }
     }
     // A union keeps no order of its own.
-    let score = |r: &risk::Model| match basis {
-        ScoreBasis::Inherent => r.inherent_score,
-        ScoreBasis::Residual => r.residual_score,
-    };
+    let score = |r: &risk::Model| score_on(r, basis);
     for risks in by_cell.values_mut() {
         risks.sort_by(|a, b| {
             score(b)

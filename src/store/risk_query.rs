@@ -565,14 +565,10 @@ async fn run(
 }
 
 /// Up to `limit` rows of `query`, the limit written into the SQL rather
-/// than bound, as is the condition that leaves archived risks out.
-/// PostgreSQL plans a prepared statement for its values five times, then
-/// keeps one generic plan if that costs no more. Bound, the limit reads to
-/// the generic planner as a tenth of the register and `status <> $n` as
-/// matching nothing where all risks share one status, so it sorted the
-/// whole register (160-229 ms) and PostgreSQL kept planning the page afresh:
-/// 0.6 ms of the 1.1 it spent on a page. Written in, the generic plan walks
-/// the order's index as each fresh plan does.
+/// than bound (`store::write_limit`), as is the condition that leaves
+/// archived risks out: bound, `status <> $n` read to PostgreSQL's generic
+/// planner as matching nothing where all risks share one status. Written
+/// in, the generic plan walks the order's index as each fresh plan does.
 async fn limited(
     query: Select<risk::Entity>,
     limit: u64,
@@ -580,8 +576,7 @@ async fn limited(
     db: &impl ConnectionTrait,
 ) -> AppResult<Vec<risk::Model>> {
     let mut statement = query.build(db.get_database_backend());
-    // The query ends with its order, where a LIMIT goes.
-    statement.sql.push_str(&format!(" LIMIT {limit}"));
+    super::write_limit(&mut statement, limit);
     Ok(positional::rows(statement, read, db).await?)
 }
 
