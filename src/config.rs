@@ -55,12 +55,20 @@ pub struct ServeArgs {
 /// Request limits (DESIGN §7); every one configurable.
 #[derive(Args, Clone, Debug)]
 pub struct Limits {
+    /// Deepest selection a query may make, fields within fields.
     #[arg(long, env = "RISKGRAPH_MAX_DEPTH", default_value_t = 15)]
     pub max_depth: usize,
+    /// Most fields a document may select, counted as written: a list's
+    /// fields count once, not once an item (that is `max_list_items`).
     #[arg(long, env = "RISKGRAPH_MAX_COMPLEXITY", default_value_t = 5000)]
     pub max_complexity: usize,
+    /// Most aliased fields in one document.
     #[arg(long, env = "RISKGRAPH_MAX_ALIASES", default_value_t = 50)]
     pub max_aliases: usize,
+    /// Most list items a document may ask for: each list counts its page
+    /// times the lists around it (see `web::list_items`).
+    #[arg(long, env = "RISKGRAPH_MAX_LIST_ITEMS", default_value_t = 500_000)]
+    pub max_list_items: u64,
     /// Deepest nesting of brackets in a document, of selections through
     /// fragments, and of variables; checked before the parser runs.
     #[arg(long, env = "RISKGRAPH_MAX_NESTING", default_value_t = 64)]
@@ -98,8 +106,10 @@ pub struct Limits {
     /// Most rows one importRisks call takes.
     #[arg(long, env = "RISKGRAPH_MAX_IMPORT_ROWS", default_value_t = 5000)]
     pub max_import_rows: usize,
+    /// Largest `first` or `last` a list takes.
     #[arg(long, env = "RISKGRAPH_MAX_PAGE_SIZE", default_value_t = 500)]
     pub max_page_size: usize,
+    /// Items a list returns when it is not given `first` or `last`.
     #[arg(long, env = "RISKGRAPH_DEFAULT_PAGE_SIZE", default_value_t = 50)]
     pub default_page_size: usize,
     /// Seconds a request may take before it is cut off.
@@ -137,6 +147,7 @@ impl Default for Limits {
             max_depth: 15,
             max_complexity: 5000,
             max_aliases: 50,
+            max_list_items: 500_000,
             max_nesting: 64,
             max_query_bytes: 100 * 1024,
             max_body_bytes: 1024 * 1024,

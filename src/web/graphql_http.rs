@@ -8,10 +8,12 @@
 use super::limits::{
     alias_count, graphql_nesting, json_nesting, selection_nesting, too_deep, variables_nesting,
 };
+use super::list_items;
 use super::serve::ConnectionSlot;
 use super::state::{AppState, DOCUMENT_BYTES};
 use super::text::{may_spell_nul, nul_in_document, nul_in_variables};
 use crate::auth::{Principal, bearer};
+use crate::config::Limits;
 use crate::error::AppError;
 use crate::graphql::loaders::Loaders;
 use crate::store;
@@ -355,7 +357,7 @@ pub fn precheck(
             document
         }
     };
-    let checked = check_document(&document, request, limits.max_aliases, get);
+    let checked = check_document(&document, request, limits, get);
     request.set_parsed_query(Arc::unwrap_or_clone(document));
     checked
 }
@@ -387,9 +389,10 @@ fn nul_refused(field: String) -> AppError {
 fn check_document(
     document: &ExecutableDocument,
     request: &Request,
-    max_aliases: usize,
+    limits: &Limits,
     get: bool,
 ) -> Result<Option<OperationType>, (StatusCode, AppError)> {
+    let max_aliases = limits.max_aliases;
     if alias_count(document) > max_aliases {
         return Err((
             StatusCode::BAD_REQUEST,
@@ -411,6 +414,16 @@ fn check_document(
         return Err((
             StatusCode::METHOD_NOT_ALLOWED,
             AppError::bad_input("query", "only queries may be sent with GET; use POST"),
+        ));
+    }
+    let asked = list_items::asked(document, &operation.node, &request.variables, limits);
+    if asked > limits.max_list_items {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            AppError::LimitExceeded(format!(
+                "the document may ask for {asked} list items, and at most {} are served: a list counts its page times the lists around it",
+                limits.max_list_items
+            )),
         ));
     }
     // async-graphql runs an operation whose required variable was not sent

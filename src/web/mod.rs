@@ -6,6 +6,7 @@ pub mod graphql_http;
 pub mod health;
 pub mod heatmap_svg;
 pub mod limits;
+pub mod list_items;
 pub mod metrics;
 pub mod multiplex;
 pub mod pages;

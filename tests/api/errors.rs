@@ -11,6 +11,7 @@ both!(
     get_serves_queries_but_not_mutations,
     non_json_posts_are_refused,
     limits_are_enforced,
+    lists_within_lists_are_refused_before_they_run,
     batches_run_each_operation,
 );
 
@@ -210,6 +211,54 @@ async fn limits_are_enforced(app: TestApp) {
     )
     .await;
     assert_eq!(status, 413);
+}
+
+/// Three pages of 500 nested through their register would be 125 million
+/// risks, and a control's risks lead back to their controls: a dozen fields
+/// deep, within the depth and complexity limits. Refused before a statement
+/// is sent; the same shapes with small pages, and a full page of risks with
+/// their links and custom fields, are served.
+async fn lists_within_lists_are_refused_before_they_run(app: TestApp) {
+    let admin = app.admin("acme");
+    let register = fixtures::register(&admin, "RA").await;
+    let risk = fixtures::risk(&admin, &register, "Phishing", json!({})).await;
+    let control = fixtures::control(&admin, json!({ "name": "MFA" })).await;
+    fixtures::link(&admin, &risk, &control, "").await;
+    let nested = "query($n: Int) { risks(first: $n) { nodes { register { risks(first: $n) {
+        nodes { register { risks(first: $n) { nodes { id } } } } } } } } }";
+    let links =
+        "{ controls { risks { risk { controls { control { risks { risk { id } } } } } } } }";
+    let before = app.statements();
+    let refused = admin.err(nested, json!({ "n": 500 })).await;
+    refused.assert("LIMIT_EXCEEDED", None);
+    assert!(
+        refused.message.contains("list items"),
+        "{}",
+        refused.message
+    );
+    admin
+        .err(links, json!({}))
+        .await
+        .assert("LIMIT_EXCEEDED", None);
+    assert_eq!(app.statements(), before, "refused before any statement");
+
+    let small = admin.ok(nested, json!({ "n": 2 })).await;
+    let inner = &small["risks"]["nodes"][0]["register"]["risks"]["nodes"][0];
+    assert_eq!(
+        inner["register"]["risks"]["nodes"][0]["id"], risk["id"],
+        "{small}"
+    );
+    let page = admin
+        .ok(
+            "{ risks(first: 500) { nodes { id controls { control { name } strength }
+                customFields { text } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        page["risks"]["nodes"][0]["controls"][0]["control"]["name"],
+        "MFA"
+    );
 }
 
 async fn batches_run_each_operation(app: TestApp) {

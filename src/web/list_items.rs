@@ -1,0 +1,322 @@
+//! How many list items a document may ask for, counted before it runs. Depth
+//! and complexity count a document's fields as written, not what they
+//! multiply to: `risks(first: 500) { nodes { register { risks(first: 500) {
+//! nodes { register { risks(first: 500) { nodes { id } } } } } } } }` is a
+//! dozen fields deep and asks for 125 million risks, and a control's risks
+//! lead to their controls and back to their risks. So each list counts the
+//! items it may return, times the items of the lists around it, as GitHub's
+//! node limit does.
+//!
+//! A list's items are its `first` or `last`, else its argument's default,
+//! else the default page. A list without paging counts as a default page,
+//! except a control's risks, which can be a whole register: a full page. A
+//! connection's `edges` and `nodes` are the page its field already counted.
+
+use crate::config::Limits;
+use async_graphql::parser::types::{
+    BaseType, ExecutableDocument, Field, FieldDefinition, OperationDefinition, OperationType,
+    Selection, SelectionSet, Type, TypeKind, TypeSystemDefinition,
+};
+use async_graphql::{Name, Value as ConstValue, Variables};
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+/// Lists whose length has no bound but the register's.
+const UNBOUNDED: &[(&str, &str)] = &[("Control", "risks")];
+
+/// How a field's items multiply what it selects.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Count {
+    /// Not a list, or a connection's `edges` or `nodes`.
+    Once,
+    /// A page: `first` or `last`, else this default, else the default page.
+    Page(Option<u64>),
+    /// A list without paging.
+    Unpaged,
+    /// A list without paging or bound.
+    Unbounded,
+}
+
+struct FieldShape {
+    /// The named type it returns.
+    ty: Name,
+    count: Count,
+}
+
+/// The schema as far as counting needs: each object and interface type's
+/// fields.
+struct Shapes {
+    types: HashMap<Name, HashMap<Name, FieldShape>>,
+}
+
+/// Read from the schema's own SDL, once.
+static SHAPES: LazyLock<Shapes> = LazyLock::new(|| Shapes::of(&crate::graphql::sdl()));
+
+impl Shapes {
+    fn of(sdl: &str) -> Self {
+        let mut types = HashMap::new();
+        let Ok(document) = async_graphql::parser::parse_schema(sdl) else {
+            return Self { types };
+        };
+        for definition in document.definitions {
+            let TypeSystemDefinition::Type(ty) = definition else {
+                continue;
+            };
+            let ty = ty.node;
+            let fields = match ty.kind {
+                TypeKind::Object(object) => object.fields,
+                TypeKind::Interface(interface) => interface.fields,
+                _ => continue,
+            };
+            let owner = ty.name.node;
+            let shapes = fields
+                .into_iter()
+                .map(|field| {
+                    let field = field.node;
+                    let shape = FieldShape {
+                        ty: named(&field.ty.node).clone(),
+                        count: count(&owner, &field),
+                    };
+                    (field.name.node, shape)
+                })
+                .collect();
+            types.insert(owner, shapes);
+        }
+        Self { types }
+    }
+}
+
+/// How `field` of type `owner` counts its items.
+fn count(owner: &str, field: &FieldDefinition) -> Count {
+    let first = field.arguments.iter().find(|a| a.node.name.node == "first");
+    if let Some(first) = first {
+        let default = first.node.default_value.as_ref();
+        return Count::Page(default.and_then(|d| match &d.node {
+            ConstValue::Number(n) => n.as_u64(),
+            _ => None,
+        }));
+    }
+    let list = matches!(field.ty.node.base, BaseType::List(_));
+    if !list || owner.ends_with("Connection") {
+        Count::Once
+    } else if UNBOUNDED.contains(&(owner, field.name.node.as_str())) {
+        Count::Unbounded
+    } else {
+        Count::Unpaged
+    }
+}
+
+/// The type a field's values are of, inside any lists.
+fn named(ty: &Type) -> &Name {
+    match &ty.base {
+        BaseType::Named(name) => name,
+        BaseType::List(inner) => named(inner),
+    }
+}
+
+/// The list items `operation` may ask for with `variables`, at most
+/// `u64::MAX`.
+pub fn asked(
+    document: &ExecutableDocument,
+    operation: &OperationDefinition,
+    variables: &Variables,
+    limits: &Limits,
+) -> u64 {
+    let root = match operation.ty {
+        OperationType::Query => "Query",
+        OperationType::Mutation => "Mutation",
+        OperationType::Subscription => "Subscription",
+    };
+    let mut walk = Walk {
+        shapes: &SHAPES,
+        document,
+        operation,
+        variables,
+        default_page: limits.default_page_size as u64,
+        full_page: limits.max_page_size as u64,
+        fragments: HashMap::new(),
+    };
+    walk.set(&operation.selection_set.node, root)
+}
+
+struct Walk<'a> {
+    shapes: &'a Shapes,
+    document: &'a ExecutableDocument,
+    operation: &'a OperationDefinition,
+    variables: &'a Variables,
+    default_page: u64,
+    full_page: u64,
+    /// Each fragment's items, counted once however often it is spread;
+    /// None while it is walked (a cycle, which validation reports).
+    fragments: HashMap<&'a str, Option<u64>>,
+}
+
+impl<'a> Walk<'a> {
+    /// The items one object of type `ty` asks for through `set`.
+    fn set(&mut self, set: &'a SelectionSet, ty: &str) -> u64 {
+        let mut items = 0u64;
+        for selection in &set.items {
+            let more = match &selection.node {
+                Selection::Field(field) => self.field(&field.node, ty),
+                Selection::InlineFragment(fragment) => {
+                    let fragment = &fragment.node;
+                    let on = fragment
+                        .type_condition
+                        .as_ref()
+                        .map_or(ty, |c| c.node.on.node.as_str());
+                    self.set(&fragment.selection_set.node, on)
+                }
+                Selection::FragmentSpread(spread) => self.fragment(&spread.node.fragment_name.node),
+            };
+            items = items.saturating_add(more);
+        }
+        items
+    }
+
+    fn fragment(&mut self, name: &'a str) -> u64 {
+        if let Some(known) = self.fragments.get(name) {
+            return known.unwrap_or(0);
+        }
+        let Some(fragment) = self.document.fragments.get(name) else {
+            return 0;
+        };
+        self.fragments.insert(name, None);
+        let fragment = &fragment.node;
+        let items = self.set(
+            &fragment.selection_set.node,
+            fragment.type_condition.node.on.node.as_str(),
+        );
+        self.fragments.insert(name, Some(items));
+        items
+    }
+
+    fn field(&mut self, field: &'a Field, ty: &str) -> u64 {
+        // Introspection and __typename: not the data's, and shallow.
+        let Some(shape) = self
+            .shapes
+            .types
+            .get(ty)
+            .and_then(|fields| fields.get(field.name.node.as_str()))
+        else {
+            return 0;
+        };
+        let below = self.set(&field.selection_set.node, shape.ty.as_str());
+        let each = match shape.count {
+            Count::Once => return below,
+            Count::Page(default) => ["last", "first"]
+                .iter()
+                .find_map(|arg| self.argument(field, arg))
+                .or(default)
+                .unwrap_or(self.default_page),
+            Count::Unpaged => self.default_page,
+            Count::Unbounded => self.full_page,
+        };
+        each.saturating_mul(below.saturating_add(1))
+    }
+
+    /// A whole-number argument, given in the document or by a variable; one
+    /// of any other kind is validation's to report, and counts as not given.
+    fn argument(&self, field: &Field, name: &str) -> Option<u64> {
+        let value = field
+            .get_argument(name)?
+            .node
+            .clone()
+            .into_const_with(|variable| self.variable(&variable).ok_or(()))
+            .ok()?;
+        match value {
+            ConstValue::Number(n) => n.as_u64(),
+            _ => None,
+        }
+    }
+
+    fn variable(&self, name: &Name) -> Option<ConstValue> {
+        if let Some(value) = self.variables.get(name) {
+            return Some(value.clone());
+        }
+        self.operation
+            .variable_definitions
+            .iter()
+            .find(|d| d.node.name.node == *name)
+            .and_then(|d| d.node.default_value.as_ref())
+            .map(|d| d.node.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn asked_by(query: &str, variables: serde_json::Value) -> u64 {
+        let document = async_graphql::parser::parse_query(query).expect("parses");
+        let (_, operation) = document.operations.iter().next().expect("an operation");
+        let variables = Variables::from_json(variables);
+        asked(&document, &operation.node, &variables, &Limits::default())
+    }
+
+    #[test]
+    fn a_page_counts_what_it_asks_for_or_its_default() {
+        let nodes = "{ nodes { id title } }";
+        assert_eq!(
+            asked_by(&format!("{{ risks(first: 7) {nodes} }}"), json()),
+            7
+        );
+        assert_eq!(
+            asked_by(&format!("{{ risks(last: 9) {nodes} }}"), json()),
+            9
+        );
+        assert_eq!(asked_by(&format!("{{ risks {nodes} }}"), json()), 50);
+        // The SDL's default of an event page.
+        assert_eq!(asked_by("{ riskEvents { nodes { seq } } }", json()), 100);
+        let by_variable = "query($n: Int = 3) { risks(first: $n) { nodes { id } } }";
+        assert_eq!(asked_by(by_variable, json()), 3);
+        assert_eq!(asked_by(by_variable, serde_json::json!({ "n": 11 })), 11);
+        // Fields that are not lists add nothing.
+        assert_eq!(asked_by("{ __typename viewer { name } }", json()), 0);
+    }
+
+    #[test]
+    fn nested_lists_multiply() {
+        let nested = "{ risks(first: 500) { nodes { register { risks(first: 500) {
+            nodes { register { risks(first: 500) { edges { node { id } } } } } } } } } }";
+        assert_eq!(asked_by(nested, json()), 500 * (1 + 500 * (1 + 500)));
+        // A page of risks with their links and custom fields: each an
+        // unpaged list, counted as a default page.
+        let page = "{ risks(first: 500) { nodes { controls { control { name } }
+            customFields { text } } } }";
+        assert_eq!(asked_by(page, json()), 500 * (1 + 50 + 50));
+        // A control's risks count as a full page.
+        let links = "{ controls { risks { risk { controls { control { name } } } } } }";
+        assert_eq!(asked_by(links, json()), 50 * (1 + 500 * (1 + 50)));
+    }
+
+    #[test]
+    fn fragments_count_where_they_are_spread() {
+        let spread = "{ risks(first: 4) { nodes { ...R } } a: risks(first: 2) { nodes { ...R } } }
+            fragment R on Risk { history(first: 10) { nodes { seq } } }";
+        assert_eq!(asked_by(spread, json()), 4 * (1 + 10) + 2 * (1 + 10));
+        let inline = "{ node(id: \"x\") { ... on Risk { controls { strength } } } }";
+        assert_eq!(asked_by(inline, json()), 50);
+        // Fragments spread twice at each of 40 levels: counted, not walked
+        // 2^40 times, and saturating.
+        let levels: String = (0..40)
+            .map(|i| {
+                format!(
+                    "fragment F{i} on Risk {{ register {{ a: risks(first: 500) {{ nodes {{ ...F{n} }} }} \
+                     b: risks(first: 500) {{ nodes {{ ...F{n} }} }} }} }}\n",
+                    n = i + 1
+                )
+            })
+            .collect();
+        let query =
+            format!("{{ risks {{ nodes {{ ...F0 }} }} }} {levels} fragment F40 on Risk {{ id }}");
+        assert_eq!(asked_by(&query, json()), u64::MAX);
+        // A cycle ends the walk; validation reports it.
+        let cycle =
+            "{ risks { nodes { ...A } } } fragment A on Risk { controls { risk { ...A } } }";
+        assert_eq!(asked_by(cycle, json()), 50 * (1 + 50));
+    }
+
+    fn json() -> serde_json::Value {
+        serde_json::json!({})
+    }
+}
