@@ -17,13 +17,14 @@ use async_graphql::parser::types::OperationType;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use futures_channel::mpsc;
-use futures_util::SinkExt;
-use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
@@ -53,8 +54,9 @@ pub fn upgrade(state: AppState, ws: WebSocketUpgrade, slot: Option<ConnectionSlo
                 .is_some_and(|p| p.as_bytes() == LEGACY_WS.as_bytes());
             // The socket's log lines carry its request's id.
             let span = tracing::Span::current();
-            Connection::new(state, legacy)
-                .run(socket, slot)
+            let (sink, stream) = socket.split();
+            Connection::new(state, legacy, sink)
+                .run(stream, slot)
                 .instrument(span)
         })
 }
@@ -149,19 +151,17 @@ impl<'a> ServerFrame<'a> {
     }
 }
 
-/// What operation tasks hand the connection to send.
-enum Outgoing {
-    /// A frame, serialized by the task that made it: a few bytes a slot
-    /// while it waits, however large the frame's JSON.
-    Frame(Message),
-    Finished(String),
-}
+/// The socket's sending half, shared by the connection and its operations'
+/// tasks: each writes its own frames, so a push wakes one task a socket,
+/// not an operation's and then the connection's.
+type Writer = Arc<tokio::sync::Mutex<SplitSink<WebSocket, Message>>>;
 
-/// Where an operation's task sends its frames.
+/// Where an operation's task sends its frames, and says it has finished.
 struct Outbox {
     id: String,
     legacy: bool,
-    sender: mpsc::Sender<Outgoing>,
+    writer: Writer,
+    finished: mpsc::UnboundedSender<String>,
 }
 
 /// The socket is gone.
@@ -169,8 +169,10 @@ struct Gone;
 
 impl Outbox {
     async fn deliver(&mut self, message: Message) -> Result<(), Gone> {
-        self.sender
-            .send(Outgoing::Frame(message))
+        self.writer
+            .lock()
+            .await
+            .send(message)
             .await
             .map_err(|_| Gone)
     }
@@ -198,7 +200,8 @@ impl Outbox {
             let complete = ServerFrame::Complete { id: &self.id }.message();
             let _ = self.deliver(complete).await;
         }
-        let _ = self.sender.send(Outgoing::Finished(self.id)).await;
+        // The connection outlives its operations' tasks, or aborts them.
+        let _ = self.finished.unbounded_send(self.id);
     }
 }
 
@@ -210,8 +213,12 @@ struct Connection {
     legacy: bool,
     principal: Option<Principal>,
     subscriptions: HashMap<String, JoinHandle<()>>,
-    outgoing: mpsc::Sender<Outgoing>,
-    incoming: mpsc::Receiver<Outgoing>,
+    writer: Writer,
+    /// Ids of operations that have finished.
+    finished: (
+        mpsc::UnboundedSender<String>,
+        mpsc::UnboundedReceiver<String>,
+    ),
 }
 
 /// The token of a connection_init payload: `{"Authorization": "Bearer …"}` or
@@ -225,20 +232,25 @@ fn token_of(payload: &Value) -> Option<&str> {
 }
 
 impl Connection {
-    fn new(state: AppState, legacy: bool) -> Self {
-        // Bounded: a slow client holds its subscriptions back, and they catch
-        // up from the table instead of growing memory here. futures-channel
-        // allocates a node per message; tokio's channel allocates 32 slots
-        // up front, 2 KiB for each of thousands of idle sockets.
-        let (outgoing, incoming) = mpsc::channel(256);
+    fn new(state: AppState, legacy: bool, sink: SplitSink<WebSocket, Message>) -> Self {
+        // A slow client holds its operations back at the socket, and their
+        // subscriptions catch up from the table instead of growing memory
+        // here. futures-channel allocates a node per message (one an
+        // operation); tokio's channel allocates 32 slots up front, 2 KiB for
+        // each of thousands of idle sockets.
         Self {
             state,
             legacy,
             principal: None,
             subscriptions: HashMap::new(),
-            outgoing,
-            incoming,
+            writer: Arc::new(tokio::sync::Mutex::new(sink)),
+            finished: mpsc::unbounded(),
         }
+    }
+
+    /// Sends a frame of the connection's own.
+    async fn send(&self, message: Message) -> Result<(), axum::Error> {
+        self.writer.lock().await.send(message).await
     }
 
     /// How long the signed-in token has left, leeway included; None before
@@ -262,7 +274,7 @@ impl Connection {
     #[expect(clippy::manual_async_fn, reason = "an async fn doubles its arguments")]
     fn run(
         mut self,
-        mut socket: WebSocket,
+        mut socket: SplitStream<WebSocket>,
         slot: Option<ConnectionSlot>,
     ) -> impl Future<Output = ()> + Send + 'static {
         async move {
@@ -280,7 +292,7 @@ impl Connection {
 
             let close = loop {
                 tokio::select! {
-                    message = socket.recv() => {
+                    message = socket.next() => {
                         let message = match message {
                             Some(Ok(message)) => message,
                             Some(Err(err)) if too_big(&err) => break Some(Close(1009, "Message too big")),
@@ -301,7 +313,7 @@ impl Connection {
                         match Box::pin(self.handle(text.as_str())).await {
                             Ok(replies) => {
                                 for reply in replies {
-                                    if socket.send(reply).await.is_err() {
+                                    if self.send(reply).await.is_err() {
                                         break;
                                     }
                                 }
@@ -314,29 +326,22 @@ impl Connection {
                             Err(close) => break Some(close),
                         }
                     }
-                    Some(out) = self.incoming.next() => match out {
-                        Outgoing::Frame(frame) => {
-                            if socket.send(frame).await.is_err() {
-                                break None;
-                            }
-                        }
-                        Outgoing::Finished(id) => {
-                            self.subscriptions.remove(&id);
-                        }
-                    },
+                    Some(id) = self.finished.1.next() => {
+                        self.subscriptions.remove(&id);
+                    }
                     () = &mut deadline => {
                         if self.principal.is_none() {
                             break Some(Close(4408, "Connection initialisation timeout"));
                         }
                         let why = ("the token has expired", "Forbidden: the token has expired");
-                        break Some(Box::pin(self.end_all(&mut socket, why)).await);
+                        break Some(Box::pin(self.end_all(why)).await);
                     }
                     revoked = revocations.recv(), if self.api_key().is_some() => {
                         // A lagging receiver missed ids; revocations are rare
                         // enough that 64 in flight do not happen.
                         if revoked.ok().as_deref() == self.api_key() {
                             let why = ("the API key was revoked", "Forbidden: the API key was revoked");
-                            break Some(Box::pin(self.end_all(&mut socket, why)).await);
+                            break Some(Box::pin(self.end_all(why)).await);
                         }
                     }
                     _ = keepalive.tick() => {
@@ -345,7 +350,7 @@ impl Connection {
                             break None;
                         }
                         let ping = if self.legacy { ServerFrame::Ka } else { ServerFrame::Ping };
-                        if socket.send(ping.message()).await.is_err() {
+                        if self.send(ping.message()).await.is_err() {
                             break None;
                         }
                     }
@@ -360,7 +365,7 @@ impl Connection {
                     code,
                     reason: reason.into(),
                 };
-                let _ = socket.send(Message::Close(Some(frame))).await;
+                let _ = self.send(Message::Close(Some(frame))).await;
             }
             drop(slot);
         }
@@ -373,16 +378,12 @@ impl Connection {
 
     /// The caller may no longer: every subscription ends with an
     /// UNAUTHENTICATED error saying why, and then the socket (4403).
-    async fn end_all(
-        &mut self,
-        socket: &mut WebSocket,
-        (why, reason): (&'static str, &'static str),
-    ) -> Close {
+    async fn end_all(&mut self, (why, reason): (&'static str, &'static str)) -> Close {
         let ids: Vec<String> = self.subscriptions.keys().cloned().collect();
         for id in ids {
             self.stop(&id);
             let refused = AppError::Unauthenticated(why.into());
-            let _ = socket.send(failed(&id, refused)).await;
+            let _ = self.send(failed(&id, refused)).await;
         }
         Close(4403, reason)
     }
@@ -470,7 +471,8 @@ impl Connection {
         let mut outbox = Outbox {
             id: id.clone(),
             legacy: self.legacy,
-            sender: self.outgoing.clone(),
+            writer: self.writer.clone(),
+            finished: self.finished.0.clone(),
         };
         let task = if kind == Some(OperationType::Subscription) {
             let membership = self.state.multiplex.join(&self.state, &principal, request);
