@@ -10,6 +10,7 @@ use crate::graphql::reference::Reference;
 use crate::graphql::{self, Services};
 use crate::store::{self, StatementCounter};
 use crate::web::export::{self, Sheet};
+use crate::web::list_items::Lists;
 use crate::web::state::{AppState, DOCUMENTS_HELD, Documents, PRINCIPALS_HELD, Principals, Shared};
 use crate::web::{graphql_http, health, heatmap_svg, metrics, pages, refusals, serve};
 use axum::Router;
@@ -96,8 +97,10 @@ pub async fn state(
         reference: reference.clone(),
         answers: Arc::default(),
     };
+    let schema = graphql::schema(&config.limits, services);
     Ok(Arc::new(Shared {
-        schema: graphql::schema(&config.limits, services),
+        lists: Arc::new(Lists::of(&schema.sdl())),
+        schema,
         reference,
         feed,
         db,

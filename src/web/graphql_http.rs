@@ -8,7 +8,7 @@
 use super::limits::{
     alias_count, graphql_nesting, json_nesting, selection_nesting, too_deep, variables_nesting,
 };
-use super::list_items;
+use super::list_items::{self, Lists};
 use super::serve::ConnectionSlot;
 use super::state::{AppState, DOCUMENT_BYTES};
 use super::text::{may_spell_nul, nul_in_document, nul_in_variables};
@@ -357,7 +357,7 @@ pub fn precheck(
             document
         }
     };
-    let checked = check_document(&document, request, limits, get);
+    let checked = check_document(&state.lists, &document, request, limits, get);
     request.set_parsed_query(Arc::unwrap_or_clone(document));
     checked
 }
@@ -387,6 +387,7 @@ fn nul_refused(field: String) -> AppError {
 }
 
 fn check_document(
+    lists: &Lists,
     document: &ExecutableDocument,
     request: &Request,
     limits: &Limits,
@@ -416,7 +417,7 @@ fn check_document(
             AppError::bad_input("query", "only queries may be sent with GET; use POST"),
         ));
     }
-    let asked = list_items::asked(document, &operation.node, &request.variables, limits);
+    let asked = list_items::asked(lists, document, &operation.node, &request.variables, limits);
     if asked > limits.max_list_items {
         return Err((
             StatusCode::BAD_REQUEST,

@@ -19,7 +19,6 @@ use async_graphql::parser::types::{
 };
 use async_graphql::{Name, Value as ConstValue, Variables};
 use std::collections::HashMap;
-use std::sync::LazyLock;
 
 /// Lists whose length has no bound but the register's.
 const UNBOUNDED: &[(&str, &str)] = &[("Control", "risks")];
@@ -45,15 +44,13 @@ struct FieldShape {
 
 /// The schema as far as counting needs: each object and interface type's
 /// fields.
-struct Shapes {
+pub struct Lists {
     types: HashMap<Name, HashMap<Name, FieldShape>>,
 }
 
-/// Read from the schema's own SDL, once.
-static SHAPES: LazyLock<Shapes> = LazyLock::new(|| Shapes::of(&crate::graphql::sdl()));
-
-impl Shapes {
-    fn of(sdl: &str) -> Self {
+impl Lists {
+    /// Read from the schema's SDL, once a process.
+    pub fn of(sdl: &str) -> Self {
         let mut types = HashMap::new();
         let Ok(document) = async_graphql::parser::parse_schema(sdl) else {
             return Self { types };
@@ -117,6 +114,7 @@ fn named(ty: &Type) -> &Name {
 /// The list items `operation` may ask for with `variables`, at most
 /// `u64::MAX`.
 pub fn asked(
+    lists: &Lists,
     document: &ExecutableDocument,
     operation: &OperationDefinition,
     variables: &Variables,
@@ -128,7 +126,7 @@ pub fn asked(
         OperationType::Subscription => "Subscription",
     };
     let mut walk = Walk {
-        shapes: &SHAPES,
+        lists,
         document,
         operation,
         variables,
@@ -140,7 +138,7 @@ pub fn asked(
 }
 
 struct Walk<'a> {
-    shapes: &'a Shapes,
+    lists: &'a Lists,
     document: &'a ExecutableDocument,
     operation: &'a OperationDefinition,
     variables: &'a Variables,
@@ -193,7 +191,7 @@ impl<'a> Walk<'a> {
     fn field(&mut self, field: &'a Field, ty: &str) -> u64 {
         // Introspection and __typename: not the data's, and shallow.
         let Some(shape) = self
-            .shapes
+            .lists
             .types
             .get(ty)
             .and_then(|fields| fields.get(field.name.node.as_str()))
@@ -250,7 +248,14 @@ mod tests {
         let document = async_graphql::parser::parse_query(query).expect("parses");
         let (_, operation) = document.operations.iter().next().expect("an operation");
         let variables = Variables::from_json(variables);
-        asked(&document, &operation.node, &variables, &Limits::default())
+        let lists = Lists::of(&crate::graphql::sdl());
+        asked(
+            &lists,
+            &document,
+            &operation.node,
+            &variables,
+            &Limits::default(),
+        )
     }
 
     #[test]
