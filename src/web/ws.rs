@@ -248,9 +248,17 @@ impl Connection {
         }
     }
 
-    /// Sends a frame of the connection's own.
-    async fn send(&self, message: Message) -> Result<(), axum::Error> {
-        self.writer.lock().await.send(message).await
+    /// Sends a frame of the connection's own, after what its operations
+    /// have queued. A client that reads nothing holds them, and this one,
+    /// back: it is gone once three keep-alive intervals pass, as a client
+    /// that answers nothing is.
+    async fn send(&self, message: Message) -> Result<(), Gone> {
+        let patience = self.state.config.limits.ws_keepalive() * 3;
+        let sent = async { self.writer.lock().await.send(message).await };
+        match tokio::time::timeout(patience, sent).await {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(Gone),
+        }
     }
 
     /// How long the signed-in token has left, leeway included; None before
@@ -290,7 +298,7 @@ impl Connection {
             let mut last_heard = Instant::now();
             let mut revocations = self.state.feed.revocations();
 
-            let close = loop {
+            let close = 'serve: loop {
                 tokio::select! {
                     message = socket.next() => {
                         let message = match message {
@@ -314,7 +322,7 @@ impl Connection {
                             Ok(replies) => {
                                 for reply in replies {
                                     if self.send(reply).await.is_err() {
-                                        break;
+                                        break 'serve None;
                                     }
                                 }
                                 // A socket signs in once: from then on the

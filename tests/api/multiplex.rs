@@ -1,12 +1,12 @@
 //! Identical subscriptions share one execution: every subscriber still gets
 //! exactly what it would get alone, under its own id.
 
-use crate::both;
 use crate::fixtures;
 use crate::helpers::{Client, TestApp};
 use crate::operations::{sample, scrape_at};
 use crate::subscriptions::{hour_from_now, latest_cursor, spawn_instance, token};
-use crate::ws_client::WsClient;
+use crate::ws_client::{Received, WsClient};
+use crate::{both, both_with};
 use serde_json::{Value, json};
 
 both!(
@@ -15,6 +15,9 @@ both!(
     a_late_heatmap_subscriber_starts_from_the_current_map,
     a_subscriber_that_stops_reading_misses_nothing,
 );
+both_with!(a_client_that_reads_nothing_is_let_go, |c| {
+    c.limits.ws_keepalive_secs = 1;
+});
 
 /// What an event says of itself: the same whichever execution resolved it
 /// (`risk` is the risk as it is when resolved).
@@ -217,6 +220,68 @@ async fn a_subscriber_that_stops_reading_misses_nothing(app: TestApp) {
         "in order, no duplicate"
     );
     assert_eq!(slow_cursors, fast_cursors, "the same events");
+}
+
+/// A client that stops reading while its subscription has frames to send
+/// holds the socket's writer. It is dropped as one that answers nothing is,
+/// three keep-alive intervals on, instead of holding its buffers and tasks
+/// for as long as it keeps the connection open: once it reads again, what
+/// the buffers held comes, then the end, not the rest of the events.
+async fn a_client_that_reads_nothing_is_let_go(app: TestApp) {
+    const EDITS: usize = 200;
+    let admin = app.admin("acme");
+    let register = fixtures::register(&admin, "RA").await;
+    // Frames of 60 KB: the socket's buffers hold about a hundred.
+    let description = "x".repeat(60 * 1024);
+    let risk = fixtures::risk(
+        &admin,
+        &register,
+        "t",
+        json!({ "description": description }),
+    )
+    .await;
+    let from = latest_cursor(&admin).await;
+    let mut stuck = WsClient::signed_in_narrow(&app.ws_url(), &ws_token(&app, "bob")).await;
+    stuck
+        .subscribe(
+            "s",
+            "subscription($after: String) { riskEvents(after: $after) { cursor risk { description } } }",
+            json!({ "after": from }),
+        )
+        .await;
+    for n in 0..EDITS {
+        admin
+            .ok(
+                "mutation($id: ID!, $n: String) { updateRisk(id: $id, input: {notes: $n}) { id } }",
+                json!({ "id": risk["id"], "n": n.to_string() }),
+            )
+            .await;
+        // It still talks, so it is not silent: only what it does not read
+        // can tell it is gone.
+        if n % 10 == 0 {
+            stuck.try_send(json!({ "type": "ping" })).await;
+        }
+    }
+    // Time is what is tested: four intervals of a second, and one more. The
+    // server may reset the socket meanwhile, with these pings unread.
+    for _ in 0..20 {
+        if !stuck.try_send(json!({ "type": "ping" })).await {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let mut frames = 0;
+    loop {
+        match stuck.receive().await {
+            Received::Message(message) if message["type"] == "pong" => {}
+            Received::Message(message) => {
+                assert_eq!(message["type"], "next", "{message}");
+                frames += 1;
+            }
+            Received::Closed(_) => break,
+        }
+    }
+    assert!(frames < EDITS, "cut off after {frames} of {EDITS}");
 }
 
 /// Counted in a process of its own, where nothing else runs: three

@@ -96,6 +96,12 @@ impl WsClient {
             .expect("sent");
     }
 
+    /// Sends, unless the server has let the socket go.
+    pub async fn try_send(&mut self, message: Value) -> bool {
+        let text = Message::Text(message.to_string().into());
+        self.socket.send(text).await.is_ok()
+    }
+
     pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
         self.send(json!({ "type": "subscribe", "id": id, "payload": { "query": query, "variables": variables } }))
             .await;
