@@ -8,9 +8,11 @@
 //! node limit does.
 //!
 //! A list's items are its `first` or `last`, else its argument's default,
-//! else the default page. A list without paging counts as a default page,
-//! except a control's risks, which can be a whole register: a full page. A
-//! connection's `edges` and `nodes` are the page its field already counted.
+//! else the default page. A list without paging counts `UNPAGED`: a risk's
+//! links and custom fields, an organization's registers, controls and
+//! severities are short lists. A control's risks, which can be a whole
+//! register, count a full page. A connection's `edges` and `nodes` are the
+//! page its field already counted.
 
 use crate::config::Limits;
 use async_graphql::parser::types::{
@@ -20,7 +22,10 @@ use async_graphql::parser::types::{
 use async_graphql::{Name, Value as ConstValue, Variables};
 use std::collections::HashMap;
 
-/// Lists whose length has no bound but the register's.
+/// What a short list without paging counts.
+const UNPAGED: u64 = 10;
+
+/// Lists without paging whose length has no bound but the register's.
 const UNBOUNDED: &[(&str, &str)] = &[("Control", "risks")];
 
 /// How a field's items multiply what it selects.
@@ -30,7 +35,7 @@ enum Count {
     Once,
     /// A page: `first` or `last`, else this default, else the default page.
     Page(Option<u64>),
-    /// A list without paging.
+    /// A short list without paging.
     Unpaged,
     /// A list without paging or bound.
     Unbounded,
@@ -206,7 +211,7 @@ impl<'a> Walk<'a> {
                 .find_map(|arg| self.argument(field, arg))
                 .or(default)
                 .unwrap_or(self.default_page),
-            Count::Unpaged => self.default_page,
+            Count::Unpaged => UNPAGED,
             Count::Unbounded => self.full_page,
         };
         each.saturating_mul(below.saturating_add(1))
@@ -284,14 +289,16 @@ mod tests {
         let nested = "{ risks(first: 500) { nodes { register { risks(first: 500) {
             nodes { register { risks(first: 500) { edges { node { id } } } } } } } } } }";
         assert_eq!(asked_by(nested, json()), 500 * (1 + 500 * (1 + 500)));
-        // A page of risks with their links and custom fields: each an
-        // unpaged list, counted as a default page.
+        // A page of risks with their links and custom fields: short lists
+        // without paging.
         let page = "{ risks(first: 500) { nodes { controls { control { name } }
             customFields { text } } } }";
-        assert_eq!(asked_by(page, json()), 500 * (1 + 50 + 50));
+        assert_eq!(asked_by(page, json()), 500 * (1 + UNPAGED + UNPAGED));
         // A control's risks count as a full page.
-        let links = "{ controls { risks { risk { controls { control { name } } } } } }";
-        assert_eq!(asked_by(links, json()), 50 * (1 + 500 * (1 + 50)));
+        let links =
+            "{ controls { risks { risk { controls { control { risks { risk { id } } } } } } } }";
+        let risks = 500 * (1 + UNPAGED * (1 + 500));
+        assert_eq!(asked_by(links, json()), UNPAGED * (1 + risks));
     }
 
     #[test]
@@ -300,7 +307,7 @@ mod tests {
             fragment R on Risk { history(first: 10) { nodes { seq } } }";
         assert_eq!(asked_by(spread, json()), 4 * (1 + 10) + 2 * (1 + 10));
         let inline = "{ node(id: \"x\") { ... on Risk { controls { strength } } } }";
-        assert_eq!(asked_by(inline, json()), 50);
+        assert_eq!(asked_by(inline, json()), UNPAGED);
         // Fragments spread twice at each of 40 levels: counted, not walked
         // 2^40 times, and saturating.
         let levels: String = (0..40)
@@ -318,7 +325,7 @@ mod tests {
         // A cycle ends the walk; validation reports it.
         let cycle =
             "{ risks { nodes { ...A } } } fragment A on Risk { controls { risk { ...A } } }";
-        assert_eq!(asked_by(cycle, json()), 50 * (1 + 50));
+        assert_eq!(asked_by(cycle, json()), 50 * (1 + UNPAGED));
     }
 
     fn json() -> serde_json::Value {

@@ -216,8 +216,8 @@ async fn limits_are_enforced(app: TestApp) {
 /// Three pages of 500 nested through their register would be 125 million
 /// risks, and a control's risks lead back to their controls: a dozen fields
 /// deep, within the depth and complexity limits. Refused before a statement
-/// is sent; the same shapes with small pages, and a full page of risks with
-/// their links and custom fields, are served.
+/// is sent; the same shapes with small pages, and a full page of each
+/// register's risks with their links and custom fields, are served.
 async fn lists_within_lists_are_refused_before_they_run(app: TestApp) {
     let admin = app.admin("acme");
     let register = fixtures::register(&admin, "RA").await;
@@ -250,13 +250,13 @@ async fn lists_within_lists_are_refused_before_they_run(app: TestApp) {
     );
     let page = admin
         .ok(
-            "{ risks(first: 500) { nodes { id controls { control { name } strength }
-                customFields { text } } } }",
+            "{ registers { risks(first: 500) { nodes { id controls { control { name } strength }
+                customFields { text } } } } }",
             json!({}),
         )
         .await;
     assert_eq!(
-        page["risks"]["nodes"][0]["controls"][0]["control"]["name"],
+        page["registers"][0]["risks"]["nodes"][0]["controls"][0]["control"]["name"],
         "MFA"
     );
 }
