@@ -154,26 +154,40 @@ async fn a_late_heatmap_subscriber_starts_from_the_current_map(app: TestApp) {
     late.close().await;
 }
 
+/// Events that carry their risk's description, 60 KB: a socket's buffers
+/// hold about a hundred of them.
+const LARGE_EVENTS: &str =
+    "subscription($after: String) { riskEvents(after: $after) { cursor risk { description } } }";
+
+/// A risk of a new register whose events are large under `LARGE_EVENTS`,
+/// and the cursor its events come after.
+async fn risk_of_large_events(admin: &Client) -> (Value, String) {
+    let register = fixtures::register(admin, "RA").await;
+    let description = "x".repeat(60 * 1024);
+    let risk = fixtures::risk(admin, &register, "t", json!({ "description": description })).await;
+    (risk, latest_cursor(admin).await)
+}
+
+/// Sets the risk's notes: an event.
+async fn note(admin: &Client, id: &Value, notes: String) {
+    admin
+        .ok(
+            "mutation($id: ID!, $n: String) { updateRisk(id: $id, input: {notes: $n}) { id } }",
+            json!({ "id": id, "n": notes }),
+        )
+        .await;
+}
+
 /// A subscriber whose socket backs up falls behind the execution it shares
 /// with a fast one: it continues alone from its last event, and both get
 /// every event once, in order.
 async fn a_subscriber_that_stops_reading_misses_nothing(app: TestApp) {
     const EDITS: usize = 400;
     let admin = app.admin("acme");
-    let register = fixtures::register(&admin, "RA").await;
-    // Frames of 60 KB: the socket's buffers then hold about a hundred, so
-    // the slow one falls behind the shared execution (at about the 300th
-    // event here); with 2 KB frames, 400 events fit in the buffers.
-    let description = "x".repeat(60 * 1024);
-    let risk = fixtures::risk(
-        &admin,
-        &register,
-        "t",
-        json!({ "description": description }),
-    )
-    .await;
-    let from = latest_cursor(&admin).await;
-    let query = "subscription($after: String) { riskEvents(after: $after) { cursor risk { description } } }";
+    // The slow one falls behind the shared execution at about the 300th
+    // event here; with 2 KB frames, 400 events fit in the buffers.
+    let (risk, from) = risk_of_large_events(&admin).await;
+    let query = LARGE_EVENTS;
     let variables = json!({ "after": from });
     let mut fast = WsClient::signed_in(&app.ws_url(), &ws_token(&app, "alice")).await;
     let mut slow = WsClient::signed_in_narrow(&app.ws_url(), &ws_token(&app, "bob")).await;
@@ -192,12 +206,7 @@ async fn a_subscriber_that_stops_reading_misses_nothing(app: TestApp) {
             let (admin, id) = (admin.clone(), risk["id"].clone());
             tokio::spawn(async move {
                 for n in 0..EDITS / 4 {
-                    admin
-                        .ok(
-                            "mutation($id: ID!, $n: String) { updateRisk(id: $id, input: {notes: $n}) { id } }",
-                            json!({ "id": id, "n": format!("{w}.{n}") }),
-                        )
-                        .await;
+                    note(&admin, &id, format!("{w}.{n}")).await;
                 }
             })
         })
@@ -230,32 +239,13 @@ async fn a_subscriber_that_stops_reading_misses_nothing(app: TestApp) {
 async fn a_client_that_reads_nothing_is_let_go(app: TestApp) {
     const EDITS: usize = 200;
     let admin = app.admin("acme");
-    let register = fixtures::register(&admin, "RA").await;
-    // Frames of 60 KB: the socket's buffers hold about a hundred.
-    let description = "x".repeat(60 * 1024);
-    let risk = fixtures::risk(
-        &admin,
-        &register,
-        "t",
-        json!({ "description": description }),
-    )
-    .await;
-    let from = latest_cursor(&admin).await;
+    let (risk, from) = risk_of_large_events(&admin).await;
     let mut stuck = WsClient::signed_in_narrow(&app.ws_url(), &ws_token(&app, "bob")).await;
     stuck
-        .subscribe(
-            "s",
-            "subscription($after: String) { riskEvents(after: $after) { cursor risk { description } } }",
-            json!({ "after": from }),
-        )
+        .subscribe("s", LARGE_EVENTS, json!({ "after": from }))
         .await;
     for n in 0..EDITS {
-        admin
-            .ok(
-                "mutation($id: ID!, $n: String) { updateRisk(id: $id, input: {notes: $n}) { id } }",
-                json!({ "id": risk["id"], "n": n.to_string() }),
-            )
-            .await;
+        note(&admin, &risk["id"], n.to_string()).await;
         // It still talks, so it is not silent: only what it does not read
         // can tell it is gone.
         if n % 10 == 0 {
