@@ -99,7 +99,7 @@ pub async fn state(
     };
     let schema = graphql::schema(&config.limits, services);
     Ok(Arc::new(Shared {
-        lists: Arc::new(Lists::of(&schema.sdl())),
+        lists: Lists::of(&schema.sdl()),
         schema,
         reference,
         feed,

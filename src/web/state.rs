@@ -27,7 +27,7 @@ pub struct Shared {
     pub verifier: Arc<Verifier>,
     pub schema: RiskgraphSchema,
     /// The schema's lists, for counting what a document asks for.
-    pub lists: Arc<Lists>,
+    pub lists: Lists,
     pub clock: Clock,
     pub statements: StatementCounter,
     pub feed: Arc<Feed>,
