@@ -252,14 +252,18 @@ async fn a_client_that_reads_nothing_is_let_go(app: TestApp) {
             stuck.try_send(json!({ "type": "ping" })).await;
         }
     }
-    // Time is what is tested: four intervals of a second, and one more. The
-    // server may reset the socket meanwhile, with these pings unread.
-    for _ in 0..20 {
+    // Time is what is tested: it is let go three intervals of a second
+    // after its buffers fill, and the server resets the socket with these
+    // pings unread. Twelve seconds leave room for a slow machine.
+    let mut let_go = false;
+    for _ in 0..48 {
         if !stuck.try_send(json!({ "type": "ping" })).await {
+            let_go = true;
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
+    assert!(let_go, "still connected after twelve intervals");
     let mut frames = 0;
     loop {
         match stuck.receive().await {
