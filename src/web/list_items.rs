@@ -54,7 +54,7 @@ pub struct Lists {
 }
 
 impl Lists {
-    /// Read from the schema's SDL, once a process.
+    /// Read from the schema's SDL, once, when the app starts.
     pub fn of(sdl: &str) -> Self {
         let mut types = HashMap::new();
         let Ok(document) = async_graphql::parser::parse_schema(sdl) else {
@@ -206,11 +206,13 @@ impl<'a> Walk<'a> {
         let below = self.set(&field.selection_set.node, shape.ty.as_str());
         let each = match shape.count {
             Count::Once => return below,
+            // A larger page is refused on its own field, saying so.
             Count::Page(default) => ["last", "first"]
                 .iter()
                 .find_map(|arg| self.argument(field, arg))
                 .or(default)
-                .unwrap_or(self.default_page),
+                .unwrap_or(self.default_page)
+                .min(self.full_page),
             Count::Unpaged => UNPAGED,
             Count::Unbounded => self.full_page,
         };
@@ -280,6 +282,9 @@ mod tests {
         let by_variable = "query($n: Int = 3) { risks(first: $n) { nodes { id } } }";
         assert_eq!(asked_by(by_variable, json()), 3);
         assert_eq!(asked_by(by_variable, serde_json::json!({ "n": 11 })), 11);
+        // Past the largest page, the field refuses it itself.
+        let huge = serde_json::json!({ "n": 1_000_000_000 });
+        assert_eq!(asked_by(by_variable, huge), 500);
         // Fields that are not lists add nothing.
         assert_eq!(asked_by("{ __typename viewer { name } }", json()), 0);
     }
