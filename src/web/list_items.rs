@@ -135,8 +135,7 @@ pub fn asked(
         document,
         operation,
         variables,
-        default_page: limits.default_page_size as u64,
-        full_page: limits.max_page_size as u64,
+        limits,
         fragments: HashMap::new(),
     };
     walk.set(&operation.selection_set.node, root)
@@ -147,8 +146,7 @@ struct Walk<'a> {
     document: &'a ExecutableDocument,
     operation: &'a OperationDefinition,
     variables: &'a Variables,
-    default_page: u64,
-    full_page: u64,
+    limits: &'a Limits,
     /// Each fragment's items, counted once however often it is spread;
     /// None while it is walked (a cycle, which validation reports).
     fragments: HashMap<&'a str, Option<u64>>,
@@ -211,12 +209,16 @@ impl<'a> Walk<'a> {
                 .iter()
                 .find_map(|arg| self.argument(field, arg))
                 .or(default)
-                .unwrap_or(self.default_page)
-                .min(self.full_page),
+                .unwrap_or(self.limits.default_page_size as u64)
+                .min(self.full_page()),
             Count::Unpaged => UNPAGED,
-            Count::Unbounded => self.full_page,
+            Count::Unbounded => self.full_page(),
         };
         each.saturating_mul(below.saturating_add(1))
+    }
+
+    fn full_page(&self) -> u64 {
+        self.limits.max_page_size as u64
     }
 
     /// A whole-number argument, given in the document or by a variable; one

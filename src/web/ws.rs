@@ -161,7 +161,7 @@ struct Outbox {
     id: String,
     legacy: bool,
     writer: Writer,
-    finished: mpsc::UnboundedSender<String>,
+    finishing: mpsc::UnboundedSender<String>,
 }
 
 /// The socket is gone.
@@ -201,7 +201,7 @@ impl Outbox {
             let _ = self.deliver(complete).await;
         }
         // The connection outlives its operations' tasks, or aborts them.
-        let _ = self.finished.unbounded_send(self.id);
+        let _ = self.finishing.unbounded_send(self.id);
     }
 }
 
@@ -214,11 +214,9 @@ struct Connection {
     principal: Option<Principal>,
     subscriptions: HashMap<String, JoinHandle<()>>,
     writer: Writer,
-    /// Ids of operations that have finished.
-    finished: (
-        mpsc::UnboundedSender<String>,
-        mpsc::UnboundedReceiver<String>,
-    ),
+    /// Where operations say they have finished, and where their ids come.
+    finishing: mpsc::UnboundedSender<String>,
+    finished: mpsc::UnboundedReceiver<String>,
 }
 
 /// The token of a connection_init payload: `{"Authorization": "Bearer …"}` or
@@ -238,13 +236,15 @@ impl Connection {
         // here. futures-channel allocates a node per message (one an
         // operation); tokio's channel allocates 32 slots up front, 2 KiB for
         // each of thousands of idle sockets.
+        let (finishing, finished) = mpsc::unbounded();
         Self {
             state,
             legacy,
             principal: None,
             subscriptions: HashMap::new(),
             writer: Arc::new(tokio::sync::Mutex::new(sink)),
-            finished: mpsc::unbounded(),
+            finishing,
+            finished,
         }
     }
 
@@ -334,7 +334,7 @@ impl Connection {
                             Err(close) => break Some(close),
                         }
                     }
-                    Some(id) = self.finished.1.next() => {
+                    Some(id) = self.finished.next() => {
                         self.subscriptions.remove(&id);
                     }
                     () = &mut deadline => {
@@ -480,7 +480,7 @@ impl Connection {
             id: id.clone(),
             legacy: self.legacy,
             writer: self.writer.clone(),
-            finished: self.finished.0.clone(),
+            finishing: self.finishing.clone(),
         };
         let task = if kind == Some(OperationType::Subscription) {
             let membership = self.state.multiplex.join(&self.state, &principal, request);
