@@ -5,6 +5,7 @@
 //! JSON, no mutations over GET, batches capped. Every error leaves with an
 //! `extensions.code`.
 
+use super::int_inputs;
 use super::limits::{
     alias_count, graphql_nesting, json_nesting, selection_nesting, too_deep, variables_nesting,
 };
@@ -418,12 +419,18 @@ fn check_document(
         ));
     }
     let asked = list_items::asked(lists, document, &operation.node, &request.variables, limits);
-    if asked > limits.max_list_items {
+    if let Some(path) = asked.int_out_of_range {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            AppError::bad_input(path, int_inputs::INT_RANGE),
+        ));
+    }
+    if asked.items > limits.max_list_items {
         return Err((
             StatusCode::BAD_REQUEST,
             AppError::LimitExceeded(format!(
-                "the document may ask for {asked} list items, and at most {} are served: a list counts its page times the lists around it",
-                limits.max_list_items
+                "the document may ask for {} list items, and at most {} are served: a list counts its page times the lists around it",
+                asked.items, limits.max_list_items
             )),
         ));
     }

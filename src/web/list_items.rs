@@ -13,11 +13,17 @@
 //! severities are short lists. A control's risks, which can be a whole
 //! register, count a full page. A connection's `edges` and `nodes` are the
 //! page its field already counted.
+//!
+//! This is the one walk that knows the type of each field it meets, so it
+//! also reads each field's arguments against their types (`int_inputs`).
 
+use super::int_inputs::{self, InputObjects};
 use crate::config::Limits;
+use async_graphql::Positioned;
 use async_graphql::parser::types::{
-    BaseType, ExecutableDocument, Field, FieldDefinition, OperationDefinition, OperationType,
-    Selection, SelectionSet, Type, TypeKind, TypeSystemDefinition,
+    BaseType, ExecutableDocument, Field, FieldDefinition, InputValueDefinition,
+    OperationDefinition, OperationType, Selection, SelectionSet, Type, TypeKind,
+    TypeSystemDefinition,
 };
 use async_graphql::{Name, Value as ConstValue, Variables};
 use std::collections::HashMap;
@@ -45,32 +51,41 @@ struct FieldShape {
     /// The named type it returns.
     ty: Name,
     count: Count,
+    arguments: Vec<(Name, Type)>,
 }
 
-/// The schema as far as counting needs: each object and interface type's
-/// fields.
+/// The schema as far as the walk needs: each object and interface type's
+/// fields, and each input object's.
 pub struct Lists {
     types: HashMap<Name, HashMap<Name, FieldShape>>,
+    inputs: InputObjects,
 }
 
 impl Lists {
     /// Read from the schema's SDL, once, when the app starts.
     pub fn of(sdl: &str) -> Self {
-        let mut types = HashMap::new();
+        let mut lists = Self {
+            types: HashMap::new(),
+            inputs: InputObjects::new(),
+        };
         let Ok(document) = async_graphql::parser::parse_schema(sdl) else {
-            return Self { types };
+            return lists;
         };
         for definition in document.definitions {
             let TypeSystemDefinition::Type(ty) = definition else {
                 continue;
             };
             let ty = ty.node;
+            let owner = ty.name.node;
             let fields = match ty.kind {
                 TypeKind::Object(object) => object.fields,
                 TypeKind::Interface(interface) => interface.fields,
+                TypeKind::InputObject(input) => {
+                    lists.inputs.insert(owner, typed(input.fields));
+                    continue;
+                }
                 _ => continue,
             };
-            let owner = ty.name.node;
             let shapes = fields
                 .into_iter()
                 .map(|field| {
@@ -78,14 +93,23 @@ impl Lists {
                     let shape = FieldShape {
                         ty: named(&field.ty.node).clone(),
                         count: count(&owner, &field),
+                        arguments: typed(field.arguments.clone()),
                     };
                     (field.name.node, shape)
                 })
                 .collect();
-            types.insert(owner, shapes);
+            lists.types.insert(owner, shapes);
         }
-        Self { types }
+        lists
     }
+}
+
+/// Each input value's name and type.
+fn typed(values: Vec<Positioned<InputValueDefinition>>) -> Vec<(Name, Type)> {
+    values
+        .into_iter()
+        .map(|value| (value.node.name.node, value.node.ty.node))
+        .collect()
 }
 
 /// How `field` of type `owner` counts its items.
@@ -116,15 +140,22 @@ fn named(ty: &Type) -> &Name {
     }
 }
 
-/// The list items `operation` may ask for with `variables`, at most
-/// `u64::MAX`.
+/// What an operation asks for, read before it runs.
+pub struct Asked {
+    /// The list items, at most `u64::MAX`.
+    pub items: u64,
+    /// The path of the first argument holding an Int past 32 bits.
+    pub int_out_of_range: Option<String>,
+}
+
+/// What `operation` asks for with `variables`.
 pub fn asked(
     lists: &Lists,
     document: &ExecutableDocument,
     operation: &OperationDefinition,
     variables: &Variables,
     limits: &Limits,
-) -> u64 {
+) -> Asked {
     let root = match operation.ty {
         OperationType::Query => "Query",
         OperationType::Mutation => "Mutation",
@@ -137,8 +168,13 @@ pub fn asked(
         variables,
         limits,
         fragments: HashMap::new(),
+        int_out_of_range: None,
     };
-    walk.set(&operation.selection_set.node, root)
+    let items = walk.set(&operation.selection_set.node, root);
+    Asked {
+        items,
+        int_out_of_range: walk.int_out_of_range,
+    }
 }
 
 struct Walk<'a> {
@@ -150,6 +186,7 @@ struct Walk<'a> {
     /// Each fragment's items, counted once however often it is spread;
     /// None while it is walked (a cycle, which validation reports).
     fragments: HashMap<&'a str, Option<u64>>,
+    int_out_of_range: Option<String>,
 }
 
 impl<'a> Walk<'a> {
@@ -201,6 +238,9 @@ impl<'a> Walk<'a> {
         else {
             return 0;
         };
+        if self.int_out_of_range.is_none() {
+            self.int_out_of_range = self.int_out_of_range(field, shape);
+        }
         let below = self.set(&field.selection_set.node, shape.ty.as_str());
         let each = match shape.count {
             Count::Once => return below,
@@ -217,6 +257,15 @@ impl<'a> Walk<'a> {
         each.saturating_mul(below.saturating_add(1))
     }
 
+    /// The path of the first of `field`'s arguments that holds an Int past
+    /// 32 bits.
+    fn int_out_of_range(&self, field: &Field, shape: &FieldShape) -> Option<String> {
+        shape.arguments.iter().find_map(|(name, ty)| {
+            let value = self.given(field, name)?;
+            int_inputs::out_of_range(&self.lists.inputs, ty, &value, name)
+        })
+    }
+
     fn full_page(&self) -> u64 {
         self.limits.max_page_size as u64
     }
@@ -224,16 +273,21 @@ impl<'a> Walk<'a> {
     /// A whole-number argument, given in the document or by a variable; one
     /// of any other kind is validation's to report, and counts as not given.
     fn argument(&self, field: &Field, name: &str) -> Option<u64> {
-        let value = field
+        match self.given(field, name)? {
+            ConstValue::Number(n) => n.as_u64(),
+            _ => None,
+        }
+    }
+
+    /// An argument's value, from the document or its variables; None when
+    /// not given, or when a variable it names is neither sent nor defaulted.
+    fn given(&self, field: &Field, name: &str) -> Option<ConstValue> {
+        field
             .get_argument(name)?
             .node
             .clone()
             .into_const_with(|variable| self.variable(&variable).ok_or(()))
-            .ok()?;
-        match value {
-            ConstValue::Number(n) => n.as_u64(),
-            _ => None,
-        }
+            .ok()
     }
 
     fn variable(&self, name: &Name) -> Option<ConstValue> {
@@ -265,6 +319,7 @@ mod tests {
             &variables,
             &Limits::default(),
         )
+        .items
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod export;
 pub mod graphql_http;
 pub mod health;
 pub mod heatmap_svg;
+pub mod int_inputs;
 pub mod limits;
 pub mod list_items;
 pub mod metrics;

@@ -12,6 +12,7 @@ both!(
     non_json_posts_are_refused,
     limits_are_enforced,
     lists_within_lists_are_refused_before_they_run,
+    ints_past_32_bits_are_refused_by_their_path,
     batches_run_each_operation,
 );
 
@@ -215,6 +216,64 @@ async fn limits_are_enforced(app: TestApp) {
 
 /// Three pages of 500 nested through their register would be 125 million
 /// risks, and a control's risks lead back to their controls: a dozen fields
+/// GraphQL's Int is 32 bits. A larger whole number, in the document or in
+/// a variable, at the top of an argument or inside an input object, is
+/// refused before anything runs (400), naming where it was, as any other
+/// input of the wrong type is.
+async fn ints_past_32_bits_are_refused_by_their_path(app: TestApp) {
+    let admin = app.admin("acme");
+    let register = fixtures::register(&admin, "RA").await;
+    let risk = fixtures::risk(&admin, &register, "Phishing", json!({})).await;
+    let update = "mutation($id: ID!, $input: UpdateRiskInput!) {
+        updateRisk(id: $id, input: $input) { likelihoodLevel } }";
+    let levels = json!({ "id": risk["id"], "input": { "likelihoodLevel": 10_000_000_000_i64 } });
+    let before = app.statements();
+    for (query, variables, field) in [
+        (
+            "{ risks(first: 10000000000) { totalCount } }",
+            json!({}),
+            "first",
+        ),
+        (
+            "query($n: Int) { risks(last: $n) { totalCount } }",
+            json!({ "n": -3_000_000_000_i64 }),
+            "last",
+        ),
+        (update, levels, "input.likelihoodLevel"),
+        (
+            "mutation($id: ID!) { updateRisk(id: $id, input: {impactLevel: 2147483648}) { id } }",
+            json!({ "id": risk["id"] }),
+            "input.impactLevel",
+        ),
+        (
+            "mutation($id: ID!, $m: [Int!]) { updateRegister(id: $id, input: {scalesRemap: {likelihood: $m}}) { id } }",
+            json!({ "id": register, "m": [0, 1, 2, 4_294_967_300_i64] }),
+            "input.scalesRemap.likelihood.3",
+        ),
+    ] {
+        let (status, body) = admin.post(query, variables).await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert!(body.get("data").is_none(), "{body}");
+        let error = &body["errors"][0];
+        assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+        assert_eq!(error["extensions"]["field"], field, "{body}");
+    }
+    assert_eq!(app.statements(), before, "refused before any statement");
+    // The largest Int is an Int: the page refuses it itself, for its size.
+    let page = admin
+        .err("{ risks(first: 2147483647) { totalCount } }", json!({}))
+        .await;
+    page.assert("LIMIT_EXCEEDED", None);
+    assert!(page.message.contains("at most 500"), "{}", page.message);
+    let unchanged = admin
+        .ok(
+            "query($id: ID!) { risk(id: $id) { likelihoodLevel version } }",
+            json!({ "id": risk["id"] }),
+        )
+        .await;
+    assert_eq!(unchanged["risk"]["version"], risk["version"], "{unchanged}");
+}
+
 /// deep, within the depth and complexity limits. Refused before a statement
 /// is sent; the same shapes with small pages, and a full page of each
 /// register's risks with their links and custom fields, are served.
