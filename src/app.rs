@@ -10,7 +10,7 @@ use crate::graphql::reference::Reference;
 use crate::graphql::{self, Services};
 use crate::store::{self, StatementCounter};
 use crate::web::export::{self, Sheet};
-use crate::web::list_items::Lists;
+use crate::web::list_items::Shapes;
 use crate::web::state::{AppState, DOCUMENTS_HELD, Documents, PRINCIPALS_HELD, Principals, Shared};
 use crate::web::{graphql_http, health, heatmap_svg, metrics, pages, refusals, serve};
 use axum::Router;
@@ -99,7 +99,7 @@ pub async fn state(
     };
     let schema = graphql::schema(&config.limits, services);
     Ok(Arc::new(Shared {
-        lists: Lists::of(&schema.sdl()),
+        shapes: Shapes::of(&schema.sdl()),
         schema,
         reference,
         feed,

@@ -9,7 +9,7 @@ use super::int_inputs;
 use super::limits::{
     alias_count, graphql_nesting, json_nesting, selection_nesting, too_deep, variables_nesting,
 };
-use super::list_items::{self, Lists};
+use super::list_items::{self, Shapes};
 use super::serve::ConnectionSlot;
 use super::state::{AppState, DOCUMENT_BYTES};
 use super::text::{may_spell_nul, nul_in_document, nul_in_variables};
@@ -358,7 +358,7 @@ pub fn precheck(
             document
         }
     };
-    let checked = check_document(&state.lists, &document, request, limits, get);
+    let checked = check_document(&state.shapes, &document, request, limits, get);
     request.set_parsed_query(Arc::unwrap_or_clone(document));
     checked
 }
@@ -388,7 +388,7 @@ fn nul_refused(field: String) -> AppError {
 }
 
 fn check_document(
-    lists: &Lists,
+    shapes: &Shapes,
     document: &ExecutableDocument,
     request: &Request,
     limits: &Limits,
@@ -418,7 +418,13 @@ fn check_document(
             AppError::bad_input("query", "only queries may be sent with GET; use POST"),
         ));
     }
-    let asked = list_items::asked(lists, document, &operation.node, &request.variables, limits);
+    let asked = list_items::asked(
+        shapes,
+        document,
+        &operation.node,
+        &request.variables,
+        limits,
+    );
     if let Some(path) = asked.int_out_of_range {
         return Err((
             StatusCode::BAD_REQUEST,

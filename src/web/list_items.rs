@@ -31,7 +31,7 @@ use std::collections::HashMap;
 /// What a short list without paging counts.
 const UNPAGED: u64 = 10;
 
-/// Lists without paging whose length has no bound but the register's.
+/// Shapes without paging whose length has no bound but the register's.
 const UNBOUNDED: &[(&str, &str)] = &[("Control", "risks")];
 
 /// How a field's items multiply what it selects.
@@ -51,25 +51,26 @@ struct FieldShape {
     /// The named type it returns.
     ty: Name,
     count: Count,
+    /// Its arguments' names and types.
     arguments: Vec<(Name, Type)>,
 }
 
 /// The schema as far as the walk needs: each object and interface type's
 /// fields, and each input object's.
-pub struct Lists {
+pub struct Shapes {
     types: HashMap<Name, HashMap<Name, FieldShape>>,
     inputs: InputObjects,
 }
 
-impl Lists {
+impl Shapes {
     /// Read from the schema's SDL, once, when the app starts.
     pub fn of(sdl: &str) -> Self {
-        let mut lists = Self {
+        let mut shapes = Self {
             types: HashMap::new(),
             inputs: InputObjects::new(),
         };
         let Ok(document) = async_graphql::parser::parse_schema(sdl) else {
-            return lists;
+            return shapes;
         };
         for definition in document.definitions {
             let TypeSystemDefinition::Type(ty) = definition else {
@@ -81,26 +82,26 @@ impl Lists {
                 TypeKind::Object(object) => object.fields,
                 TypeKind::Interface(interface) => interface.fields,
                 TypeKind::InputObject(input) => {
-                    lists.inputs.insert(owner, typed(input.fields));
+                    shapes.inputs.insert(owner, typed(input.fields));
                     continue;
                 }
                 _ => continue,
             };
-            let shapes = fields
+            let fields = fields
                 .into_iter()
                 .map(|field| {
                     let field = field.node;
                     let shape = FieldShape {
                         ty: named(&field.ty.node).clone(),
                         count: count(&owner, &field),
-                        arguments: typed(field.arguments.clone()),
+                        arguments: typed(field.arguments),
                     };
                     (field.name.node, shape)
                 })
                 .collect();
-            lists.types.insert(owner, shapes);
+            shapes.types.insert(owner, fields);
         }
-        lists
+        shapes
     }
 }
 
@@ -150,7 +151,7 @@ pub struct Asked {
 
 /// What `operation` asks for with `variables`.
 pub fn asked(
-    lists: &Lists,
+    shapes: &Shapes,
     document: &ExecutableDocument,
     operation: &OperationDefinition,
     variables: &Variables,
@@ -162,7 +163,7 @@ pub fn asked(
         OperationType::Subscription => "Subscription",
     };
     let mut walk = Walk {
-        lists,
+        shapes,
         document,
         operation,
         variables,
@@ -178,7 +179,7 @@ pub fn asked(
 }
 
 struct Walk<'a> {
-    lists: &'a Lists,
+    shapes: &'a Shapes,
     document: &'a ExecutableDocument,
     operation: &'a OperationDefinition,
     variables: &'a Variables,
@@ -231,7 +232,7 @@ impl<'a> Walk<'a> {
     fn field(&mut self, field: &'a Field, ty: &str) -> u64 {
         // Introspection and __typename: not the data's, and shallow.
         let Some(shape) = self
-            .lists
+            .shapes
             .types
             .get(ty)
             .and_then(|fields| fields.get(field.name.node.as_str()))
@@ -262,7 +263,7 @@ impl<'a> Walk<'a> {
     fn int_out_of_range(&self, field: &Field, shape: &FieldShape) -> Option<String> {
         shape.arguments.iter().find_map(|(name, ty)| {
             let value = self.given(field, name)?;
-            int_inputs::out_of_range(&self.lists.inputs, ty, &value, name)
+            int_inputs::out_of_range(&self.shapes.inputs, ty, &value, name)
         })
     }
 
@@ -311,9 +312,9 @@ mod tests {
         let document = async_graphql::parser::parse_query(query).expect("parses");
         let (_, operation) = document.operations.iter().next().expect("an operation");
         let variables = Variables::from_json(variables);
-        let lists = Lists::of(&crate::graphql::sdl());
+        let shapes = Shapes::of(&crate::graphql::sdl());
         asked(
-            &lists,
+            &shapes,
             &document,
             &operation.node,
             &variables,

@@ -7,7 +7,7 @@ use crate::feed::Feed;
 use crate::graphql::RiskgraphSchema;
 use crate::graphql::reference::Reference;
 use crate::store::StatementCounter;
-use crate::web::list_items::Lists;
+use crate::web::list_items::Shapes;
 use crate::web::multiplex::Multiplexer;
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
@@ -26,8 +26,9 @@ pub struct Shared {
     pub config: Arc<Config>,
     pub verifier: Arc<Verifier>,
     pub schema: RiskgraphSchema,
-    /// The schema's lists, for counting what a document asks for.
-    pub lists: Lists,
+    /// The schema's types as the check of a document before it runs reads
+    /// them: what each field returns, pages and takes.
+    pub shapes: Shapes,
     pub clock: Clock,
     pub statements: StatementCounter,
     pub feed: Arc<Feed>,
