@@ -31,7 +31,7 @@ use std::collections::HashMap;
 /// What a short list without paging counts.
 const UNPAGED: u64 = 10;
 
-/// Shapes without paging whose length has no bound but the register's.
+/// Lists without paging whose length has no bound but the register's.
 const UNBOUNDED: &[(&str, &str)] = &[("Control", "risks")];
 
 /// How a field's items multiply what it selects.
@@ -187,6 +187,7 @@ struct Walk<'a> {
     /// Each fragment's items, counted once however often it is spread;
     /// None while it is walked (a cycle, which validation reports).
     fragments: HashMap<&'a str, Option<u64>>,
+    /// The first argument met that holds an Int past 32 bits.
     int_out_of_range: Option<String>,
 }
 
@@ -240,7 +241,7 @@ impl<'a> Walk<'a> {
             return 0;
         };
         if self.int_out_of_range.is_none() {
-            self.int_out_of_range = self.int_out_of_range(field, shape);
+            self.int_out_of_range = self.int_past_32_bits(field, shape);
         }
         let below = self.set(&field.selection_set.node, shape.ty.as_str());
         let each = match shape.count {
@@ -260,7 +261,7 @@ impl<'a> Walk<'a> {
 
     /// The path of the first of `field`'s arguments that holds an Int past
     /// 32 bits.
-    fn int_out_of_range(&self, field: &Field, shape: &FieldShape) -> Option<String> {
+    fn int_past_32_bits(&self, field: &Field, shape: &FieldShape) -> Option<String> {
         shape.arguments.iter().find_map(|(name, ty)| {
             let value = self.given(field, name)?;
             int_inputs::out_of_range(&self.shapes.inputs, ty, &value, name)
