@@ -108,9 +108,31 @@ pub fn level(field: &str, level: i32, len: usize, what: &str) -> AppResult<usize
         })
 }
 
+/// How many items a page asks for through `field` (`first` or `last`):
+/// LIMIT_EXCEEDED past the largest page, `max`.
+pub fn page_size(field: &str, n: i32, max: usize) -> AppResult<u64> {
+    let n = usize::try_from(n).map_err(|_| AppError::bad_input(field, "must not be negative"))?;
+    if n > max {
+        return Err(AppError::LimitExceeded(format!(
+            "{field} may be at most {max}"
+        )));
+    }
+    Ok(n as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_is_from_none_to_the_largest() {
+        assert_eq!(page_size("first", 0, 500).ok(), Some(0));
+        assert_eq!(page_size("last", 500, 500).ok(), Some(500));
+        let negative = page_size("first", -1, 500).err().map(|e| e.code());
+        assert_eq!(negative, Some("BAD_USER_INPUT"));
+        let past = page_size("last", 501, 500).err().map(|e| e.message());
+        assert_eq!(past.as_deref(), Some("last may be at most 500"));
+    }
 
     #[test]
     fn optional_text_is_trimmed_and_bounded() {

@@ -23,6 +23,7 @@ use crate::auth::Principal;
 use crate::clock::Clock;
 use crate::config::Limits;
 use crate::domain::enums::Role;
+use crate::domain::validation;
 use crate::error::{AppError, AppResult};
 use crate::feed::Feed;
 use crate::store::Actor;
@@ -145,19 +146,14 @@ pub fn sdl() -> String {
     builder(&Limits::default()).finish().sdl()
 }
 
-/// How many items a page asks for: `first`, or `default` when not given;
-/// LIMIT_EXCEEDED past the largest page.
+/// How many items a page asks for: `first`, LIMIT_EXCEEDED past the
+/// largest page; when not given, `default`, or the largest page if that is
+/// smaller.
 pub fn page_size(ctx: &Context<'_>, first: Option<i32>, default: u64) -> AppResult<u64> {
     let max = ctx.services()?.limits.max_page_size;
-    let first = first.map_or(Ok(default), |f| {
-        u64::try_from(f).map_err(|_| AppError::bad_input("first", "must not be negative"))
-    })?;
-    if first > max as u64 {
-        return Err(AppError::LimitExceeded(format!(
-            "first may be at most {max}"
-        )));
-    }
-    Ok(first)
+    first.map_or(Ok(default.min(max as u64)), |n| {
+        validation::page_size("first", n, max)
+    })
 }
 
 /// What resolvers read from the context, without `unwrap`s.

@@ -687,17 +687,6 @@ impl Page {
     }
 }
 
-fn page_size(field: &str, n: i32, limits: &Limits) -> AppResult<u64> {
-    let n = usize::try_from(n).map_err(|_| AppError::bad_input(field, "must not be negative"))?;
-    if n > limits.max_page_size {
-        return Err(AppError::LimitExceeded(format!(
-            "{field} may be at most {}",
-            limits.max_page_size
-        )));
-    }
-    Ok(n as u64)
-}
-
 /// A page of the risks `condition` matches, reading the columns `asked`
 /// for (see `read_for`). An answer that shows nothing of the page (a
 /// `totalCount` alone: not `shown`) has its arguments checked and reads no
@@ -720,8 +709,8 @@ pub async fn page(
         ));
     }
     let size = match (args.first, args.last) {
-        (Some(n), None) => page_size("first", n, limits)?,
-        (None, Some(n)) => page_size("last", n, limits)?,
+        (Some(n), None) => validation::page_size("first", n, limits.max_page_size)?,
+        (None, Some(n)) => validation::page_size("last", n, limits.max_page_size)?,
         _ => limits.default_page_size as u64,
     };
     let cursor = match (&args.after, &args.before) {
