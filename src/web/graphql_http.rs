@@ -5,6 +5,7 @@
 //! JSON, no mutations over GET, batches capped. Every error leaves with an
 //! `extensions.code`.
 
+use super::escapes::unescape_wide;
 use super::int_inputs;
 use super::limits::{
     alias_count, graphql_nesting, json_nesting, selection_nesting, too_deep, variables_nesting,
@@ -346,7 +347,9 @@ pub fn precheck(
         None => {
             // A document that does not parse is reported by execution, with
             // locations.
-            let Some(document) = parsed(&request.query, limits.max_nesting)? else {
+            let written_out = unescape_wide(&request.query);
+            let text = written_out.as_deref().unwrap_or(&request.query);
+            let Some(document) = parsed(text, limits.max_nesting)? else {
                 return Ok(None);
             };
             let document = Arc::new(document);

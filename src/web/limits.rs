@@ -7,21 +7,38 @@ use crate::error::AppError;
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{Value, Variables};
 use std::collections::HashMap;
+use std::ops::Range;
 
 /// The deepest nesting of `{`, `[` and `(` in a GraphQL document: selection
 /// sets, arguments, list and object values, list types. Strings, block strings
 /// and comments are skipped. One pass, no allocation, so it is safe to run on
 /// any input before the parser sees it.
 pub fn graphql_nesting(text: &str) -> usize {
-    let bytes = text.as_bytes();
-    let (mut depth, mut deepest, mut i) = (0usize, 0usize, 0usize);
-    while let Some(&b) = bytes.get(i) {
-        match b {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    lex(
+        text,
+        |b| match b {
             b'{' | b'[' | b'(' => {
                 depth += 1;
                 deepest = deepest.max(depth);
             }
             b'}' | b']' | b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        },
+        |_| {},
+    );
+    deepest
+}
+
+/// Reads GraphQL text as its lexer does, in one pass: each byte outside
+/// strings, block strings and comments goes to `code`; the span of each
+/// string's content (between its quotes, escapes as written) to `string`.
+/// Block strings and comments go to neither.
+pub fn lex(text: &str, mut code: impl FnMut(u8), mut string: impl FnMut(Range<usize>)) {
+    let bytes = text.as_bytes();
+    let mut i = 0usize;
+    while let Some(&b) = bytes.get(i) {
+        match b {
             b'#' => {
                 while bytes.get(i).is_some_and(|&c| c != b'\n' && c != b'\r') {
                     i += 1;
@@ -39,12 +56,15 @@ pub fn graphql_nesting(text: &str) -> usize {
                 }
                 i += 2;
             }
-            b'"' => i = string_end(bytes, i),
-            _ => {}
+            b'"' => {
+                let end = string_end(bytes, i);
+                string(i + 1..end.min(bytes.len()));
+                i = end;
+            }
+            _ => code(b),
         }
         i += 1;
     }
-    deepest
 }
 
 /// The deepest nesting of objects and arrays in JSON text, strings skipped.

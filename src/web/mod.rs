@@ -1,6 +1,7 @@
 //! HTTP: GraphQL over HTTP and WebSocket, the dashboard and GraphiQL pages,
 //! the heatmap image, the CSV export, and health endpoints.
 
+pub mod escapes;
 pub mod export;
 pub mod graphql_http;
 pub mod health;

@@ -64,9 +64,10 @@ pub fn nul_in_variables(variables: &Variables) -> Option<String> {
 }
 
 /// Whether the text of a document could spell a NUL at all: raw, or as an
-/// escape. Most documents cannot, and skip the walk of their literals.
+/// escape (`\u{0}` is `\u0000` by then: `web::escapes` wrote it so). Most
+/// documents cannot, and skip the walk of their literals.
 pub fn may_spell_nul(query: &str) -> bool {
-    query.contains('\0') || query.contains("\\u0000") || query.contains("\\u{")
+    query.contains('\0') || query.contains("\\u0000")
 }
 
 /// Where an argument literal holds a NUL, as `updateRisk.input.title`.

@@ -20,6 +20,7 @@ both!(
     each_aliased_mutation_reports_its_own_result,
     refusals_from_every_layer_are_graphql_errors,
     nul_characters_are_refused_naming_their_field,
+    wide_unicode_escapes_are_read_as_their_characters,
     searches_are_bounded,
     dates_are_full_iso_dates,
     coercion_errors_name_their_input_path,
@@ -572,6 +573,51 @@ async fn nul_characters_are_refused_naming_their_field(app: TestApp) {
     }
     let count = admin.ok("{ risks { totalCount } }", json!({})).await;
     assert_eq!(count["risks"]["totalCount"], 0, "nothing was stored");
+}
+
+/// A document may spell a character past the BMP as `\u{1F600}` or as a
+/// surrogate pair; both are that character, as in GraphQL.js. A block string
+/// holds no escapes, and an escape of a NUL is still refused.
+async fn wide_unicode_escapes_are_read_as_their_characters(app: TestApp) {
+    let admin = app.admin("acme");
+    let register = fixtures::register(&admin, "RA").await;
+    let create = format!(
+        r#"mutation {{ createRisk(input: {{registerId: "{register}",
+            title: "a\u{{1F600}}b\uD83D\uDE00c\u{{22}}", description: """\u{{1F600}}"""}})
+            {{ id title description }} }}"#
+    );
+    let created = admin.ok(&create, json!({})).await["createRisk"].clone();
+    assert_eq!(created["title"], "a\u{1F600}b\u{1F600}c\"", "{created}");
+    assert_eq!(created["description"], "\\u{1F600}", "{created}");
+    let read = admin
+        .ok(
+            "query($id: ID!) { risk(id: $id) { title } }",
+            json!({ "id": created["id"] }),
+        )
+        .await;
+    assert_eq!(read["risk"]["title"], created["title"]);
+    let found = admin
+        .ok(
+            r#"{ risks(search: "\u{1F600}b") { totalCount } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(found["risks"]["totalCount"], 1, "{found}");
+    admin
+        .err(
+            &format!(
+                r#"mutation {{ createRisk(input: {{registerId: "{register}", title: "a\u{{0}}"}}) {{ id }} }}"#
+            ),
+            json!({}),
+        )
+        .await
+        .assert("BAD_USER_INPUT", Some("createRisk.input.title"));
+    // A lone surrogate stands for no character: a parse error, located.
+    let (status, body) = admin
+        .post(r#"{ risks(search: "\uD83D") { totalCount } }"#, json!({}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["errors"][0]["locations"].is_array(), "{body}");
 }
 
 async fn searches_are_bounded(app: TestApp) {
