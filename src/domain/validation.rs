@@ -109,8 +109,12 @@ pub fn level(field: &str, level: i32, len: usize, what: &str) -> AppResult<usize
 }
 
 /// How many items a page asks for through `field` (`first` or `last`):
-/// LIMIT_EXCEEDED past the largest page, `max`.
-pub fn page_size(field: &str, n: i32, max: usize) -> AppResult<u64> {
+/// LIMIT_EXCEEDED past the largest page, `max`. When not given, `default`,
+/// or the largest page if that is smaller.
+pub fn page_size(field: &str, given: Option<i32>, default: usize, max: usize) -> AppResult<u64> {
+    let Some(n) = given else {
+        return Ok(default.min(max) as u64);
+    };
     let n = usize::try_from(n).map_err(|_| AppError::bad_input(field, "must not be negative"))?;
     if n > max {
         return Err(AppError::LimitExceeded(format!(
@@ -126,12 +130,19 @@ mod tests {
 
     #[test]
     fn a_page_is_from_none_to_the_largest() {
-        assert_eq!(page_size("first", 0, 500).ok(), Some(0));
-        assert_eq!(page_size("last", 500, 500).ok(), Some(500));
-        let negative = page_size("first", -1, 500).err().map(|e| e.code());
+        assert_eq!(page_size("first", Some(0), 50, 500).ok(), Some(0));
+        assert_eq!(page_size("last", Some(500), 50, 500).ok(), Some(500));
+        let negative = page_size("first", Some(-1), 50, 500)
+            .err()
+            .map(|e| e.code());
         assert_eq!(negative, Some("BAD_USER_INPUT"));
-        let past = page_size("last", 501, 500).err().map(|e| e.message());
+        let past = page_size("last", Some(501), 50, 500)
+            .err()
+            .map(|e| e.message());
         assert_eq!(past.as_deref(), Some("last may be at most 500"));
+        // Not given: the default, but never past the largest page.
+        assert_eq!(page_size("first", None, 50, 500).ok(), Some(50));
+        assert_eq!(page_size("first", None, 100, 20).ok(), Some(20));
     }
 
     #[test]

@@ -146,14 +146,11 @@ pub fn sdl() -> String {
     builder(&Limits::default()).finish().sdl()
 }
 
-/// How many items a page asks for: `first`, LIMIT_EXCEEDED past the
-/// largest page; when not given, `default`, or the largest page if that is
-/// smaller.
-pub fn page_size(ctx: &Context<'_>, first: Option<i32>, default: u64) -> AppResult<u64> {
+/// How many items a page asks for: `first`, or `default` when not given
+/// (see `validation::page_size`).
+pub fn page_size(ctx: &Context<'_>, first: Option<i32>, default: usize) -> AppResult<u64> {
     let max = ctx.services()?.limits.max_page_size;
-    first.map_or(Ok(default.min(max as u64)), |n| {
-        validation::page_size("first", n, max)
-    })
+    validation::page_size("first", first, default, max)
 }
 
 /// What resolvers read from the context, without `unwrap`s.

@@ -708,11 +708,12 @@ pub async fn page(
             "page forward with first/after or backward with last/before, not both",
         ));
     }
-    let size = match (args.first, args.last) {
-        (Some(n), None) => validation::page_size("first", n, limits.max_page_size)?,
-        (None, Some(n)) => validation::page_size("last", n, limits.max_page_size)?,
-        _ => limits.default_page_size as u64,
+    let (field, given) = match args.last {
+        Some(n) => ("last", Some(n)),
+        None => ("first", args.first),
     };
+    let default = limits.default_page_size;
+    let size = validation::page_size(field, given, default, limits.max_page_size)?;
     let cursor = match (&args.after, &args.before) {
         (Some(c), _) => Some(decode_cursor(&keys, c, "after")?),
         (_, Some(c)) => Some(decode_cursor(&keys, c, "before")?),
